@@ -1,0 +1,247 @@
+"""The team's YAML config: departments, business hours and routing rules, validated at start-up.
+
+Every error names the file, the path inside it (`rules[3].match.keywords`) and what is wrong.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import time
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import holidays
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from bot.locations import format_loc
+from bot.mentions import SOURCES
+
+Priority = Literal["low", "normal", "high", "urgent"]
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_CHANNEL = re.compile(r"^[CG][A-Z0-9]{6,}$")
+_USER = re.compile(r"^[UW][A-Z0-9]{6,}$")
+_HOURS = re.compile(r"^(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})$")
+
+
+class ConfigError(Exception):
+    """The config file cannot be used; `problems` lists each one as `file: path: message`."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class OpeningHours(_Strict):
+    """One weekday's opening, parsed from "09:00-18:00"."""
+
+    opens: time
+    closes: time
+
+
+class BusinessHours(_Strict):
+    timezone: str = "Europe/Amsterdam"
+    # Weekday → "HH:MM-HH:MM"; a weekday left out (or null) is closed.
+    hours: dict[str, OpeningHours | None] = Field(
+        default_factory=lambda: {
+            day: OpeningHours(opens=time(9), closes=time(18)) for day in WEEKDAYS[:5]
+        }
+    )
+    holidays: str | None = "NL"  # country code for the `holidays` package; null: none
+    clock_runs_outside_hours: bool = False
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {name!r} (use an IANA name such as Europe/Amsterdam)"
+            ) from None
+        return name
+
+    @field_validator("hours", mode="before")
+    @classmethod
+    def _parse_hours(cls, raw: Any) -> Any:
+        if not isinstance(raw, dict):
+            return raw
+        parsed: dict[str, Any] = {}
+        for day, span in raw.items():
+            if day not in WEEKDAYS:
+                raise ValueError(f"unknown weekday {day!r}; use {', '.join(WEEKDAYS)}")
+            parsed[day] = _parse_span(span) if isinstance(span, str) else span
+        return parsed
+
+    @field_validator("holidays")
+    @classmethod
+    def _known_country(cls, country: str | None) -> str | None:
+        if country is not None and country not in holidays.list_supported_countries():
+            raise ValueError(f"no public-holiday calendar for country {country!r}")
+        return country
+
+
+def _parse_span(span: str) -> OpeningHours:
+    match = _HOURS.match(span.strip())
+    if not match:
+        raise ValueError(f"opening hours {span!r} are not of the form 09:00-18:00")
+    h1, m1, h2, m2 = (int(g) for g in match.groups())
+    try:
+        opens, closes = time(h1, m1), time(h2, m2)
+    except ValueError:
+        raise ValueError(f"opening hours {span!r} hold an impossible time") from None
+    if closes <= opens:
+        raise ValueError(f"opening hours {span!r} close before they open")
+    return OpeningHours(opens=opens, closes=closes)
+
+
+class Department(_Strict):
+    key: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
+    name: Annotated[str, Field(min_length=1, max_length=80)]
+    channel: str
+    contacts: list[str] = Field(default_factory=list)
+    sla_minutes: Annotated[int, Field(gt=0, le=60 * 24 * 14)] = 60
+    business_hours: BusinessHours | None = None
+
+    @field_validator("channel")
+    @classmethod
+    def _channel_id(cls, channel: str) -> str:
+        if not _CHANNEL.match(channel):
+            raise ValueError(
+                f"{channel!r} is not a Slack channel ID: open the channel's details in Slack and "
+                "copy the ID at the bottom (C0123ABCD)"
+            )
+        return channel
+
+    @field_validator("contacts")
+    @classmethod
+    def _user_ids(cls, contacts: list[str]) -> list[str]:
+        for user in contacts:
+            if not _USER.match(user):
+                raise ValueError(f"{user!r} is not a Slack user ID (U0123ABCD, from the profile)")
+        return contacts
+
+
+class RuleMatch(_Strict):
+    """All given conditions must hold; keywords match if any one of them occurs."""
+
+    keywords: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)
+    regex: str | None = None
+    sources: list[str] = Field(default_factory=list)
+    languages: list[str] = Field(default_factory=list)
+    addressed: bool | None = None
+    private: bool | None = None
+    min_followers: Annotated[int, Field(ge=0)] | None = None
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, pattern: str | None) -> str | None:
+        if pattern is not None:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"regular expression does not compile: {exc}") from None
+        return pattern
+
+    @field_validator("sources")
+    @classmethod
+    def _known_sources(cls, sources: list[str]) -> list[str]:
+        unknown = [s for s in sources if s not in SOURCES]
+        if unknown:
+            raise ValueError(f"unknown source {unknown[0]!r}; use one of {', '.join(SOURCES)}")
+        return sources
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> RuleMatch:
+        if self == RuleMatch():
+            raise ValueError("a rule needs at least one condition (it would match everything)")
+        return self
+
+
+class Rule(_Strict):
+    name: Annotated[str, Field(min_length=1, max_length=80)]
+    match: RuleMatch
+    department: str
+    priority: Priority | None = None
+    tags: list[str] = Field(default_factory=list)
+
+
+class WebcareConfig(_Strict):
+    business_hours: BusinessHours = Field(default_factory=BusinessHours)
+    departments: Annotated[list[Department], Field(min_length=1)]
+    default_department: str
+    rules: list[Rule] = Field(default_factory=list)
+    reopen_window_days: Annotated[int, Field(ge=0, le=365)] = 7
+
+    @model_validator(mode="after")
+    def _references(self) -> WebcareConfig:
+        keys = [d.key for d in self.departments]
+        duplicates = sorted({k for k in keys if keys.count(k) > 1})
+        if duplicates:
+            raise ValueError(f"department key {duplicates[0]!r} is used twice")
+        if self.default_department not in keys:
+            raise ValueError(
+                f"default_department {self.default_department!r} is not one of the departments "
+                f"({', '.join(keys)})"
+            )
+        for index, rule in enumerate(self.rules):
+            if rule.department not in keys:
+                raise _PathError(
+                    ("rules", index, "department"),
+                    f"unknown department {rule.department!r}; known: {', '.join(keys)}",
+                )
+        return self
+
+    def department(self, key: str) -> Department:
+        return next(d for d in self.departments if d.key == key)
+
+    def hours_for(self, department: Department) -> BusinessHours:
+        return department.business_hours or self.business_hours
+
+
+class _PathError(ValueError):
+    """A cross-reference error that knows where in the file it belongs."""
+
+    def __init__(self, loc: tuple[str | int, ...], message: str) -> None:
+        super().__init__(message)
+        self.loc = loc
+
+
+def parse_config(data: Any, *, source: str) -> WebcareConfig:
+    """Validate already-loaded YAML data; `source` names the file in error messages."""
+    if not isinstance(data, dict):
+        raise ConfigError([f"{source}: the file must hold a mapping (departments:, rules:, …)"])
+    try:
+        return WebcareConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            loc = tuple(p for p in error["loc"] if not str(p).startswith("function-"))
+            message = error["msg"].removeprefix("Value error, ")
+            cause = (error.get("ctx") or {}).get("error")
+            if isinstance(cause, _PathError):
+                loc = (*loc, *cause.loc)
+            problems.append(f"{source}: {format_loc(loc) or '(top level)'}: {message}")
+        raise ConfigError(problems) from None
+
+
+def load_config(path: Path) -> WebcareConfig:
+    """Read and validate the config file at `path`."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            [f"{path}: not found (copy webcare.example.yml to {path} and edit it)"]
+        ) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "?"
+        raise ConfigError([f"{path}: {where}: not valid YAML ({exc})"]) from None
+    return parse_config(data, source=str(path))

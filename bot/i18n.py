@@ -1,0 +1,100 @@
+"""The English and Dutch catalogue, and locale-aware formatting with Babel."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from babel.dates import format_datetime
+from babel.numbers import format_compact_decimal
+
+Lang = Literal["en", "nl"]
+
+CATALOGUE: dict[str, dict[Lang, str]] = {
+    "source.x": {"en": "X", "nl": "X"},
+    "source.facebook": {"en": "Facebook", "nl": "Facebook"},
+    "source.instagram": {"en": "Instagram", "nl": "Instagram"},
+    "source.mastodon": {"en": "Mastodon", "nl": "Mastodon"},
+    "source.bluesky": {"en": "Bluesky", "nl": "Bluesky"},
+    "source.reddit": {"en": "Reddit", "nl": "Reddit"},
+    "source.forum": {"en": "Forum", "nl": "Forum"},
+    "source.review": {"en": "Review", "nl": "Review"},
+    "source.rss": {"en": "Web", "nl": "Web"},
+    "source.email": {"en": "E-mail", "nl": "E-mail"},
+    "source.other": {"en": "Other", "nl": "Overig"},
+    "card.reactive": {"en": "Reactive: addressed to us", "nl": "Reactief: aan ons gericht"},
+    "card.proactive": {"en": "Proactive: about us", "nl": "Proactief: over ons"},
+    "card.public": {"en": "Public", "nl": "Openbaar"},
+    "card.private": {"en": "Private message", "nl": "Privébericht"},
+    "card.priority": {"en": "Priority: {priority}", "nl": "Prioriteit: {priority}"},
+    "priority.low": {"en": "low", "nl": "laag"},
+    "priority.normal": {"en": "normal", "nl": "normaal"},
+    "priority.high": {"en": "high", "nl": "hoog"},
+    "priority.urgent": {"en": "urgent", "nl": "urgent"},
+    "card.followers": {"en": "{count} followers", "nl": "{count} volgers"},
+    "card.received": {"en": "Received {when}", "nl": "Ontvangen {when}"},
+    "card.sla_due": {"en": "Answer by {when}", "nl": "Beantwoorden vóór {when}"},
+    "card.case": {"en": "Case #{id} · {department}", "nl": "Case #{id} · {department}"},
+    "card.rule": {"en": "rule: {rule}", "nl": "regel: {rule}"},
+    "card.default_rule": {"en": "default department", "nl": "standaardafdeling"},
+    "card.mentions": {"en": "{count} messages", "nl": "{count} berichten"},
+    "card.open_original": {"en": "Open original", "nl": "Origineel openen"},
+    "card.read_rest": {"en": "Read the rest on {source}", "nl": "Lees verder op {source}"},
+    "card.fallback": {
+        "en": "New mention on {source} from {author}: {text}",
+        "nl": "Nieuwe vermelding op {source} van {author}: {text}",
+    },
+    "card.tags": {"en": "tags: {tags}", "nl": "labels: {tags}"},
+    "thread.fallback": {
+        "en": "{author} wrote again: {text}",
+        "nl": "{author} schreef opnieuw: {text}",
+    },
+    "thread.again": {"en": "{author} wrote again", "nl": "{author} schreef opnieuw"},
+    "button.claim": {"en": "Claim", "nl": "Oppakken"},
+    "button.forward": {"en": "Forward", "nl": "Doorsturen"},
+    "button.draft": {"en": "Draft reply", "nl": "Antwoord opstellen"},
+    "button.follow_up": {"en": "Follow up", "nl": "Opvolgen"},
+    "button.resolve": {"en": "Resolve", "nl": "Afhandelen"},
+    "action.coming_soon": {
+        "en": "“{action}” is not available yet in this version of the bot.",
+        "nl": "“{action}” is nog niet beschikbaar in deze versie van de bot.",
+    },
+    "help.title": {"en": "Webcare router", "nl": "Webcare router"},
+    "help.body": {
+        "en": "*/webcare status [department]*: open, claimed and overdue cases\n"
+        "*/webcare mine*: the cases you hold\n"
+        "*/webcare report [today|week|month]*: response times against the SLA\n"
+        "*/webcare help*: this overview",
+        "nl": "*/webcare status [afdeling]*: open, opgepakte en te late cases\n"
+        "*/webcare mine*: de cases die jij hebt\n"
+        "*/webcare report [today|week|month]*: reactietijden tegenover de SLA\n"
+        "*/webcare help*: dit overzicht",
+    },
+    "command.not_yet": {
+        "en": "`/webcare {sub}` is not available yet in this version. Try `/webcare help`.",
+        "nl": "`/webcare {sub}` is nog niet beschikbaar in deze versie. Probeer `/webcare help`.",
+    },
+    "command.unknown": {
+        "en": "I don't know `/webcare {sub}`. Try `/webcare help`.",
+        "nl": "`/webcare {sub}` ken ik niet. Probeer `/webcare help`.",
+    },
+    "home.intro": {
+        "en": "Mentions of our brand arrive as cards in the department channels.",
+        "nl": "Vermeldingen van ons merk komen als kaarten binnen in de afdelingskanalen.",
+    },
+}
+
+
+def t(key: str, lang: Lang, **values: object) -> str:
+    """The catalogue text for `key` in `lang`, with `values` filled in."""
+    return CATALOGUE[key][lang].format(**values)
+
+
+def format_when(moment: datetime, *, lang: Lang, timezone: str) -> str:
+    """A short date and time in the team's zone, e.g. "Fri 27 Nov 16:45"."""
+    return format_datetime(moment, "EEE d MMM HH:mm", tzinfo=timezone, locale=lang)
+
+
+def format_count(count: int, *, lang: Lang) -> str:
+    """12,345 → "12K" (en) / "12K" (nl): follower counts read at a glance."""
+    return format_compact_decimal(count, locale=lang, fraction_digits=1)

@@ -1,0 +1,125 @@
+"""The mention object every source produces (DESIGN.md section 4), validated and normalised."""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal, get_args
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
+
+from bot.locations import format_loc
+
+Source = Literal[
+    "x",
+    "facebook",
+    "instagram",
+    "mastodon",
+    "bluesky",
+    "reddit",
+    "forum",
+    "review",
+    "rss",
+    "email",
+    "other",
+]
+SOURCES: tuple[str, ...] = get_args(Source)
+# Beyond this a mention is no longer a social post; Slack cuts message text at 40,000 anyway.
+MAX_TEXT = 40_000
+
+
+def _clean(text: str) -> str:
+    # NFC so "é" typed two ways is one string; drop NULs and other C0 controls except newline/tab.
+    text = unicodedata.normalize("NFC", text)
+    return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) != "Cc").strip()
+
+
+Clean = Annotated[str, AfterValidator(_clean)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True, frozen=True)
+
+
+class Author(_Model):
+    handle: Annotated[Clean, Field(min_length=1, max_length=200)]
+    name: Annotated[Clean, Field(max_length=200)] | None = None
+    followers: Annotated[int, Field(ge=0)] | None = None
+    url: HttpUrl | None = None
+
+    @field_validator("handle")
+    @classmethod
+    def _normalise_handle(cls, handle: str) -> str:
+        # "@Anna" and "anna" are the same customer when threading into a case.
+        return handle.removeprefix("@").casefold() or handle
+
+
+class MentionIn(_Model):
+    """One incoming mention, as posted to the webhook or read from a JSONL import."""
+
+    source: Source
+    external_id: Annotated[str, Field(min_length=1, max_length=255)]
+    url: HttpUrl | None = None
+    text: Annotated[Clean, Field(max_length=MAX_TEXT)]
+    created_at: datetime
+    author: Author
+    addressed: bool = False
+    private: bool = False
+    language: Annotated[str, Field(pattern=r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")] | None = (
+        None
+    )
+    in_reply_to: Annotated[str, Field(max_length=255)] | None = None
+
+    @field_validator("created_at")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        # Sources that omit the offset almost always mean UTC.
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
+
+    @field_validator("language")
+    @classmethod
+    def _primary_language(cls, value: str | None) -> str | None:
+        return value.split("-")[0].split("_")[0].lower() if value else None
+
+
+class MentionError(ValueError):
+    """A mention payload that cannot be accepted; `field` is where (`[2].author.handle`)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+_ONE = TypeAdapter(MentionIn)
+_MANY = TypeAdapter(list[MentionIn])
+
+
+def _first_error(exc: ValidationError) -> MentionError:
+    error = exc.errors(include_url=False)[0]
+    field = format_loc(error["loc"])
+    message = error["msg"].removeprefix("Value error, ")
+    return MentionError(f"{field}: {message}" if field else message, field or None)
+
+
+def parse_mentions(payload: Any) -> list[MentionIn]:
+    """Validate one mention object or a JSON array of them; raises `MentionError`."""
+    try:
+        if isinstance(payload, list):
+            if not payload:
+                raise MentionError("the array holds no mentions")
+            return _MANY.validate_python(payload)
+        if isinstance(payload, dict):
+            return [_ONE.validate_python(payload)]
+    except ValidationError as exc:
+        raise _first_error(exc) from None
+    raise MentionError("expected a mention object or an array of mention objects")

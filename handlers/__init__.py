@@ -1,0 +1,1 @@
+"""Thin Slack listeners: parse the payload, call the bot core, render, respond."""

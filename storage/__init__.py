@@ -1,0 +1,1 @@
+"""Tables, the async database engine and the repository functions that own every query."""

@@ -1,0 +1,267 @@
+"""Storing incoming mentions in one transaction: dedupe, thread into cases, queue the cards."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, insert, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.mentions import MentionIn
+from storage.models import OPEN_STATUSES, Case, CaseEvent, JobKind, Mention, OutboxJob
+
+CASES, MENTIONS, EVENTS, OUTBOX = (
+    Case.__table__,  # type: ignore[attr-defined]
+    Mention.__table__,  # type: ignore[attr-defined]
+    CaseEvent.__table__,  # type: ignore[attr-defined]
+    OutboxJob.__table__,  # type: ignore[attr-defined]
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """A validated mention with the routing decision made for it."""
+
+    mention: MentionIn
+    department: str
+    channel: str
+    priority: str
+    tags: tuple[str, ...]
+    rule: str | None
+    sla_due_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    case_id: int
+    duplicate: bool
+    new_case: bool
+
+
+def _key(m: MentionIn) -> tuple[str, str]:
+    return (m.source, m.external_id)
+
+
+def _author(m: MentionIn) -> tuple[str, str]:
+    return (m.source, m.author.handle)
+
+
+async def store_incoming(
+    conn: AsyncConnection, *, items: Sequence[Incoming], now: datetime
+) -> list[Stored]:
+    """Store a batch in the caller's transaction; one `Stored` per item, in order."""
+    known = await _existing_mentions(conn, [_key(i.mention) for i in items])
+    fresh: list[Incoming] = []
+    seen: set[tuple[str, str]] = set()
+    for item in items:
+        key = _key(item.mention)
+        if key not in known and key not in seen:
+            seen.add(key)
+            fresh.append(item)
+
+    open_cases = await _open_cases(conn, {_author(i.mention) for i in fresh})
+    first_of_author: dict[tuple[str, str], Incoming] = {}
+    for item in fresh:
+        if _author(item.mention) not in open_cases:
+            first_of_author.setdefault(_author(item.mention), item)
+    new_case_ids = await _insert_cases(conn, list(first_of_author.values()), now)
+    case_of = {**open_cases, **dict(zip(first_of_author, new_case_ids, strict=True))}
+
+    mention_ids = await _insert_mentions(conn, fresh, case_of, now)
+    new_cases = set(new_case_ids)
+    firsts = {id(item) for item in first_of_author.values()}
+    await _record_mentions(conn, fresh, mention_ids, case_of, firsts, new_cases, now)
+
+    stored_now = {
+        _key(item.mention): Stored(case_of[_author(item.mention)], False, id(item) in firsts)
+        for item in fresh
+    }
+    results = []
+    for item in items:
+        key = _key(item.mention)
+        if key in stored_now:
+            results.append(stored_now.pop(key))
+        else:  # stored before, or earlier in this same batch
+            case_id = known.get(key) or case_of[_author(item.mention)]
+            results.append(Stored(case_id, duplicate=True, new_case=False))
+    return results
+
+
+async def _existing_mentions(
+    conn: AsyncConnection, keys: list[tuple[str, str]]
+) -> dict[tuple[str, str], int]:
+    found: dict[tuple[str, str], int] = {}
+    unique = list(dict.fromkeys(keys))
+    for start in range(0, len(unique), 400):
+        chunk = unique[start : start + 400]
+        rows = await conn.execute(
+            select(MENTIONS.c.source, MENTIONS.c.external_id, MENTIONS.c.case_id).where(
+                tuple_(MENTIONS.c.source, MENTIONS.c.external_id).in_(chunk)
+            )
+        )
+        found.update({(r.source, r.external_id): r.case_id for r in rows})
+    return found
+
+
+async def _open_cases(
+    conn: AsyncConnection, authors: set[tuple[str, str]]
+) -> dict[tuple[str, str], int]:
+    found: dict[tuple[str, str], int] = {}
+    ordered = sorted(authors)
+    for start in range(0, len(ordered), 400):
+        rows = await conn.execute(
+            select(CASES.c.id, CASES.c.source, CASES.c.author_handle).where(
+                tuple_(CASES.c.source, CASES.c.author_handle).in_(ordered[start : start + 400]),
+                CASES.c.status.in_(OPEN_STATUSES),
+            )
+        )
+        found.update({(r.source, r.author_handle): r.id for r in rows})
+    return found
+
+
+async def _insert_cases(conn: AsyncConnection, items: list[Incoming], now: datetime) -> list[int]:
+    if not items:
+        return []
+    rows = []
+    for item in items:
+        m = item.mention
+        opened = min(m.created_at, now)
+        rows.append(
+            {
+                "department": item.department,
+                "status": "new",
+                "priority": item.priority,
+                "tags": list(item.tags),
+                "rule": item.rule,
+                "source": m.source,
+                "author_handle": m.author.handle,
+                "author_name": m.author.name,
+                "author_followers": m.author.followers,
+                "author_url": str(m.author.url) if m.author.url else None,
+                "reactive": m.addressed,
+                "private": m.private,
+                "opened_at": opened,
+                "last_mention_at": opened,
+                "sla_due_at": item.sla_due_at,
+                "mention_count": 1,
+            }
+        )
+    result = await conn.execute(
+        insert(CASES).returning(CASES.c.id, sort_by_parameter_order=True), rows
+    )
+    return [row.id for row in result]
+
+
+async def _insert_mentions(
+    conn: AsyncConnection,
+    items: list[Incoming],
+    case_of: dict[tuple[str, str], int],
+    now: datetime,
+) -> list[int]:
+    if not items:
+        return []
+    rows = [
+        {
+            "case_id": case_of[_author(item.mention)],
+            "source": item.mention.source,
+            "external_id": item.mention.external_id,
+            "url": str(item.mention.url) if item.mention.url else None,
+            "text": item.mention.text,
+            "author_handle": item.mention.author.handle,
+            "language": item.mention.language,
+            "addressed": item.mention.addressed,
+            "private": item.mention.private,
+            "in_reply_to": item.mention.in_reply_to,
+            "created_at": item.mention.created_at,
+            "received_at": now,
+        }
+        for item in items
+    ]
+    result = await conn.execute(
+        insert(MENTIONS).returning(MENTIONS.c.id, sort_by_parameter_order=True), rows
+    )
+    return [row.id for row in result]
+
+
+async def _record_mentions(
+    conn: AsyncConnection,
+    items: list[Incoming],
+    mention_ids: list[int],
+    case_of: dict[tuple[str, str], int],
+    firsts: set[int],
+    new_cases: set[int],
+    now: datetime,
+) -> None:
+    """Audit events, case counters and outbox jobs for the mentions just stored."""
+    events, jobs, joined = [], [], {}
+    for item, mention_id in zip(items, mention_ids, strict=True):
+        case_id = case_of[_author(item.mention)]
+        job = {"case_id": case_id, "channel": item.channel, "not_before": now, "created_at": now}
+        if id(item) in firsts:
+            events.append(_event(case_id, "opened", None, "new", now, mention_id))
+            jobs.append({**job, "kind": JobKind.POST_CARD, "dedupe_key": f"card-post:{case_id}"})
+            continue
+        events.append(_event(case_id, "mention_added", None, None, now, mention_id))
+        jobs.append(
+            {**job, "kind": JobKind.POST_MENTION, "mention_id": mention_id, "dedupe_key": None}
+        )
+        joined.setdefault(case_id, []).append(item)
+
+    if events:
+        await conn.execute(insert(EVENTS), events)
+    if jobs:
+        await conn.execute(insert(OUTBOX), [{"mention_id": None, **j} for j in jobs])
+    for case_id, added in joined.items():
+        latest = max(min(i.mention.created_at, now) for i in added)
+        await conn.execute(
+            update(CASES)
+            .where(CASES.c.id == case_id)
+            .values(
+                mention_count=CASES.c.mention_count + len(added),
+                last_mention_at=func.max(CASES.c.last_mention_at, latest)
+                if conn.dialect.name == "sqlite"
+                else func.greatest(CASES.c.last_mention_at, latest),
+            )
+        )
+        if case_id not in new_cases:
+            await enqueue_card_update(conn, case_id=case_id, channel=added[0].channel, now=now)
+
+
+def _event(
+    case_id: int, kind: str, before: str | None, after: str | None, at: datetime, mention: int
+) -> dict[str, object]:
+    return {
+        "case_id": case_id,
+        "kind": kind,
+        "from_status": before,
+        "to_status": after,
+        "actor": "system",
+        "at": at,
+        "detail": {"mention_id": mention},
+    }
+
+
+async def enqueue_card_update(
+    conn: AsyncConnection, *, case_id: int, channel: str, now: datetime
+) -> None:
+    """Queue a refresh of the case's card unless one is already waiting."""
+    dialect_insert = sqlite_insert if conn.dialect.name == "sqlite" else pg_insert
+    statement = dialect_insert(OUTBOX).values(
+        kind=JobKind.UPDATE_CARD,
+        case_id=case_id,
+        channel=channel,
+        status="pending",
+        attempts=0,
+        not_before=now,
+        created_at=now,
+        dedupe_key=f"card:{case_id}",
+    )
+    await conn.execute(
+        statement.on_conflict_do_nothing(
+            index_elements=["dedupe_key"], index_where=OUTBOX.c.status == "pending"
+        )
+    )

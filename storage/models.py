@@ -1,0 +1,163 @@
+"""The tables: cases, their mentions, the audit trail and the delivery outbox."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
+from sqlmodel import Field, SQLModel
+
+from storage.types import UTCDateTime
+
+# Statuses in which a case still takes the customer's new mentions into its thread.
+OPEN_STATUSES = ("new", "claimed", "replied", "follow_up", "forwarded", "reopened")
+_OPEN_SQL = "status IN ('new', 'claimed', 'replied', 'follow_up', 'forwarded', 'reopened')"
+
+
+def _utc(**kwargs: Any) -> Any:
+    return Field(sa_column=Column(UTCDateTime(), **kwargs))
+
+
+class CaseStatus(StrEnum):
+    NEW = "new"
+    CLAIMED = "claimed"
+    REPLIED = "replied"
+    FOLLOW_UP = "follow_up"
+    FORWARDED = "forwarded"
+    REOPENED = "reopened"
+    RESOLVED = "resolved"
+    IGNORED = "ignored"
+
+
+class Case(SQLModel, table=True):
+    """One customer's conversation on one platform: the unit of work, one Slack card."""
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        # At most one open case per customer and platform: threading relies on it.
+        Index(
+            "uq_cases_open_author",
+            "source",
+            "author_handle",
+            unique=True,
+            sqlite_where=text(_OPEN_SQL),
+            postgresql_where=text(_OPEN_SQL),
+        ),
+        Index("ix_cases_department_status", "department", "status"),
+        Index("ix_cases_status_sla_due_at", "status", "sla_due_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    department: str = Field(max_length=40)
+    status: str = Field(default=CaseStatus.NEW, max_length=20)
+    priority: str = Field(default="normal", max_length=10)
+    tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    rule: str | None = Field(default=None, max_length=80)
+    source: str = Field(max_length=20)
+    author_handle: str = Field(max_length=200)
+    author_name: str | None = Field(default=None, max_length=200)
+    author_followers: int | None = None
+    author_url: str | None = Field(default=None, max_length=2048)
+    reactive: bool = False
+    private: bool = False
+    opened_at: datetime = _utc(nullable=False)
+    last_mention_at: datetime = _utc(nullable=False)
+    sla_due_at: datetime = _utc(nullable=False)
+    mention_count: int = 1
+    slack_channel: str | None = Field(default=None, max_length=40)
+    slack_ts: str | None = Field(default=None, max_length=40)
+
+
+class Mention(SQLModel, table=True):
+    """One message by the customer; belongs to exactly one case."""
+
+    __tablename__ = "mentions"
+    __table_args__ = (
+        UniqueConstraint("source", "external_id", name="uq_mentions_source_external_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    source: str = Field(max_length=20)
+    external_id: str = Field(max_length=255)
+    url: str | None = Field(default=None, max_length=2048)
+    text: str
+    author_handle: str = Field(max_length=200)
+    language: str | None = Field(default=None, max_length=20)
+    addressed: bool = False
+    private: bool = False
+    in_reply_to: str | None = Field(default=None, max_length=255)
+    created_at: datetime = _utc(nullable=False)
+    received_at: datetime = _utc(nullable=False)
+    slack_ts: str | None = Field(default=None, max_length=40)
+
+
+class CaseEvent(SQLModel, table=True):
+    """The audit trail: every change to a case, by whom and when."""
+
+    __tablename__ = "case_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    kind: str = Field(max_length=40)
+    from_status: str | None = Field(default=None, max_length=20)
+    to_status: str | None = Field(default=None, max_length=20)
+    actor: str = Field(max_length=64)
+    at: datetime = _utc(nullable=False)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class JobStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    DEAD = "dead"
+
+
+class JobKind(StrEnum):
+    POST_CARD = "post_card"
+    POST_MENTION = "post_mention"  # a later mention, as a reply in the card's thread
+    UPDATE_CARD = "update_card"
+
+
+class OutboxJob(SQLModel, table=True):
+    """Something to say in Slack; retried until Slack accepted it, posted in order per channel."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_channel_queue", "status", "channel", "id"),
+        Index(
+            "uq_outbox_pending_dedupe",
+            "dedupe_key",
+            unique=True,
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=20)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    mention_id: int | None = Field(default=None, foreign_key="mentions.id")
+    channel: str = Field(max_length=40)
+    status: str = Field(default=JobStatus.PENDING, max_length=10)
+    attempts: int = 0
+    not_before: datetime = _utc(nullable=False)
+    dedupe_key: str | None = Field(default=None, max_length=80)
+    last_error: str | None = Field(default=None, max_length=500)
+    created_at: datetime = _utc(nullable=False)
+    sending_since: datetime | None = _utc(nullable=True)
+    sent_at: datetime | None = _utc(nullable=True)
+    slack_ts: str | None = Field(default=None, max_length=40)
+
+
+class ChannelLease(SQLModel, table=True):
+    """Which worker posts to a channel right now, so replicas keep Slack's per-channel pace."""
+
+    __tablename__ = "channel_leases"
+
+    channel: str = Field(primary_key=True, max_length=40)
+    holder: str = Field(max_length=80)
+    lease_until: datetime = _utc(nullable=False)
