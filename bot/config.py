@@ -158,7 +158,7 @@ class RuleMatch(_Strict):
 
     @model_validator(mode="after")
     def _not_empty(self) -> RuleMatch:
-        if self == RuleMatch():
+        if not any(getattr(self, name) not in (None, []) for name in type(self).model_fields):
             raise ValueError("a rule needs at least one condition (it would match everything)")
         return self
 

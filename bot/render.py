@@ -227,4 +227,3 @@ def help_blocks(*, lang: Lang) -> list[Block]:
 def as_dicts(blocks: list[Block]) -> list[dict]:
     """Validated JSON-ready blocks (slack_sdk checks Block Kit limits in to_dict)."""
     return [block.to_dict() for block in blocks]
-

@@ -1,6 +1,6 @@
-"""Block Kit limit checks for the fake Slack server: the limits Slack enforces, not its full schema.
+"""Block Kit limit checks for the fake Slack server: the limits Slack enforces, not its schema.
 
-Errors read like Slack's own: ``"must be less than 3001 characters [json-pointer:/blocks/0/text/text]"``.
+Errors read like Slack's: ``must be less than 3001 characters [json-pointer:/blocks/0/text/text]``.
 """
 
 from __future__ import annotations

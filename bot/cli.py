@@ -1,0 +1,176 @@
+"""The `webcare` command: serve, check, route, import, db upgrade."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from bot.config import ConfigError, WebcareConfig, load_config
+from bot.mentions import MentionError, MentionIn, parse_mentions
+from bot.routing import Router
+from bot.settings import Settings, load_settings
+
+MISSING_TOKENS_HELP = """\
+Fill these in .env (start from .env.example: cp .env.example .env):
+  SLACK_BOT_TOKEN=xoxb-...     Slack app > OAuth & Permissions > Bot User OAuth Token
+and one of
+  SLACK_APP_TOKEN=xapp-...     Socket Mode: Basic Information > App-Level Tokens
+                               (create one with the scope connections:write)
+  SLACK_SIGNING_SECRET=...     HTTP mode: Basic Information > App Credentials
+The README's quickstart shows where each one is."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "run", None):
+        parser.print_help()
+        return 2
+    try:
+        settings = load_settings()
+    except ValidationError as exc:
+        for error in exc.errors(include_url=False):
+            name = ".".join(str(p) for p in error["loc"]).upper()
+            print(f"webcare: setting {name}: {error['msg']}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.webcare_log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    return int(args.run(args, settings) or 0)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="webcare", description=__doc__)
+    sub = parser.add_subparsers(metavar="COMMAND")
+    serve = sub.add_parser("serve", help="run the bot (web server, Slack, outbox)")
+    serve.set_defaults(run=_serve)
+    check = sub.add_parser("check", help="validate settings and config; test the Slack token")
+    check.set_defaults(run=_check)
+    route = sub.add_parser("route", help="dry run: where each mention in a JSONL file would go")
+    route.add_argument("file", type=Path)
+    route.set_defaults(run=_route)
+    imp = sub.add_parser("import", help="store the mentions of a JSONL file (cards follow)")
+    imp.add_argument("file", type=Path)
+    imp.set_defaults(run=_import)
+    db = sub.add_parser("db", help="database schema")
+    db_sub = db.add_subparsers(metavar="ACTION")
+    upgrade = db_sub.add_parser("upgrade", help="migrate the schema to the newest version")
+    upgrade.set_defaults(run=_db_upgrade)
+    return parser
+
+
+def _config(settings: Settings) -> WebcareConfig | None:
+    try:
+        return load_config(settings.webcare_config)
+    except ConfigError as exc:
+        print(f"webcare: the config has {len(exc.problems)} problem(s):", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return None
+
+
+def _serve(_args: argparse.Namespace, settings: Settings) -> int:
+    missing = settings.missing_for_serve()
+    if missing:
+        print("webcare: cannot start, these settings are missing:", file=sys.stderr)
+        for name in missing:
+            print(f"  {name}", file=sys.stderr)
+        print(MISSING_TOKENS_HELP, file=sys.stderr)
+        return 2
+    config = _config(settings)
+    if config is None:
+        return 2
+    from bot.serve import serve
+
+    return asyncio.run(serve(settings, config))
+
+
+def _check(_args: argparse.Namespace, settings: Settings) -> int:
+    from bot.serve import check
+
+    config = _config(settings)
+    return asyncio.run(check(settings, config))
+
+
+def _read_jsonl(path: Path) -> Iterator[tuple[int, MentionIn | str]]:
+    """(line number, mention) per line, or (line number, error) for a line that is unusable."""
+    with path.open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield number, parse_mentions(json.loads(line))[0]
+            except json.JSONDecodeError as exc:
+                yield number, f"not valid JSON: {exc}"
+            except MentionError as exc:
+                yield number, exc.message
+
+
+def _route(args: argparse.Namespace, settings: Settings) -> int:
+    config = _config(settings)
+    if config is None:
+        return 2
+    router, bad = Router(config), 0
+    try:
+        for number, item in _read_jsonl(args.file):
+            if isinstance(item, str):
+                bad += 1
+                print(f"line {number}: REJECTED: {item}")
+                continue
+            decision = router.route(item)
+            rule = decision.rule or "(default)"
+            print(
+                f"line {number}: {item.source}/{item.external_id} -> {decision.department} "
+                f"[{decision.priority}] by {rule}: {decision.reason}"
+            )
+    except OSError as exc:
+        print(f"webcare: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        return 2
+    return 1 if bad else 0
+
+
+def _import(args: argparse.Namespace, settings: Settings) -> int:
+    config = _config(settings)
+    if config is None:
+        return 2
+    from bot.serve import import_mentions
+
+    try:
+        parsed = list(_read_jsonl(args.file))
+    except OSError as exc:
+        print(f"webcare: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        return 2
+    bad = [(n, e) for n, e in parsed if isinstance(e, str)]
+    for number, error in bad:
+        print(f"line {number}: REJECTED: {error}", file=sys.stderr)
+    mentions = [m for _n, m in parsed if not isinstance(m, str)]
+    result = asyncio.run(import_mentions(settings, config, mentions))
+    print(
+        f"{result.accepted} stored, {result.duplicates} already known, {len(bad)} rejected; "
+        f"{len(result.case_ids)} case(s). `webcare serve` posts the new cards."
+    )
+    return 1 if bad else 0
+
+
+def _db_upgrade(_args: argparse.Namespace, settings: Settings) -> int:
+    from bot.serve import upgrade_database
+
+    asyncio.run(upgrade_database(settings))
+    print("database schema is up to date")
+    return 0
+
+
+def install_signal_handlers(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)

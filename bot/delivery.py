@@ -1,0 +1,352 @@
+"""The outbox worker: posts cards and thread replies to Slack, paced per channel, never twice.
+
+One asyncio task drains one channel at a time (in order, ~1 post/s, as Slack allows); channels
+drain side by side, so a channel paused by a 429 does not hold up the others. A row lease on the
+channel keeps replicas from posting to the same channel at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import uuid
+from datetime import timedelta
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot import metrics
+from bot.clock import Clock
+from bot.config import WebcareConfig
+from bot.i18n import Lang
+from bot.render import CardView, as_dicts, case_card, thread_mention
+from storage import cases, outbox
+from storage.models import JobKind
+from storage.outbox import Job
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(seconds=60)
+MAX_BACKOFF = 300.0
+METADATA_EVENT = "webcare_outbox_job"
+# Slack errors that will not fix themselves by retrying: the job is parked as dead.
+_PERMANENT_HINTS = {
+    "channel_not_found": "the channel does not exist or the bot cannot see it: check its ID",
+    "is_archived": "the channel is archived",
+    "invalid_blocks": "Slack rejected the card layout",
+    "msg_too_long": "the message is too long",
+    "invalid_auth": "SLACK_BOT_TOKEN is not valid",
+    "not_authed": "SLACK_BOT_TOKEN is missing",
+    "account_inactive": "the bot token was revoked",
+    "missing_scope": "the app lacks a scope: reinstall it from manifest.yml",
+}
+
+
+class Retry(Exception):
+    def __init__(self, delay: float, reason: str) -> None:
+        super().__init__(reason)
+        self.delay = delay
+        self.reason = reason
+
+
+class OutboxWorker:
+    """Sends outbox jobs to Slack until told to stop; `run_until_idle` drains once (tests, CLI)."""
+
+    def __init__(
+        self,
+        *,
+        engine: AsyncEngine,
+        client: AsyncWebClient,
+        config: WebcareConfig,
+        clock: Clock,
+        lang: Lang,
+        interval: float = 1.0,
+    ) -> None:
+        self.engine = engine
+        self.client = client
+        self.config = config
+        self.clock = clock
+        self.lang = lang
+        self.interval = interval
+        self.idle_limit = 300.0
+        self.holder = f"worker-{uuid.uuid4().hex[:12]}"
+        self._wake = asyncio.Event()
+        self._drains: dict[str, asyncio.Task[None]] = {}
+        self._last_post: dict[str, float] = {}
+
+    def wake(self) -> None:
+        """New work was stored: look now instead of at the next poll."""
+        self._wake.set()
+
+    async def run_forever(self, poll: float = 1.0) -> None:
+        try:
+            while True:
+                await self._start_drains()
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), poll)
+        finally:
+            await self._cancel_drains()
+
+    async def run_until_idle(self) -> None:
+        """Send everything that is due or becomes due, then return (tests, `webcare import`)."""
+        async with asyncio.timeout(self.idle_limit):
+            while True:
+                await self._start_drains()
+                if self._drains:
+                    await asyncio.gather(*self._drains.values())
+                    continue
+                async with self.engine.connect() as conn:
+                    if not await outbox.pending_count(conn):
+                        return
+                    due = await outbox.next_due_at(conn)
+                wait = (due - self.clock.now()).total_seconds() if due else 0.05
+                await asyncio.sleep(min(max(wait, 0.01), 1.0))
+
+    async def _start_drains(self) -> None:
+        now = self.clock.now()
+        async with self.engine.connect() as conn:
+            channels = await outbox.due_channels(conn, now=now)
+        for channel in channels:
+            if channel in self._drains:
+                continue
+            async with self.engine.begin() as conn:
+                mine = await outbox.acquire_channel(
+                    conn, channel=channel, holder=self.holder, now=now, until=now + LEASE
+                )
+            if mine:
+                task = asyncio.create_task(self._drain(channel), name=f"drain {channel}")
+                self._drains[channel] = task
+                task.add_done_callback(lambda _t, c=channel: self._drains.pop(c, None))
+
+    async def _cancel_drains(self) -> None:
+        tasks = list(self._drains.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _drain(self, channel: str) -> None:
+        try:
+            while True:
+                async with self.engine.connect() as conn:
+                    job = await outbox.head_job(conn, channel=channel)
+                if job is None:
+                    return
+                wait = (job.not_before - self.clock.now()).total_seconds()
+                if wait > 0:
+                    if wait > LEASE.total_seconds() / 2:
+                        return  # come back when it is due; let the lease lapse meanwhile
+                    await asyncio.sleep(wait)
+                await self._renew(channel)
+                await self._send(job)
+        except Exception:
+            log.exception("delivery to %s stopped; it resumes at the next poll", channel)
+        finally:
+            with contextlib.suppress(Exception):
+                async with self.engine.begin() as conn:
+                    await outbox.release_channel(conn, channel=channel, holder=self.holder)
+
+    async def _renew(self, channel: str) -> None:
+        now = self.clock.now()
+        async with self.engine.begin() as conn:
+            if not await outbox.acquire_channel(
+                conn, channel=channel, holder=self.holder, now=now, until=now + LEASE
+            ):
+                raise RuntimeError(f"lost the lease on {channel}")
+
+    async def _pace(self, channel: str) -> None:
+        loop = asyncio.get_running_loop()
+        last = self._last_post.get(channel)
+        if last is not None:
+            delay = last + self.interval - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        self._last_post[channel] = loop.time()
+
+    async def _send(self, job: Job) -> None:
+        now = self.clock.now()
+        async with self.engine.begin() as conn:
+            # A job left "sending" was interrupted (a crash), and a timeout or 5xx leaves it open
+            # whether Slack took the message: look before posting again.
+            ambiguous = job.status == "sending" or (job.last_error or "").startswith(
+                ("slack 5", "network")
+            )
+            if job.status == "sending":
+                await outbox.mark_retry(conn, job_id=job.id, not_before=now, error="interrupted")
+            await outbox.mark_sending(conn, job_id=job.id, now=now)
+        try:
+            channel_id, ts = await self._deliver(job, ambiguous=ambiguous)
+        except Retry as retry:
+            delay = retry.delay
+            metrics.DELIVERY_RETRIES.labels(reason=retry.reason.split(":")[0]).inc()
+            log.warning("job %s to %s: retry in %.1fs (%s)", job.id, job.channel, delay, retry)
+            async with self.engine.begin() as conn:
+                await outbox.mark_retry(
+                    conn,
+                    job_id=job.id,
+                    not_before=self.clock.now() + timedelta(seconds=delay),
+                    error=retry.reason,
+                )
+            return
+        except _Dead as dead:
+            metrics.DELIVERY_DEAD.inc()
+            log.error("job %s to %s cannot be delivered: %s", job.id, job.channel, dead)
+            async with self.engine.begin() as conn:
+                await outbox.mark_dead(conn, job_id=job.id, error=str(dead))
+            return
+        async with self.engine.begin() as conn:
+            await outbox.mark_sent(
+                conn, job=job, now=self.clock.now(), channel_id=channel_id, ts=ts
+            )
+        metrics.DELIVERED.labels(kind=job.kind.value).inc()
+
+    async def _deliver(self, job: Job, *, ambiguous: bool) -> tuple[str, str]:
+        async with self.engine.connect() as conn:
+            case = await cases.get_case(conn, case_id=job.case_id)
+            if case is None:
+                raise _Dead(f"case {job.case_id} no longer exists")
+            first = await cases.first_mention(conn, case_id=job.case_id)
+            mention = (
+                await cases.get_mention(conn, mention_id=job.mention_id) if job.mention_id else None
+            )
+        if job.kind is not JobKind.POST_CARD and not case.slack_ts:
+            raise _Dead("the case's card was never posted")
+        dept = self.config.department(case.department)
+        tz = self.config.hours_for(dept).timezone
+        metadata = {"event_type": METADATA_EVENT, "event_payload": {"job_id": job.id}}
+
+        if job.kind is JobKind.UPDATE_CARD:
+            text, blocks = case_card(_card_view(case, first, dept.name, tz), lang=self.lang)
+            await self._call(
+                job,
+                "chat_update",
+                channel=case.slack_channel,
+                ts=case.slack_ts,
+                text=text,
+                blocks=as_dicts(blocks),
+            )
+            return case.slack_channel, case.slack_ts
+
+        if ambiguous and job.kind is JobKind.POST_CARD:
+            found = await self._find_posted(job, case)
+            if found:
+                log.info("job %s was already in Slack (ts %s): not posting again", job.id, found)
+                return found
+        if job.kind is JobKind.POST_CARD:
+            text, blocks = case_card(_card_view(case, first, dept.name, tz), lang=self.lang)
+            extra = {}
+        else:
+            if mention is None:
+                raise _Dead(f"mention {job.mention_id} no longer exists")
+            text, blocks = thread_mention(
+                text=mention.text,
+                url=mention.url,
+                author_handle=mention.author_handle,
+                source=mention.source,
+                created_at=mention.created_at,
+                timezone=tz,
+                lang=self.lang,
+            )
+            extra = {"thread_ts": case.slack_ts}
+        channel = case.slack_channel or job.channel
+        await self._pace(job.channel)
+        response = await self._call(
+            job,
+            "chat_postMessage",
+            channel=channel,
+            text=text,
+            blocks=as_dicts(blocks),
+            metadata=metadata,
+            unfurl_links=False,
+            unfurl_media=False,
+            **extra,
+        )
+        return response["channel"], response["ts"]
+
+    async def _find_posted(self, job: Job, case: object) -> tuple[str, str] | None:
+        """Look in the channel's history for a message this job already posted."""
+        oldest = (job.not_before - timedelta(minutes=5)).timestamp()
+        response = await self._call(
+            job,
+            "conversations_history",
+            channel=job.channel,
+            oldest=f"{oldest:.6f}",
+            include_all_metadata=True,
+            limit=200,
+        )
+        for message in response.get("messages", []):
+            meta = message.get("metadata") or {}
+            payload = meta.get("event_payload") or {}
+            if meta.get("event_type") == METADATA_EVENT and payload.get("job_id") == job.id:
+                return job.channel, message["ts"]
+        return None
+
+    async def _call(self, job: Job, method: str, **kwargs: object) -> dict:
+        try:
+            response = await getattr(self.client, method)(**kwargs)
+            return response.data  # type: ignore[no-any-return]
+        except SlackApiError as exc:
+            status = exc.response.status_code
+            error = str(exc.response.get("error", "")) if exc.response.data else ""
+            if status == 429:
+                metrics.RATE_LIMITED.labels(channel=job.channel).inc()
+                retry_after = float(exc.response.headers.get("Retry-After", 1) or 1)
+                raise Retry(
+                    retry_after, f"ratelimited: Slack asked to wait {retry_after:g}s"
+                ) from None
+            if status >= 500:
+                raise Retry(_backoff(job.attempts), f"slack {status}") from None
+            if error == "not_in_channel" and method == "chat_postMessage":
+                await self._join(job)
+                raise Retry(0, "joined the channel") from None
+            hint = _PERMANENT_HINTS.get(error)
+            if hint or error:
+                raise _Dead(f"{error}: {hint}" if hint else error) from None
+            raise Retry(_backoff(job.attempts), f"slack {status}") from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise Retry(_backoff(job.attempts), f"network: {exc!r}") from None
+
+    async def _join(self, job: Job) -> None:
+        try:
+            await self.client.conversations_join(channel=job.channel)
+        except SlackApiError as exc:
+            raise _Dead(
+                f"not_in_channel: invite the bot to {job.channel} with /invite "
+                f"({exc.response.get('error')})"
+            ) from None
+
+
+class _Dead(Exception):
+    pass
+
+
+def _backoff(attempts: int) -> float:
+    """Exponential backoff with full jitter, capped at five minutes."""
+    return random.uniform(0.5, 1.0) * min(MAX_BACKOFF, 2.0 ** max(attempts, 1))
+
+
+def _card_view(case: object, first: object, department_name: str, timezone: str) -> CardView:
+    return CardView(
+        case_id=case.id,  # type: ignore[attr-defined]
+        department_name=department_name,
+        source=case.source,  # type: ignore[attr-defined]
+        author_handle=case.author_handle,  # type: ignore[attr-defined]
+        author_name=case.author_name,  # type: ignore[attr-defined]
+        author_followers=case.author_followers,  # type: ignore[attr-defined]
+        author_url=case.author_url,  # type: ignore[attr-defined]
+        reactive=case.reactive,  # type: ignore[attr-defined]
+        private=case.private,  # type: ignore[attr-defined]
+        priority=case.priority,  # type: ignore[attr-defined]
+        tags=tuple(case.tags or ()),  # type: ignore[attr-defined]
+        rule=case.rule,  # type: ignore[attr-defined]
+        opened_at=case.opened_at,  # type: ignore[attr-defined]
+        sla_due_at=case.sla_due_at,  # type: ignore[attr-defined]
+        mention_count=case.mention_count,  # type: ignore[attr-defined]
+        text=first.text if first else "",  # type: ignore[attr-defined]
+        url=first.url if first else None,  # type: ignore[attr-defined]
+        timezone=timezone,
+    )

@@ -1,0 +1,146 @@
+"""Ingest: route each mention and store it, many requests to one transaction (group commit).
+
+Concurrent webhook requests each wait for their own result, but share a database transaction:
+SQLite has one writer, and one commit for thirty requests is what makes the webhook fast.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot import metrics
+from bot.business_time import BusinessCalendar
+from bot.clock import Clock
+from bot.config import WebcareConfig
+from bot.mentions import MentionIn
+from bot.routing import Router
+from storage.intake import Incoming, Stored, store_incoming
+
+log = logging.getLogger(__name__)
+
+# Above this many mentions a transaction is split; keeps SQLite's write lock short.
+MAX_BATCH = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    accepted: int
+    duplicates: int
+    case_ids: list[int]
+    new_cases: int = 0
+
+    @classmethod
+    def of(cls, stored: Sequence[Stored]) -> IngestResult:
+        return cls(
+            accepted=sum(not s.duplicate for s in stored),
+            duplicates=sum(s.duplicate for s in stored),
+            case_ids=list(dict.fromkeys(s.case_id for s in stored)),
+            new_cases=sum(s.new_case for s in stored),
+        )
+
+
+@dataclass
+class _Request:
+    items: list[Incoming]
+    done: asyncio.Future[list[Stored]] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+class Ingestor:
+    """Routes mentions and stores them; `on_stored` is told when new work is committed."""
+
+    def __init__(
+        self,
+        *,
+        engine: AsyncEngine,
+        config: WebcareConfig,
+        clock: Clock,
+        on_stored: Callable[[], None] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.config = config
+        self.clock = clock
+        self.router = Router(config)
+        self.on_stored = on_stored
+        self._calendars = {d.key: BusinessCalendar(config.hours_for(d)) for d in config.departments}
+        self._queue: list[_Request] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    def plan(self, mention: MentionIn) -> Incoming:
+        """Route one mention and work out its SLA deadline (no I/O)."""
+        decision = self.router.route(mention)
+        department = self.config.department(decision.department)
+        start = min(mention.created_at, self.clock.now())
+        return Incoming(
+            mention=mention,
+            department=department.key,
+            channel=department.channel,
+            priority=decision.priority,
+            tags=decision.tags,
+            rule=decision.rule,
+            sla_due_at=self._calendars[department.key].add(start, department.sla_minutes),
+        )
+
+    async def ingest(self, mentions: Sequence[MentionIn]) -> IngestResult:
+        """Store the mentions (committed when this returns) and report what happened."""
+        request = _Request([self.plan(m) for m in mentions])
+        self._queue.append(request)
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_queued())
+        # shield: a client hanging up must not cancel a transaction shared with others.
+        stored = await asyncio.shield(request.done)
+        return IngestResult.of(stored)
+
+    async def _write_queued(self) -> None:
+        while self._queue:
+            batch, size = [], 0
+            while self._queue and (not batch or size + len(self._queue[0].items) <= MAX_BATCH):
+                request = self._queue.pop(0)
+                batch.append(request)
+                size += len(request.items)
+            await self._write(batch)
+
+    async def _write(self, batch: list[_Request]) -> None:
+        items = [item for request in batch for item in request.items]
+        try:
+            stored = await self._store(items)
+        except Exception as exc:
+            if len(batch) == 1:
+                batch[0].done.set_exception(exc)
+                return
+            # Keep one bad request from failing the others that shared its transaction.
+            for request in batch:
+                await self._write([request])
+            return
+        metrics.INGEST_BATCH.observe(len(items))
+        offset = 0
+        for request in batch:
+            request.done.set_result(stored[offset : offset + len(request.items)])
+            offset += len(request.items)
+        for item, result in zip(items, stored, strict=True):
+            if result.duplicate:
+                metrics.MENTIONS_DUPLICATE.inc()
+            else:
+                metrics.MENTIONS_RECEIVED.labels(source=item.mention.source).inc()
+        if self.on_stored and any(not s.duplicate for s in stored):
+            self.on_stored()
+
+    async def _store(self, items: list[Incoming]) -> list[Stored]:
+        for attempt in range(3):
+            try:
+                async with self.engine.begin() as conn:
+                    return await store_incoming(conn, items=items, now=self.clock.now())
+            except IntegrityError:
+                # Another replica stored the same mention or opened the same author's case
+                # between our read and our write: reading again resolves it.
+                if attempt == 2:
+                    raise
+                log.info("ingest conflict with a concurrent writer; retrying")
+        raise AssertionError("unreachable")

@@ -1,0 +1,113 @@
+"""The composition root: builds every part from settings and config, starts and stops them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from aiohttp import web
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_sdk.errors import SlackApiError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.clock import Clock, SystemClock
+from bot.config import WebcareConfig
+from bot.delivery import OutboxWorker
+from bot.ingest import Ingestor
+from bot.server import create_web_app
+from bot.settings import Settings
+from bot.slack_app import build_bolt_app, outbox_client
+from storage.db import create_engine
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    """Everything `webcare serve` runs: web server, outbox worker and (maybe) Socket Mode."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        config: WebcareConfig,
+        *,
+        clock: Clock | None = None,
+        engine: AsyncEngine | None = None,
+    ) -> None:
+        self.settings = settings
+        self.config = config
+        self.clock = clock or SystemClock()
+        self._owns_engine = engine is None
+        self.engine = engine or create_engine(settings.database_url)
+        lang = settings.webcare_language
+        self.worker = OutboxWorker(
+            engine=self.engine,
+            client=outbox_client(settings),
+            config=config,
+            clock=self.clock,
+            lang=lang,
+            interval=settings.webcare_channel_interval,
+        )
+        self.ingestor = Ingestor(
+            engine=self.engine, config=config, clock=self.clock, on_stored=self.worker.wake
+        )
+        self.bolt_app = build_bolt_app(settings, lang=lang)
+        self.web_app = create_web_app(self)
+        self.socket_handler: AsyncSocketModeHandler | None = None
+        self.auth: str = "not checked"
+        self._runner: web.AppRunner | None = None
+        self._worker_task: asyncio.Task[None] | None = None
+        self.port: int | None = None
+
+    def slack_state(self) -> dict[str, object]:
+        state: dict[str, object] = {
+            "mode": "socket" if self.settings.socket_mode else "http",
+            "auth": self.auth,
+        }
+        if self.socket_handler is not None:
+            state["connected"] = self.socket_handler.client.is_connected()
+        return state
+
+    async def start(self, *, run_worker: bool = True) -> None:
+        await self._check_auth()
+        self._runner = web.AppRunner(self.web_app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.settings.host, self.settings.port)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+        if run_worker:
+            self._worker_task = asyncio.create_task(self.worker.run_forever(), name="outbox")
+        if self.settings.socket_mode:
+            self.socket_handler = AsyncSocketModeHandler(
+                self.bolt_app, app_token=self.settings.slack_app_token
+            )
+            await self.socket_handler.connect_async()
+        log.info(
+            "listening on %s:%s (%s mode)",
+            self.settings.host,
+            self.port,
+            "Socket" if self.settings.socket_mode else "HTTP",
+        )
+
+    async def _check_auth(self) -> None:
+        try:
+            response = await self.worker.client.auth_test()
+            self.auth = f"ok: {response.get('user')} in {response.get('team')}"
+        except SlackApiError as exc:
+            self.auth = f"error: {exc.response.get('error')}"
+            log.error("Slack auth.test failed (%s): check SLACK_BOT_TOKEN", self.auth)
+        except Exception as exc:  # Slack unreachable: keep taking mentions, deliver later
+            self.auth = f"unreachable: {type(exc).__name__}"
+            log.warning("Slack unreachable at start (%s); will keep retrying", exc)
+
+    async def stop(self) -> None:
+        if self.socket_handler is not None:
+            await self.socket_handler.close_async()
+        if self._worker_task is not None:
+            self._worker_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker_task
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self._owns_engine:
+            await self.engine.dispose()

@@ -1,0 +1,120 @@
+"""What the CLI commands do once settings and config are loaded."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from sqlalchemy.engine import make_url
+
+from bot.config import WebcareConfig
+from bot.ingest import Ingestor, IngestResult
+from bot.mentions import MentionIn
+from bot.settings import Settings
+from storage.db import create_engine, ping
+from storage.migrate import current_revision, head_revision, upgrade
+
+log = logging.getLogger(__name__)
+IMPORT_CHUNK = 500
+
+
+async def upgrade_database(settings: Settings) -> None:
+    engine = create_engine(settings.database_url)
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+
+
+async def _schema_ready(settings: Settings) -> str | None:
+    """None when the schema is current; else what to do. A fresh SQLite file is migrated here."""
+    engine = create_engine(settings.database_url)
+    try:
+        if make_url(settings.database_url).get_backend_name() == "sqlite":
+            await upgrade(engine)
+            return None
+        revision = await current_revision(engine)
+        if revision != head_revision():
+            return f"the database schema is at {revision or 'nothing'}: run `webcare db upgrade`"
+        return None
+    finally:
+        await engine.dispose()
+
+
+async def serve(settings: Settings, config: WebcareConfig) -> int:
+    from bot.cli import install_signal_handlers
+    from bot.runtime import Runtime
+
+    problem = await _schema_ready(settings)
+    if problem:
+        print(f"webcare: {problem}", file=sys.stderr)
+        return 2
+    runtime = Runtime(settings, config)
+    stop = asyncio.Event()
+    install_signal_handlers(stop)
+    await runtime.start()
+    try:
+        await stop.wait()
+    finally:
+        log.info("stopping")
+        await runtime.stop()
+    return 0
+
+
+async def check(settings: Settings, config: WebcareConfig | None) -> int:
+    """Print what is fine and what is not; exit status 1 if anything is not."""
+    ok = config is not None
+    print(f"config {settings.webcare_config}: {'ok' if ok else 'has problems (above)'}")
+    if config is not None:
+        print(f"  {len(config.departments)} department(s), {len(config.rules)} rule(s)")
+    engine = create_engine(settings.database_url)
+    try:
+        await ping(engine)
+        revision = await current_revision(engine)
+        current = revision == head_revision()
+        print(f"database: reachable, schema {'current' if current else 'needs webcare db upgrade'}")
+        ok &= current or make_url(settings.database_url).get_backend_name() == "sqlite"
+    except Exception as exc:
+        print(f"database: NOT reachable ({type(exc).__name__}: {exc})")
+        ok = False
+    finally:
+        await engine.dispose()
+    missing = settings.missing_for_serve()
+    if missing:
+        print("slack: missing " + ", ".join(missing))
+        return 1
+    from bot.slack_app import outbox_client
+
+    try:
+        response = await outbox_client(settings).auth_test()
+        mode = "Socket Mode" if settings.socket_mode else "HTTP mode"
+        print(f"slack: token ok, bot {response.get('user')} in {response.get('team')} ({mode})")
+    except Exception as exc:
+        print(f"slack: auth.test failed: {exc}")
+        ok = False
+    return 0 if ok else 1
+
+
+async def import_mentions(
+    settings: Settings, config: WebcareConfig, mentions: Sequence[MentionIn]
+) -> IngestResult:
+    from bot.clock import SystemClock
+
+    if (problem := await _schema_ready(settings)) is not None:
+        raise SystemExit(f"webcare: {problem}")
+    engine = create_engine(settings.database_url)
+    try:
+        ingestor = Ingestor(engine=engine, config=config, clock=SystemClock())
+        results = [
+            await ingestor.ingest(mentions[i : i + IMPORT_CHUNK])
+            for i in range(0, len(mentions), IMPORT_CHUNK)
+        ]
+    finally:
+        await engine.dispose()
+    return IngestResult(
+        accepted=sum(r.accepted for r in results),
+        duplicates=sum(r.duplicates for r in results),
+        case_ids=list(dict.fromkeys(c for r in results for c in r.case_ids)),
+    )

@@ -1,0 +1,73 @@
+"""The one aiohttp application: Slack requests, the webhook, health and metrics."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+
+from bot import metrics
+from bot.webhook import MAX_BODY, webhook_handler
+from storage import outbox
+from storage.db import ping
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
+
+
+def create_web_app(runtime: Runtime) -> web.Application:
+    # A little headroom over the webhook's own limit, so it can answer 413 itself with JSON.
+    app = web.Application(client_max_size=MAX_BODY + 1)
+    app.router.add_post(
+        "/ingest/webhook",
+        webhook_handler(ingestor=runtime.ingestor, secret=runtime.settings.webhook_secret),
+    )
+    if not runtime.settings.socket_mode:
+        app.router.add_post("/slack/events", slack_events_handler(runtime.bolt_app))
+    app.router.add_get("/healthz", health_handler(runtime))
+    app.router.add_get("/metrics", metrics_handler(runtime))
+    return app
+
+
+def slack_events_handler(bolt_app: AsyncApp):  # type: ignore[no-untyped-def]
+    async def handle(request: web.Request) -> web.Response:
+        return await to_aiohttp_response(
+            await bolt_app.async_dispatch(await to_bolt_request(request))
+        )
+
+    return handle
+
+
+def health_handler(runtime: Runtime):  # type: ignore[no-untyped-def]
+    async def handle(_request: web.Request) -> web.Response:
+        body: dict[str, object] = {"slack": runtime.slack_state()}
+        try:
+            async with asyncio.timeout(3):
+                await ping(runtime.engine)
+                async with runtime.engine.connect() as conn:
+                    body["outbox"] = await outbox.counts_by_status(conn)
+        except Exception as exc:
+            body["database"] = f"down: {type(exc).__name__}"
+            return web.json_response({"status": "unavailable", **body}, status=503)
+        body["database"] = "ok"
+        return web.json_response({"status": "ok", **body})
+
+    return handle
+
+
+def metrics_handler(runtime: Runtime):  # type: ignore[no-untyped-def]
+    async def handle(_request: web.Request) -> web.Response:
+        try:
+            async with asyncio.timeout(3), runtime.engine.connect() as conn:
+                metrics.OUTBOX_WAITING.set(await outbox.pending_count(conn))
+        except Exception:
+            pass  # /metrics still answers; /healthz reports the database
+        return web.Response(
+            body=generate_latest(metrics.REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST}
+        )
+
+    return handle

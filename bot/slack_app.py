@@ -1,0 +1,63 @@
+"""The Slack side: Web API clients and the Bolt app with our listeners."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.i18n import Lang
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def listener_client(settings: Settings) -> AsyncWebClient:
+    """For listeners: waits out 429s and retries 5xx, since a reply to a click must arrive."""
+    return AsyncWebClient(
+        token=settings.slack_bot_token,
+        base_url=settings.slack_api_url,
+        timeout=10,
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(max_retry_count=2),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=2),
+            AsyncServerErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+
+
+def outbox_client(settings: Settings) -> AsyncWebClient:
+    """For the outbox, which handles 429 and 5xx itself so one channel's pause stalls no other."""
+    return AsyncWebClient(
+        token=settings.slack_bot_token,
+        base_url=settings.slack_api_url,
+        timeout=10,
+        retry_handlers=[],
+    )
+
+
+def build_bolt_app(settings: Settings, *, lang: Lang) -> AsyncApp:
+    """A Bolt app with every listener registered; HTTP requests are verified unless Socket Mode."""
+    from handlers import register_listeners
+
+    app = AsyncApp(
+        client=listener_client(settings),
+        signing_secret=settings.slack_signing_secret or "",
+        request_verification_enabled=not settings.socket_mode,
+        # Our own client already carries the token; Bolt checks it once, lazily.
+        token_verification_enabled=True,
+    )
+
+    @app.middleware
+    async def add_language(context, next):  # type: ignore[no-untyped-def]
+        context["lang"] = lang
+        await next()
+
+    register_listeners(app)
+    return app

@@ -1,0 +1,92 @@
+"""POST /ingest/webhook: signed mentions in, 202 only once they are committed."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import time
+
+from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot import metrics
+from bot.ingest import Ingestor
+from bot.mentions import MentionError, parse_mentions
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 1024 * 1024
+MAX_SKEW = 300  # seconds a timestamp may differ from our clock
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    """The `X-Webcare-Signature` value for a body sent at `timestamp`."""
+    message = b"v1:" + timestamp.encode() + b":" + body
+    return "v1=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def _error(status: int, message: str, field: str | None = None) -> web.Response:
+    metrics.WEBHOOK_REJECTED.labels(status=str(status)).inc()
+    body: dict[str, object] = {"error": message}
+    if status == 400:
+        body["field"] = field
+    return web.json_response(body, status=status)
+
+
+def webhook_handler(*, ingestor: Ingestor, secret: str | None):  # type: ignore[no-untyped-def]
+    """The aiohttp handler, bound to an ingestor and the shared secret."""
+
+    async def handle(request: web.Request) -> web.Response:
+        if not secret:
+            return _error(503, "webhook disabled: set WEBHOOK_SECRET to accept mentions")
+        if (request.content_length or 0) > MAX_BODY:
+            return _error(413, f"body over {MAX_BODY} bytes; send smaller arrays")
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return _error(413, f"body over {MAX_BODY} bytes; send smaller arrays")
+        problem = _check_signature(request, body, secret)
+        if problem:
+            return _error(401, problem)
+        try:
+            payload = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            return _error(400, f"body is not valid JSON: {exc}", None)
+        try:
+            mentions = parse_mentions(payload)
+        except MentionError as exc:
+            return _error(400, exc.message, exc.field)
+        try:
+            result = await ingestor.ingest(mentions)
+        except SQLAlchemyError:
+            log.exception("storing %d webhook mentions failed", len(mentions))
+            return _error(503, "storage unavailable; nothing was stored, send again later")
+        return web.json_response(
+            {
+                "accepted": result.accepted,
+                "duplicates": result.duplicates,
+                "case_ids": result.case_ids,
+            },
+            status=202,
+        )
+
+    return handle
+
+
+def _check_signature(request: web.Request, body: bytes, secret: str) -> str | None:
+    """Why the request is not properly signed, or None when it is."""
+    timestamp = request.headers.get("X-Webcare-Timestamp", "")
+    signature = request.headers.get("X-Webcare-Signature", "")
+    if not timestamp or not signature:
+        return "missing X-Webcare-Timestamp or X-Webcare-Signature header"
+    try:
+        sent_at = int(timestamp)
+    except ValueError:
+        return "X-Webcare-Timestamp must be unix seconds"
+    if abs(time.time() - sent_at) > MAX_SKEW:
+        return f"stale request: X-Webcare-Timestamp is more than {MAX_SKEW} s off"
+    if not hmac.compare_digest(sign(secret, timestamp, body), signature):
+        return "bad signature"
+    return None

@@ -1,0 +1,28 @@
+"""Card buttons. The case actions arrive with the case-work issue; until then they say so."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+
+from bot.i18n import t
+from bot.render import CARD_BUTTONS
+
+
+def register(app: AsyncApp) -> None:
+    for action_id, label, _style in CARD_BUTTONS:
+        app.action(action_id)(_not_yet(label))
+
+
+def _not_yet(label: str):  # type: ignore[no-untyped-def]
+    async def answer(ack: AsyncAck, respond: AsyncRespond, context: dict[str, Any]) -> None:
+        await ack()
+        lang = context["lang"]
+        await respond(
+            text=t("action.coming_soon", lang, action=t(label, lang)),
+            response_type="ephemeral",
+            replace_original=False,
+        )
+
+    return answer

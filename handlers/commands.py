@@ -1,0 +1,28 @@
+"""The /webcare slash command."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+
+from bot.i18n import t
+from bot.render import as_dicts, help_blocks
+
+PLANNED = {"status", "mine", "report"}
+
+
+def register(app: AsyncApp) -> None:
+    app.command("/webcare")(webcare_command)
+
+
+async def webcare_command(ack: AsyncAck, command: dict[str, Any], context: dict[str, Any]) -> None:
+    lang = context["lang"]
+    words = (command.get("text") or "").split()
+    sub = words[0].lower() if words else "help"
+    if sub == "help":
+        await ack(text=t("help.body", lang), blocks=as_dicts(help_blocks(lang=lang)))
+    elif sub in PLANNED:
+        await ack(text=t("command.not_yet", lang, sub=sub))
+    else:
+        await ack(text=t("command.unknown", lang, sub=sub[:40]))

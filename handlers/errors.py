@@ -1,0 +1,18 @@
+"""One place where listener failures end up: logged with the payload type, never swallowed."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+
+log = logging.getLogger(__name__)
+
+
+def register(app: AsyncApp) -> None:
+    app.error(on_error)
+
+
+async def on_error(error: Exception, body: dict[str, Any]) -> None:
+    log.error("listener failed on a %s payload", body.get("type", "?"), exc_info=error)

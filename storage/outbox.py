@@ -1,0 +1,168 @@
+"""The delivery outbox: jobs taken one at a time per channel, finished with guarded updates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from storage.intake import CASES, MENTIONS, OUTBOX
+from storage.models import ChannelLease, JobKind, JobStatus
+
+LEASES = ChannelLease.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    id: int
+    kind: JobKind
+    case_id: int
+    mention_id: int | None
+    channel: str
+    status: JobStatus
+    attempts: int
+    not_before: datetime
+    last_error: str | None
+
+
+def _job(row: object) -> Job:
+    return Job(
+        id=row.id,  # type: ignore[attr-defined]
+        kind=JobKind(row.kind),  # type: ignore[attr-defined]
+        case_id=row.case_id,  # type: ignore[attr-defined]
+        mention_id=row.mention_id,  # type: ignore[attr-defined]
+        channel=row.channel,  # type: ignore[attr-defined]
+        status=JobStatus(row.status),  # type: ignore[attr-defined]
+        attempts=row.attempts,  # type: ignore[attr-defined]
+        not_before=row.not_before,  # type: ignore[attr-defined]
+        last_error=row.last_error,  # type: ignore[attr-defined]
+    )
+
+
+async def due_channels(conn: AsyncConnection, *, now: datetime) -> list[str]:
+    """Channels that have a job waiting to be sent now."""
+    rows = await conn.execute(
+        select(OUTBOX.c.channel)
+        .where(
+            OUTBOX.c.status.in_((JobStatus.PENDING, JobStatus.SENDING)),
+            OUTBOX.c.not_before <= now,
+        )
+        .distinct()
+    )
+    return [row.channel for row in rows]
+
+
+async def acquire_channel(
+    conn: AsyncConnection, *, channel: str, holder: str, now: datetime, until: datetime
+) -> bool:
+    """Take (or renew) the right to post to `channel`; False while another worker holds it."""
+    taken = await conn.execute(
+        update(LEASES)
+        .where(
+            LEASES.c.channel == channel,
+            or_(LEASES.c.holder == holder, LEASES.c.lease_until < now),
+        )
+        .values(holder=holder, lease_until=until)
+    )
+    if taken.rowcount:
+        return True
+    try:
+        async with conn.begin_nested():
+            await conn.execute(
+                insert(LEASES).values(channel=channel, holder=holder, lease_until=until)
+            )
+    except IntegrityError:
+        return False  # another worker holds a live lease
+    return True
+
+
+async def release_channel(conn: AsyncConnection, *, channel: str, holder: str) -> None:
+    await conn.execute(delete(LEASES).where(LEASES.c.channel == channel, LEASES.c.holder == holder))
+
+
+async def head_job(conn: AsyncConnection, *, channel: str) -> Job | None:
+    """The oldest unfinished job of a channel: jobs of one channel go out strictly in order."""
+    row = (
+        await conn.execute(
+            select(OUTBOX)
+            .where(
+                OUTBOX.c.channel == channel,
+                OUTBOX.c.status.in_((JobStatus.PENDING, JobStatus.SENDING)),
+            )
+            .order_by(OUTBOX.c.id)
+            .limit(1)
+        )
+    ).first()
+    return _job(row) if row else None
+
+
+async def mark_sending(conn: AsyncConnection, *, job_id: int, now: datetime) -> bool:
+    result = await conn.execute(
+        update(OUTBOX)
+        .where(OUTBOX.c.id == job_id, OUTBOX.c.status == JobStatus.PENDING)
+        .values(status=JobStatus.SENDING, sending_since=now, attempts=OUTBOX.c.attempts + 1)
+    )
+    return bool(result.rowcount)
+
+
+async def mark_sent(
+    conn: AsyncConnection, *, job: Job, now: datetime, channel_id: str, ts: str
+) -> None:
+    """Finish a job and remember where Slack put the message."""
+    await conn.execute(
+        update(OUTBOX)
+        .where(OUTBOX.c.id == job.id, OUTBOX.c.status == JobStatus.SENDING)
+        .values(status=JobStatus.SENT, sent_at=now, slack_ts=ts, last_error=None)
+    )
+    if job.kind is JobKind.POST_CARD:
+        await conn.execute(
+            update(CASES)
+            .where(CASES.c.id == job.case_id)
+            .values(slack_channel=channel_id, slack_ts=ts)
+        )
+    elif job.kind is JobKind.POST_MENTION:
+        await conn.execute(
+            update(MENTIONS).where(MENTIONS.c.id == job.mention_id).values(slack_ts=ts)
+        )
+
+
+async def mark_retry(
+    conn: AsyncConnection, *, job_id: int, not_before: datetime, error: str
+) -> None:
+    await conn.execute(
+        update(OUTBOX)
+        .where(OUTBOX.c.id == job_id)
+        .values(status=JobStatus.PENDING, not_before=not_before, last_error=error[:500])
+    )
+
+
+async def mark_dead(conn: AsyncConnection, *, job_id: int, error: str) -> None:
+    await conn.execute(
+        update(OUTBOX)
+        .where(OUTBOX.c.id == job_id)
+        .values(status=JobStatus.DEAD, last_error=error[:500])
+    )
+
+
+async def pending_count(conn: AsyncConnection) -> int:
+    return (
+        await conn.scalar(
+            select(func.count()).where(OUTBOX.c.status.in_((JobStatus.PENDING, JobStatus.SENDING)))
+        )
+        or 0
+    )
+
+
+async def counts_by_status(conn: AsyncConnection) -> dict[str, int]:
+    rows = await conn.execute(select(OUTBOX.c.status, func.count()).group_by(OUTBOX.c.status))
+    return {row[0]: row[1] for row in rows}
+
+
+async def next_due_at(conn: AsyncConnection) -> datetime | None:
+    """When the earliest waiting job becomes due (None: nothing waits)."""
+    return await conn.scalar(
+        select(func.min(OUTBOX.c.not_before)).where(OUTBOX.c.status == JobStatus.PENDING)
+    )
