@@ -50,8 +50,6 @@ def build_bolt_app(settings: Settings, *, lang: Lang) -> AsyncApp:
         client=listener_client(settings),
         signing_secret=settings.slack_signing_secret or "",
         request_verification_enabled=not settings.socket_mode,
-        # Our own client already carries the token; Bolt checks it once, lazily.
-        token_verification_enabled=True,
     )
 
     @app.middleware

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.i18n import t
 from bot.render import CARD_BUTTONS
@@ -16,13 +17,15 @@ def register(app: AsyncApp) -> None:
 
 
 def _not_yet(label: str):  # type: ignore[no-untyped-def]
-    async def answer(ack: AsyncAck, respond: AsyncRespond, context: dict[str, Any]) -> None:
+    async def answer(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: dict[str, Any]
+    ) -> None:
         await ack()
         lang = context["lang"]
-        await respond(
+        await client.chat_postEphemeral(
+            channel=body["channel"]["id"],
+            user=body["user"]["id"],
             text=t("action.coming_soon", lang, action=t(label, lang)),
-            response_type="ephemeral",
-            replace_original=False,
         )
 
     return answer

@@ -144,6 +144,7 @@ class FakeSlack:
 
     async def start(self) -> None:
         """Serve on 127.0.0.1 on a free port."""
+        self._stopping.clear()
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._handle_api)
         app.router.add_get("/link/", self._handle_socket)
@@ -415,7 +416,7 @@ class FakeSlack:
             "channel": channel,
             "ts": self._next_ts(),
             "thread_ts": args.get("thread_ts") or None,
-            "text": args.get("text", ""),
+            "text": args.get("text") or "",
             "blocks": args.get("blocks"),
             "attachments": args.get("attachments"),
             "metadata": args.get("metadata"),

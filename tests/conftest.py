@@ -1,0 +1,178 @@
+"""Fixtures: a real database (SQLite file, and PostgreSQL when configured), a fake Slack over
+real HTTP, and the bot itself serving on a free port."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from bot.config import WebcareConfig, parse_config
+from bot.runtime import Runtime
+from bot.settings import Settings
+from bot.webhook import sign
+from storage.db import create_engine
+from storage.migrate import upgrade
+from tests.fake_slack import FakeSlack
+
+PG_URL = os.environ.get("WEBCARE_TEST_DATABASE_URL")
+WEBHOOK_SECRET = "test-webhook-secret"
+SIGNING_SECRET = "test-signing-secret"
+
+CONFIG: dict[str, Any] = {
+    "business_hours": {
+        "timezone": "Europe/Amsterdam",
+        "hours": {day: "09:00-17:00" for day in ("mon", "tue", "wed", "thu", "fri")},
+        "holidays": "NL",
+    },
+    "departments": [
+        {"key": "webcare", "name": "Webcare", "channel": "CWEBCARE1", "sla_minutes": 60},
+        {
+            "key": "billing",
+            "name": "Billing",
+            "channel": "CBILLING1",
+            "sla_minutes": 30,
+            "contacts": ["UBILLING1"],
+        },
+        {"key": "outages", "name": "Outages", "channel": "COUTAGES1", "sla_minutes": 15},
+    ],
+    "default_department": "webcare",
+    "rules": [
+        {
+            "name": "Outage",
+            "match": {"keywords": ["storing", "outage", "werkt niet"]},
+            "department": "outages",
+            "priority": "urgent",
+            "tags": ["outage"],
+        },
+        {
+            "name": "Billing",
+            "match": {"keywords": ["factuur", "invoice", "direct debit"]},
+            "department": "billing",
+        },
+    ],
+}
+
+
+def mention(external_id: str = "1", **overrides: Any) -> dict[str, Any]:
+    """A mention object as a source would post it."""
+    body: dict[str, Any] = {
+        "source": "x",
+        "external_id": external_id,
+        "url": f"https://x.com/anna/status/{external_id}",
+        "text": "Hoi, mijn pas werkt nog steeds?",
+        "created_at": "2026-11-27T10:00:00+01:00",
+        "author": {"handle": "anna", "name": "Anna de Vries", "followers": 1200},
+        "addressed": True,
+    }
+    for key, value in overrides.items():
+        body[key] = value
+    return body
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    """A migrated, empty database of each kind."""
+    if request.param == "sqlite":
+        engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'webcare.db'}")
+        await upgrade(engine)
+        yield engine
+        await engine.dispose()
+        return
+    if not PG_URL:
+        pytest.skip("set WEBCARE_TEST_DATABASE_URL to run on PostgreSQL")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_async_engine(PG_URL)
+    async with admin.begin() as conn:
+        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine = create_engine(PG_URL, connect_args={"server_settings": {"search_path": schema}})
+    await upgrade(engine)
+    yield engine
+    await engine.dispose()
+    async with admin.begin() as conn:
+        await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    await admin.dispose()
+
+
+@pytest.fixture
+def config() -> WebcareConfig:
+    return parse_config(CONFIG, source="test.yml")
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[FakeSlack]:
+    async with FakeSlack() as fake:
+        yield fake
+
+
+def make_settings(slack: FakeSlack, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "slack_bot_token": slack.bot_token,
+        "slack_signing_secret": SIGNING_SECRET,
+        "slack_api_url": slack.api_url,
+        "webhook_secret": WEBHOOK_SECRET,
+        "host": "127.0.0.1",
+        "port": 0,
+        "webcare_channel_interval": 0,
+        **overrides,
+    }
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+class BotUnderTest:
+    """The running bot, reached over real HTTP like a source or Slack would."""
+
+    def __init__(self, runtime: Runtime, session: aiohttp.ClientSession) -> None:
+        self.runtime = runtime
+        self.session = session
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.runtime.port}"
+
+    async def post_webhook(
+        self,
+        payload: Any,
+        *,
+        secret: str = WEBHOOK_SECRET,
+        timestamp: int | None = None,
+        raw: bytes | None = None,
+        signature: str | None = None,
+    ) -> tuple[int, dict[str, Any]]:
+        body = raw if raw is not None else json.dumps(payload).encode()
+        ts = str(timestamp if timestamp is not None else int(time.time()))
+        headers = {
+            "Content-Type": "application/json",
+            "X-Webcare-Timestamp": ts,
+            "X-Webcare-Signature": signature or sign(secret, ts, body),
+        }
+        async with self.session.post(
+            f"{self.url}/ingest/webhook", data=io.BytesIO(body), headers=headers
+        ) as response:
+            return response.status, await response.json()
+
+    async def deliver(self) -> None:
+        """Run the outbox until everything due has been sent."""
+        await self.runtime.worker.run_until_idle()
+
+
+@pytest.fixture
+async def bot(
+    engine: AsyncEngine, config: WebcareConfig, slack: FakeSlack
+) -> AsyncIterator[BotUnderTest]:
+    """The bot in HTTP mode; its outbox runs only when a test calls `bot.deliver()`."""
+    runtime = Runtime(make_settings(slack), config, engine=engine)
+    await runtime.start(run_worker=False)
+    async with aiohttp.ClientSession() as session:
+        yield BotUnderTest(runtime, session)
+    await runtime.stop()
