@@ -65,6 +65,7 @@ class OutboxWorker:
         clock: Clock,
         lang: Lang,
         interval: float = 1.0,
+        retry_base: float = 1.0,
     ) -> None:
         self.engine = engine
         self.client = client
@@ -72,6 +73,7 @@ class OutboxWorker:
         self.clock = clock
         self.lang = lang
         self.interval = interval
+        self.retry_base = retry_base
         self.idle_limit = 300.0
         self.holder = f"worker-{uuid.uuid4().hex[:12]}"
         self._wake = asyncio.Event()
@@ -299,16 +301,20 @@ class OutboxWorker:
                     retry_after, f"ratelimited: Slack asked to wait {retry_after:g}s"
                 ) from None
             if status >= 500:
-                raise Retry(_backoff(job.attempts), f"slack {status}") from None
+                raise Retry(self._backoff(job.attempts), f"slack {status}") from None
             if error == "not_in_channel" and method == "chat_postMessage":
                 await self._join(job)
                 raise Retry(0, "joined the channel") from None
             hint = _PERMANENT_HINTS.get(error)
             if hint or error:
                 raise _Dead(f"{error}: {hint}" if hint else error) from None
-            raise Retry(_backoff(job.attempts), f"slack {status}") from None
+            raise Retry(self._backoff(job.attempts), f"slack {status}") from None
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise Retry(_backoff(job.attempts), f"network: {exc!r}") from None
+            raise Retry(self._backoff(job.attempts), f"network: {exc!r}") from None
+
+    def _backoff(self, attempts: int) -> float:
+        """Exponential backoff with jitter, capped at five minutes."""
+        return random.uniform(0.5, 1.0) * min(MAX_BACKOFF, self.retry_base * 2.0**attempts)
 
     async def _join(self, job: Job) -> None:
         try:
@@ -322,11 +328,6 @@ class OutboxWorker:
 
 class _Dead(Exception):
     pass
-
-
-def _backoff(attempts: int) -> float:
-    """Exponential backoff with full jitter, capped at five minutes."""
-    return random.uniform(0.5, 1.0) * min(MAX_BACKOFF, 2.0 ** max(attempts, 1))
 
 
 def _card_view(case: object, first: object, department_name: str, timezone: str) -> CardView:

@@ -37,7 +37,8 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
     "card.case": {"en": "Case #{id} · {department}", "nl": "Case #{id} · {department}"},
     "card.rule": {"en": "rule: {rule}", "nl": "regel: {rule}"},
     "card.default_rule": {"en": "default department", "nl": "standaardafdeling"},
-    "card.mentions": {"en": "{count} messages", "nl": "{count} berichten"},
+    "card.mentions.one": {"en": "1 message", "nl": "1 bericht"},
+    "card.mentions.other": {"en": "{count} messages", "nl": "{count} berichten"},
     "card.open_original": {"en": "Open original", "nl": "Origineel openen"},
     "card.read_rest": {"en": "Read the rest on {source}", "nl": "Lees verder op {source}"},
     "card.fallback": {
@@ -88,6 +89,11 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
 def t(key: str, lang: Lang, **values: object) -> str:
     """The catalogue text for `key` in `lang`, with `values` filled in."""
     return CATALOGUE[key][lang].format(**values)
+
+
+def tn(key: str, count: int, lang: Lang, **values: object) -> str:
+    """Like `t`, choosing the `.one` or `.other` form by `count`."""
+    return t(f"{key}.{'one' if count == 1 else 'other'}", lang, count=count, **values)
 
 
 def format_when(moment: datetime, *, lang: Lang, timezone: str) -> str:

@@ -24,7 +24,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.i18n import Lang, format_count, format_when, t
+from bot.i18n import Lang, format_count, format_when, t, tn
 
 # Slack shows at most 3,000 characters of a block's text; leave room for the "…" and the link.
 QUOTE_LIMIT = 2_900
@@ -156,7 +156,7 @@ def case_card(card: CardView, *, lang: Lang) -> tuple[str, list[Block]]:
     meta = [
         t("card.case", lang, id=card.case_id, department=escape(card.department_name)),
         t("card.rule", lang, rule=escape(card.rule)) if card.rule else t("card.default_rule", lang),
-        t("card.mentions", lang, count=card.mention_count),
+        tn("card.mentions", card.mention_count, lang),
     ]
     if card.tags:
         meta.append(t("card.tags", lang, tags=escape(", ".join(card.tags))))

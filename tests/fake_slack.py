@@ -377,7 +377,7 @@ class FakeSlack:
         if not (text or args.get("blocks") or args.get("attachments")):
             raise _Fail("no_text")
         if isinstance(text, str) and len(text) > MAX_TEXT_LENGTH:
-            self.block_errors.append(f"text is {len(text)} characters, over {MAX_TEXT_LENGTH}")
+            self.block_errors.append(f"must be less than {MAX_TEXT_LENGTH + 1} characters [text]")
             raise _Fail("msg_too_long")
         if "blocks" in args:
             self._check_blocks(message_errors(args["blocks"]))

@@ -65,7 +65,9 @@ async def test_posted_messages_are_stored_with_increasing_ts(
 
 
 async def test_form_encoded_blocks_are_decoded(fake: FakeSlack, client: AsyncWebClient) -> None:
-    await client.api_call("chat.postMessage", data={"channel": "C_X", "blocks": json.dumps([CLAIM])})
+    await client.api_call(
+        "chat.postMessage", data={"channel": "C_X", "blocks": json.dumps([CLAIM])}
+    )
     assert fake.last_post("C_X")["blocks"] == [CLAIM]
 
 
@@ -137,7 +139,10 @@ def _button(**fields: str) -> dict:
         ([{"type": "divider"}] * 51, ""),
         ([{"type": "header", "text": {"type": "plain_text", "text": "h" * 151}}], "/0/text/text"),
         ([{"type": "section", "fields": [{"type": "mrkdwn", "text": "f"}] * 11}], "/0/fields"),
-        ([{"type": "section", "fields": [{"type": "mrkdwn", "text": "f" * 2001}]}], "/0/fields/0/text"),
+        (
+            [{"type": "section", "fields": [{"type": "mrkdwn", "text": "f" * 2001}]}],
+            "/0/fields/0/text",
+        ),
         ([{"type": "context", "elements": [{"type": "mrkdwn", "text": "c"}] * 11}], "/0/elements"),
         ([{"type": "actions", "elements": [BUTTON] * 26}], "/0/elements"),
         ([_button(text={"type": "plain_text", "text": "b" * 76})], "/0/elements/0/text/text"),
@@ -180,7 +185,7 @@ async def test_long_text_is_refused(fake: FakeSlack, client: AsyncWebClient) -> 
 
 async def test_rate_limit_is_per_channel() -> None:
     async with FakeSlack(post_rate_per_channel=1, post_burst=1) as fake:
-        slack = AsyncWebClient(token=fake.bot_token, base_url=fake.api_url)
+        client = AsyncWebClient(token=fake.bot_token, base_url=fake.api_url)
         await client.chat_postMessage(channel="C_BUSY", text="1")
         with pytest.raises(SlackApiError) as failed:
             await client.chat_postMessage(channel="C_BUSY", text="2")
@@ -195,7 +200,7 @@ async def test_rate_limit_is_per_channel() -> None:
 
 async def test_updates_share_one_app_wide_rate_limit() -> None:
     async with FakeSlack(update_rate_per_minute=6) as fake:
-        slack = AsyncWebClient(token=fake.bot_token, base_url=fake.api_url)
+        client = AsyncWebClient(token=fake.bot_token, base_url=fake.api_url)
         one = await client.chat_postMessage(channel="C_A", text="1")
         two = await client.chat_postMessage(channel="C_B", text="2")
         await client.chat_update(channel="C_A", ts=one["ts"], text="1 claimed")

@@ -1,0 +1,271 @@
+"""Cards in department channels: content, escaping, threads, and nothing lost or posted twice."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from sqlalchemy import select, update
+
+from bot.config import WebcareConfig
+from bot.runtime import Runtime
+from storage.models import Case, OutboxJob
+from tests.conftest import BotUnderTest, make_settings, mention
+from tests.fake_slack import FakeSlack
+
+
+def _texts(message: dict[str, Any]) -> list[str]:
+    """Every mrkdwn/plain text string in a message, as Slack would render it."""
+    found: list[str] = [message.get("text") or ""]
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") in ("mrkdwn", "plain_text"):
+                found.append(node["text"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(message.get("blocks"))
+    return found
+
+
+def _rich_text(message: dict[str, Any]) -> str:
+    """The literal customer text in the card's rich_text quote."""
+    for block in message["blocks"]:
+        if block["type"] == "rich_text":
+            return "".join(
+                part.get("text", "") for el in block["elements"] for part in el["elements"]
+            )
+    raise AssertionError("no rich_text block")
+
+
+def _buttons(message: dict[str, Any]) -> dict[str, str]:
+    return {
+        el["action_id"]: el["value"]
+        for block in message["blocks"]
+        if block["type"] == "actions"
+        for el in block["elements"]
+    }
+
+
+async def test_a_mention_becomes_a_card_in_its_departments_channel(
+    bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    _, body = await bot.post_webhook(
+        mention("9", text="Mijn factuur is veel te hoog!", created_at="2026-11-26T10:00:00Z")
+    )
+    await bot.deliver()
+
+    card = slack.last_post("CBILLING1")
+    assert card is not None and slack.posts("CWEBCARE1") == []
+    case_id = str(body["case_ids"][0])
+    shown = "\n".join(_texts(card))
+    assert _rich_text(card) == "Mijn factuur is veel te hoog!"
+    assert "Anna de Vries" in shown and "@anna" in shown and "1.2K followers" in shown
+    assert "*X*" in shown and "Reactive" in shown and "Public" in shown
+    assert "https://x.com/anna/status/9" in shown
+    # Received 11:00 Amsterdam time; 30 business minutes later is 11:30.
+    assert "Thu 26 Nov 11:00" in shown and "Answer by" in shown and "Thu 26 Nov 11:30" in shown
+    assert "1 message" in shown
+    assert f"Case #{case_id} · Billing" in shown and "rule: Billing" in shown
+    assert _buttons(card) == {
+        "case_claim": case_id,
+        "case_forward": case_id,
+        "case_draft_reply": case_id,
+        "case_follow_up": case_id,
+        "case_resolve": case_id,
+    }
+    assert slack.block_errors == []
+
+
+async def test_routing_decides_channel_and_priority(bot: BotUnderTest, slack: FakeSlack) -> None:
+    await bot.post_webhook(
+        [
+            mention("1", text="Grote STÓRING bij het betalen", author={"handle": "a"}),
+            mention("2", text="Leuke actie!", author={"handle": "b"}, addressed=False),
+            mention("3", text="Where is my invoice?", author={"handle": "c"}),
+        ]
+    )
+    await bot.deliver()
+    outage = slack.last_post("COUTAGES1")
+    assert outage is not None and ":red_circle: Priority: urgent" in "\n".join(_texts(outage))
+    general = slack.last_post("CWEBCARE1")
+    assert general is not None and "Proactive" in "\n".join(_texts(general))
+    assert slack.last_post("CBILLING1") is not None
+
+
+async def test_customer_text_cannot_ping_or_format_the_channel(
+    bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    nasty = "<!channel> <!here> <@U0ADMIN> *boo* & <https://evil.example|click me>"
+    await bot.post_webhook(
+        mention("1", text=nasty, author={"handle": "<!everyone>", "name": "<@U0ADMIN> & co"})
+    )
+    await bot.deliver()
+    card = slack.last_post("CWEBCARE1")
+    assert card is not None
+    for shown in _texts(card):
+        for ping in ("<!channel>", "<!here>", "<!everyone>", "<@U0ADMIN>", "<https://evil"):
+            assert ping not in shown
+    assert "&lt;@U0ADMIN&gt; &amp; co" in "\n".join(_texts(card))
+    # The rich_text quote shows the customer's words literally, without interpreting them.
+    assert _rich_text(card) == nasty
+
+
+async def test_long_text_is_cut_with_a_link_to_the_original(
+    bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    await bot.post_webhook(mention("1", text="lang verhaal " * 2000))
+    await bot.deliver()
+    card = slack.last_post("CWEBCARE1")
+    assert card is not None and slack.block_errors == []
+    quote = next(b for b in card["blocks"] if b["type"] == "rich_text")["elements"][0]
+    assert len(quote["elements"][0]["text"]) < 3000 and quote["elements"][0]["text"].endswith("… ")
+    assert quote["elements"][1] == {
+        "type": "link",
+        "url": "https://x.com/anna/status/1",
+        "text": "Read the rest on X",
+    }
+
+
+async def test_a_later_mention_lands_in_the_cards_thread_and_updates_the_card(
+    bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    await bot.post_webhook(mention("1", text="Mijn pas is geblokkeerd"))
+    await bot.deliver()
+    await bot.post_webhook(mention("2", text="Hallo?? <!channel>"))
+    await bot.deliver()
+
+    card = slack.last_post("CWEBCARE1")
+    assert card is not None and len(slack.posts("CWEBCARE1")) == 2
+    replies = slack.thread("CWEBCARE1", card["ts"])
+    assert [_rich_text(r) for r in replies] == ["Hallo?? <!channel>"]
+    assert all("<!channel>" not in t for t in _texts(replies[0]))
+    assert "2 messages" in "\n".join(_texts(card))  # card updated in place
+    assert len(slack.calls_to("chat.update")) == 1
+
+
+async def test_slack_errors_are_retried_and_every_case_arrives_once(
+    bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    bot.runtime.worker.retry_base = 0.01
+    slack.fail_next("chat.postMessage", status=503, count=6)
+    slack.fail_next("chat.postMessage", status=500, count=2)
+    batch = [mention(str(i), author={"handle": f"klant{i}"}) for i in range(10)]
+    await bot.post_webhook(batch)
+    await bot.deliver()
+
+    cards = slack.posts("CWEBCARE1")
+    assert sorted(_rich_text(c) for c in cards) == sorted(m["text"] for m in batch)
+    assert len({c["metadata"]["event_payload"]["job_id"] for c in cards}) == 10
+    failed = [c for c in slack.calls if c.method == "chat.postMessage" and c.status >= 500]
+    assert len(failed) == 8
+
+
+async def test_a_429_pauses_the_channel_for_retry_after_and_nothing_is_lost(
+    bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    slack.fail_next("chat.postMessage", status=429, retry_after=1)
+    await bot.post_webhook([mention("1"), mention("2", author={"handle": "bram"})])
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await bot.deliver()
+    assert loop.time() - started >= 0.9  # Retry-After was honoured
+    assert len(slack.posts("CWEBCARE1")) == 2
+    assert slack.ratelimited_count == 1
+
+
+async def test_pacing_keeps_under_slacks_per_channel_limit(
+    engine: Any, config: WebcareConfig
+) -> None:
+    async with FakeSlack(post_rate_per_channel=10, post_burst=1) as slack:
+        runtime = Runtime(
+            make_settings(slack, webcare_channel_interval=0.11), config, engine=engine
+        )
+        ingest = [
+            mention(str(i), author={"handle": f"k{i}"}, text=t)
+            for i, t in enumerate(["factuur"] * 6 + ["hallo"] * 6)
+        ]
+        from bot.mentions import parse_mentions
+
+        await runtime.ingestor.ingest(parse_mentions(ingest))
+        await runtime.worker.run_until_idle()
+        assert len(slack.posts("CBILLING1")) == 6 and len(slack.posts("CWEBCARE1")) == 6
+        assert slack.ratelimited_count == 0
+        await runtime.stop()
+
+
+async def test_a_pending_outbox_is_delivered_once_after_a_restart(
+    engine: Any, config: WebcareConfig, slack: FakeSlack
+) -> None:
+    from bot.mentions import parse_mentions
+
+    first = Runtime(make_settings(slack), config, engine=engine)
+    await first.ingestor.ingest(
+        parse_mentions([mention(str(i), author={"handle": f"k{i}"}) for i in range(5)])
+    )
+    await first.stop()  # went down before posting anything
+    assert slack.posts() == []
+
+    second = Runtime(make_settings(slack), config, engine=engine)
+    await second.worker.run_until_idle()
+    await second.stop()
+    assert len(slack.posts("CWEBCARE1")) == 5
+
+
+async def test_a_crash_after_slack_took_the_card_does_not_post_it_again(
+    engine: Any, config: WebcareConfig, slack: FakeSlack
+) -> None:
+    from bot.mentions import parse_mentions
+
+    crashed = Runtime(make_settings(slack), config, engine=engine)
+    await crashed.ingestor.ingest(parse_mentions([mention("1")]))
+    slack.set_delay(30)  # Slack stores the card, but the answer never comes back
+    worker = asyncio.create_task(crashed.worker.run_forever())
+    await slack.wait_for_posts(1)
+    worker.cancel()  # the process dies while waiting for Slack's answer
+    await asyncio.gather(worker, return_exceptions=True)
+    await crashed.stop()
+    slack.set_delay(0)
+    async with engine.connect() as conn:
+        status = await conn.scalar(select(OutboxJob.status))
+    assert status == "sending"
+
+    # Another worker (the restarted process) takes over the channel once the lease lapses.
+    async with engine.begin() as conn:
+        await conn.execute(expire_leases())
+    restarted = Runtime(make_settings(slack), config, engine=engine)
+    await restarted.worker.run_until_idle()
+    await restarted.stop()
+
+    assert len(slack.posts("CWEBCARE1")) == 1
+    async with engine.connect() as conn:
+        case = (await conn.execute(select(Case))).one()
+    assert case.slack_ts == slack.posts("CWEBCARE1")[0]["ts"]
+    assert slack.calls_to("conversations.history")
+
+
+def expire_leases():  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    from storage.models import ChannelLease
+
+    return update(ChannelLease).values(lease_until=datetime(2000, 1, 1, tzinfo=UTC))
+
+
+async def test_a_missing_channel_parks_its_jobs_and_other_channels_go_on(
+    bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    slack.missing_channels.add("CBILLING1")
+    await bot.post_webhook([mention("1", text="factuur?"), mention("2", author={"handle": "bram"})])
+    await bot.deliver()
+    assert len(slack.posts("CWEBCARE1")) == 1
+    async with bot.session.get(f"{bot.url}/healthz") as response:
+        health = await response.json()
+    assert response.status == 200
+    assert health["outbox"] == {"sent": 1, "dead": 1}
+    assert json.dumps(health).count("channel_not_found") == 0  # no internals leak here
