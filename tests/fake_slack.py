@@ -20,10 +20,7 @@ from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-try:
-    from .fake_slack_blocks import message_errors, view_errors
-except ImportError:  # imported as a top-level module, with tests/ itself on sys.path
-    from fake_slack_blocks import message_errors, view_errors  # type: ignore[no-redef]
+from tests.fake_slack_blocks import message_errors, view_errors
 
 TEAM_ID = "T_FAKE"
 BOT_USER_ID = "U_FAKEBOT"
@@ -201,7 +198,7 @@ class FakeSlack:
         self,
         n: int,
         channel: str | None = None,
-        timeout: float = 10,  # noqa: ASYNC109 - part of the agreed test API
+        timeout: float = 10,  # noqa: ASYNC109 - agreed API
     ) -> None:
         """Wait until at least ``n`` messages were posted (to ``channel``); raise TimeoutError."""
         await self._wait_until(lambda: len(self.posts(channel)) >= n, timeout)
@@ -230,7 +227,7 @@ class FakeSlack:
 
     # -- Socket Mode -------------------------------------------------------------------------
 
-    async def wait_for_socket(self, timeout: float = 10) -> None:  # noqa: ASYNC109
+    async def wait_for_socket(self, timeout: float = 10) -> None:  # noqa: ASYNC109 - agreed API
         """Wait until a Socket Mode client is connected and was sent ``hello``."""
         await self._wait_until(lambda: self._socket is not None, timeout)
 
@@ -239,7 +236,7 @@ class FakeSlack:
         envelope_type: str,
         payload: dict[str, Any],
         *,
-        timeout: float = 5,  # noqa: ASYNC109 - part of the agreed test API
+        timeout: float = 5,  # noqa: ASYNC109 - agreed API
     ) -> dict[str, Any]:
         """Send an envelope to the connected Socket Mode client and return its ack message."""
         envelope_id = str(uuid.uuid4())
