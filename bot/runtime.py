@@ -59,13 +59,13 @@ class Runtime:
         self._worker_task: asyncio.Task[None] | None = None
         self.port: int | None = None
 
-    def slack_state(self) -> dict[str, object]:
+    async def slack_state(self) -> dict[str, object]:
         state: dict[str, object] = {
             "mode": "socket" if self.settings.socket_mode else "http",
             "auth": self.auth,
         }
         if self.socket_handler is not None:
-            state["connected"] = self.socket_handler.client.is_connected()
+            state["connected"] = await self.socket_handler.client.is_connected()
         return state
 
     async def start(self, *, run_worker: bool = True) -> None:

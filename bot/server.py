@@ -44,7 +44,7 @@ def slack_events_handler(bolt_app: AsyncApp):  # type: ignore[no-untyped-def]
 
 def health_handler(runtime: Runtime):  # type: ignore[no-untyped-def]
     async def handle(_request: web.Request) -> web.Response:
-        body: dict[str, object] = {"slack": runtime.slack_state()}
+        body: dict[str, object] = {"slack": await runtime.slack_state()}
         try:
             async with asyncio.timeout(3):
                 await ping(runtime.engine)

@@ -7,7 +7,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.i18n import t
-from bot.render import as_dicts, help_blocks
+from bot.render import as_dicts, escape, help_blocks
 
 PLANNED = {"status", "mine", "report"}
 
@@ -20,9 +20,14 @@ async def webcare_command(ack: AsyncAck, command: dict[str, Any], context: dict[
     lang = context["lang"]
     words = (command.get("text") or "").split()
     sub = words[0].lower() if words else "help"
+    # Answers go only to the person who asked ("ephemeral"), as JSON so they can carry blocks.
     if sub == "help":
-        await ack(text=t("help.body", lang), blocks=as_dicts(help_blocks(lang=lang)))
+        await ack(
+            text=t("help.body", lang),
+            blocks=as_dicts(help_blocks(lang=lang)),
+            response_type="ephemeral",
+        )
     elif sub in PLANNED:
-        await ack(text=t("command.not_yet", lang, sub=sub))
+        await ack(text=t("command.not_yet", lang, sub=sub), response_type="ephemeral")
     else:
-        await ack(text=t("command.unknown", lang, sub=sub[:40]))
+        await ack(text=t("command.unknown", lang, sub=escape(sub[:40])), response_type="ephemeral")

@@ -203,6 +203,10 @@ class FakeSlack:
         """Wait until at least ``n`` messages were posted (to ``channel``); raise TimeoutError."""
         await self._wait_until(lambda: len(self.posts(channel)) >= n, timeout)
 
+    async def wait_for(self, predicate: Callable[[], bool], seconds: float = 10) -> None:
+        """Wait until ``predicate()`` holds after some call; raise TimeoutError."""
+        await self._wait_until(predicate, seconds)
+
     # -- failure injection -------------------------------------------------------------------
 
     def fail_next(

@@ -87,7 +87,7 @@ def test_common_mistakes_get_a_clear_message(change: dict[str, Any], expected: s
 
 
 def test_a_missing_or_broken_file_says_what_to_do(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="copy webcare.example.yml"):
+    with pytest.raises(ConfigError, match=r"copy webcare\.example\.yml"):
         load_config(tmp_path / "webcare.yml")
     broken = tmp_path / "broken.yml"
     broken.write_text("departments:\n  - key: a\n   name: b\n")

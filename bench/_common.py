@@ -1,0 +1,108 @@
+"""Shared pieces of the benchmarks: the test config, mention bodies, CPU clocks, output."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import socket
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+WEBHOOK_SECRET = "bench-webhook-secret"
+
+# The same shape as tests/conftest.py's CONFIG: three departments, routed by keyword.
+CONFIG: dict[str, Any] = {
+    "business_hours": {
+        "timezone": "Europe/Amsterdam",
+        "hours": {day: "09:00-17:00" for day in ("mon", "tue", "wed", "thu", "fri")},
+        "holidays": "NL",
+    },
+    "departments": [
+        {"key": "webcare", "name": "Webcare", "channel": "CWEBCARE1", "sla_minutes": 60},
+        {
+            "key": "billing",
+            "name": "Billing",
+            "channel": "CBILLING1",
+            "sla_minutes": 30,
+            "contacts": ["UBILLING1"],
+        },
+        {"key": "outages", "name": "Outages", "channel": "COUTAGES1", "sla_minutes": 15},
+    ],
+    "default_department": "webcare",
+    "rules": [
+        {
+            "name": "Outage",
+            "match": {"keywords": ["storing", "outage", "werkt niet"]},
+            "department": "outages",
+            "priority": "urgent",
+            "tags": ["outage"],
+        },
+        {
+            "name": "Billing",
+            "match": {"keywords": ["factuur", "invoice", "direct debit"]},
+            "department": "billing",
+        },
+    ],
+}
+
+# A text that routes to each department's channel under CONFIG.
+CHANNEL_TEXTS: dict[str, str] = {
+    "CWEBCARE1": "Hoi, mijn pas werkt nog steeds?",
+    "CBILLING1": "Mijn factuur is veel te hoog!",
+    "COUTAGES1": "Grote storing in Utrecht, niets doet het meer",
+}
+
+
+def mention(n: int, text: str = CHANNEL_TEXTS["CWEBCARE1"]) -> dict[str, Any]:
+    """Mention number `n`: its own external_id and author, so it always opens a new case."""
+    return {
+        "source": "x",
+        "external_id": f"bench-{n}",
+        "url": f"https://x.com/user{n}/status/{n}",
+        "text": text,
+        "created_at": datetime.now(UTC).isoformat(),
+        "author": {"handle": f"user{n}", "name": f"User {n}", "followers": n % 5000},
+        "addressed": True,
+    }
+
+
+def free_port() -> int:
+    """A loopback TCP port nothing listens on (at the moment of asking)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int | None = None) -> float:
+    """User + system CPU time of process `pid` (all its threads), or of this process."""
+    if pid is None:
+        times = os.times()
+        return times.user + times.system
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime (fields 14, 15)
+
+
+def setup_logging() -> None:
+    """Progress of the benchmark at INFO, the app's own logs at WARNING, all on stderr."""
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("bench").setLevel(logging.INFO)
+
+
+def environment() -> dict[str, Any]:
+    return {"python": platform.python_version(), "cores": os.cpu_count()}
+
+
+def emit(result: dict[str, Any]) -> None:
+    """The one JSON object on stdout."""
+    print(json.dumps(result, indent=2), flush=True)

@@ -1,0 +1,295 @@
+"""Webhook ingest throughput: the real bot server against a bare aiohttp handler.
+
+Both servers run in their own processes (`--serve bot|baseline`, started by this script) so the
+load generator does not share their GIL. Phases alternate baseline, bot, baseline, bot, ...;
+rates are the best round of each, CPU costs the total over all measured rounds.
+Run: `python -m bench.ingest [--quick]`. Exit 1 when a check (202s, rows stored) fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sqlite3
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from bench._common import (
+    CONFIG,
+    WEBHOOK_SECRET,
+    cpu_seconds,
+    emit,
+    environment,
+    free_port,
+    mention,
+    setup_logging,
+)
+from bot.webhook import sign
+
+log = logging.getLogger("bench.ingest")
+ROOT = Path(__file__).resolve().parent.parent
+PATH = "/ingest/webhook"
+
+
+# -- the servers (child processes) -----------------------------------------------------------
+
+
+async def _serve(kind: str, db: str) -> None:
+    """Serve until SIGTERM; the first stdout line is the port."""
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+    if kind == "bot":
+        from bot.config import parse_config
+        from bot.runtime import Runtime
+        from bot.settings import Settings
+        from storage.db import create_engine
+        from storage.migrate import upgrade
+
+        url = f"sqlite+aiosqlite:///{db}"
+        engine = create_engine(url)
+        await upgrade(engine)
+        await engine.dispose()
+        settings = Settings(  # type: ignore[call-arg]
+            _env_file=None,
+            database_url=url,
+            webhook_secret=WEBHOOK_SECRET,
+            host="127.0.0.1",
+            port=0,
+            slack_bot_token="xoxb-bench",
+            slack_signing_secret="bench-signing-secret",
+            slack_api_url=f"http://127.0.0.1:{free_port()}/api/",  # nothing there: no Slack
+        )
+        runtime = Runtime(settings, parse_config(CONFIG, source="bench"))
+        await runtime.start(run_worker=False)
+        port, cleanup = runtime.port, runtime.stop
+    else:
+
+        async def handle(request: web.Request) -> web.Response:
+            await request.read()
+            return web.json_response({"accepted": 1, "duplicates": 0, "case_ids": [1]}, status=202)
+
+        app = web.Application(client_max_size=1024 * 1024 + 1)
+        app.router.add_post(PATH, handle)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        port, cleanup = runner.addresses[0][1], runner.cleanup
+    print(port, flush=True)
+    await stop.wait()
+    await cleanup()
+
+
+@dataclass
+class Server:
+    kind: str
+    proc: asyncio.subprocess.Process
+    url: str
+
+    @classmethod
+    async def start(cls, kind: str, db: str) -> Server:
+        proc = await asyncio.create_subprocess_exec(
+            *(sys.executable, "-m", "bench.ingest", "--serve", kind, "--db", db),
+            cwd=ROOT,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        assert proc.stdout is not None
+        line = await asyncio.wait_for(proc.stdout.readline(), 60)
+        if not line.strip():
+            raise RuntimeError(f"{kind} server did not start (exit {await proc.wait()})")
+        return cls(kind, proc, f"http://127.0.0.1:{int(line)}{PATH}")
+
+    def cpu(self) -> float:
+        return cpu_seconds(self.proc.pid)
+
+    async def stop(self) -> None:
+        if self.proc.returncode is None:
+            self.proc.terminate()
+            await asyncio.wait_for(self.proc.wait(), 30)
+
+
+# -- the load generator ----------------------------------------------------------------------
+
+
+@dataclass
+class Bodies:
+    """Signed request bodies; every mention gets a fresh number (new mention, new author)."""
+
+    next_n: int = 0
+
+    def make(self, requests: int, per_request: int) -> list[tuple[bytes, dict[str, str]]]:
+        ts, out = str(int(time.time())), []
+        for _ in range(requests):
+            items = [mention(self.next_n + i) for i in range(per_request)]
+            self.next_n += per_request
+            body = json.dumps(items[0] if per_request == 1 else items).encode()
+            headers = {
+                "Content-Type": "application/json",
+                "X-Webcare-Timestamp": ts,
+                "X-Webcare-Signature": sign(WEBHOOK_SECRET, ts, body),
+            }
+            out.append((body, headers))
+        return out
+
+
+@dataclass
+class Phase:
+    server: str
+    requests: int = 0
+    mentions: int = 0
+    accepted: int = 0
+    wall_s: float = 0.0
+    server_cpu_s: float = 0.0
+    loadgen_cpu_s: float = 0.0
+    statuses: Counter[int] = field(default_factory=Counter)
+    latencies: list[float] = field(default_factory=list)
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.wall_s
+
+
+async def run_phase(
+    server: Server,
+    bodies: list[tuple[bytes, dict[str, str]]],
+    per_request: int,
+    concurrency: int,
+    limit_s: float,
+) -> Phase:
+    """Send every body, `concurrency` at a time, and measure wall time and both CPU clocks."""
+    phase, work = Phase(server.kind), iter(bodies)
+
+    async def worker(session: aiohttp.ClientSession) -> None:
+        for body, headers in work:
+            started = time.perf_counter()
+            async with session.post(server.url, data=body, headers=headers) as response:
+                answer = await response.read()
+            phase.latencies.append(time.perf_counter() - started)
+            phase.statuses[response.status] += 1
+            if response.status == 202:
+                phase.accepted += json.loads(answer)["accepted"]
+
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        cpu0, own0, t0 = server.cpu(), cpu_seconds(), time.perf_counter()
+        async with asyncio.timeout(limit_s):
+            await asyncio.gather(*(worker(session) for _ in range(concurrency)))
+        phase.wall_s = time.perf_counter() - t0
+        phase.server_cpu_s, phase.loadgen_cpu_s = server.cpu() - cpu0, cpu_seconds() - own0
+    phase.requests, phase.mentions = len(bodies), len(bodies) * per_request
+    return phase
+
+
+def summarise(phases: list[Phase], per: str) -> dict[str, Any]:
+    """Best-round rate, CPU per request/mention over all rounds, latency of the best round."""
+    best = max(phases, key=lambda p: p.rps)
+    count = sum(p.requests if per == "request" else p.mentions for p in phases)
+    wall = sum(p.wall_s for p in phases)
+    lat = sorted(best.latencies)
+    return {
+        "rps_rounds": [round(p.rps, 1) for p in phases],
+        "rps": round(best.rps, 1),
+        "mentions_per_s": round(best.mentions / best.wall_s, 1),
+        f"cpu_ms_per_{per}": round(1000 * sum(p.server_cpu_s for p in phases) / count, 4),
+        "server_cpu_share": round(sum(p.server_cpu_s for p in phases) / wall, 3),
+        "loadgen_cpu_share": round(sum(p.loadgen_cpu_s for p in phases) / wall, 3),
+        "latency_ms_p50": round(1000 * lat[len(lat) // 2], 2),
+        "latency_ms_p99": round(1000 * lat[int(len(lat) * 0.99)], 2),
+    }
+
+
+async def bench(args: argparse.Namespace) -> dict[str, Any]:
+    tmp = tempfile.TemporaryDirectory(prefix="webcare-bench-")
+    db = str(Path(tmp.name) / "webcare.db")
+    servers = [await Server.start("baseline", db), await Server.start("bot", db)]
+    bodies, results, sent_to_bot, phases = Bodies(), {}, 0, []
+    try:
+        for server in servers:  # warm-up: imports, connection pools, the SQLite page cache
+            warm = bodies.make(args.warmup, 1)
+            phases.append(await run_phase(server, warm, 1, args.concurrency, args.timeout))
+            sent_to_bot += len(warm) if server.kind == "bot" else 0
+        plans = [("single", 1, args.requests, args.concurrency)] + [
+            (f"array{args.array_size}_c{c}", args.array_size, args.array_requests, c)
+            for c in args.array_concurrency
+        ]
+        for name, size, requests, concurrency in plans:
+            rounds: dict[str, list[Phase]] = {"baseline": [], "bot": []}
+            for r in range(args.rounds):
+                for server in servers:
+                    batch = bodies.make(requests, size)
+                    phase = await run_phase(server, batch, size, concurrency, args.timeout)
+                    rate = phase.mentions / phase.wall_s
+                    log.info("%s #%d %s: %.0f mentions/s", name, r + 1, server.kind, rate)
+                    rounds[server.kind].append(phase)
+                    sent_to_bot += phase.mentions if server.kind == "bot" else 0
+            phases += rounds["baseline"] + rounds["bot"]
+            per = "request" if size == 1 else "mention"
+            base, bot = summarise(rounds["baseline"], per), summarise(rounds["bot"], per)
+            results[name] = {
+                "concurrency": concurrency,
+                "ratio": round(bot["rps"] / base["rps"], 3),
+                **{f"bot_{k}": v for k, v in bot.items()},
+                **{f"baseline_{k}": v for k, v in base.items()},
+            }
+    finally:
+        for server in servers:
+            await server.stop()
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT count(*) FROM mentions").fetchone()[0]
+    tmp.cleanup()
+    statuses = Counter[int]()
+    for phase in phases:
+        statuses.update(phase.statuses)
+    accepted = sum(p.accepted for p in phases if p.server == "bot")
+    return {
+        "benchmark": "ingest",
+        **results,
+        "stored_ok": rows == sent_to_bot == accepted and set(statuses) == {202},
+        "mentions_sent_to_bot": sent_to_bot,
+        "mentions_stored": rows,
+        "mentions_accepted": accepted,
+        "statuses": {str(k): v for k, v in statuses.items()},
+        "requests": sum(p.requests for p in phases),
+        "rounds": args.rounds,
+        **environment(),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="short smoke run (< 30 s)")
+    parser.add_argument("--requests", type=int, default=4000, help="single-mention requests")
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--array-size", type=int, default=100)
+    parser.add_argument("--array-requests", type=int, default=150, help="per round")
+    parser.add_argument("--array-concurrency", type=int, nargs="+", default=[4])
+    parser.add_argument("--rounds", type=int, default=3, help="baseline/bot pairs per phase")
+    parser.add_argument("--warmup", type=int, default=300, help="requests per server")
+    parser.add_argument("--timeout", type=float, default=300, help="seconds per phase")
+    parser.add_argument("--serve", choices=["bot", "baseline"], help=argparse.SUPPRESS)
+    parser.add_argument("--db", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    setup_logging()
+    if args.serve:
+        asyncio.run(_serve(args.serve, args.db))
+        return 0
+    if args.quick:
+        args.requests, args.array_requests, args.rounds, args.warmup = 400, 15, 2, 50
+    result = asyncio.run(bench(args))
+    emit(result)
+    return 0 if result["stored_ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

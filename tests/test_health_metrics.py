@@ -1,0 +1,54 @@
+"""/healthz and /metrics: what an operator's monitoring sees."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiohttp
+
+from bot.config import WebcareConfig
+from bot.runtime import Runtime
+from storage.db import create_engine
+from tests.conftest import BotUnderTest, make_settings, mention
+from tests.fake_slack import FakeSlack
+
+
+async def test_health_reports_database_slack_and_outbox(bot: BotUnderTest) -> None:
+    await bot.post_webhook(mention("1"))
+    async with bot.session.get(f"{bot.url}/healthz") as response:
+        body = await response.json()
+    assert response.status == 200
+    assert body["database"] == "ok" and body["outbox"] == {"pending": 1}
+    assert body["slack"]["mode"] == "http" and body["slack"]["auth"].startswith("ok")
+
+
+async def test_health_is_503_when_the_database_is_unreachable(
+    tmp_path: Path, config: WebcareConfig, slack: FakeSlack
+) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'missing' / 'dir' / 'x.db'}")
+    runtime = Runtime(make_settings(slack), config, engine=engine)
+    await runtime.start(run_worker=False)
+    try:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"http://127.0.0.1:{runtime.port}/healthz") as response,
+        ):
+            body = await response.json()
+        assert response.status == 503
+        assert body["database"].startswith("down")
+    finally:
+        await runtime.stop()
+        await engine.dispose()
+
+
+async def test_metrics_count_mentions_and_deliveries(bot: BotUnderTest) -> None:
+    await bot.post_webhook([mention("1"), mention("1"), mention("2", source="mastodon")])
+    await bot.deliver()
+    async with bot.session.get(f"{bot.url}/metrics") as response:
+        text = await response.text()
+    assert response.status == 200
+    assert response.headers["Content-Type"].startswith("text/plain")
+    assert 'webcare_mentions_received_total{source="mastodon"}' in text
+    assert "webcare_mentions_duplicate_total" in text
+    assert 'webcare_slack_delivered_total{kind="post_card"}' in text
+    assert "webcare_outbox_waiting 0.0" in text
