@@ -8,6 +8,7 @@ import os
 import platform
 import socket
 import sys
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -80,10 +81,9 @@ _TICK = os.sysconf("SC_CLK_TCK")
 
 
 def cpu_seconds(pid: int | None = None) -> float:
-    """User + system CPU time of process `pid` (all its threads), or of this process."""
+    """User + system CPU seconds of process `pid` (all threads; 10 ms ticks), or of this one."""
     if pid is None:
-        times = os.times()
-        return times.user + times.system
+        return time.process_time()
     with open(f"/proc/{pid}/stat") as stat:
         fields = stat.read().rpartition(")")[2].split()
     return (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime (fields 14, 15)

@@ -302,7 +302,7 @@ class OutboxWorker:
                 ) from None
             if status >= 500:
                 raise Retry(self._backoff(job.attempts), f"slack {status}") from None
-            if error == "not_in_channel" and method == "chat_postMessage":
+            if error == "not_in_channel":  # chat:write.public posts, but history needs a member
                 await self._join(job)
                 raise Retry(0, "joined the channel") from None
             hint = _PERMANENT_HINTS.get(error)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import aiohttp
 
 from bot.config import WebcareConfig
@@ -23,9 +21,10 @@ async def test_health_reports_database_slack_and_outbox(bot: BotUnderTest) -> No
 
 
 async def test_health_is_503_when_the_database_is_unreachable(
-    tmp_path: Path, config: WebcareConfig, slack: FakeSlack
+    config: WebcareConfig, slack: FakeSlack
 ) -> None:
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'missing' / 'dir' / 'x.db'}")
+    # Nothing listens on port 9: the database is down.
+    engine = create_engine("postgresql+asyncpg://postgres@127.0.0.1:9/webcare")
     runtime = Runtime(make_settings(slack), config, engine=engine)
     await runtime.start(run_worker=False)
     try:
