@@ -13,10 +13,12 @@ import logging
 import random
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import metrics
@@ -87,7 +89,10 @@ class OutboxWorker:
     async def run_forever(self, poll: float = 1.0) -> None:
         try:
             while True:
-                await self._start_drains()
+                try:
+                    await self._start_drains()
+                except Exception:  # database down: keep polling, nothing is lost
+                    log.exception("outbox poll failed; trying again in %.0fs", poll)
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), poll)
@@ -234,7 +239,7 @@ class OutboxWorker:
             return case.slack_channel, case.slack_ts
 
         if ambiguous and job.kind is JobKind.POST_CARD:
-            found = await self._find_posted(job, case)
+            found = await self._find_posted(job)
             if found:
                 log.info("job %s was already in Slack (ts %s): not posting again", job.id, found)
                 return found
@@ -269,7 +274,7 @@ class OutboxWorker:
         )
         return response["channel"], response["ts"]
 
-    async def _find_posted(self, job: Job, case: object) -> tuple[str, str] | None:
+    async def _find_posted(self, job: Job) -> tuple[str, str] | None:
         """Look in the channel's history for a message this job already posted."""
         oldest = (job.not_before - timedelta(minutes=5)).timestamp()
         response = await self._call(
@@ -330,24 +335,26 @@ class _Dead(Exception):
     pass
 
 
-def _card_view(case: object, first: object, department_name: str, timezone: str) -> CardView:
+def _card_view(
+    case: Row[Any], first: Row[Any] | None, department_name: str, timezone: str
+) -> CardView:
     return CardView(
-        case_id=case.id,  # type: ignore[attr-defined]
+        case_id=case.id,
         department_name=department_name,
-        source=case.source,  # type: ignore[attr-defined]
-        author_handle=case.author_handle,  # type: ignore[attr-defined]
-        author_name=case.author_name,  # type: ignore[attr-defined]
-        author_followers=case.author_followers,  # type: ignore[attr-defined]
-        author_url=case.author_url,  # type: ignore[attr-defined]
-        reactive=case.reactive,  # type: ignore[attr-defined]
-        private=case.private,  # type: ignore[attr-defined]
-        priority=case.priority,  # type: ignore[attr-defined]
-        tags=tuple(case.tags or ()),  # type: ignore[attr-defined]
-        rule=case.rule,  # type: ignore[attr-defined]
-        opened_at=case.opened_at,  # type: ignore[attr-defined]
-        sla_due_at=case.sla_due_at,  # type: ignore[attr-defined]
-        mention_count=case.mention_count,  # type: ignore[attr-defined]
-        text=first.text if first else "",  # type: ignore[attr-defined]
-        url=first.url if first else None,  # type: ignore[attr-defined]
+        source=case.source,
+        author_handle=case.author_handle,
+        author_name=case.author_name,
+        author_followers=case.author_followers,
+        author_url=case.author_url,
+        reactive=case.reactive,
+        private=case.private,
+        priority=case.priority,
+        tags=tuple(case.tags or ()),
+        rule=case.rule,
+        opened_at=case.opened_at,
+        sla_due_at=case.sla_due_at,
+        mention_count=case.mention_count,
+        text=first.text if first else "",
+        url=first.url if first else None,
         timezone=timezone,
     )

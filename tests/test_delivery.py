@@ -249,6 +249,22 @@ async def test_a_crash_after_slack_took_the_card_does_not_post_it_again(
     assert slack.calls_to("conversations.history")
 
 
+async def test_a_timed_out_post_that_reached_slack_is_not_posted_again(
+    bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    worker = bot.runtime.worker
+    worker.retry_base = 0.01
+    worker.client.timeout = 0.3
+    await bot.post_webhook(mention("1"))
+    slack.set_delay(5)  # Slack takes the card, but its answer is late: the client times out
+    delivering = asyncio.create_task(bot.deliver())
+    await slack.wait_for_posts(1)
+    slack.set_delay(0)
+    await delivering
+    assert len(slack.posts("CWEBCARE1")) == 1
+    assert slack.calls_to("conversations.history")
+
+
 def expire_leases():  # type: ignore[no-untyped-def]
     from datetime import UTC, datetime
 
