@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Row, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.intake import CASES, MENTIONS
+from storage.tables import CASES, MENTIONS
 
 
 async def get_case(conn: AsyncConnection, *, case_id: int) -> Row | None:

@@ -5,28 +5,44 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, Protocol
 
 from sqlalchemy import func, insert, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.mentions import MentionIn
-from storage.models import OPEN_STATUSES, Case, CaseEvent, JobKind, Mention, OutboxJob
+from storage.models import OPEN_STATUSES, JobKind
+from storage.tables import CASES, EVENTS, MENTIONS, OUTBOX
 
-CASES, MENTIONS, EVENTS, OUTBOX = (
-    Case.__table__,  # type: ignore[attr-defined]
-    Mention.__table__,  # type: ignore[attr-defined]
-    CaseEvent.__table__,  # type: ignore[attr-defined]
-    OutboxJob.__table__,  # type: ignore[attr-defined]
-)
+
+class AuthorLike(Protocol):
+    handle: str
+    name: str | None
+    followers: int | None
+    url: Any
+
+
+class MentionLike(Protocol):
+    """What storage needs of a mention (bot.mentions.MentionIn has it)."""
+
+    source: str
+    external_id: str
+    url: Any
+    text: str
+    created_at: datetime
+    author: AuthorLike
+    addressed: bool
+    private: bool
+    language: str | None
+    in_reply_to: str | None
 
 
 @dataclass(frozen=True, slots=True)
 class Incoming:
     """A validated mention with the routing decision made for it."""
 
-    mention: MentionIn
+    mention: MentionLike
     department: str
     channel: str
     priority: str
@@ -42,11 +58,11 @@ class Stored:
     new_case: bool
 
 
-def _key(m: MentionIn) -> tuple[str, str]:
+def _key(m: MentionLike) -> tuple[str, str]:
     return (m.source, m.external_id)
 
 
-def _author(m: MentionIn) -> tuple[str, str]:
+def _author(m: MentionLike) -> tuple[str, str]:
     return (m.source, m.author.handle)
 
 
