@@ -13,20 +13,18 @@ import logging
 import random
 import uuid
 from datetime import timedelta
-from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import metrics
 from bot.clock import Clock
 from bot.config import WebcareConfig
 from bot.i18n import Lang
-from bot.render import CardView, as_dicts, case_card, thread_mention
-from storage import cases, outbox
+from bot.outbox_messages import Undeliverable, compose
+from storage import outbox
 from storage.models import JobKind
 from storage.outbox import Job
 
@@ -212,65 +210,36 @@ class OutboxWorker:
         metrics.DELIVERED.labels(kind=job.kind.value).inc()
 
     async def _deliver(self, job: Job, *, ambiguous: bool) -> tuple[str, str]:
-        async with self.engine.connect() as conn:
-            case = await cases.get_case(conn, case_id=job.case_id)
-            if case is None:
-                raise _Dead(f"case {job.case_id} no longer exists")
-            first = await cases.first_mention(conn, case_id=job.case_id)
-            mention = (
-                await cases.get_mention(conn, mention_id=job.mention_id) if job.mention_id else None
-            )
-        if job.kind is not JobKind.POST_CARD and not case.slack_ts:
-            raise _Dead("the case's card was never posted")
-        dept = self.config.department(case.department)
-        tz = self.config.hours_for(dept).timezone
-        metadata = {"event_type": METADATA_EVENT, "event_payload": {"job_id": job.id}}
-
+        try:
+            message = await compose(self.engine, job, config=self.config, lang=self.lang)
+        except Undeliverable as exc:
+            raise _Dead(str(exc)) from None
         if job.kind is JobKind.UPDATE_CARD:
-            text, blocks = case_card(_card_view(case, first, dept.name, tz), lang=self.lang)
             await self._call(
                 job,
                 "chat_update",
-                channel=case.slack_channel,
-                ts=case.slack_ts,
-                text=text,
-                blocks=as_dicts(blocks),
+                channel=message.channel,
+                ts=message.ts,
+                text=message.text,
+                blocks=message.blocks,
             )
-            return case.slack_channel, case.slack_ts
-
+            return message.channel, message.ts or ""
         if ambiguous and job.kind is JobKind.POST_CARD:
             found = await self._find_posted(job)
             if found:
                 log.info("job %s was already in Slack (ts %s): not posting again", job.id, found)
                 return found
-        if job.kind is JobKind.POST_CARD:
-            text, blocks = case_card(_card_view(case, first, dept.name, tz), lang=self.lang)
-            extra = {}
-        else:
-            if mention is None:
-                raise _Dead(f"mention {job.mention_id} no longer exists")
-            text, blocks = thread_mention(
-                text=mention.text,
-                url=mention.url,
-                author_handle=mention.author_handle,
-                source=mention.source,
-                created_at=mention.created_at,
-                timezone=tz,
-                lang=self.lang,
-            )
-            extra = {"thread_ts": case.slack_ts}
-        channel = case.slack_channel or job.channel
         await self._pace(job.channel)
         response = await self._call(
             job,
             "chat_postMessage",
-            channel=channel,
-            text=text,
-            blocks=as_dicts(blocks),
-            metadata=metadata,
+            channel=message.channel,
+            text=message.text,
+            blocks=message.blocks,
+            metadata={"event_type": METADATA_EVENT, "event_payload": {"job_id": job.id}},
             unfurl_links=False,
             unfurl_media=False,
-            **extra,
+            **({"thread_ts": message.thread_ts} if message.thread_ts else {}),
         )
         return response["channel"], response["ts"]
 
@@ -333,28 +302,3 @@ class OutboxWorker:
 
 class _Dead(Exception):
     pass
-
-
-def _card_view(
-    case: Row[Any], first: Row[Any] | None, department_name: str, timezone: str
-) -> CardView:
-    return CardView(
-        case_id=case.id,
-        department_name=department_name,
-        source=case.source,
-        author_handle=case.author_handle,
-        author_name=case.author_name,
-        author_followers=case.author_followers,
-        author_url=case.author_url,
-        reactive=case.reactive,
-        private=case.private,
-        priority=case.priority,
-        tags=tuple(case.tags or ()),
-        rule=case.rule,
-        opened_at=case.opened_at,
-        sla_due_at=case.sla_due_at,
-        mention_count=case.mention_count,
-        text=first.text if first else "",
-        url=first.url if first else None,
-        timezone=timezone,
-    )

@@ -1,0 +1,90 @@
+"""What an outbox job says in Slack, rendered from the case as it stands when it is sent."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Row
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.config import WebcareConfig
+from bot.i18n import Lang
+from bot.render import CardView, as_dicts, case_card, thread_mention
+from storage import cases
+from storage.models import JobKind
+from storage.outbox import Job
+
+
+class Undeliverable(Exception):
+    """The job refers to something that is gone or was never posted."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingMessage:
+    channel: str
+    text: str
+    blocks: list[dict[str, Any]]
+    ts: str | None = None  # the message to update (chat.update)
+    thread_ts: str | None = None  # the thread to reply in
+
+
+async def compose(
+    engine: AsyncEngine, job: Job, *, config: WebcareConfig, lang: Lang
+) -> OutgoingMessage:
+    """Render the message for `job` from the current state of its case."""
+    async with engine.connect() as conn:
+        case = await cases.get_case(conn, case_id=job.case_id)
+        if case is None:
+            raise Undeliverable(f"case {job.case_id} no longer exists")
+        first = await cases.first_mention(conn, case_id=job.case_id)
+        mention = (
+            await cases.get_mention(conn, mention_id=job.mention_id) if job.mention_id else None
+        )
+    if job.kind is not JobKind.POST_CARD and not case.slack_ts:
+        raise Undeliverable("the case's card was never posted")
+    department = config.department(case.department)
+    timezone = config.hours_for(department).timezone
+    channel = case.slack_channel or job.channel
+
+    if job.kind in (JobKind.POST_CARD, JobKind.UPDATE_CARD):
+        text, blocks = case_card(_card_view(case, first, department.name, timezone), lang=lang)
+        ts = case.slack_ts if job.kind is JobKind.UPDATE_CARD else None
+        return OutgoingMessage(channel, text, as_dicts(blocks), ts=ts)
+    if mention is None:
+        raise Undeliverable(f"mention {job.mention_id} no longer exists")
+    text, blocks = thread_mention(
+        text=mention.text,
+        url=mention.url,
+        author_handle=mention.author_handle,
+        source=mention.source,
+        created_at=mention.created_at,
+        timezone=timezone,
+        lang=lang,
+    )
+    return OutgoingMessage(channel, text, as_dicts(blocks), thread_ts=case.slack_ts)
+
+
+def _card_view(
+    case: Row[Any], first: Row[Any] | None, department_name: str, timezone: str
+) -> CardView:
+    return CardView(
+        case_id=case.id,
+        department_name=department_name,
+        source=case.source,
+        author_handle=case.author_handle,
+        author_name=case.author_name,
+        author_followers=case.author_followers,
+        author_url=case.author_url,
+        reactive=case.reactive,
+        private=case.private,
+        priority=case.priority,
+        tags=tuple(case.tags or ()),
+        rule=case.rule,
+        opened_at=case.opened_at,
+        sla_due_at=case.sla_due_at,
+        mention_count=case.mention_count,
+        text=first.text if first else "",
+        url=first.url if first else None,
+        timezone=timezone,
+    )
