@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row
@@ -10,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import WebcareConfig
 from bot.i18n import Lang
-from bot.render import CardView, as_dicts, case_card, thread_mention
+from bot.render import CardView, as_dicts, case_card, case_note, thread_mention
 from storage import cases
 from storage.models import JobKind
 from storage.outbox import Job
@@ -51,6 +52,17 @@ async def compose(
         text, blocks = case_card(_card_view(case, first, department.name, timezone), lang=lang)
         ts = case.slack_ts if job.kind is JobKind.UPDATE_CARD else None
         return OutgoingMessage(channel, text, as_dicts(blocks), ts=ts)
+    if job.kind is JobKind.POST_NOTE:
+        note = job.payload or {}
+        text, blocks = case_note(
+            action=note["action"],
+            actor=note["actor"],
+            at=datetime.fromisoformat(note["at"]),
+            previous_owner=note.get("previous_owner"),
+            timezone=timezone,
+            lang=lang,
+        )
+        return OutgoingMessage(channel, text, as_dicts(blocks), thread_ts=case.slack_ts)
     if mention is None:
         raise Undeliverable(f"mention {job.mention_id} no longer exists")
     text, blocks = thread_mention(
@@ -87,4 +99,8 @@ def _card_view(
         text=first.text if first else "",
         url=first.url if first else None,
         timezone=timezone,
+        status=case.status,
+        owner_id=case.owner_id,
+        claimed_at=case.claimed_at,
+        resolved_at=case.resolved_at,
     )

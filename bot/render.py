@@ -15,6 +15,7 @@ from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
     ButtonElement,
+    ConfirmObject,
     ContextBlock,
     MarkdownTextObject,
     PlainTextObject,
@@ -55,19 +56,23 @@ class ActionId(StrEnum):
     """Action ids of the card's buttons; the handlers listen on the same ids."""
 
     CLAIM = "case_claim"
+    UNCLAIM = "case_unclaim"
+    TAKE_OVER = "case_take_over"
+    REOPEN = "case_reopen"
     FORWARD = "case_forward"
     DRAFT = "case_draft_reply"
     FOLLOW_UP = "case_follow_up"
     RESOLVE = "case_resolve"
 
 
-CARD_BUTTONS: tuple[tuple[ActionId, str, str | None], ...] = (
-    (ActionId.CLAIM, "button.claim", "primary"),
-    (ActionId.FORWARD, "button.forward", None),
-    (ActionId.DRAFT, "button.draft", None),
-    (ActionId.FOLLOW_UP, "button.follow_up", None),
-    (ActionId.RESOLVE, "button.resolve", None),
+# Buttons for the work still to come on an open case, after claim/release/take over.
+WORK_BUTTONS: tuple[tuple[ActionId, str], ...] = (
+    (ActionId.FORWARD, "button.forward"),
+    (ActionId.DRAFT, "button.draft"),
+    (ActionId.FOLLOW_UP, "button.follow_up"),
+    (ActionId.RESOLVE, "button.resolve"),
 )
+CLOSED_STATUSES = ("resolved", "ignored")
 
 
 def escape(text: str) -> str:
@@ -102,6 +107,10 @@ class CardView:
     text: str  # the first message of the case
     url: str | None
     timezone: str
+    status: str = "new"
+    owner_id: str | None = None
+    claimed_at: datetime | None = None
+    resolved_at: datetime | None = None
 
 
 def _slack_date(moment: datetime, fallback: str) -> str:
@@ -160,22 +169,30 @@ def case_card(card: CardView, *, lang: Lang) -> tuple[str, list[Block]]:
     ]
     if card.tags:
         meta.append(t("card.tags", lang, tags=escape(", ".join(card.tags))))
+    if card.status in CLOSED_STATUSES and card.resolved_at:
+        when = format_when(card.resolved_at, lang=lang, timezone=card.timezone)
+        facts.insert(
+            0,
+            ":white_check_mark: "
+            + t("card.resolved", lang, when=_slack_date(card.resolved_at, when)),
+        )
+    elif card.owner_id and card.claimed_at:
+        when = format_when(card.claimed_at, lang=lang, timezone=card.timezone)
+        facts.insert(
+            0,
+            ":raising_hand: "
+            + t(
+                "card.owner",
+                lang,
+                owner=f"<@{card.owner_id}>",
+                when=_slack_date(card.claimed_at, when),
+            ),
+        )
     blocks: list[Block] = [
         SectionBlock(text=MarkdownTextObject(text=headline + "\n" + _author_line(card, lang))),
         _quote(card.text, card.url, source_label, lang),
         ContextBlock(elements=[MarkdownTextObject(text=" · ".join(facts))]),
-        ActionsBlock(
-            block_id=f"case:{card.case_id}",
-            elements=[
-                ButtonElement(
-                    text=PlainTextObject(text=t(label, lang)),
-                    action_id=action,
-                    value=str(card.case_id),
-                    style=style,
-                )
-                for action, label, style in CARD_BUTTONS
-            ],
-        ),
+        _card_actions(card, lang),
         ContextBlock(elements=[MarkdownTextObject(text=" · ".join(meta))]),
     ]
     fallback = t(
@@ -186,6 +203,59 @@ def case_card(card: CardView, *, lang: Lang) -> tuple[str, list[Block]]:
         text=escape(_shorten(card.text, FALLBACK_LIMIT)),
     )
     return fallback, blocks
+
+
+def _button(
+    action: ActionId, label: str, card: CardView, lang: Lang, **extra: object
+) -> ButtonElement:
+    return ButtonElement(
+        text=PlainTextObject(text=t(label, lang)),
+        action_id=action,
+        value=str(card.case_id),
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def _card_actions(card: CardView, lang: Lang) -> ActionsBlock:
+    """Buttons by status. The block id records the owner the reader saw, so a click on a stale
+    card ("take over from Anna" after Bram took it) is caught."""
+    if card.status in CLOSED_STATUSES:
+        buttons = [_button(ActionId.REOPEN, "button.reopen", card, lang)]
+    else:
+        if card.owner_id is None:
+            buttons = [_button(ActionId.CLAIM, "button.claim", card, lang, style="primary")]
+        else:
+            confirm = ConfirmObject(
+                title=t("confirm.take_over.title", lang),
+                text=MarkdownTextObject(
+                    text=t("confirm.take_over.text", lang, owner=f"<@{card.owner_id}>")
+                ),
+                confirm=t("confirm.take_over.confirm", lang),
+                deny=t("confirm.cancel", lang),
+            )
+            buttons = [
+                _button(ActionId.UNCLAIM, "button.unclaim", card, lang),
+                _button(ActionId.TAKE_OVER, "button.take_over", card, lang, confirm=confirm),
+            ]
+        buttons += [_button(action, label, card, lang) for action, label in WORK_BUTTONS]
+    return ActionsBlock(block_id=f"case:{card.case_id}:{card.owner_id or '-'}", elements=buttons)
+
+
+def case_note(
+    *,
+    action: str,
+    actor: str,
+    at: datetime,
+    previous_owner: str | None,
+    timezone: str,
+    lang: Lang,
+) -> tuple[str, list[Block]]:
+    """A line in the card's thread saying who did what: "Anna claimed this · 10:32"."""
+    line = t(f"note.{action}", lang, actor=escape(actor), previous=escape(previous_owner or "?"))
+    when = format_when(at, lang=lang, timezone=timezone)
+    return line, [
+        ContextBlock(elements=[MarkdownTextObject(text=f"{line} · {_slack_date(at, when)}")])
+    ]
 
 
 def thread_mention(

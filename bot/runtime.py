@@ -16,6 +16,7 @@ from bot.config import WebcareConfig
 from bot.delivery import OutboxWorker
 from bot.ingest import Ingestor
 from bot.server import create_web_app
+from bot.services import Services
 from bot.settings import Settings
 from bot.slack_app import build_bolt_app, outbox_client
 from storage.db import create_engine
@@ -51,7 +52,16 @@ class Runtime:
         self.ingestor = Ingestor(
             engine=self.engine, config=config, clock=self.clock, on_stored=self.worker.wake
         )
-        self.bolt_app = build_bolt_app(settings, lang=lang)
+        self.bolt_app = build_bolt_app(
+            settings,
+            services=Services(
+                engine=self.engine,
+                clock=self.clock,
+                config=config,
+                lang=lang,
+                wake_outbox=self.worker.wake,
+            ),
+        )
         self.web_app = create_web_app(self)
         self.socket_handler: AsyncSocketModeHandler | None = None
         self.auth: str = "not checked"

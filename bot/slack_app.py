@@ -12,7 +12,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.i18n import Lang
+from bot.services import Services
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ def outbox_client(settings: Settings) -> AsyncWebClient:
     )
 
 
-def build_bolt_app(settings: Settings, *, lang: Lang) -> AsyncApp:
+def build_bolt_app(settings: Settings, *, services: Services) -> AsyncApp:
     """A Bolt app with every listener registered; HTTP requests are verified unless Socket Mode."""
     from handlers import register_listeners
 
@@ -53,8 +53,9 @@ def build_bolt_app(settings: Settings, *, lang: Lang) -> AsyncApp:
     )
 
     @app.middleware
-    async def add_language(context, next):  # type: ignore[no-untyped-def]
-        context["lang"] = lang
+    async def add_services(context, next):  # type: ignore[no-untyped-def]
+        context["lang"] = services.lang
+        context["services"] = services
         await next()
 
     register_listeners(app)

@@ -68,6 +68,10 @@ class Case(SQLModel, table=True):
     mention_count: int = 1
     slack_channel: str | None = Field(default=None, max_length=40)
     slack_ts: str | None = Field(default=None, max_length=40)
+    owner_id: str | None = Field(default=None, max_length=32)
+    owner_name: str | None = Field(default=None, max_length=120)
+    claimed_at: datetime | None = _utc(nullable=True)
+    resolved_at: datetime | None = _utc(nullable=True)
 
 
 class Mention(SQLModel, table=True):
@@ -120,6 +124,7 @@ class JobKind(StrEnum):
     POST_CARD = "post_card"
     POST_MENTION = "post_mention"  # a later mention, as a reply in the card's thread
     UPDATE_CARD = "update_card"
+    POST_NOTE = "post_note"  # a line in the card's thread: "Anna claimed this · 10:32"
 
 
 class OutboxJob(SQLModel, table=True):
@@ -151,6 +156,7 @@ class OutboxJob(SQLModel, table=True):
     sending_since: datetime | None = _utc(nullable=True)
     sent_at: datetime | None = _utc(nullable=True)
     slack_ts: str | None = Field(default=None, max_length=40)
+    payload: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class ChannelLease(SQLModel, table=True):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -26,6 +27,7 @@ class Job:
     attempts: int
     not_before: datetime
     last_error: str | None
+    payload: dict[str, Any] | None = None
 
 
 def _job(row: object) -> Job:
@@ -39,6 +41,7 @@ def _job(row: object) -> Job:
         attempts=row.attempts,  # type: ignore[attr-defined]
         not_before=row.not_before,  # type: ignore[attr-defined]
         last_error=row.last_error,  # type: ignore[attr-defined]
+        payload=row.payload,  # type: ignore[attr-defined]
     )
 
 

@@ -1,0 +1,150 @@
+"""The case state machine: every change to a case goes through here.
+
+Each action checks the case's current status (and owner) against what it allows, under a lock
+on the case, so two clicks at the same moment have exactly one winner. The change, its audit
+event and the card refresh are one transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Row
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from storage.models import CaseStatus as S
+from storage.transitions import apply_change, lock_case
+
+
+class Action(StrEnum):
+    CLAIM = "claim"
+    UNCLAIM = "unclaim"
+    TAKE_OVER = "take_over"
+    RESOLVE = "resolve"
+    REOPEN = "reopen"
+
+
+# (action, from status) → to status; None keeps the status as it is.
+TRANSITIONS: dict[tuple[Action, S], S | None] = {
+    (Action.CLAIM, S.NEW): S.CLAIMED,
+    (Action.CLAIM, S.REOPENED): S.CLAIMED,
+    (Action.CLAIM, S.FORWARDED): S.CLAIMED,
+    (Action.UNCLAIM, S.CLAIMED): S.NEW,
+    (Action.TAKE_OVER, S.CLAIMED): None,
+    (Action.TAKE_OVER, S.REPLIED): None,
+    (Action.TAKE_OVER, S.FOLLOW_UP): None,
+    **{
+        (Action.RESOLVE, status): S.RESOLVED
+        for status in (S.NEW, S.CLAIMED, S.REPLIED, S.FOLLOW_UP, S.FORWARDED, S.REOPENED)
+    },
+    (Action.REOPEN, S.RESOLVED): S.REOPENED,
+    (Action.REOPEN, S.IGNORED): S.REOPENED,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """A person clicking in Slack."""
+
+    id: str
+    name: str
+
+
+class InvalidTransition(Exception):
+    """The action does not fit the case as it is now; `reason` keys the message to show."""
+
+    def __init__(self, reason: str, *, status: str | None = None, owner: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+        self.owner = owner
+
+
+async def claim(engine: AsyncEngine, *, case_id: int, actor: Actor, now: datetime) -> Row[Any]:
+    """Make `actor` the owner of an unclaimed case."""
+    return await _act(engine, Action.CLAIM, case_id=case_id, actor=actor, now=now)
+
+
+async def unclaim(engine: AsyncEngine, *, case_id: int, actor: Actor, now: datetime) -> Row[Any]:
+    """The owner gives a case back to the queue."""
+    return await _act(engine, Action.UNCLAIM, case_id=case_id, actor=actor, now=now)
+
+
+async def take_over(
+    engine: AsyncEngine, *, case_id: int, actor: Actor, expected_owner: str, now: datetime
+) -> Row[Any]:
+    """Take a case from its owner; `expected_owner` is whom the actor confirmed to take it from."""
+    return await _act(
+        engine,
+        Action.TAKE_OVER,
+        case_id=case_id,
+        actor=actor,
+        now=now,
+        expected_owner=expected_owner,
+    )
+
+
+async def resolve(engine: AsyncEngine, *, case_id: int, actor: Actor, now: datetime) -> Row[Any]:
+    return await _act(engine, Action.RESOLVE, case_id=case_id, actor=actor, now=now)
+
+
+async def reopen(engine: AsyncEngine, *, case_id: int, actor: Actor, now: datetime) -> Row[Any]:
+    return await _act(engine, Action.REOPEN, case_id=case_id, actor=actor, now=now)
+
+
+async def _act(
+    engine: AsyncEngine,
+    action: Action,
+    *,
+    case_id: int,
+    actor: Actor,
+    now: datetime,
+    expected_owner: str | None = None,
+) -> Row[Any]:
+    async with engine.begin() as conn:
+        case = await lock_case(conn, case_id=case_id)
+        if case is None:
+            raise InvalidTransition("not_found")
+        _check(action, case, actor, expected_owner)
+        to_status = TRANSITIONS[(action, S(case.status))] or case.status
+        values: dict[str, Any] = {"status": to_status}
+        if action in (Action.CLAIM, Action.TAKE_OVER):
+            values |= {"owner_id": actor.id, "owner_name": actor.name, "claimed_at": now}
+        elif action is Action.UNCLAIM or action is Action.REOPEN:
+            values |= {"owner_id": None, "owner_name": None, "claimed_at": None}
+        if action is Action.RESOLVE:
+            values["resolved_at"] = now
+        elif action is Action.REOPEN:
+            values["resolved_at"] = None
+        note = {"action": action.value, "actor": actor.name, "at": now.isoformat()}
+        if action is Action.TAKE_OVER:
+            note["previous_owner"] = case.owner_name or case.owner_id
+        return await apply_change(
+            conn,
+            case=case,
+            values=values,
+            event=action.value,
+            actor=actor.id,
+            now=now,
+            note=note,
+        )
+
+
+def _check(action: Action, case: Row[Any], actor: Actor, expected_owner: str | None) -> None:
+    status = S(case.status)
+    if (action, status) not in TRANSITIONS:
+        if action is Action.CLAIM and case.owner_id:
+            reason = "own_case" if case.owner_id == actor.id else "already_claimed"
+            raise InvalidTransition(reason, status=status, owner=case.owner_id)
+        reason = "resolved" if status in (S.RESOLVED, S.IGNORED) else "not_allowed"
+        raise InvalidTransition(reason, status=status, owner=case.owner_id)
+    if action is Action.UNCLAIM and case.owner_id != actor.id:
+        raise InvalidTransition("not_owner", status=status, owner=case.owner_id)
+    if action is Action.TAKE_OVER:
+        if case.owner_id == actor.id:
+            raise InvalidTransition("own_case", status=status, owner=case.owner_id)
+        if case.owner_id != expected_owner:  # someone else took it since the card was drawn
+            raise InvalidTransition("stale_card", status=status, owner=case.owner_id)

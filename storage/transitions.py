@@ -1,0 +1,73 @@
+"""Changing a case: lock it, then write the change, its audit event and the Slack refresh."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from storage.intake import enqueue_card_update
+from storage.models import JobKind
+from storage.tables import CASES, EVENTS, OUTBOX
+
+
+async def lock_case(conn: AsyncConnection, *, case_id: int) -> Row[Any] | None:
+    """Read a case and hold it until the transaction ends: concurrent changes queue up.
+
+    PostgreSQL locks the row; SQLite has no row locks, so a no-op write takes the database's
+    write lock first (reading first and writing later could fail instead of waiting).
+    """
+    query = select(CASES).where(CASES.c.id == case_id)
+    if conn.dialect.name == "sqlite":
+        await conn.execute(update(CASES).where(CASES.c.id == case_id).values(id=CASES.c.id))
+    else:
+        query = query.with_for_update()
+    return (await conn.execute(query)).first()
+
+
+async def apply_change(
+    conn: AsyncConnection,
+    *,
+    case: Row[Any],
+    values: Mapping[str, Any],
+    event: str,
+    actor: str,
+    now: datetime,
+    note: Mapping[str, Any] | None = None,
+) -> Row[Any]:
+    """Write `values` to a locked case, log the event, and queue the card refresh and note."""
+    changed = (
+        await conn.execute(
+            update(CASES).where(CASES.c.id == case.id).values(**values).returning(*CASES.c)
+        )
+    ).one()
+    await conn.execute(
+        insert(EVENTS).values(
+            case_id=case.id,
+            kind=event,
+            from_status=case.status,
+            to_status=changed.status,
+            actor=actor,
+            at=now,
+            detail=dict(note or {}),
+        )
+    )
+    if changed.slack_ts:  # no card yet: the card, when posted, shows the new state anyway
+        await enqueue_card_update(conn, case_id=case.id, channel=changed.slack_channel, now=now)
+        if note is not None:
+            await conn.execute(
+                insert(OUTBOX).values(
+                    kind=JobKind.POST_NOTE,
+                    case_id=case.id,
+                    channel=changed.slack_channel,
+                    status="pending",
+                    attempts=0,
+                    not_before=now,
+                    created_at=now,
+                    payload=dict(note),
+                )
+            )
+    return changed
