@@ -11,9 +11,11 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 import pytest
+from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -129,6 +131,17 @@ def make_settings(slack: FakeSlack, **overrides: Any) -> Settings:
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
+def slack_signed(body: str, *, secret: str = SIGNING_SECRET) -> dict[str, str]:
+    """Headers Slack sends with a form-encoded request, signed like Slack signs it."""
+    timestamp = str(int(time.time()))
+    signature = SignatureVerifier(secret).generate_signature(timestamp=timestamp, body=body)
+    return {
+        "X-Slack-Request-Timestamp": timestamp,
+        "X-Slack-Signature": signature,
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+
+
 class BotUnderTest:
     """The running bot, reached over real HTTP like a source or Slack would."""
 
@@ -160,6 +173,53 @@ class BotUnderTest:
             f"{self.url}/ingest/webhook", data=io.BytesIO(body), headers=headers
         ) as response:
             return response.status, await response.json()
+
+    async def click(self, card: dict[str, Any], action_id: str, *, user: str, name: str) -> int:
+        """Click a button on a card as Slack shows it: a signed block_actions request."""
+        block, button = next(
+            (block, el)
+            for block in card["blocks"]
+            if block["type"] == "actions"
+            for el in block["elements"]
+            if el["action_id"] == action_id
+        )
+        payload = {
+            "type": "block_actions",
+            "user": {"id": user, "username": name.lower(), "name": name, "team_id": "T_FAKE"},
+            "api_app_id": "A_FAKE",
+            "token": "legacy",
+            "container": {
+                "type": "message",
+                "message_ts": card["ts"],
+                "channel_id": card["channel"],
+                "is_ephemeral": False,
+            },
+            "trigger_id": "13345224609.738474920.8088930838d88f008e0",
+            "team": {"id": "T_FAKE", "domain": "acme"},
+            "channel": {"id": card["channel"], "name": "webcare"},
+            "message": {
+                "type": "message",
+                "ts": card["ts"],
+                "text": card["text"],
+                "blocks": card["blocks"],
+            },
+            "response_url": "https://hooks.slack.com/actions/T_FAKE/1/2",
+            "actions": [
+                {
+                    "action_id": action_id,
+                    "block_id": block["block_id"],
+                    "type": "button",
+                    "value": button["value"],
+                    "text": button["text"],
+                    "action_ts": f"{time.time():.6f}",
+                }
+            ],
+        }
+        body = urlencode({"payload": json.dumps(payload)})
+        async with self.session.post(
+            f"{self.url}/slack/events", data=body, headers=slack_signed(body)
+        ) as response:
+            return response.status
 
     async def deliver(self) -> None:
         """Run the outbox until everything due has been sent."""

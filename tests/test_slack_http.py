@@ -3,25 +3,11 @@
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 from urllib.parse import urlencode
 
-from slack_sdk.signature import SignatureVerifier
-
-from tests.conftest import SIGNING_SECRET, BotUnderTest
+from tests.conftest import BotUnderTest, slack_signed
 from tests.fake_slack import FakeSlack
-
-
-def _signed(body: str, *, secret: str = SIGNING_SECRET) -> dict[str, str]:
-    timestamp = str(int(time.time()))
-    return {
-        "X-Slack-Request-Timestamp": timestamp,
-        "X-Slack-Signature": SignatureVerifier(secret).generate_signature(
-            timestamp=timestamp, body=body
-        ),
-        "Content-Type": "application/x-www-form-urlencoded",
-    }
 
 
 def _slash_command(text: str) -> str:
@@ -51,21 +37,21 @@ async def _post(bot: BotUnderTest, body: str, headers: dict[str, str]) -> tuple[
 
 async def test_webcare_help_answers_with_the_commands(bot: BotUnderTest) -> None:
     body = _slash_command("help")
-    status, answer = await _post(bot, body, _signed(body))
+    status, answer = await _post(bot, body, slack_signed(body))
     assert status == 200
     assert "/webcare status" in answer["text"] and "/webcare report" in answer["text"]
 
 
 async def test_an_unknown_subcommand_gets_a_helpful_answer(bot: BotUnderTest) -> None:
     body = _slash_command("stauts billing")
-    status, answer = await _post(bot, body, _signed(body))
+    status, answer = await _post(bot, body, slack_signed(body))
     assert status == 200
     assert answer["text"] == "I don't know `/webcare stauts`. Try `/webcare help`."
 
 
 async def test_a_request_not_signed_by_slack_is_refused(bot: BotUnderTest) -> None:
     body = _slash_command("help")
-    status, _ = await _post(bot, body, _signed(body, secret="someone-else"))
+    status, _ = await _post(bot, body, slack_signed(body, secret="someone-else"))
     assert status == 401
 
 
@@ -100,7 +86,7 @@ async def test_a_card_button_is_acked_and_the_clicker_is_told(
         ],
     }
     body = urlencode({"payload": json.dumps(payload)})
-    status, _ = await _post(bot, body, _signed(body))
+    status, _ = await _post(bot, body, slack_signed(body))
     assert status == 200
     await slack.wait_for(lambda: bool(slack.ephemerals))
     (note,) = slack.ephemerals
