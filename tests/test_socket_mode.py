@@ -3,6 +3,7 @@ while the same web server keeps taking webhooks."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -57,3 +58,51 @@ async def test_webhook_and_health_work_beside_the_socket(
     # Slack's HTTP endpoint is not served in Socket Mode.
     async with socket_bot.session.post(f"{socket_bot.url}/slack/events", data="x") as response:
         assert response.status == 404
+
+
+async def test_claim_over_the_socket(socket_bot: BotUnderTest, slack: FakeSlack) -> None:
+    await slack.wait_for_socket()
+    await socket_bot.post_webhook(mention("1"))
+    await socket_bot.deliver()
+    card = slack.last_post("CWEBCARE1")
+    assert card is not None
+    claim = next(
+        (block["block_id"], el)
+        for block in card["blocks"]
+        if block["type"] == "actions"
+        for el in block["elements"]
+        if el["action_id"] == "case_claim"
+    )
+    payload = {
+        "type": "block_actions",
+        "user": {"id": "U0ANNA", "username": "anna", "name": "Anna", "team_id": "T_FAKE"},
+        "api_app_id": "A_FAKE",
+        "container": {"type": "message", "message_ts": card["ts"], "channel_id": "CWEBCARE1"},
+        "trigger_id": "1.2.3",
+        "team": {"id": "T_FAKE", "domain": "acme"},
+        "channel": {"id": "CWEBCARE1", "name": "webcare"},
+        "message": card,
+        "actions": [
+            {
+                "action_id": "case_claim",
+                "block_id": claim[0],
+                "type": "button",
+                "value": claim[1]["value"],
+                "action_ts": "1700000001.000200",
+            }
+        ],
+    }
+    worker = asyncio.create_task(socket_bot.runtime.worker.run_forever())
+    ack = await slack.send_envelope("interactive", payload)
+    assert "envelope_id" in ack
+    await slack.wait_for(lambda: len(slack.calls_to("chat.update")) == 1)
+    worker.cancel()
+    await asyncio.gather(worker, return_exceptions=True)
+    updated = slack.last_post("CWEBCARE1")
+    assert updated is not None
+    assert any(
+        "Claimed by <@U0ANNA>" in el.get("text", "")
+        for block in updated["blocks"]
+        if block["type"] == "context"
+        for el in block["elements"]
+    )
