@@ -36,7 +36,12 @@ from bench._common import (
     mention,
     setup_logging,
 )
+from bot.config import parse_config
+from bot.runtime import Runtime
+from bot.settings import Settings
 from bot.webhook import sign
+from storage.db import create_engine
+from storage.migrate import upgrade
 
 log = logging.getLogger("bench.ingest")
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,12 +57,6 @@ async def _serve(kind: str, db: str) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
     if kind == "bot":
-        from bot.config import parse_config
-        from bot.runtime import Runtime
-        from bot.settings import Settings
-        from storage.db import create_engine
-        from storage.migrate import upgrade
-
         url = f"sqlite+aiosqlite:///{db}"
         engine = create_engine(url)
         await upgrade(engine)
@@ -105,11 +104,15 @@ class Server:
             cwd=ROOT,
             stdout=asyncio.subprocess.PIPE,
         )
-        assert proc.stdout is not None
-        line = await asyncio.wait_for(proc.stdout.readline(), 60)
-        if not line.strip():
-            raise RuntimeError(f"{kind} server did not start (exit {await proc.wait()})")
-        return cls(kind, proc, f"http://127.0.0.1:{int(line)}{PATH}")
+        server = cls(kind, proc, "")
+        try:
+            assert proc.stdout is not None
+            line = await asyncio.wait_for(proc.stdout.readline(), 60)
+            server.url = f"http://127.0.0.1:{int(line)}{PATH}"
+        except (TimeoutError, ValueError):
+            await server.stop()
+            raise RuntimeError(f"the {kind} server did not start") from None
+        return server
 
     def cpu(self) -> float:
         return cpu_seconds(self.proc.pid)
@@ -117,7 +120,28 @@ class Server:
     async def stop(self) -> None:
         if self.proc.returncode is None:
             self.proc.terminate()
-            await asyncio.wait_for(self.proc.wait(), 30)
+            try:
+                await asyncio.wait_for(self.proc.wait(), 30)
+            except TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
+
+    async def batch_size(self) -> dict[str, float]:
+        """The bot's group commit so far, from its /metrics: transactions, mentions per one."""
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(self.url.replace(PATH, "/metrics")) as response,
+        ):
+            text = await response.text()
+        found = dict(
+            line.split()
+            for line in text.splitlines()
+            if line.startswith("webcare_ingest_batch_size_")
+            and line.split()[0].endswith(("_sum", "_count"))
+        )
+        count = float(found["webcare_ingest_batch_size_count"])
+        mean = float(found["webcare_ingest_batch_size_sum"]) / count
+        return {"transactions": int(count), "mentions_per_transaction": round(mean, 2)}
 
 
 # -- the load generator ----------------------------------------------------------------------
@@ -225,6 +249,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         servers = [await Server.start("baseline", db), await Server.start("bot", db)]
         try:
             phases, results = await run_all(servers, args)
+            group_commit = await servers[1].batch_size()
         finally:
             for server in servers:
                 await server.stop()
@@ -243,6 +268,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         "mentions_stored": rows,
         "mentions_accepted": accepted,
         "statuses": {str(k): v for k, v in statuses.items()},
+        "bot_group_commit": group_commit,
         "requests": sum(p.requests for p in phases),
         "rounds": args.rounds,
         **environment(),

@@ -63,6 +63,10 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
     "confirm.take_over.confirm": {"en": "Take over", "nl": "Overnemen"},
     "confirm.cancel": {"en": "Cancel", "nl": "Annuleren"},
     "card.owner": {"en": "Claimed by {owner} {when}", "nl": "Opgepakt door {owner} {when}"},
+    "card.customer_replied": {
+        "en": "*Customer replied* {when}",
+        "nl": "*Klant heeft gereageerd* {when}",
+    },
     "card.resolved": {"en": "Resolved {when}", "nl": "Afgehandeld {when}"},
     "note.claim": {"en": "{actor} claimed this", "nl": "{actor} heeft dit opgepakt"},
     "note.unclaim": {"en": "{actor} released this", "nl": "{actor} heeft dit vrijgegeven"},

@@ -10,6 +10,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -70,6 +71,7 @@ class Ingestor:
         self.router = Router(config)
         self.on_stored = on_stored
         self._calendars = {d.key: BusinessCalendar(config.hours_for(d)) for d in config.departments}
+        self._reopen_window = timedelta(days=config.reopen_window_days)
         self._queue: list[_Request] = []
         self._writer: asyncio.Task[None] | None = None
 
@@ -135,8 +137,11 @@ class Ingestor:
     async def _store(self, items: list[Incoming]) -> list[Stored]:
         for attempt in range(3):
             try:
+                now = self.clock.now()
                 async with self.engine.begin() as conn:
-                    return await store_incoming(conn, items=items, now=self.clock.now())
+                    return await store_incoming(
+                        conn, items=items, now=now, reopen_after=now - self._reopen_window
+                    )
             except IntegrityError:
                 # Another replica stored the same mention or opened the same author's case
                 # between our read and our write: reading again resolves it.

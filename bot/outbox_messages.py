@@ -66,6 +66,7 @@ async def compose(
     if mention is None:
         raise Undeliverable(f"mention {job.mention_id} no longer exists")
     text, blocks = thread_mention(
+        ping=(job.payload or {}).get("ping"),
         text=mention.text,
         url=mention.url,
         author_handle=mention.author_handle,
@@ -103,4 +104,5 @@ def _card_view(
         owner_id=case.owner_id,
         claimed_at=case.claimed_at,
         resolved_at=case.resolved_at,
+        last_mention_at=case.last_mention_at,
     )

@@ -111,6 +111,7 @@ class CardView:
     owner_id: str | None = None
     claimed_at: datetime | None = None
     resolved_at: datetime | None = None
+    last_mention_at: datetime | None = None
 
 
 def _slack_date(moment: datetime, fallback: str) -> str:
@@ -177,6 +178,13 @@ def case_card(card: CardView, *, lang: Lang) -> tuple[str, list[Block]]:
             + t("card.resolved", lang, when=_slack_date(card.resolved_at, when)),
         )
     elif card.owner_id and card.claimed_at:
+        if card.last_mention_at and card.last_mention_at > card.claimed_at:
+            when = format_when(card.last_mention_at, lang=lang, timezone=card.timezone)
+            facts.insert(
+                0,
+                ":speech_balloon: "
+                + t("card.customer_replied", lang, when=_slack_date(card.last_mention_at, when)),
+            )
         when = format_when(card.claimed_at, lang=lang, timezone=card.timezone)
         facts.insert(
             0,
@@ -260,6 +268,7 @@ def case_note(
 
 def thread_mention(
     *,
+    ping: str | None = None,
     text: str,
     url: str | None,
     author_handle: str,
@@ -273,6 +282,8 @@ def thread_mention(
     author = escape("@" + author_handle)
     when = format_when(created_at, lang=lang, timezone=timezone)
     line = [t("thread.again", lang, author=author), _slack_date(created_at, when)]
+    if ping:  # the owner must not miss it: a mention in the thread notifies them
+        line.insert(0, f"<@{ping}>")
     if url:
         line.append(f"<{safe_url(url)}|{t('card.open_original', lang)}>")
     blocks: list[Block] = [

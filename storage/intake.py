@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import func, insert, select, tuple_, update
+from sqlalchemy import and_, func, insert, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -66,10 +66,24 @@ def _author(m: MentionLike) -> tuple[str, str]:
     return (m.source, m.author.handle)
 
 
+@dataclass(frozen=True, slots=True)
+class _Existing:
+    """A case a new mention by its customer joins."""
+
+    id: int
+    channel: str
+    owner_id: str | None
+    resolved: bool  # recently resolved: the mention reopens it
+
+
 async def store_incoming(
-    conn: AsyncConnection, *, items: Sequence[Incoming], now: datetime
+    conn: AsyncConnection, *, items: Sequence[Incoming], now: datetime, reopen_after: datetime
 ) -> list[Stored]:
-    """Store a batch in the caller's transaction; one `Stored` per item, in order."""
+    """Store a batch in the caller's transaction; one `Stored` per item, in order.
+
+    A mention joins its author's open case on the same source, or reopens one resolved after
+    `reopen_after`; otherwise it opens a new case.
+    """
     known = await _existing_mentions(conn, [_key(i.mention) for i in items])
     fresh: list[Incoming] = []
     seen: set[tuple[str, str]] = set()
@@ -79,18 +93,21 @@ async def store_incoming(
             seen.add(key)
             fresh.append(item)
 
-    open_cases = await _open_cases(conn, {_author(i.mention) for i in fresh})
+    existing = await _cases_to_join(
+        conn, {_author(i.mention) for i in fresh}, reopen_after=reopen_after
+    )
     first_of_author: dict[tuple[str, str], Incoming] = {}
     for item in fresh:
-        if _author(item.mention) not in open_cases:
+        if _author(item.mention) not in existing:
             first_of_author.setdefault(_author(item.mention), item)
     new_case_ids = await _insert_cases(conn, list(first_of_author.values()), now)
-    case_of = {**open_cases, **dict(zip(first_of_author, new_case_ids, strict=True))}
+    case_of = {author: case.id for author, case in existing.items()}
+    case_of |= dict(zip(first_of_author, new_case_ids, strict=True))
 
     mention_ids = await _insert_mentions(conn, fresh, case_of, now)
-    new_cases = set(new_case_ids)
     firsts = {id(item) for item in first_of_author.values()}
-    await _record_mentions(conn, fresh, mention_ids, case_of, firsts, new_cases, now)
+    joined = {case.id: case for case in existing.values()}
+    await _record_mentions(conn, fresh, mention_ids, case_of, firsts, joined, now)
 
     stored_now = {
         _key(item.mention): Stored(case_of[_author(item.mention)], False, id(item) in firsts)
@@ -123,19 +140,35 @@ async def _existing_mentions(
     return found
 
 
-async def _open_cases(
-    conn: AsyncConnection, authors: set[tuple[str, str]]
-) -> dict[tuple[str, str], int]:
-    found: dict[tuple[str, str], int] = {}
+async def _cases_to_join(
+    conn: AsyncConnection, authors: set[tuple[str, str]], *, reopen_after: datetime
+) -> dict[tuple[str, str], _Existing]:
+    found: dict[tuple[str, str], _Existing] = {}
     ordered = sorted(authors)
     for start in range(0, len(ordered), 400):
         rows = await conn.execute(
-            select(CASES.c.id, CASES.c.source, CASES.c.author_handle).where(
-                tuple_(CASES.c.source, CASES.c.author_handle).in_(ordered[start : start + 400]),
-                CASES.c.status.in_(OPEN_STATUSES),
+            select(
+                CASES.c.id,
+                CASES.c.source,
+                CASES.c.author_handle,
+                CASES.c.slack_channel,
+                CASES.c.owner_id,
+                CASES.c.status,
             )
+            .where(
+                tuple_(CASES.c.source, CASES.c.author_handle).in_(ordered[start : start + 400]),
+                or_(
+                    CASES.c.status.in_(OPEN_STATUSES),
+                    and_(CASES.c.status == "resolved", CASES.c.resolved_at >= reopen_after),
+                ),
+            )
+            .order_by(CASES.c.id)
         )
-        found.update({(r.source, r.author_handle): r.id for r in rows})
+        for r in rows:
+            author, resolved = (r.source, r.author_handle), r.status == "resolved"
+            if resolved and author in found:
+                continue  # an open case wins over a resolved one
+            found[author] = _Existing(r.id, r.slack_channel, r.owner_id, resolved)
     return found
 
 
@@ -164,6 +197,8 @@ async def _insert_cases(conn: AsyncConnection, items: list[Incoming], now: datet
                 "last_mention_at": opened,
                 "sla_due_at": item.sla_due_at,
                 "mention_count": 1,
+                # The queue its Slack messages go through; Slack confirms the id on posting.
+                "slack_channel": item.channel,
             }
         )
     result = await conn.execute(
@@ -209,46 +244,83 @@ async def _record_mentions(
     mention_ids: list[int],
     case_of: dict[tuple[str, str], int],
     firsts: set[int],
-    new_cases: set[int],
+    joined: dict[int, _Existing],
     now: datetime,
 ) -> None:
-    """Audit events, case counters and outbox jobs for the mentions just stored."""
-    events, jobs, joined = [], [], {}
+    """Audit events, case changes and outbox jobs for the mentions just stored."""
+    events, jobs, added_to = [], [], {}
     for item, mention_id in zip(items, mention_ids, strict=True):
         case_id = case_of[_author(item.mention)]
-        job = {"case_id": case_id, "channel": item.channel, "not_before": now, "created_at": now}
+        job = {"case_id": case_id, "not_before": now, "created_at": now, "dedupe_key": None}
         if id(item) in firsts:
             events.append(_event(case_id, "opened", None, "new", now, mention_id))
-            jobs.append({**job, "kind": JobKind.POST_CARD, "dedupe_key": f"card-post:{case_id}"})
+            jobs.append(
+                {
+                    **job,
+                    "kind": JobKind.POST_CARD,
+                    "channel": item.channel,
+                    "payload": None,
+                    "mention_id": None,
+                    "dedupe_key": f"card-post:{case_id}",
+                }
+            )
             continue
+        case = joined.get(case_id)
         events.append(_event(case_id, "mention_added", None, None, now, mention_id))
+        # The owner (or, for a reopened case, the previous owner) is pinged in the thread.
+        ping = case.owner_id if case else None
         jobs.append(
-            {**job, "kind": JobKind.POST_MENTION, "mention_id": mention_id, "dedupe_key": None}
+            {
+                **job,
+                "kind": JobKind.POST_MENTION,
+                "mention_id": mention_id,
+                "channel": case.channel if case else item.channel,
+                "payload": {"ping": ping} if ping else None,
+            }
         )
-        joined.setdefault(case_id, []).append(item)
+        added_to.setdefault(case_id, []).append(item)
 
+    for case_id, added in added_to.items():
+        case = joined.get(case_id)
+        latest = max(min(i.mention.created_at, now) for i in added)
+        values: dict[str, Any] = {
+            "mention_count": CASES.c.mention_count + len(added),
+            "last_mention_at": func.max(CASES.c.last_mention_at, latest)
+            if conn.dialect.name == "sqlite"
+            else func.greatest(CASES.c.last_mention_at, latest),
+        }
+        if case and case.resolved:
+            # The customer is back: the case reopens, unowned, with a fresh deadline.
+            values |= {
+                "status": "reopened",
+                "resolved_at": None,
+                "owner_id": None,
+                "owner_name": None,
+                "claimed_at": None,
+                "sla_due_at": added[0].sla_due_at,
+            }
+            events.append(
+                {
+                    **_event(case_id, "reopened", "resolved", "reopened", now, None),
+                    "detail": {"reason": "customer wrote again", "previous_owner": case.owner_id},
+                }
+            )
+        await conn.execute(update(CASES).where(CASES.c.id == case_id).values(**values))
+        if case is not None:
+            await enqueue_card_update(conn, case_id=case_id, channel=case.channel, now=now)
     if events:
         await conn.execute(insert(EVENTS), events)
     if jobs:
-        await conn.execute(insert(OUTBOX), [{"mention_id": None, **j} for j in jobs])
-    for case_id, added in joined.items():
-        latest = max(min(i.mention.created_at, now) for i in added)
-        await conn.execute(
-            update(CASES)
-            .where(CASES.c.id == case_id)
-            .values(
-                mention_count=CASES.c.mention_count + len(added),
-                last_mention_at=func.max(CASES.c.last_mention_at, latest)
-                if conn.dialect.name == "sqlite"
-                else func.greatest(CASES.c.last_mention_at, latest),
-            )
-        )
-        if case_id not in new_cases:
-            await enqueue_card_update(conn, case_id=case_id, channel=added[0].channel, now=now)
+        await conn.execute(insert(OUTBOX), jobs)
 
 
 def _event(
-    case_id: int, kind: str, before: str | None, after: str | None, at: datetime, mention: int
+    case_id: int,
+    kind: str,
+    before: str | None,
+    after: str | None,
+    at: datetime,
+    mention: int | None,
 ) -> dict[str, object]:
     return {
         "case_id": case_id,
