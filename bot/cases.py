@@ -15,7 +15,9 @@ from typing import Any
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from storage import schedule
 from storage.models import CaseStatus as S
+from storage.models import TaskKind
 from storage.transitions import apply_change, lock_case
 
 
@@ -25,6 +27,13 @@ class Action(StrEnum):
     TAKE_OVER = "take_over"
     RESOLVE = "resolve"
     REOPEN = "reopen"
+    FOLLOW_UP = "follow_up"
+    FOLLOW_UP_SOLVED = "follow_up_solved"
+    FOLLOW_UP_STILL_OPEN = "follow_up_still_open"
+    FOLLOW_UP_REOPEN = "follow_up_reopen"
+
+
+_OPEN = (S.NEW, S.CLAIMED, S.REPLIED, S.FOLLOW_UP, S.FORWARDED, S.REOPENED)
 
 
 # (action, from status) → to status; None keeps the status as it is.
@@ -36,13 +45,20 @@ TRANSITIONS: dict[tuple[Action, S], S | None] = {
     (Action.TAKE_OVER, S.CLAIMED): None,
     (Action.TAKE_OVER, S.REPLIED): None,
     (Action.TAKE_OVER, S.FOLLOW_UP): None,
-    **{
-        (Action.RESOLVE, status): S.RESOLVED
-        for status in (S.NEW, S.CLAIMED, S.REPLIED, S.FOLLOW_UP, S.FORWARDED, S.REOPENED)
-    },
+    **{(Action.RESOLVE, status): S.RESOLVED for status in _OPEN},
     (Action.REOPEN, S.RESOLVED): S.REOPENED,
     (Action.REOPEN, S.IGNORED): S.REOPENED,
+    **{(Action.FOLLOW_UP, status): S.FOLLOW_UP for status in _OPEN},
+    # The answers to "is the customer's problem solved?"
+    (Action.FOLLOW_UP_SOLVED, S.FOLLOW_UP): S.RESOLVED,
+    (Action.FOLLOW_UP_STILL_OPEN, S.FOLLOW_UP): None,
+    (Action.FOLLOW_UP_REOPEN, S.FOLLOW_UP): S.CLAIMED,
 }
+FOLLOW_UP_OUTCOMES = (
+    Action.FOLLOW_UP_SOLVED,
+    Action.FOLLOW_UP_STILL_OPEN,
+    Action.FOLLOW_UP_REOPEN,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +138,8 @@ async def _act(
         note = {"action": action.value, "actor": actor.name, "at": now.isoformat()}
         if action is Action.TAKE_OVER:
             note["previous_owner"] = case.owner_name or case.owner_id
+        if action is Action.RESOLVE:
+            await schedule.cancel_tasks(conn, case_id=case_id)
         return await apply_change(
             conn,
             case=case,
@@ -148,3 +166,92 @@ def _check(action: Action, case: Row[Any], actor: Actor, expected_owner: str | N
             raise InvalidTransition("own_case", status=status, owner=case.owner_id)
         if case.owner_id != expected_owner:  # someone else took it since the card was drawn
             raise InvalidTransition("stale_card", status=status, owner=case.owner_id)
+
+
+async def schedule_follow_up(
+    engine: AsyncEngine, *, case_id: int, actor: Actor, due_at: datetime, now: datetime
+) -> Row[Any]:
+    """Ask the owner (or `actor`, who then owns the case) at `due_at` whether it is solved."""
+    async with engine.begin() as conn:
+        case = await lock_case(conn, case_id=case_id)
+        if case is None:
+            raise InvalidTransition("not_found")
+        _check(Action.FOLLOW_UP, case, actor, None)
+        values: dict[str, Any] = {"status": S.FOLLOW_UP}
+        owner = case.owner_id
+        if owner is None:
+            owner = actor.id
+            values |= {"owner_id": actor.id, "owner_name": actor.name, "claimed_at": now}
+        await schedule.add_task(
+            conn,
+            kind=TaskKind.FOLLOW_UP,
+            case_id=case_id,
+            due_at=due_at,
+            notify=owner,
+            created_by=actor.id,
+            now=now,
+        )
+        note = {
+            "action": Action.FOLLOW_UP.value,
+            "actor": actor.name,
+            "at": now.isoformat(),
+            "due_at": due_at.isoformat(),
+        }
+        return await apply_change(
+            conn,
+            case=case,
+            values=values,
+            event=Action.FOLLOW_UP.value,
+            actor=actor.id,
+            now=now,
+            note=note,
+        )
+
+
+async def record_follow_up(
+    engine: AsyncEngine,
+    *,
+    case_id: int,
+    actor: Actor,
+    outcome: Action,
+    now: datetime,
+    snooze_until: datetime | None = None,
+) -> Row[Any]:
+    """Record the answer to a due follow-up: solved, still open (ask again later) or reopen."""
+    if outcome not in FOLLOW_UP_OUTCOMES:
+        raise ValueError(f"{outcome} is not a follow-up outcome")
+    async with engine.begin() as conn:
+        case = await lock_case(conn, case_id=case_id)
+        if case is None:
+            raise InvalidTransition("not_found")
+        _check(outcome, case, actor, None)
+        values: dict[str, Any] = {"status": TRANSITIONS[(outcome, S(case.status))] or case.status}
+        if outcome is Action.FOLLOW_UP_SOLVED:
+            values["resolved_at"] = now
+        elif outcome is Action.FOLLOW_UP_REOPEN:
+            values |= {"owner_id": actor.id, "owner_name": actor.name, "claimed_at": now}
+        note: dict[str, Any] = {"action": outcome.value, "actor": actor.name, "at": now.isoformat()}
+        if outcome is Action.FOLLOW_UP_STILL_OPEN:
+            if snooze_until is None:
+                raise ValueError("a still-open follow-up needs the time to ask again")
+            await schedule.add_task(
+                conn,
+                kind=TaskKind.FOLLOW_UP,
+                case_id=case_id,
+                due_at=snooze_until,
+                notify=case.owner_id or actor.id,
+                created_by=actor.id,
+                now=now,
+            )
+            note["due_at"] = snooze_until.isoformat()
+        else:
+            await schedule.cancel_tasks(conn, case_id=case_id, kind=TaskKind.FOLLOW_UP)
+        return await apply_change(
+            conn,
+            case=case,
+            values=values,
+            event="follow_up_outcome",
+            actor=actor.id,
+            now=now,
+            note=note,
+        )

@@ -15,14 +15,14 @@ class SystemClock:
         return datetime.now(UTC)
 
 
-class FrozenClock:
-    """A clock that moves only when told to."""
+class ShiftedClock:
+    """Real time moved by an offset: lets tests jump ahead to when a follow-up is due."""
 
-    def __init__(self, start: datetime) -> None:
-        self.current = start
+    def __init__(self) -> None:
+        self.offset = timedelta()
 
     def now(self) -> datetime:
-        return self.current
+        return datetime.now(UTC) + self.offset
 
     def advance(self, **delta: float) -> None:
-        self.current += timedelta(**delta)
+        self.offset += timedelta(**delta)

@@ -67,6 +67,65 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
         "en": "*Customer replied* {when}",
         "nl": "*Klant heeft gereageerd* {when}",
     },
+    "card.follow_up": {"en": "Follow-up {when}", "nl": "Opvolgen {when}"},
+    "note.follow_up": {
+        "en": "{actor} will check with the customer {due}",
+        "nl": "{actor} vraagt de klant {due} of het is opgelost",
+    },
+    "note.follow_up_solved": {
+        "en": "Follow-up: {actor} says the problem is solved",
+        "nl": "Opvolging: volgens {actor} is het probleem opgelost",
+    },
+    "note.follow_up_still_open": {
+        "en": "Follow-up: still open, asking {actor} again {due}",
+        "nl": "Opvolging: nog niet opgelost, {actor} krijgt de vraag opnieuw {due}",
+    },
+    "note.follow_up_reopen": {
+        "en": "Follow-up: not solved, {actor} took the case up again",
+        "nl": "Opvolging: niet opgelost, {actor} pakt de case weer op",
+    },
+    "follow_up.title": {"en": "Follow up", "nl": "Opvolgen"},
+    "follow_up.submit": {"en": "Schedule", "nl": "Inplannen"},
+    "follow_up.when": {
+        "en": "When should I ask you whether it is solved?",
+        "nl": "Wanneer moet ik je vragen of het is opgelost?",
+    },
+    "follow_up.in_1_day": {"en": "In 1 day", "nl": "Over 1 dag"},
+    "follow_up.in_2_days": {"en": "In 2 days", "nl": "Over 2 dagen"},
+    "follow_up.at_time": {"en": "At a set time", "nl": "Op een gekozen moment"},
+    "follow_up.custom": {
+        "en": "Date and time (for a set time)",
+        "nl": "Datum en tijd (voor een gekozen moment)",
+    },
+    "follow_up.hint": {
+        "en": "Outside business hours the question waits for the next business morning.",
+        "nl": "Buiten kantoortijd wacht de vraag tot de volgende werkochtend.",
+    },
+    "follow_up.error.no_time": {"en": "Pick a date and time.", "nl": "Kies een datum en tijd."},
+    "follow_up.error.past": {
+        "en": "That moment has passed: pick one in the future.",
+        "nl": "Dat moment is al voorbij: kies er een in de toekomst.",
+    },
+    "follow_up.question": {
+        "en": "Is {author}'s problem solved?",
+        "nl": "Is het probleem van {author} opgelost?",
+    },
+    "follow_up.where": {"en": "Case #{id} in {channel}", "nl": "Case #{id} in {channel}"},
+    "follow_up.solved": {"en": "Solved", "nl": "Opgelost"},
+    "follow_up.still_open": {"en": "Still open: ask tomorrow", "nl": "Nog open: morgen vragen"},
+    "follow_up.reopen": {"en": "Not solved: reopen", "nl": "Niet opgelost: heropenen"},
+    "follow_up.answered.follow_up_solved": {
+        "en": ":white_check_mark: Solved, recorded by {actor}.",
+        "nl": ":white_check_mark: Opgelost, vastgelegd door {actor}.",
+    },
+    "follow_up.answered.follow_up_still_open": {
+        "en": ":hourglass: Still open: I'll ask again tomorrow.",
+        "nl": ":hourglass: Nog open: ik vraag het morgen opnieuw.",
+    },
+    "follow_up.answered.follow_up_reopen": {
+        "en": ":arrows_counterclockwise: Reopened: the case is back with {actor}.",
+        "nl": ":arrows_counterclockwise: Heropend: de case ligt weer bij {actor}.",
+    },
     "card.resolved": {"en": "Resolved {when}", "nl": "Afgehandeld {when}"},
     "note.claim": {"en": "{actor} claimed this", "nl": "{actor} heeft dit opgepakt"},
     "note.unclaim": {"en": "{actor} released this", "nl": "{actor} heeft dit vrijgegeven"},

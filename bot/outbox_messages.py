@@ -10,9 +10,10 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import WebcareConfig
+from bot.follow_up import follow_up_question
 from bot.i18n import Lang
 from bot.render import CardView, as_dicts, case_card, case_note, thread_mention
-from storage import cases
+from storage import cases, schedule
 from storage.models import JobKind
 from storage.outbox import Job
 
@@ -39,9 +40,12 @@ async def compose(
         if case is None:
             raise Undeliverable(f"case {job.case_id} no longer exists")
         first = await cases.first_mention(conn, case_id=job.case_id)
+        follow_up_at = await schedule.pending_follow_up(conn, case_id=job.case_id)
         mention = (
             await cases.get_mention(conn, mention_id=job.mention_id) if job.mention_id else None
         )
+    if job.kind is JobKind.POST_DM:
+        return _direct_message(job, case, lang)
     if job.kind is not JobKind.POST_CARD and not case.slack_ts:
         raise Undeliverable("the case's card was never posted")
     department = config.department(case.department)
@@ -49,19 +53,12 @@ async def compose(
     channel = case.slack_channel or job.channel
 
     if job.kind in (JobKind.POST_CARD, JobKind.UPDATE_CARD):
-        text, blocks = case_card(_card_view(case, first, department.name, timezone), lang=lang)
+        view = _card_view(case, first, department.name, timezone, follow_up_at)
+        text, blocks = case_card(view, lang=lang)
         ts = case.slack_ts if job.kind is JobKind.UPDATE_CARD else None
         return OutgoingMessage(channel, text, as_dicts(blocks), ts=ts)
     if job.kind is JobKind.POST_NOTE:
-        note = job.payload or {}
-        text, blocks = case_note(
-            action=note["action"],
-            actor=note["actor"],
-            at=datetime.fromisoformat(note["at"]),
-            previous_owner=note.get("previous_owner"),
-            timezone=timezone,
-            lang=lang,
-        )
+        text, blocks = case_note(job.payload or {}, timezone=timezone, lang=lang)
         return OutgoingMessage(channel, text, as_dicts(blocks), thread_ts=case.slack_ts)
     if mention is None:
         raise Undeliverable(f"mention {job.mention_id} no longer exists")
@@ -78,8 +75,22 @@ async def compose(
     return OutgoingMessage(channel, text, as_dicts(blocks), thread_ts=case.slack_ts)
 
 
+def _direct_message(job: Job, case: Row[Any], lang: Lang) -> OutgoingMessage:
+    payload = job.payload or {}
+    if payload.get("kind") != "follow_up_due":
+        raise Undeliverable(f"unknown direct message {payload.get('kind')!r}")
+    text, blocks = follow_up_question(
+        case_id=case.id, author_handle=case.author_handle, channel=case.slack_channel, lang=lang
+    )
+    return OutgoingMessage(job.channel, text, as_dicts(blocks))
+
+
 def _card_view(
-    case: Row[Any], first: Row[Any] | None, department_name: str, timezone: str
+    case: Row[Any],
+    first: Row[Any] | None,
+    department_name: str,
+    timezone: str,
+    follow_up_at: datetime | None,
 ) -> CardView:
     return CardView(
         case_id=case.id,
@@ -105,4 +116,5 @@ def _card_view(
         claimed_at=case.claimed_at,
         resolved_at=case.resolved_at,
         last_mention_at=case.last_mention_at,
+        follow_up_at=follow_up_at,
     )

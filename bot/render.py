@@ -6,9 +6,11 @@ literally, and everything else customer-made (names, handles) passes through `es
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 from urllib.parse import quote
 
 from slack_sdk.models.blocks import (
@@ -112,9 +114,10 @@ class CardView:
     claimed_at: datetime | None = None
     resolved_at: datetime | None = None
     last_mention_at: datetime | None = None
+    follow_up_at: datetime | None = None
 
 
-def _slack_date(moment: datetime, fallback: str) -> str:
+def slack_date(moment: datetime, fallback: str) -> str:
     # Slack renders this in each reader's own time zone; the fallback is for notifications.
     return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} {{time}}|{escape(fallback)}>"
 
@@ -155,11 +158,10 @@ def case_card(card: CardView, *, lang: Lang) -> tuple[str, list[Block]]:
             + t("card.priority", lang, priority=t(f"priority.{card.priority}", lang)),
         ]
     )
-    received = format_when(card.opened_at, lang=lang, timezone=card.timezone)
-    due = format_when(card.sla_due_at, lang=lang, timezone=card.timezone)
     facts = [
-        t("card.received", lang, when=_slack_date(card.opened_at, received)),
-        t("card.sla_due", lang, when=_slack_date(card.sla_due_at, due)),
+        *_status_facts(card, lang),
+        t("card.received", lang, when=_when(card.opened_at, card, lang)),
+        t("card.sla_due", lang, when=_when(card.sla_due_at, card, lang)),
     ]
     if card.url:
         facts.append(f"<{safe_url(card.url)}|{t('card.open_original', lang)}>")
@@ -170,32 +172,6 @@ def case_card(card: CardView, *, lang: Lang) -> tuple[str, list[Block]]:
     ]
     if card.tags:
         meta.append(t("card.tags", lang, tags=escape(", ".join(card.tags))))
-    if card.status in CLOSED_STATUSES and card.resolved_at:
-        when = format_when(card.resolved_at, lang=lang, timezone=card.timezone)
-        facts.insert(
-            0,
-            ":white_check_mark: "
-            + t("card.resolved", lang, when=_slack_date(card.resolved_at, when)),
-        )
-    elif card.owner_id and card.claimed_at:
-        if card.last_mention_at and card.last_mention_at > card.claimed_at:
-            when = format_when(card.last_mention_at, lang=lang, timezone=card.timezone)
-            facts.insert(
-                0,
-                ":speech_balloon: "
-                + t("card.customer_replied", lang, when=_slack_date(card.last_mention_at, when)),
-            )
-        when = format_when(card.claimed_at, lang=lang, timezone=card.timezone)
-        facts.insert(
-            0,
-            ":raising_hand: "
-            + t(
-                "card.owner",
-                lang,
-                owner=f"<@{card.owner_id}>",
-                when=_slack_date(card.claimed_at, when),
-            ),
-        )
     blocks: list[Block] = [
         SectionBlock(text=MarkdownTextObject(text=headline + "\n" + _author_line(card, lang))),
         _quote(card.text, card.url, source_label, lang),
@@ -211,6 +187,35 @@ def case_card(card: CardView, *, lang: Lang) -> tuple[str, list[Block]]:
         text=escape(_shorten(card.text, FALLBACK_LIMIT)),
     )
     return fallback, blocks
+
+
+def _when(moment: datetime, card: CardView, lang: Lang) -> str:
+    return slack_date(moment, format_when(moment, lang=lang, timezone=card.timezone))
+
+
+def _status_facts(card: CardView, lang: Lang) -> list[str]:
+    """Where the case stands, first on the card: resolved, or owner, reply and follow-up."""
+    if card.status in CLOSED_STATUSES:
+        if card.resolved_at is None:
+            return []
+        return [
+            ":white_check_mark: "
+            + t("card.resolved", lang, when=_when(card.resolved_at, card, lang))
+        ]
+    facts = []
+    if card.owner_id and card.claimed_at:
+        when = _when(card.claimed_at, card, lang)
+        facts.append(
+            ":raising_hand: " + t("card.owner", lang, owner=f"<@{card.owner_id}>", when=when)
+        )
+        if card.last_mention_at and card.last_mention_at > card.claimed_at:
+            when = _when(card.last_mention_at, card, lang)
+            facts.append(":speech_balloon: " + t("card.customer_replied", lang, when=when))
+    if card.follow_up_at:
+        facts.append(
+            ":alarm_clock: " + t("card.follow_up", lang, when=_when(card.follow_up_at, card, lang))
+        )
+    return facts
 
 
 def _button(
@@ -249,20 +254,23 @@ def _card_actions(card: CardView, lang: Lang) -> ActionsBlock:
     return ActionsBlock(block_id=f"case:{card.case_id}:{card.owner_id or '-'}", elements=buttons)
 
 
-def case_note(
-    *,
-    action: str,
-    actor: str,
-    at: datetime,
-    previous_owner: str | None,
-    timezone: str,
-    lang: Lang,
-) -> tuple[str, list[Block]]:
+def case_note(note: Mapping[str, Any], *, timezone: str, lang: Lang) -> tuple[str, list[Block]]:
     """A line in the card's thread saying who did what: "Anna claimed this · 10:32"."""
-    line = t(f"note.{action}", lang, actor=escape(actor), previous=escape(previous_owner or "?"))
+    due = ""
+    if note.get("due_at"):
+        due_at = datetime.fromisoformat(note["due_at"])
+        due = slack_date(due_at, format_when(due_at, lang=lang, timezone=timezone))
+    line = t(
+        f"note.{note['action']}",
+        lang,
+        actor=escape(note["actor"]),
+        previous=escape(note.get("previous_owner") or "?"),
+        due=due,
+    )
+    at = datetime.fromisoformat(note["at"])
     when = format_when(at, lang=lang, timezone=timezone)
     return line, [
-        ContextBlock(elements=[MarkdownTextObject(text=f"{line} · {_slack_date(at, when)}")])
+        ContextBlock(elements=[MarkdownTextObject(text=f"{line} · {slack_date(at, when)}")])
     ]
 
 
@@ -281,7 +289,7 @@ def thread_mention(
     source_label = t(f"source.{source}", lang)
     author = escape("@" + author_handle)
     when = format_when(created_at, lang=lang, timezone=timezone)
-    line = [t("thread.again", lang, author=author), _slack_date(created_at, when)]
+    line = [t("thread.again", lang, author=author), slack_date(created_at, when)]
     if ping:  # the owner must not miss it: a mention in the thread notifies them
         line.insert(0, f"<@{ping}>")
     if url:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from aiohttp import web
@@ -15,6 +14,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import WebcareConfig
 from bot.delivery import OutboxWorker
 from bot.ingest import Ingestor
+from bot.scheduler import Scheduler
 from bot.server import create_web_app
 from bot.services import Services
 from bot.settings import Settings
@@ -52,6 +52,7 @@ class Runtime:
         self.ingestor = Ingestor(
             engine=self.engine, config=config, clock=self.clock, on_stored=self.worker.wake
         )
+        self.scheduler = Scheduler(engine=self.engine, clock=self.clock, on_fired=self.worker.wake)
         self.bolt_app = build_bolt_app(
             settings,
             services=Services(
@@ -60,13 +61,14 @@ class Runtime:
                 config=config,
                 lang=lang,
                 wake_outbox=self.worker.wake,
+                wake_scheduler=self.scheduler.wake,
             ),
         )
         self.web_app = create_web_app(self)
         self.socket_handler: AsyncSocketModeHandler | None = None
         self.auth: str = "not checked"
         self._runner: web.AppRunner | None = None
-        self._worker_task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         self.port: int | None = None
 
     async def slack_state(self) -> dict[str, object]:
@@ -86,7 +88,10 @@ class Runtime:
         await site.start()
         self.port = self._runner.addresses[0][1]
         if run_worker:
-            self._worker_task = asyncio.create_task(self.worker.run_forever(), name="outbox")
+            self._tasks = [
+                asyncio.create_task(self.worker.run_forever(), name="outbox"),
+                asyncio.create_task(self.scheduler.run_forever(), name="scheduler"),
+            ]
         if self.settings.socket_mode:
             self.socket_handler = AsyncSocketModeHandler(
                 self.bolt_app, app_token=self.settings.slack_app_token
@@ -113,10 +118,9 @@ class Runtime:
     async def stop(self) -> None:
         if self.socket_handler is not None:
             await self.socket_handler.close_async()
-        if self._worker_task is not None:
-            self._worker_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._worker_task
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._runner is not None:
             await self._runner.cleanup()
         if self._owns_engine:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.business_time import BusinessCalendar
 from bot.clock import Clock
 from bot.config import WebcareConfig
 from bot.i18n import Lang
@@ -19,3 +20,7 @@ class Services:
     config: WebcareConfig
     lang: Lang
     wake_outbox: Callable[[], None]  # a change queued Slack work: send it now
+    wake_scheduler: Callable[[], None]  # a task was scheduled: look at the next due time
+
+    def calendar_for(self, department_key: str) -> BusinessCalendar:
+        return BusinessCalendar(self.config.hours_for(self.config.department(department_key)))

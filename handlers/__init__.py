@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers import actions, commands, errors, events
+from handlers import actions, commands, errors, events, views
 
 
 def register_listeners(app: AsyncApp) -> None:
     actions.register(app)
     commands.register(app)
     events.register(app)
+    views.register(app)
     errors.register(app)

@@ -13,14 +13,20 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import cases
 from bot.cases import Actor, InvalidTransition
+from bot.follow_up import (
+    FollowUpAnswer,
+    due_after_days,
+    follow_up_answered,
+    follow_up_modal,
+)
 from bot.i18n import Lang, t
-from bot.render import ActionId
+from bot.render import ActionId, as_dicts
 from bot.services import Services
+from storage.cases import get_case as read_case
 
 NOT_YET = {
     ActionId.FORWARD: "button.forward",
     ActionId.DRAFT: "button.draft",
-    ActionId.FOLLOW_UP: "button.follow_up",
 }
 
 
@@ -30,6 +36,9 @@ def register(app: AsyncApp) -> None:
     app.action(ActionId.TAKE_OVER)(take_over)
     app.action(ActionId.RESOLVE)(_case_action(cases.resolve))
     app.action(ActionId.REOPEN)(_case_action(cases.reopen))
+    app.action(ActionId.FOLLOW_UP)(open_follow_up_modal)
+    for answer in FollowUpAnswer:
+        app.action(answer)(answer_follow_up)
     for action_id, label in NOT_YET.items():
         app.action(action_id)(_not_yet(label))
 
@@ -83,6 +92,55 @@ async def take_over(
         await _explain(client, body, refused, services.lang)
         return
     services.wake_outbox()
+
+
+async def open_follow_up_modal(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: dict[str, Any]
+) -> None:
+    await ack()
+    # trigger_id expires 3 s after the click: open the modal before anything slow.
+    case_id, _actor, _owner = _click(body)
+    view = follow_up_modal(case_id=case_id, lang=context["lang"])
+    await client.views_open(trigger_id=body["trigger_id"], view=view)
+
+
+async def answer_follow_up(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: dict[str, Any]
+) -> None:
+    """The owner answers "is the customer's problem solved?" in their DM."""
+    await ack()
+    services: Services = context["services"]
+    action = body["actions"][0]
+    answer = FollowUpAnswer(action["action_id"])
+    user = body["user"]
+    actor = Actor(id=user["id"], name=user.get("name") or user.get("username") or user["id"])
+    case_id, now = int(action["value"]), services.clock.now()
+    try:
+        async with services.engine.connect() as conn:
+            case = await read_case(conn, case_id=case_id)
+        snooze = None
+        if answer is FollowUpAnswer.STILL_OPEN and case is not None:
+            snooze = due_after_days(services.calendar_for(case.department), now, 1)
+        await cases.record_follow_up(
+            services.engine,
+            case_id=case_id,
+            actor=actor,
+            outcome=cases.Action(answer.value),
+            now=now,
+            snooze_until=snooze,
+        )
+    except InvalidTransition as refused:
+        await _explain(client, body, refused, services.lang)
+        return
+    services.wake_outbox()
+    services.wake_scheduler()
+    text, blocks = follow_up_answered(answer=answer, actor=actor.name, lang=services.lang)
+    await client.chat_update(
+        channel=body["channel"]["id"],
+        ts=body["message"]["ts"],
+        text=text,
+        blocks=as_dicts(blocks),
+    )
 
 
 async def _explain(

@@ -125,6 +125,7 @@ class JobKind(StrEnum):
     POST_MENTION = "post_mention"  # a later mention, as a reply in the card's thread
     UPDATE_CARD = "update_card"
     POST_NOTE = "post_note"  # a line in the card's thread: "Anna claimed this · 10:32"
+    POST_DM = "post_dm"  # a direct message to one person (channel = their user id)
 
 
 class OutboxJob(SQLModel, table=True):
@@ -167,3 +168,30 @@ class ChannelLease(SQLModel, table=True):
     channel: str = Field(primary_key=True, max_length=40)
     holder: str = Field(max_length=80)
     lease_until: datetime = _utc(nullable=False)
+
+
+class TaskStatus(StrEnum):
+    PENDING = "pending"
+    FIRED = "fired"
+    CANCELLED = "cancelled"
+
+
+class TaskKind(StrEnum):
+    FOLLOW_UP = "follow_up"  # ask the owner whether the customer's problem is solved
+
+
+class ScheduledTask(SQLModel, table=True):
+    """Something to do at a moment in time; fired once, even across restarts and replicas."""
+
+    __tablename__ = "scheduled_tasks"
+    __table_args__ = (Index("ix_scheduled_tasks_status_due_at", "status", "due_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=30)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    status: str = Field(default=TaskStatus.PENDING, max_length=10)
+    due_at: datetime = _utc(nullable=False)
+    notify: str = Field(max_length=32)  # the Slack user who is asked when it is due
+    created_by: str = Field(max_length=32)
+    created_at: datetime = _utc(nullable=False)
+    fired_at: datetime | None = _utc(nullable=True)

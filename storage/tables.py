@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Table
 
-from storage.models import Case, CaseEvent, ChannelLease, Mention, OutboxJob
+from storage.models import Case, CaseEvent, ChannelLease, Mention, OutboxJob, ScheduledTask
 
 
 def _table(model: type) -> Table:
@@ -16,3 +16,4 @@ MENTIONS = _table(Mention)
 EVENTS = _table(CaseEvent)
 OUTBOX = _table(OutboxJob)
 LEASES = _table(ChannelLease)
+TASKS = _table(ScheduledTask)

@@ -19,6 +19,7 @@ from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from bot.clock import ShiftedClock
 from bot.config import WebcareConfig, parse_config
 from bot.runtime import Runtime
 from bot.settings import Settings
@@ -221,6 +222,31 @@ class BotUnderTest:
         ) as response:
             return response.status
 
+    @property
+    def clock(self) -> ShiftedClock:
+        assert isinstance(self.runtime.clock, ShiftedClock)
+        return self.runtime.clock
+
+    async def submit_view(self, view: dict[str, Any], *, user: str, name: str) -> dict[str, Any]:
+        """Submit a modal as Slack does; returns the ack body ({} when accepted)."""
+        payload = {
+            "type": "view_submission",
+            "team": {"id": "T_FAKE", "domain": "acme"},
+            "user": {"id": user, "username": name.lower(), "name": name, "team_id": "T_FAKE"},
+            "api_app_id": "A_FAKE",
+            "token": "legacy",
+            "trigger_id": "13345224609.738474920.8088930838d88f008e0",
+            "view": view,
+            "response_urls": [],
+        }
+        body = urlencode({"payload": json.dumps(payload)})
+        async with self.session.post(
+            f"{self.url}/slack/events", data=body, headers=slack_signed(body)
+        ) as response:
+            assert response.status == 200
+            text = await response.text()
+            return json.loads(text) if text else {}
+
     async def deliver(self) -> None:
         """Run the outbox until everything due has been sent."""
         await self.runtime.worker.run_until_idle()
@@ -231,7 +257,7 @@ async def bot(
     engine: AsyncEngine, config: WebcareConfig, slack: FakeSlack
 ) -> AsyncIterator[BotUnderTest]:
     """The bot in HTTP mode; its outbox runs only when a test calls `bot.deliver()`."""
-    runtime = Runtime(make_settings(slack), config, engine=engine)
+    runtime = Runtime(make_settings(slack), config, engine=engine, clock=ShiftedClock())
     await runtime.start(run_worker=False)
     async with aiohttp.ClientSession() as session:
         yield BotUnderTest(runtime, session)

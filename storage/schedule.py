@@ -1,0 +1,107 @@
+"""Scheduled tasks: added with a case change, fired once when due."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from storage.models import TaskStatus
+from storage.tables import OUTBOX, TASKS
+
+
+async def add_task(
+    conn: AsyncConnection,
+    *,
+    kind: str,
+    case_id: int,
+    due_at: datetime,
+    notify: str,
+    created_by: str,
+    now: datetime,
+) -> int:
+    """Schedule a task, replacing a pending one of the same kind for the case."""
+    await cancel_tasks(conn, case_id=case_id, kind=kind)
+    result = await conn.execute(
+        insert(TASKS)
+        .values(
+            kind=kind,
+            case_id=case_id,
+            status=TaskStatus.PENDING,
+            due_at=due_at,
+            notify=notify,
+            created_by=created_by,
+            created_at=now,
+        )
+        .returning(TASKS.c.id)
+    )
+    return result.scalar_one()
+
+
+async def cancel_tasks(conn: AsyncConnection, *, case_id: int, kind: str | None = None) -> None:
+    condition = (TASKS.c.case_id == case_id) & (TASKS.c.status == TaskStatus.PENDING)
+    if kind is not None:
+        condition &= TASKS.c.kind == kind
+    await conn.execute(update(TASKS).where(condition).values(status=TaskStatus.CANCELLED))
+
+
+async def take_due_task(conn: AsyncConnection, *, now: datetime) -> Row[Any] | None:
+    """Fire the oldest due task in one statement, so it fires exactly once.
+
+    On PostgreSQL concurrent schedulers skip a row another one is firing (SKIP LOCKED);
+    SQLite ignores the lock clause and serialises writers anyway.
+    """
+    oldest_due = (
+        select(TASKS.c.id)
+        .where(TASKS.c.status == TaskStatus.PENDING, TASKS.c.due_at <= now)
+        .order_by(TASKS.c.due_at, TASKS.c.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    fired = await conn.execute(
+        update(TASKS)
+        .where(TASKS.c.id == oldest_due, TASKS.c.status == TaskStatus.PENDING)
+        .values(status=TaskStatus.FIRED, fired_at=now)
+        .returning(*TASKS.c)
+    )
+    return fired.first()
+
+
+async def next_task_due(conn: AsyncConnection) -> datetime | None:
+    return await conn.scalar(
+        select(TASKS.c.due_at)
+        .where(TASKS.c.status == TaskStatus.PENDING)
+        .order_by(TASKS.c.due_at)
+        .limit(1)
+    )
+
+
+async def pending_follow_up(conn: AsyncConnection, *, case_id: int) -> datetime | None:
+    return await conn.scalar(
+        select(TASKS.c.due_at).where(
+            TASKS.c.case_id == case_id,
+            TASKS.c.status == TaskStatus.PENDING,
+            TASKS.c.kind == "follow_up",
+        )
+    )
+
+
+async def enqueue_dm(
+    conn: AsyncConnection, *, user: str, case_id: int, payload: dict[str, Any], now: datetime
+) -> None:
+    """Queue a direct message to `user` (posted to their user id, which opens the DM)."""
+    await conn.execute(
+        insert(OUTBOX).values(
+            kind="post_dm",
+            case_id=case_id,
+            channel=user,
+            status="pending",
+            attempts=0,
+            not_before=now,
+            created_at=now,
+            payload=payload,
+        )
+    )
