@@ -72,6 +72,7 @@ def channel_stats(
         "ratio": round(len(stamps) / (burst + rate * window), 4),
         "ratio_incl_startup": round(len(stamps) / (burst + rate * elapsed), 4),
         "ratelimited_429": len(limited),
+        "gap_s_min": round(min(gaps), 4) if gaps else None,
         "gap_s_median": round(statistics.median(gaps), 4) if gaps else None,
         "gap_s_max": round(max(gaps), 4) if gaps else None,
     }

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import signal
 import sqlite3
 import sys
@@ -133,14 +134,8 @@ class Server:
             session.get(self.url.replace(PATH, "/metrics")) as response,
         ):
             text = await response.text()
-        found = dict(
-            line.split()
-            for line in text.splitlines()
-            if line.startswith("webcare_ingest_batch_size_")
-            and line.split()[0].endswith(("_sum", "_count"))
-        )
-        count = float(found["webcare_ingest_batch_size_count"])
-        mean = float(found["webcare_ingest_batch_size_sum"]) / count
+        found = dict(re.findall(r"^webcare_ingest_batch_size_(sum|count) (\S+)$", text, re.M))
+        count, mean = float(found["count"]), float(found["sum"]) / float(found["count"])
         return {"transactions": int(count), "mentions_per_transaction": round(mean, 2)}
 
 

@@ -103,8 +103,25 @@ async def take_over(
     )
 
 
-async def resolve(engine: AsyncEngine, *, case_id: int, actor: Actor, now: datetime) -> Row[Any]:
-    return await _act(engine, Action.RESOLVE, case_id=case_id, actor=actor, now=now)
+async def resolve(
+    engine: AsyncEngine,
+    *,
+    case_id: int,
+    actor: Actor,
+    now: datetime,
+    closing_note: str | None = None,
+    public_close: bool | None = None,
+) -> Row[Any]:
+    """Close a case. `public_close` records, for a conversation that moved from public to
+    private, whether the public thread was told it was sorted out (None: not asked)."""
+    details: dict[str, Any] = {}
+    if closing_note:
+        details["closing_note"] = closing_note
+    if public_close is not None:
+        details["public_close"] = public_close
+    return await _act(
+        engine, Action.RESOLVE, case_id=case_id, actor=actor, now=now, details=details
+    )
 
 
 async def reopen(engine: AsyncEngine, *, case_id: int, actor: Actor, now: datetime) -> Row[Any]:
@@ -119,6 +136,7 @@ async def _act(
     actor: Actor,
     now: datetime,
     expected_owner: str | None = None,
+    details: dict[str, Any] | None = None,
 ) -> Row[Any]:
     async with engine.begin() as conn:
         case = await lock_case(conn, case_id=case_id)
@@ -136,6 +154,7 @@ async def _act(
         elif action is Action.REOPEN:
             values["resolved_at"] = None
         note = {"action": action.value, "actor": actor.name, "at": now.isoformat()}
+        note |= details or {}
         if action is Action.TAKE_OVER:
             note["previous_owner"] = case.owner_name or case.owner_id
         if action is Action.RESOLVE:

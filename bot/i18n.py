@@ -126,6 +126,19 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
         "en": ":arrows_counterclockwise: Reopened: the case is back with {actor}.",
         "nl": ":arrows_counterclockwise: Heropend: de case ligt weer bij {actor}.",
     },
+    "resolve.title": {"en": "Resolve case", "nl": "Case afhandelen"},
+    "resolve.submit": {"en": "Resolve", "nl": "Afhandelen"},
+    "resolve.note": {"en": "Closing note (optional)", "nl": "Afsluitende notitie (optioneel)"},
+    "resolve.went_private": {
+        "en": "This conversation started in public and continued in private messages.",
+        "nl": "Dit gesprek begon openbaar en ging verder in privéberichten.",
+    },
+    "resolve.public_close": {
+        "en": "Did you close the public conversation (e.g. “we sorted this out in DM”)?",
+        "nl": "Heb je het openbare gesprek afgesloten (bijv. “we hebben het via DM opgelost”)?",
+    },
+    "resolve.yes": {"en": "Yes, closed in public", "nl": "Ja, openbaar afgesloten"},
+    "resolve.no": {"en": "No", "nl": "Nee"},
     "card.resolved": {"en": "Resolved {when}", "nl": "Afgehandeld {when}"},
     "note.claim": {"en": "{actor} claimed this", "nl": "{actor} heeft dit opgepakt"},
     "note.unclaim": {"en": "{actor} released this", "nl": "{actor} heeft dit vrijgegeven"},
@@ -134,6 +147,10 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
         "nl": "{actor} heeft dit overgenomen van {previous}",
     },
     "note.resolve": {"en": "{actor} resolved this", "nl": "{actor} heeft dit afgehandeld"},
+    "note.resolve_with_note": {
+        "en": "{actor} resolved this: {closing_note}",
+        "nl": "{actor} heeft dit afgehandeld: {closing_note}",
+    },
     "note.reopen": {"en": "{actor} reopened this", "nl": "{actor} heeft dit heropend"},
     "error.already_claimed": {
         "en": "{owner} already has this case. Use *Take over* if you need it.",

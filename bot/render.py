@@ -260,9 +260,13 @@ def case_note(note: Mapping[str, Any], *, timezone: str, lang: Lang) -> tuple[st
     if note.get("due_at"):
         due_at = datetime.fromisoformat(note["due_at"])
         due = slack_date(due_at, format_when(due_at, lang=lang, timezone=timezone))
+    key = f"note.{note['action']}"
+    if note.get("closing_note"):
+        key = "note.resolve_with_note"
     line = t(
-        f"note.{note['action']}",
+        key,
         lang,
+        closing_note=escape(note.get("closing_note") or ""),
         actor=escape(note["actor"]),
         previous=escape(note.get("previous_owner") or "?"),
         due=due,

@@ -21,8 +21,10 @@ from bot.follow_up import (
 )
 from bot.i18n import Lang, t
 from bot.render import ActionId, as_dicts
+from bot.resolve import resolve_modal
 from bot.services import Services
 from storage.cases import get_case as read_case
+from storage.cases import went_private
 
 NOT_YET = {
     ActionId.FORWARD: "button.forward",
@@ -34,7 +36,7 @@ def register(app: AsyncApp) -> None:
     app.action(ActionId.CLAIM)(_case_action(cases.claim))
     app.action(ActionId.UNCLAIM)(_case_action(cases.unclaim))
     app.action(ActionId.TAKE_OVER)(take_over)
-    app.action(ActionId.RESOLVE)(_case_action(cases.resolve))
+    app.action(ActionId.RESOLVE)(open_resolve_modal)
     app.action(ActionId.REOPEN)(_case_action(cases.reopen))
     app.action(ActionId.FOLLOW_UP)(open_follow_up_modal)
     for answer in FollowUpAnswer:
@@ -101,6 +103,18 @@ async def open_follow_up_modal(
     # trigger_id expires 3 s after the click: open the modal before anything slow.
     case_id, _actor, _owner = _click(body)
     view = follow_up_modal(case_id=case_id, lang=context["lang"])
+    await client.views_open(trigger_id=body["trigger_id"], view=view)
+
+
+async def open_resolve_modal(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: dict[str, Any]
+) -> None:
+    await ack()
+    services: Services = context["services"]
+    case_id, _actor, _owner = _click(body)
+    async with services.engine.connect() as conn:
+        ask = await went_private(conn, case_id=case_id)  # one indexed query: well within 3 s
+    view = resolve_modal(case_id=case_id, ask_public_close=ask, lang=services.lang)
     await client.views_open(trigger_id=body["trigger_id"], view=view)
 
 

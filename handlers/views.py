@@ -9,14 +9,49 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import cases
 from bot.cases import Actor, InvalidTransition
-from bot.follow_up import MODAL_ID, BadFollowUp, due_from_modal
-from bot.i18n import t
+from bot.follow_up import MODAL_ID as FOLLOW_UP_MODAL
+from bot.follow_up import BadFollowUp, due_from_modal
+from bot.i18n import Lang, t
+from bot.resolve import MODAL_ID as RESOLVE_MODAL
+from bot.resolve import NOTE, read_resolve_modal
 from bot.services import Services
 from storage.cases import get_case
 
 
 def register(app: AsyncApp) -> None:
-    app.view(MODAL_ID)(schedule_follow_up)
+    app.view(FOLLOW_UP_MODAL)(schedule_follow_up)
+    app.view(RESOLVE_MODAL)(resolve_case)
+
+
+def _actor(body: dict[str, Any]) -> Actor:
+    user = body["user"]
+    return Actor(id=user["id"], name=user.get("name") or user.get("username") or user["id"])
+
+
+def _refusal(refused: InvalidTransition, lang: Lang) -> str:
+    owner = f"<@{refused.owner}>" if refused.owner else t("error.nobody", lang)
+    return t(f"error.{refused.reason}", lang, owner=owner, status=refused.status or "?")
+
+
+async def resolve_case(
+    ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], context: dict[str, Any]
+) -> None:
+    services: Services = context["services"]
+    closing_note, public_close = read_resolve_modal(view["state"]["values"])
+    try:
+        await cases.resolve(
+            services.engine,
+            case_id=int(view["private_metadata"]),
+            actor=_actor(body),
+            now=services.clock.now(),
+            closing_note=closing_note,
+            public_close=public_close,
+        )
+    except InvalidTransition as refused:
+        await ack(response_action="errors", errors={NOTE: _refusal(refused, services.lang)})
+        return
+    await ack()
+    services.wake_outbox()
 
 
 async def schedule_follow_up(
@@ -44,16 +79,12 @@ async def schedule_follow_up(
     except BadFollowUp as bad:
         await ack(response_action="errors", errors={bad.block: bad.message})
         return
-    user = body["user"]
-    actor = Actor(id=user["id"], name=user.get("name") or user.get("username") or user["id"])
     try:
         await cases.schedule_follow_up(
-            services.engine, case_id=case_id, actor=actor, due_at=due, now=now
+            services.engine, case_id=case_id, actor=_actor(body), due_at=due, now=now
         )
     except InvalidTransition as refused:
-        owner = f"<@{refused.owner}>" if refused.owner else t("error.nobody", lang)
-        message = t(f"error.{refused.reason}", lang, owner=owner, status=refused.status or "?")
-        await ack(response_action="errors", errors={"when": message})
+        await ack(response_action="errors", errors={"when": _refusal(refused, lang)})
         return
     await ack()
     services.wake_outbox()

@@ -26,3 +26,14 @@ async def get_mention(conn: AsyncConnection, *, mention_id: int) -> Row | None:
 
 async def count_cases(conn: AsyncConnection) -> int:
     return await conn.scalar(select(func.count()).select_from(CASES)) or 0
+
+
+async def went_private(conn: AsyncConnection, *, case_id: int) -> bool:
+    """True when a conversation that started in public continued in private messages."""
+    started_private = await conn.scalar(select(CASES.c.private).where(CASES.c.id == case_id))
+    if started_private is None or started_private:
+        return False
+    private_mention = await conn.scalar(
+        select(MENTIONS.c.id).where(MENTIONS.c.case_id == case_id, MENTIONS.c.private).limit(1)
+    )
+    return private_mention is not None

@@ -57,6 +57,30 @@ async def _click(
     await bot.deliver()
 
 
+async def _resolve(
+    bot: BotUnderTest,
+    slack: FakeSlack,
+    who: tuple[str, str],
+    *,
+    note: str = "",
+    public_close: str | None = None,
+) -> dict[str, Any]:
+    """Click Resolve and submit the modal Slack opened; returns the modal as it was opened."""
+    await _click(bot, slack, "case_resolve", who)
+    modal = dict(slack.views[-1])
+    values: dict[str, Any] = {
+        "closing_note": {"closing_note": {"type": "plain_text_input", "value": note or None}}
+    }
+    if public_close:
+        values["public_close"] = {
+            "public_close": {"type": "radio_buttons", "selected_option": {"value": public_close}}
+        }
+    answer = await bot.submit_view({**modal, "state": {"values": values}}, user=who[0], name=who[1])
+    assert answer == {}
+    await bot.deliver()
+    return modal
+
+
 async def _last_ephemeral(slack: FakeSlack, user: str) -> str:
     await slack.wait_for(lambda: any(e["user"] == user for e in slack.ephemerals))
     return [e for e in slack.ephemerals if e["user"] == user][-1]["text"]
@@ -167,7 +191,7 @@ async def test_a_resolved_case_takes_no_claim_until_reopened(
 ) -> None:
     await _a_case_on_the_board(bot)
     open_card = _card(slack)
-    await _click(bot, slack, "case_resolve", ANNA)
+    await _resolve(bot, slack, ANNA)
     card = _card(slack)
     assert "Resolved" in _shown(card) and _buttons(card) == ["case_reopen"]
 

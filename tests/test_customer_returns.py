@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 from storage.models import Case, CaseEvent
 from tests.conftest import BotUnderTest, mention
 from tests.fake_slack import FakeSlack
-from tests.test_claim import ANNA, _buttons, _card, _click, _shown
+from tests.test_claim import ANNA, _buttons, _card, _click, _resolve, _shown
 
 
 async def test_a_reply_on_a_claimed_case_pings_the_owner_and_marks_the_card(
@@ -45,7 +45,7 @@ async def test_writing_again_soon_after_resolving_reopens_the_case(
     _, first = await bot.post_webhook(mention("1"))
     await bot.deliver()
     await _click(bot, slack, "case_claim", ANNA)
-    await _click(bot, slack, "case_resolve", ANNA)
+    await _resolve(bot, slack, ANNA)
     assert _buttons(_card(slack)) == ["case_reopen"]
 
     _, again = await bot.post_webhook(mention("2", text="Het werkt alweer niet"))
@@ -67,7 +67,7 @@ async def test_after_the_reopen_window_a_new_case_starts(
 ) -> None:
     _, first = await bot.post_webhook(mention("1"))
     await bot.deliver()
-    await _click(bot, slack, "case_resolve", ANNA)
+    await _resolve(bot, slack, ANNA)
     async with bot.runtime.engine.begin() as conn:
         long_ago = datetime.now(UTC) - timedelta(days=8)
         await conn.execute(update(Case).values(resolved_at=long_ago))

@@ -1,0 +1,38 @@
+"""Resolving: a closing note for the team, and for conversations that went private, whether
+the public thread was closed ("we sorted this out in DM")."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from storage.models import CaseEvent
+from tests.conftest import BotUnderTest, mention
+from tests.fake_slack import FakeSlack
+from tests.test_claim import ANNA, _notes, _resolve
+
+
+async def _resolution(bot: BotUnderTest) -> dict[str, object]:
+    async with bot.runtime.engine.connect() as conn:
+        return (
+            await conn.execute(select(CaseEvent.detail).where(CaseEvent.kind == "resolve"))
+        ).scalar_one()
+
+
+async def test_a_closing_note_lands_in_the_thread(bot: BotUnderTest, slack: FakeSlack) -> None:
+    await bot.post_webhook(mention("1"))
+    await bot.deliver()
+    modal = await _resolve(bot, slack, ANNA, note="Pas vervangen <!channel>")
+    assert [b["block_id"] for b in modal["blocks"]] == ["closing_note"]  # public: no question
+    assert _notes(slack) == ["Anna resolved this: Pas vervangen &lt;!channel&gt;"]
+    assert (await _resolution(bot))["closing_note"] == "Pas vervangen <!channel>"
+
+
+async def test_a_conversation_that_went_private_asks_about_the_public_close(
+    bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    await bot.post_webhook(mention("1", text="@acmebank mijn pas doet het niet"))
+    await bot.post_webhook(mention("2", text="Mijn klantnummer is 12345", private=True))
+    await bot.deliver()
+    modal = await _resolve(bot, slack, ANNA, public_close="no")
+    assert "public_close" in [b.get("block_id") for b in modal["blocks"]]
+    assert (await _resolution(bot))["public_close"] is False
