@@ -164,13 +164,16 @@ class OutboxWorker:
                 raise RuntimeError(f"lost the lease on {channel}")
 
     async def _pace(self, channel: str) -> None:
-        loop = asyncio.get_running_loop()
         last = self._last_post.get(channel)
         if last is not None:
-            delay = last + self.interval - loop.time()
+            delay = last + self.interval - asyncio.get_running_loop().time()
             if delay > 0:
                 await asyncio.sleep(delay)
-        self._last_post[channel] = loop.time()
+
+    def _posted(self, channel: str) -> None:
+        # Counted from Slack's answer, not from our request: network jitter can then only
+        # make the gap Slack sees longer than the interval, never shorter.
+        self._last_post[channel] = asyncio.get_running_loop().time()
 
     async def _send(self, job: Job) -> None:
         now = self.clock.now()
@@ -241,6 +244,7 @@ class OutboxWorker:
             unfurl_media=False,
             **({"thread_ts": message.thread_ts} if message.thread_ts else {}),
         )
+        self._posted(job.channel)
         return response["channel"], response["ts"]
 
     async def _find_posted(self, job: Job) -> tuple[str, str] | None:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import and_, func, insert, or_, select, tuple_, update
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -128,24 +128,32 @@ async def _existing_mentions(
     conn: AsyncConnection, keys: list[tuple[str, str]]
 ) -> dict[tuple[str, str], int]:
     found: dict[tuple[str, str], int] = {}
-    unique = list(dict.fromkeys(keys))
-    for start in range(0, len(unique), 400):
-        chunk = unique[start : start + 400]
+    for source, ids in _by_source(keys):
         rows = await conn.execute(
-            select(MENTIONS.c.source, MENTIONS.c.external_id, MENTIONS.c.case_id).where(
-                tuple_(MENTIONS.c.source, MENTIONS.c.external_id).in_(chunk)
+            select(MENTIONS.c.external_id, MENTIONS.c.case_id).where(
+                MENTIONS.c.source == source, MENTIONS.c.external_id.in_(ids)
             )
         )
-        found.update({(r.source, r.external_id): r.case_id for r in rows})
+        found.update({(source, r.external_id): r.case_id for r in rows})
     return found
+
+
+def _by_source(keys: Iterable[tuple[str, str]]) -> Iterator[tuple[str, list[str]]]:
+    """(source, [ids]) in chunks: `source = ? AND id IN (...)` uses the index on both columns,
+    where SQLite does not use it for a two-column tuple IN."""
+    grouped: dict[str, list[str]] = {}
+    for source, value in dict.fromkeys(keys):
+        grouped.setdefault(source, []).append(value)
+    for source, values in grouped.items():
+        for start in range(0, len(values), 500):
+            yield source, values[start : start + 500]
 
 
 async def _cases_to_join(
     conn: AsyncConnection, authors: set[tuple[str, str]], *, reopen_after: datetime
 ) -> dict[tuple[str, str], _Existing]:
     found: dict[tuple[str, str], _Existing] = {}
-    ordered = sorted(authors)
-    for start in range(0, len(ordered), 400):
+    for source, handles in _by_source(sorted(authors)):
         rows = await conn.execute(
             select(
                 CASES.c.id,
@@ -156,7 +164,8 @@ async def _cases_to_join(
                 CASES.c.status,
             )
             .where(
-                tuple_(CASES.c.source, CASES.c.author_handle).in_(ordered[start : start + 400]),
+                CASES.c.source == source,
+                CASES.c.author_handle.in_(handles),
                 or_(
                     CASES.c.status.in_(OPEN_STATUSES),
                     and_(CASES.c.status == "resolved", CASES.c.resolved_at >= reopen_after),
@@ -201,10 +210,12 @@ async def _insert_cases(conn: AsyncConnection, items: list[Incoming], now: datet
                 "slack_channel": item.channel,
             }
         )
+    # Match ids by key: asking SQLAlchemy to keep parameter order makes it insert row by row.
     result = await conn.execute(
-        insert(CASES).returning(CASES.c.id, sort_by_parameter_order=True), rows
+        insert(CASES).returning(CASES.c.id, CASES.c.source, CASES.c.author_handle), rows
     )
-    return [row.id for row in result]
+    ids = {(r.source, r.author_handle): r.id for r in result}
+    return [ids[(row["source"], row["author_handle"])] for row in rows]
 
 
 async def _insert_mentions(
@@ -233,9 +244,10 @@ async def _insert_mentions(
         for item in items
     ]
     result = await conn.execute(
-        insert(MENTIONS).returning(MENTIONS.c.id, sort_by_parameter_order=True), rows
+        insert(MENTIONS).returning(MENTIONS.c.id, MENTIONS.c.source, MENTIONS.c.external_id), rows
     )
-    return [row.id for row in result]
+    ids = {(r.source, r.external_id): r.id for r in result}
+    return [ids[(row["source"], row["external_id"])] for row in rows]
 
 
 async def _record_mentions(

@@ -45,6 +45,8 @@ class Case(SQLModel, table=True):
             sqlite_where=text(_OPEN_SQL),
             postgresql_where=text(_OPEN_SQL),
         ),
+        # Threading looks up a customer's open or recently resolved case.
+        Index("ix_cases_source_author", "source", "author_handle"),
         Index("ix_cases_department_status", "department", "status"),
         Index("ix_cases_status_sla_due_at", "status", "sla_due_at"),
     )
