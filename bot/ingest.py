@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -21,6 +22,7 @@ from bot.clock import Clock
 from bot.config import WebcareConfig
 from bot.mentions import MentionIn
 from bot.routing import Router
+from storage.db import UnitOfWork
 from storage.intake import Incoming, Stored, store_incoming
 
 log = logging.getLogger(__name__)
@@ -72,6 +74,7 @@ class Ingestor:
         self.on_stored = on_stored
         self._calendars = {d.key: BusinessCalendar(config.hours_for(d)) for d in config.departments}
         self._reopen_window = timedelta(days=config.reopen_window_days)
+        self._unit = UnitOfWork(engine)
         self._queue: list[_Request] = []
         self._writer: asyncio.Task[None] | None = None
 
@@ -99,6 +102,9 @@ class Ingestor:
         # shield: a client hanging up must not cancel a transaction shared with others.
         stored = await asyncio.shield(request.done)
         return IngestResult.of(stored)
+
+    def close(self) -> None:
+        self._unit.dispose()
 
     async def _write_queued(self) -> None:
         while self._queue:
@@ -138,10 +144,10 @@ class Ingestor:
         for attempt in range(3):
             try:
                 now = self.clock.now()
-                async with self.engine.begin() as conn:
-                    return await store_incoming(
-                        conn, items=items, now=now, reopen_after=now - self._reopen_window
-                    )
+                work = partial(
+                    store_incoming, items=items, now=now, reopen_after=now - self._reopen_window
+                )
+                return await self._unit.run(work)
             except IntegrityError:
                 # Another replica stored the same mention or opened the same author's case
                 # between our read and our write: reading again resolves it.

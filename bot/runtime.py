@@ -123,5 +123,6 @@ class Runtime:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._runner is not None:
             await self._runner.cleanup()
+        self.ingestor.close()
         if self._owns_engine:
             await self.engine.dispose()

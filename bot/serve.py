@@ -112,6 +112,7 @@ async def import_mentions(
             for i in range(0, len(mentions), IMPORT_CHUNK)
         ]
     finally:
+        ingestor.close()
         await engine.dispose()
     return IngestResult(
         accepted=sum(r.accepted for r in results),

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from sqlalchemy import event, text
+from sqlalchemy import Connection, Engine, event, text
+from sqlalchemy import create_engine as sa_create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+T = TypeVar("T")
 
 
 def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
@@ -44,3 +49,35 @@ async def ping(engine: AsyncEngine) -> None:
     """Raise if the database does not answer."""
     async with engine.connect() as conn:
         await conn.execute(text("SELECT 1"))
+
+
+class UnitOfWork:
+    """Runs a synchronous function as one transaction, with as few thread hops as possible.
+
+    aiosqlite moves every DBAPI call (cursor, execute, fetch, close) to its thread and back:
+    ~50 hops for one ingest batch. On SQLite the whole function therefore runs in one worker
+    thread with the stdlib driver; on PostgreSQL it runs through `run_sync` over asyncpg.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._sync: Engine | None = None
+        if is_sqlite(engine):
+            url = engine.url.set(drivername="sqlite")
+            self._sync = sa_create_engine(url, connect_args={"check_same_thread": False})
+            event.listen(self._sync, "connect", _sqlite_pragmas)
+
+    async def run(self, work: Callable[[Connection], T]) -> T:
+        if self._sync is None:
+            async with self.engine.begin() as conn:
+                return await conn.run_sync(work)
+        return await asyncio.to_thread(self._run_in_thread, work)
+
+    def _run_in_thread(self, work: Callable[[Connection], T]) -> T:
+        assert self._sync is not None
+        with self._sync.begin() as conn:
+            return work(conn)
+
+    def dispose(self) -> None:
+        if self._sync is not None:
+            self._sync.dispose()

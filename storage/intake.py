@@ -1,4 +1,9 @@
-"""Storing incoming mentions in one transaction: dedupe, thread into cases, queue the cards."""
+"""Storing incoming mentions in one transaction: dedupe, thread into cases, queue the cards.
+
+Synchronous on purpose: the whole unit of work runs in one go (through `run_sync` on
+PostgreSQL, in a worker thread with the stdlib driver on SQLite, see storage.db.run_unit),
+instead of one thread hop per statement through aiosqlite.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from storage.models import OPEN_STATUSES, JobKind
 from storage.tables import CASES, EVENTS, MENTIONS, OUTBOX
@@ -76,15 +81,15 @@ class _Existing:
     resolved: bool  # recently resolved: the mention reopens it
 
 
-async def store_incoming(
-    conn: AsyncConnection, *, items: Sequence[Incoming], now: datetime, reopen_after: datetime
+def store_incoming(
+    conn: Connection, *, items: Sequence[Incoming], now: datetime, reopen_after: datetime
 ) -> list[Stored]:
     """Store a batch in the caller's transaction; one `Stored` per item, in order.
 
     A mention joins its author's open case on the same source, or reopens one resolved after
     `reopen_after`; otherwise it opens a new case.
     """
-    known = await _existing_mentions(conn, [_key(i.mention) for i in items])
+    known = _existing_mentions(conn, [_key(i.mention) for i in items])
     fresh: list[Incoming] = []
     seen: set[tuple[str, str]] = set()
     for item in items:
@@ -93,21 +98,19 @@ async def store_incoming(
             seen.add(key)
             fresh.append(item)
 
-    existing = await _cases_to_join(
-        conn, {_author(i.mention) for i in fresh}, reopen_after=reopen_after
-    )
+    existing = _cases_to_join(conn, {_author(i.mention) for i in fresh}, reopen_after=reopen_after)
     first_of_author: dict[tuple[str, str], Incoming] = {}
     for item in fresh:
         if _author(item.mention) not in existing:
             first_of_author.setdefault(_author(item.mention), item)
-    new_case_ids = await _insert_cases(conn, list(first_of_author.values()), now)
+    new_case_ids = _insert_cases(conn, list(first_of_author.values()), now)
     case_of = {author: case.id for author, case in existing.items()}
     case_of |= dict(zip(first_of_author, new_case_ids, strict=True))
 
-    mention_ids = await _insert_mentions(conn, fresh, case_of, now)
+    mention_ids = _insert_mentions(conn, fresh, case_of, now)
     firsts = {id(item) for item in first_of_author.values()}
     joined = {case.id: case for case in existing.values()}
-    await _record_mentions(conn, fresh, mention_ids, case_of, firsts, joined, now)
+    _record_mentions(conn, fresh, mention_ids, case_of, firsts, joined, now)
 
     stored_now = {
         _key(item.mention): Stored(case_of[_author(item.mention)], False, id(item) in firsts)
@@ -124,16 +127,43 @@ async def store_incoming(
     return results
 
 
-async def _existing_mentions(
-    conn: AsyncConnection, keys: list[tuple[str, str]]
-) -> dict[tuple[str, str], int]:
+# Hot-path statements are built once: building and cache-keying a statement costs more than
+# SQLite needs to run it.
+_KNOWN_MENTIONS = select(MENTIONS.c.external_id, MENTIONS.c.case_id).where(
+    MENTIONS.c.source == bindparam("source"),
+    MENTIONS.c.external_id.in_(bindparam("ids", expanding=True)),
+)
+_CASES_TO_JOIN = (
+    select(
+        CASES.c.id,
+        CASES.c.source,
+        CASES.c.author_handle,
+        CASES.c.slack_channel,
+        CASES.c.owner_id,
+        CASES.c.status,
+    )
+    .where(
+        CASES.c.source == bindparam("source"),
+        CASES.c.author_handle.in_(bindparam("handles", expanding=True)),
+        or_(
+            CASES.c.status.in_(OPEN_STATUSES),
+            and_(CASES.c.status == "resolved", CASES.c.resolved_at >= bindparam("after")),
+        ),
+    )
+    .order_by(CASES.c.id)
+)
+_INSERT_CASES = insert(CASES).returning(CASES.c.id, CASES.c.source, CASES.c.author_handle)
+_INSERT_MENTIONS = insert(MENTIONS).returning(
+    MENTIONS.c.id, MENTIONS.c.source, MENTIONS.c.external_id
+)
+_INSERT_EVENTS = insert(EVENTS)
+_INSERT_JOBS = insert(OUTBOX)
+
+
+def _existing_mentions(conn: Connection, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
     found: dict[tuple[str, str], int] = {}
     for source, ids in _by_source(keys):
-        rows = await conn.execute(
-            select(MENTIONS.c.external_id, MENTIONS.c.case_id).where(
-                MENTIONS.c.source == source, MENTIONS.c.external_id.in_(ids)
-            )
-        )
+        rows = conn.execute(_KNOWN_MENTIONS, {"source": source, "ids": ids})
         found.update({(source, r.external_id): r.case_id for r in rows})
     return found
 
@@ -149,29 +179,13 @@ def _by_source(keys: Iterable[tuple[str, str]]) -> Iterator[tuple[str, list[str]
             yield source, values[start : start + 500]
 
 
-async def _cases_to_join(
-    conn: AsyncConnection, authors: set[tuple[str, str]], *, reopen_after: datetime
+def _cases_to_join(
+    conn: Connection, authors: set[tuple[str, str]], *, reopen_after: datetime
 ) -> dict[tuple[str, str], _Existing]:
     found: dict[tuple[str, str], _Existing] = {}
     for source, handles in _by_source(sorted(authors)):
-        rows = await conn.execute(
-            select(
-                CASES.c.id,
-                CASES.c.source,
-                CASES.c.author_handle,
-                CASES.c.slack_channel,
-                CASES.c.owner_id,
-                CASES.c.status,
-            )
-            .where(
-                CASES.c.source == source,
-                CASES.c.author_handle.in_(handles),
-                or_(
-                    CASES.c.status.in_(OPEN_STATUSES),
-                    and_(CASES.c.status == "resolved", CASES.c.resolved_at >= reopen_after),
-                ),
-            )
-            .order_by(CASES.c.id)
+        rows = conn.execute(
+            _CASES_TO_JOIN, {"source": source, "handles": handles, "after": reopen_after}
         )
         for r in rows:
             author, resolved = (r.source, r.author_handle), r.status == "resolved"
@@ -181,7 +195,7 @@ async def _cases_to_join(
     return found
 
 
-async def _insert_cases(conn: AsyncConnection, items: list[Incoming], now: datetime) -> list[int]:
+def _insert_cases(conn: Connection, items: list[Incoming], now: datetime) -> list[int]:
     if not items:
         return []
     rows = []
@@ -211,15 +225,13 @@ async def _insert_cases(conn: AsyncConnection, items: list[Incoming], now: datet
             }
         )
     # Match ids by key: asking SQLAlchemy to keep parameter order makes it insert row by row.
-    result = await conn.execute(
-        insert(CASES).returning(CASES.c.id, CASES.c.source, CASES.c.author_handle), rows
-    )
+    result = conn.execute(_INSERT_CASES, rows)
     ids = {(r.source, r.author_handle): r.id for r in result}
     return [ids[(row["source"], row["author_handle"])] for row in rows]
 
 
-async def _insert_mentions(
-    conn: AsyncConnection,
+def _insert_mentions(
+    conn: Connection,
     items: list[Incoming],
     case_of: dict[tuple[str, str], int],
     now: datetime,
@@ -243,15 +255,13 @@ async def _insert_mentions(
         }
         for item in items
     ]
-    result = await conn.execute(
-        insert(MENTIONS).returning(MENTIONS.c.id, MENTIONS.c.source, MENTIONS.c.external_id), rows
-    )
+    result = conn.execute(_INSERT_MENTIONS, rows)
     ids = {(r.source, r.external_id): r.id for r in result}
     return [ids[(row["source"], row["external_id"])] for row in rows]
 
 
-async def _record_mentions(
-    conn: AsyncConnection,
+def _record_mentions(
+    conn: Connection,
     items: list[Incoming],
     mention_ids: list[int],
     case_of: dict[tuple[str, str], int],
@@ -317,13 +327,13 @@ async def _record_mentions(
                     "detail": {"reason": "customer wrote again", "previous_owner": case.owner_id},
                 }
             )
-        await conn.execute(update(CASES).where(CASES.c.id == case_id).values(**values))
+        conn.execute(update(CASES).where(CASES.c.id == case_id).values(**values))
         if case is not None:
-            await enqueue_card_update(conn, case_id=case_id, channel=case.channel, now=now)
+            enqueue_card_update(conn, case_id=case_id, channel=case.channel, now=now)
     if events:
-        await conn.execute(insert(EVENTS), events)
+        conn.execute(_INSERT_EVENTS, events)
     if jobs:
-        await conn.execute(insert(OUTBOX), jobs)
+        conn.execute(_INSERT_JOBS, jobs)
 
 
 def _event(
@@ -345,9 +355,7 @@ def _event(
     }
 
 
-async def enqueue_card_update(
-    conn: AsyncConnection, *, case_id: int, channel: str, now: datetime
-) -> None:
+def enqueue_card_update(conn: Connection, *, case_id: int, channel: str, now: datetime) -> None:
     """Queue a refresh of the case's card unless one is already waiting."""
     dialect_insert = sqlite_insert if conn.dialect.name == "sqlite" else pg_insert
     statement = dialect_insert(OUTBOX).values(
@@ -360,7 +368,7 @@ async def enqueue_card_update(
         created_at=now,
         dedupe_key=f"card:{case_id}",
     )
-    await conn.execute(
+    conn.execute(
         statement.on_conflict_do_nothing(
             index_elements=["dedupe_key"], index_where=OUTBOX.c.status == "pending"
         )

@@ -56,7 +56,11 @@ async def apply_change(
         )
     )
     if changed.slack_ts:  # no card yet: the card, when posted, shows the new state anyway
-        await enqueue_card_update(conn, case_id=case.id, channel=changed.slack_channel, now=now)
+        await conn.run_sync(
+            lambda sync: enqueue_card_update(
+                sync, case_id=case.id, channel=changed.slack_channel, now=now
+            )
+        )
         if note is not None:
             await conn.execute(
                 insert(OUTBOX).values(
