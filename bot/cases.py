@@ -31,6 +31,10 @@ class Action(StrEnum):
     FOLLOW_UP_SOLVED = "follow_up_solved"
     FOLLOW_UP_STILL_OPEN = "follow_up_still_open"
     FOLLOW_UP_REOPEN = "follow_up_reopen"
+    FORWARD = "forward"
+    TAKE_FORWARDED = "take_forwarded"
+    SEND_BACK = "send_back"
+    MOVE = "move"
 
 
 _OPEN = (S.NEW, S.CLAIMED, S.REPLIED, S.FOLLOW_UP, S.FORWARDED, S.REOPENED)
@@ -53,6 +57,12 @@ TRANSITIONS: dict[tuple[Action, S], S | None] = {
     (Action.FOLLOW_UP_SOLVED, S.FOLLOW_UP): S.RESOLVED,
     (Action.FOLLOW_UP_STILL_OPEN, S.FOLLOW_UP): None,
     (Action.FOLLOW_UP_REOPEN, S.FOLLOW_UP): S.CLAIMED,
+}
+TRANSITIONS |= {
+    **{(Action.FORWARD, status): S.FORWARDED for status in _OPEN},
+    (Action.TAKE_FORWARDED, S.FORWARDED): S.CLAIMED,
+    (Action.SEND_BACK, S.FORWARDED): S.CLAIMED,
+    **{(Action.MOVE, status): S.NEW for status in _OPEN},
 }
 FOLLOW_UP_OUTCOMES = (
     Action.FOLLOW_UP_SOLVED,
@@ -170,6 +180,13 @@ async def _act(
         )
 
 
+def check(action: Action, case: Row[Any] | None, actor: Actor) -> None:
+    """Raise InvalidTransition unless `actor` may do `action` on `case` as it is now."""
+    if case is None:
+        raise InvalidTransition("not_found")
+    _check(action, case, actor, None)
+
+
 def _check(action: Action, case: Row[Any], actor: Actor, expected_owner: str | None) -> None:
     status = S(case.status)
     if (action, status) not in TRANSITIONS:
@@ -178,6 +195,8 @@ def _check(action: Action, case: Row[Any], actor: Actor, expected_owner: str | N
             raise InvalidTransition(reason, status=status, owner=case.owner_id)
         reason = "resolved" if status in (S.RESOLVED, S.IGNORED) else "not_allowed"
         raise InvalidTransition(reason, status=status, owner=case.owner_id)
+    if action in (Action.TAKE_FORWARDED, Action.SEND_BACK) and case.forwarded_to != actor.id:
+        raise InvalidTransition("not_forwarded_to_you", status=status, owner=case.owner_id)
     if action is Action.UNCLAIM and case.owner_id != actor.id:
         raise InvalidTransition("not_owner", status=status, owner=case.owner_id)
     if action is Action.TAKE_OVER:

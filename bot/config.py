@@ -177,6 +177,10 @@ class WebcareConfig(_Strict):
     default_department: str
     rules: list[Rule] = Field(default_factory=list)
     reopen_window_days: Annotated[int, Field(ge=0, le=365)] = 7
+    # A person a case is forwarded to answers within this many business minutes; they are
+    # reminded at `forward_reminder_at` of that time, and the owner is told when it passes.
+    forward_deadline_minutes: Annotated[int, Field(gt=0, le=60 * 24 * 14)] = 240
+    forward_reminder_at: Annotated[float, Field(gt=0, lt=1)] = 0.75
 
     @model_validator(mode="after")
     def _references(self) -> WebcareConfig:

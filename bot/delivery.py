@@ -23,7 +23,7 @@ from bot import metrics
 from bot.clock import Clock
 from bot.config import WebcareConfig
 from bot.i18n import Lang
-from bot.outbox_messages import Undeliverable, compose
+from bot.outbox_messages import Obsolete, Undeliverable, compose
 from storage import outbox
 from storage.models import JobKind
 from storage.outbox import Job
@@ -200,6 +200,10 @@ class OutboxWorker:
                     error=retry.reason,
                 )
             return
+        except Obsolete as obsolete:
+            async with self.engine.begin() as conn:
+                await outbox.mark_skipped(conn, job_id=job.id, reason=str(obsolete))
+            return
         except _Dead as dead:
             metrics.DELIVERY_DEAD.inc()
             log.error("job %s to %s cannot be delivered: %s", job.id, job.channel, dead)
@@ -217,7 +221,7 @@ class OutboxWorker:
             message = await compose(self.engine, job, config=self.config, lang=self.lang)
         except Undeliverable as exc:
             raise _Dead(str(exc)) from None
-        if job.kind is JobKind.UPDATE_CARD:
+        if message.ts:  # a change to a message already in Slack
             await self._call(
                 job,
                 "chat_update",

@@ -139,6 +139,78 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
     },
     "resolve.yes": {"en": "Yes, closed in public", "nl": "Ja, openbaar afgesloten"},
     "resolve.no": {"en": "No", "nl": "Nee"},
+    "forward.title": {"en": "Forward case", "nl": "Case doorsturen"},
+    "forward.submit": {"en": "Forward", "nl": "Doorsturen"},
+    "forward.what": {"en": "What do you want to do?", "nl": "Wat wil je doen?"},
+    "forward.to_person": {"en": "Ask a person to handle it", "nl": "Een persoon vragen"},
+    "forward.to_department": {
+        "en": "Move it to another department",
+        "nl": "Naar een andere afdeling verplaatsen",
+    },
+    "forward.person": {"en": "Person", "nl": "Persoon"},
+    "forward.contacts": {"en": "Department contacts:", "nl": "Contactpersonen:"},
+    "forward.department": {"en": "Department", "nl": "Afdeling"},
+    "forward.note": {"en": "Note", "nl": "Toelichting"},
+    "forward.error.no_person": {"en": "Choose a person.", "nl": "Kies een persoon."},
+    "forward.error.yourself": {
+        "en": "You cannot forward a case to yourself.",
+        "nl": "Je kunt een case niet naar jezelf doorsturen.",
+    },
+    "forward.error.no_department": {"en": "Choose a department.", "nl": "Kies een afdeling."},
+    "forward.dm": {
+        "en": "{by} forwarded case #{id} in {channel} to you",
+        "nl": "{by} heeft case #{id} in {channel} naar je doorgestuurd",
+    },
+    "forward.dm_note": {"en": "*Note:* {note}", "nl": "*Toelichting:* {note}"},
+    "forward.dm_due": {"en": "Please answer by {due}.", "nl": "Graag reageren vóór {due}."},
+    "forward.take": {"en": "Take it", "nl": "Ik pak het op"},
+    "forward.send_back": {"en": "Send back", "nl": "Terugsturen"},
+    "forward.taken": {
+        "en": ":white_check_mark: You took case #{id}.",
+        "nl": ":white_check_mark: Je hebt case #{id} opgepakt.",
+    },
+    "forward.sent_back": {
+        "en": ":leftwards_arrow_with_hook: You sent case #{id} back.",
+        "nl": ":leftwards_arrow_with_hook: Je hebt case #{id} teruggestuurd.",
+    },
+    "forward.reminder": {
+        "en": ":hourglass: Reminder: case #{id} in {channel} waits for your answer (due {due}).",
+        "nl": ":hourglass: Herinnering: case #{id} in {channel} wacht op je reactie (vóór {due}).",
+    },
+    "forward.deadline": {
+        "en": ":warning: {person} did not answer your forward of case #{id} in {channel} in time.",
+        "nl": ":warning: {person} heeft niet op tijd gereageerd op case #{id} in {channel}.",
+    },
+    "card.forwarded": {
+        "en": "Forwarded to {person}, answer due {when}",
+        "nl": "Doorgestuurd naar {person}, reactie vóór {when}",
+    },
+    "card.moved": {
+        "en": ":arrow_right_hook: Moved to {channel} by {actor}",
+        "nl": ":arrow_right_hook: Verplaatst naar {channel} door {actor}",
+    },
+    "note.forward": {
+        "en": "{actor} forwarded this to {to}{forward_note}",
+        "nl": "{actor} heeft dit doorgestuurd naar {to}{forward_note}",
+    },
+    "note.take_forwarded": {"en": "{actor} took this over", "nl": "{actor} heeft dit opgepakt"},
+    "note.send_back": {"en": "{actor} sent this back", "nl": "{actor} heeft dit teruggestuurd"},
+    "note.move": {
+        "en": "{actor} moved this here from another department{forward_note}",
+        "nl": "{actor} heeft dit hierheen verplaatst{forward_note}",
+    },
+    "note.forward_deadline": {
+        "en": ":warning: {to} did not answer the forward in time",
+        "nl": ":warning: {to} heeft niet op tijd gereageerd op het doorsturen",
+    },
+    "error.not_forwarded_to_you": {
+        "en": "This case is not (or no longer) forwarded to you.",
+        "nl": "Deze case is niet (meer) naar jou doorgestuurd.",
+    },
+    "error.same_department": {
+        "en": "The case is already in that department.",
+        "nl": "De case zit al bij die afdeling.",
+    },
     "card.resolved": {"en": "Resolved {when}", "nl": "Afgehandeld {when}"},
     "note.claim": {"en": "{actor} claimed this", "nl": "{actor} heeft dit opgepakt"},
     "note.unclaim": {"en": "{actor} released this", "nl": "{actor} heeft dit vrijgegeven"},

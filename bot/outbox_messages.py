@@ -11,8 +11,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import WebcareConfig
 from bot.follow_up import follow_up_question
-from bot.i18n import Lang
-from bot.render import CardView, as_dicts, case_card, case_note, thread_mention
+from bot.forwarding_views import forwarded_dm, simple_dm
+from bot.i18n import Lang, format_when
+from bot.render import (
+    CardView,
+    as_dicts,
+    case_card,
+    case_note,
+    moved_card,
+    slack_date,
+    thread_mention,
+)
 from storage import cases, schedule
 from storage.models import JobKind
 from storage.outbox import Job
@@ -20,6 +29,10 @@ from storage.outbox import Job
 
 class Undeliverable(Exception):
     """The job refers to something that is gone or was never posted."""
+
+
+class Obsolete(Exception):
+    """Nothing to send any more (a card refresh for a card that is being reposted)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,12 +57,18 @@ async def compose(
         mention = (
             await cases.get_mention(conn, mention_id=job.mention_id) if job.mention_id else None
         )
-    if job.kind is JobKind.POST_DM:
-        return _direct_message(job, case, lang)
-    if job.kind is not JobKind.POST_CARD and not case.slack_ts:
-        raise Undeliverable("the case's card was never posted")
     department = config.department(case.department)
     timezone = config.hours_for(department).timezone
+    if job.kind is JobKind.POST_DM:
+        return _direct_message(job, case, first, timezone, lang)
+    if job.kind is JobKind.MARK_MOVED:
+        note = job.payload or {}
+        text, blocks = moved_card(actor=note["actor"], to_channel=note["to_channel"], lang=lang)
+        return OutgoingMessage(note["old_channel"], text, as_dicts(blocks), ts=note["old_ts"])
+    if job.kind is JobKind.UPDATE_CARD and not case.slack_ts:
+        raise Obsolete("the case's card is being posted anew")
+    if job.kind is not JobKind.POST_CARD and not case.slack_ts:
+        raise Undeliverable("the case's card was never posted")
     channel = case.slack_channel or job.channel
 
     if job.kind in (JobKind.POST_CARD, JobKind.UPDATE_CARD):
@@ -75,13 +94,43 @@ async def compose(
     return OutgoingMessage(channel, text, as_dicts(blocks), thread_ts=case.slack_ts)
 
 
-def _direct_message(job: Job, case: Row[Any], lang: Lang) -> OutgoingMessage:
+def _direct_message(
+    job: Job, case: Row[Any], first: Row[Any] | None, timezone: str, lang: Lang
+) -> OutgoingMessage:
     payload = job.payload or {}
-    if payload.get("kind") != "follow_up_due":
-        raise Undeliverable(f"unknown direct message {payload.get('kind')!r}")
-    text, blocks = follow_up_question(
-        case_id=case.id, author_handle=case.author_handle, channel=case.slack_channel, lang=lang
-    )
+    kind, channel = payload.get("kind"), case.slack_channel
+    if kind == "follow_up_due":
+        text, blocks = follow_up_question(
+            case_id=case.id, author_handle=case.author_handle, channel=channel, lang=lang
+        )
+    elif kind == "forwarded":
+        text, blocks = forwarded_dm(
+            case_id=case.id,
+            author_handle=case.author_handle,
+            text=first.text if first else "",
+            channel=channel,
+            by=payload["by"],
+            note=payload.get("note"),
+            due_at=datetime.fromisoformat(payload["due_at"]),
+            timezone=timezone,
+            lang=lang,
+        )
+    elif kind == "forward_reminder":
+        due = case.forward_due_at
+        when = slack_date(due, format_when(due, lang=lang, timezone=timezone)) if due else "?"
+        text, blocks = simple_dm(
+            "forward.reminder", lang, id=case.id, channel=f"<#{channel}>", due=when
+        )
+    elif kind == "forward_deadline":
+        text, blocks = simple_dm(
+            "forward.deadline",
+            lang,
+            id=case.id,
+            channel=f"<#{channel}>",
+            person=f"<@{payload['person']}>",
+        )
+    else:
+        raise Undeliverable(f"unknown direct message {kind!r}")
     return OutgoingMessage(job.channel, text, as_dicts(blocks))
 
 
@@ -117,4 +166,6 @@ def _card_view(
         resolved_at=case.resolved_at,
         last_mention_at=case.last_mention_at,
         follow_up_at=follow_up_at,
+        forwarded_to=case.forwarded_to,
+        forward_due_at=case.forward_due_at,
     )

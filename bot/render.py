@@ -115,6 +115,8 @@ class CardView:
     resolved_at: datetime | None = None
     last_mention_at: datetime | None = None
     follow_up_at: datetime | None = None
+    forwarded_to: str | None = None
+    forward_due_at: datetime | None = None
 
 
 def slack_date(moment: datetime, fallback: str) -> str:
@@ -211,6 +213,10 @@ def _status_facts(card: CardView, lang: Lang) -> list[str]:
         if card.last_mention_at and card.last_mention_at > card.claimed_at:
             when = _when(card.last_mention_at, card, lang)
             facts.append(":speech_balloon: " + t("card.customer_replied", lang, when=when))
+    if card.forwarded_to and card.forward_due_at:
+        when = _when(card.forward_due_at, card, lang)
+        person = f"<@{card.forwarded_to}>"
+        facts.append(":incoming_envelope: " + t("card.forwarded", lang, person=person, when=when))
     if card.follow_up_at:
         facts.append(
             ":alarm_clock: " + t("card.follow_up", lang, when=_when(card.follow_up_at, card, lang))
@@ -263,9 +269,12 @@ def case_note(note: Mapping[str, Any], *, timezone: str, lang: Lang) -> tuple[st
     key = f"note.{note['action']}"
     if note.get("closing_note"):
         key = "note.resolve_with_note"
+    forward_note = note.get("forward_note")
     line = t(
         key,
         lang,
+        to=f"<@{note['to']}>" if note.get("to") else "",
+        forward_note=": " + escape(forward_note) if forward_note else "",
         closing_note=escape(note.get("closing_note") or ""),
         actor=escape(note["actor"]),
         previous=escape(note.get("previous_owner") or "?"),
@@ -276,6 +285,12 @@ def case_note(note: Mapping[str, Any], *, timezone: str, lang: Lang) -> tuple[st
     return line, [
         ContextBlock(elements=[MarkdownTextObject(text=f"{line} · {slack_date(at, when)}")])
     ]
+
+
+def moved_card(*, actor: str, to_channel: str, lang: Lang) -> tuple[str, list[Block]]:
+    """What the old card of a moved case turns into: a pointer to its new channel."""
+    text = t("card.moved", lang, channel=f"<#{to_channel}>", actor=escape(actor))
+    return text, [SectionBlock(text=MarkdownTextObject(text=text))]
 
 
 def thread_mention(

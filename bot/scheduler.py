@@ -6,12 +6,16 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import Row
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.clock import Clock
 from storage import schedule
-from storage.models import TaskKind
+from storage.cases import get_case
+from storage.models import CaseStatus, TaskKind
 
 log = logging.getLogger(__name__)
 
@@ -39,20 +43,56 @@ class Scheduler:
                 task = await schedule.take_due_task(conn, now=now)
                 if task is None:
                     break
-                if task.kind == TaskKind.FOLLOW_UP:
-                    await schedule.enqueue_dm(
-                        conn,
-                        user=task.notify,
-                        case_id=task.case_id,
-                        now=now,
-                        payload={"kind": "follow_up_due", "due_at": task.due_at.isoformat()},
-                    )
-                else:
-                    log.error("scheduled task %s has unknown kind %r", task.id, task.kind)
+                await self._fire(conn, task, now)
             fired += 1
         if fired and self.on_fired:
             self.on_fired()
         return fired
+
+    async def _fire(self, conn: AsyncConnection, task: Row[Any], now: datetime) -> None:
+        """Queue what a due task says; a forward answered meanwhile needs nothing any more."""
+        if task.kind == TaskKind.FOLLOW_UP:
+            await schedule.enqueue_dm(
+                conn,
+                user=task.notify,
+                case_id=task.case_id,
+                now=now,
+                payload={"kind": "follow_up_due", "due_at": task.due_at.isoformat()},
+            )
+            return
+        case = await get_case(conn, case_id=task.case_id)
+        still_forwarded = case is not None and case.status == CaseStatus.FORWARDED
+        if task.kind == TaskKind.FORWARD_REMINDER and still_forwarded:
+            await schedule.enqueue_dm(
+                conn,
+                user=task.notify,
+                case_id=task.case_id,
+                now=now,
+                payload={"kind": "forward_reminder"},
+            )
+        elif task.kind == TaskKind.FORWARD_DEADLINE and still_forwarded:
+            assert case is not None
+            await schedule.enqueue_dm(
+                conn,
+                user=task.notify,
+                case_id=task.case_id,
+                now=now,
+                payload={"kind": "forward_deadline", "person": case.forwarded_to},
+            )
+            await schedule.enqueue_note(
+                conn,
+                case_id=task.case_id,
+                channel=case.slack_channel,
+                now=now,
+                note={
+                    "action": "forward_deadline",
+                    "actor": "webcare",
+                    "at": now.isoformat(),
+                    "to": case.forwarded_to,
+                },
+            )
+        elif task.kind not in (TaskKind.FORWARD_REMINDER, TaskKind.FORWARD_DEADLINE):
+            log.error("scheduled task %s has unknown kind %r", task.id, task.kind)
 
     async def run_forever(self, poll: float = 15.0) -> None:
         while True:

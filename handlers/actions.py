@@ -19,6 +19,8 @@ from bot.follow_up import (
     follow_up_answered,
     follow_up_modal,
 )
+from bot.forwarding import answer_forward as answer_forward_request
+from bot.forwarding_views import SEND_BACK, TAKE, forward_modal, simple_dm
 from bot.i18n import Lang, t
 from bot.render import ActionId, as_dicts
 from bot.resolve import resolve_modal
@@ -27,7 +29,6 @@ from storage.cases import get_case as read_case
 from storage.cases import went_private
 
 NOT_YET = {
-    ActionId.FORWARD: "button.forward",
     ActionId.DRAFT: "button.draft",
 }
 
@@ -39,6 +40,9 @@ def register(app: AsyncApp) -> None:
     app.action(ActionId.RESOLVE)(open_resolve_modal)
     app.action(ActionId.REOPEN)(_case_action(cases.reopen))
     app.action(ActionId.FOLLOW_UP)(open_follow_up_modal)
+    app.action(ActionId.FORWARD)(open_forward_modal)
+    app.action(TAKE)(answer_forward)
+    app.action(SEND_BACK)(answer_forward)
     for answer in FollowUpAnswer:
         app.action(answer)(answer_follow_up)
     for action_id, label in NOT_YET.items():
@@ -50,7 +54,7 @@ def _click(body: dict[str, Any]) -> tuple[int, Actor, str | None]:
     action = body["actions"][0]
     user = body["user"]
     name = user.get("name") or user.get("username") or user["id"]
-    # block_id is "case:{id}:{owner or -}" (see bot.render._card_actions)
+    # A card's block_id is "case:{id}:{owner or -}" (see bot.render._card_actions).
     shown_owner = action.get("block_id", "").split(":")[2:3]
     owner = shown_owner[0] if shown_owner and shown_owner[0] != "-" else None
     return int(action["value"]), Actor(id=user["id"], name=name), owner
@@ -104,6 +108,54 @@ async def open_follow_up_modal(
     case_id, _actor, _owner = _click(body)
     view = follow_up_modal(case_id=case_id, lang=context["lang"])
     await client.views_open(trigger_id=body["trigger_id"], view=view)
+
+
+async def open_forward_modal(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: dict[str, Any]
+) -> None:
+    await ack()
+    services: Services = context["services"]
+    case_id, _actor, _owner = _click(body)
+    async with services.engine.connect() as conn:
+        case = await read_case(conn, case_id=case_id)
+    if case is None:
+        await _explain(client, body, InvalidTransition("not_found"), services.lang)
+        return
+    view = forward_modal(
+        case_id=case_id,
+        current=services.config.department(case.department),
+        config=services.config,
+        lang=services.lang,
+    )
+    await client.views_open(trigger_id=body["trigger_id"], view=view)
+
+
+async def answer_forward(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: dict[str, Any]
+) -> None:
+    """The person a case was forwarded to takes it or sends it back, from their DM."""
+    await ack()
+    services: Services = context["services"]
+    action = body["actions"][0]
+    take = action["action_id"] == TAKE
+    case_id, actor, _owner = _click(body)
+    try:
+        await answer_forward_request(
+            services.engine, case_id=case_id, actor=actor, take=take, now=services.clock.now()
+        )
+    except InvalidTransition as refused:
+        await _explain(client, body, refused, services.lang)
+        return
+    services.wake_outbox()
+    text, blocks = simple_dm(
+        "forward.taken" if take else "forward.sent_back", services.lang, id=case_id
+    )
+    await client.chat_update(
+        channel=body["channel"]["id"],
+        ts=body["message"]["ts"],
+        text=text,
+        blocks=as_dicts(blocks),
+    )
 
 
 async def open_resolve_modal(

@@ -7,10 +7,12 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import cases
+from bot import cases, forwarding
 from bot.cases import Actor, InvalidTransition
 from bot.follow_up import MODAL_ID as FOLLOW_UP_MODAL
 from bot.follow_up import BadFollowUp, due_from_modal
+from bot.forwarding_views import MODAL_ID as FORWARD_MODAL
+from bot.forwarding_views import BadForward, read_forward_modal
 from bot.i18n import Lang, t
 from bot.resolve import MODAL_ID as RESOLVE_MODAL
 from bot.resolve import NOTE, read_resolve_modal
@@ -21,6 +23,7 @@ from storage.cases import get_case
 def register(app: AsyncApp) -> None:
     app.view(FOLLOW_UP_MODAL)(schedule_follow_up)
     app.view(RESOLVE_MODAL)(resolve_case)
+    app.view(FORWARD_MODAL)(forward_case)
 
 
 def _actor(body: dict[str, Any]) -> Actor:
@@ -31,6 +34,52 @@ def _actor(body: dict[str, Any]) -> Actor:
 def _refusal(refused: InvalidTransition, lang: Lang) -> str:
     owner = f"<@{refused.owner}>" if refused.owner else t("error.nobody", lang)
     return t(f"error.{refused.reason}", lang, owner=owner, status=refused.status or "?")
+
+
+async def forward_case(
+    ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], context: dict[str, Any]
+) -> None:
+    services: Services = context["services"]
+    lang, now, actor = services.lang, services.clock.now(), _actor(body)
+    case_id = int(view["private_metadata"])
+    try:
+        request = read_forward_modal(view["state"]["values"], actor=actor.id, lang=lang)
+    except BadForward as bad:
+        await ack(response_action="errors", errors={bad.block: bad.message})
+        return
+    try:
+        if request.person:
+            async with services.engine.connect() as conn:
+                case = await get_case(conn, case_id=case_id)
+            calendar = services.calendar_for(case.department if case else "")
+            await forwarding.forward_to_person(
+                services.engine,
+                case_id=case_id,
+                actor=actor,
+                person=request.person,
+                note=request.note,
+                config=services.config,
+                calendar=calendar,
+                now=now,
+            )
+        else:
+            assert request.department is not None
+            await forwarding.move_to_department(
+                services.engine,
+                case_id=case_id,
+                actor=actor,
+                department=request.department,
+                note=request.note,
+                config=services.config,
+                now=now,
+            )
+    except InvalidTransition as refused:
+        block = "person" if request.person else "department"
+        await ack(response_action="errors", errors={block: _refusal(refused, lang)})
+        return
+    await ack()
+    services.wake_outbox()
+    services.wake_scheduler()
 
 
 async def resolve_case(

@@ -74,6 +74,8 @@ class Case(SQLModel, table=True):
     owner_name: str | None = Field(default=None, max_length=120)
     claimed_at: datetime | None = _utc(nullable=True)
     resolved_at: datetime | None = _utc(nullable=True)
+    forwarded_to: str | None = Field(default=None, max_length=32)
+    forward_due_at: datetime | None = _utc(nullable=True)
 
 
 class Mention(SQLModel, table=True):
@@ -128,6 +130,7 @@ class JobKind(StrEnum):
     UPDATE_CARD = "update_card"
     POST_NOTE = "post_note"  # a line in the card's thread: "Anna claimed this · 10:32"
     POST_DM = "post_dm"  # a direct message to one person (channel = their user id)
+    MARK_MOVED = "mark_moved"  # turn the old card of a moved case into a pointer
 
 
 class OutboxJob(SQLModel, table=True):
@@ -180,6 +183,8 @@ class TaskStatus(StrEnum):
 
 class TaskKind(StrEnum):
     FOLLOW_UP = "follow_up"  # ask the owner whether the customer's problem is solved
+    FORWARD_REMINDER = "forward_reminder"  # remind the person a case was forwarded to
+    FORWARD_DEADLINE = "forward_deadline"  # tell the owner the forward was not answered
 
 
 class ScheduledTask(SQLModel, table=True):

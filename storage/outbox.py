@@ -142,6 +142,15 @@ async def mark_retry(
     )
 
 
+async def mark_skipped(conn: AsyncConnection, *, job_id: int, reason: str) -> None:
+    """Finish a job that has nothing left to say (counted as sent, with the reason)."""
+    await conn.execute(
+        update(OUTBOX)
+        .where(OUTBOX.c.id == job_id)
+        .values(status=JobStatus.SENT, last_error=f"skipped: {reason}"[:500])
+    )
+
+
 async def mark_dead(conn: AsyncConnection, *, job_id: int, error: str) -> None:
     await conn.execute(
         update(OUTBOX)

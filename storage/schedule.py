@@ -105,3 +105,21 @@ async def enqueue_dm(
             payload=payload,
         )
     )
+
+
+async def enqueue_note(
+    conn: AsyncConnection, *, case_id: int, channel: str, note: dict[str, Any], now: datetime
+) -> None:
+    """Queue a line in the case card's thread."""
+    await conn.execute(
+        insert(OUTBOX).values(
+            kind="post_note",
+            case_id=case_id,
+            channel=channel,
+            status="pending",
+            attempts=0,
+            not_before=now,
+            created_at=now,
+            payload=note,
+        )
+    )

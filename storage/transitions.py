@@ -75,3 +75,71 @@ async def apply_change(
                 )
             )
     return changed
+
+
+async def move_case(
+    conn: AsyncConnection,
+    *,
+    case: Row[Any],
+    department: str,
+    channel: str,
+    actor: str,
+    now: datetime,
+    note: Mapping[str, Any],
+) -> Row[Any]:
+    """Move a locked case to another department: a new card there, the old one a pointer."""
+    changed = (
+        await conn.execute(
+            update(CASES)
+            .where(CASES.c.id == case.id)
+            .values(
+                department=department,
+                slack_channel=channel,
+                slack_ts=None,
+                status="new",
+                owner_id=None,
+                owner_name=None,
+                claimed_at=None,
+                forwarded_to=None,
+                forward_due_at=None,
+            )
+            .returning(*CASES.c)
+        )
+    ).one()
+    await conn.execute(
+        insert(EVENTS).values(
+            case_id=case.id,
+            kind="move",
+            from_status=case.status,
+            to_status="new",
+            actor=actor,
+            at=now,
+            detail={**note, "from_department": case.department},
+        )
+    )
+    job = {
+        "case_id": case.id,
+        "status": "pending",
+        "attempts": 0,
+        "not_before": now,
+        "created_at": now,
+    }
+    await conn.execute(
+        insert(OUTBOX),
+        [
+            {
+                **job,
+                "kind": JobKind.MARK_MOVED,
+                "channel": case.slack_channel,
+                "payload": {
+                    **note,
+                    "old_channel": case.slack_channel,
+                    "old_ts": case.slack_ts,
+                    "to_channel": channel,
+                },
+            },
+            {**job, "kind": JobKind.POST_CARD, "channel": channel, "payload": None},
+            {**job, "kind": JobKind.POST_NOTE, "channel": channel, "payload": dict(note)},
+        ],
+    )
+    return changed

@@ -76,11 +76,11 @@ async def test_a_card_button_is_acked_and_the_clicker_is_told(
         "response_url": "https://hooks.slack.com/actions/T/1/2",
         "actions": [
             {
-                "action_id": "case_forward",
+                "action_id": "case_draft_reply",
                 "block_id": "case:1:-",
                 "type": "button",
                 "value": "1",
-                "text": {"type": "plain_text", "text": "Forward"},
+                "text": {"type": "plain_text", "text": "Draft reply"},
                 "action_ts": "1700000001.000200",
             }
         ],
@@ -91,4 +91,4 @@ async def test_a_card_button_is_acked_and_the_clicker_is_told(
     await slack.wait_for(lambda: bool(slack.ephemerals))
     (note,) = slack.ephemerals
     assert (note["channel"], note["user"]) == ("CWEBCARE1", "U0ANNA")
-    assert "Forward" in note["text"] and "not available yet" in note["text"]
+    assert "Draft reply" in note["text"] and "not available yet" in note["text"]
