@@ -35,6 +35,8 @@ class Action(StrEnum):
     TAKE_FORWARDED = "take_forwarded"
     SEND_BACK = "send_back"
     MOVE = "move"
+    DRAFT = "draft"
+    REPLY_SENT = "reply_sent"
 
 
 _OPEN = (S.NEW, S.CLAIMED, S.REPLIED, S.FOLLOW_UP, S.FORWARDED, S.REOPENED)
@@ -63,6 +65,8 @@ TRANSITIONS |= {
     (Action.TAKE_FORWARDED, S.FORWARDED): S.CLAIMED,
     (Action.SEND_BACK, S.FORWARDED): S.CLAIMED,
     **{(Action.MOVE, status): S.NEW for status in _OPEN},
+    **{(Action.DRAFT, status): None for status in _OPEN},
+    **{(Action.REPLY_SENT, status): S.REPLIED for status in _OPEN},
 }
 FOLLOW_UP_OUTCOMES = (
     Action.FOLLOW_UP_SOLVED,

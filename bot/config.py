@@ -13,7 +13,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from bot.locations import format_loc
 from bot.mentions import SOURCES
@@ -100,6 +108,34 @@ def _parse_span(span: str) -> OpeningHours:
     return OpeningHours(opens=opens, closes=closes)
 
 
+# What a reply template may fill in.
+PLACEHOLDERS = ("customer_name", "customer_handle", "agent_first_name", "case_id")
+_PLACEHOLDER = re.compile(r"{([^{}]*)}")
+
+
+class Template(_Strict):
+    """A reply a department starts from; {customer_name}-style placeholders are filled in."""
+
+    key: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
+    title: Annotated[str, Field(min_length=1, max_length=75)]
+    text: Annotated[str, Field(min_length=1, max_length=4000)]
+
+    @field_validator("text")
+    @classmethod
+    def _known_placeholders(cls, text: str) -> str:
+        for name in _PLACEHOLDER.findall(text):
+            if name not in PLACEHOLDERS:
+                raise ValueError(f"unknown placeholder {{{name}}}; use {', '.join(PLACEHOLDERS)}")
+        return text
+
+
+class ReplyWebhook(_Strict):
+    """Where approved replies to one source are sent, signed like the ingest webhook."""
+
+    url: HttpUrl
+    secret: Annotated[str, Field(min_length=16)]
+
+
 class Department(_Strict):
     key: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
     name: Annotated[str, Field(min_length=1, max_length=80)]
@@ -107,6 +143,9 @@ class Department(_Strict):
     contacts: list[str] = Field(default_factory=list)
     sla_minutes: Annotated[int, Field(gt=0, le=60 * 24 * 14)] = 60
     business_hours: BusinessHours | None = None
+    templates: list[Template] = Field(default_factory=list)
+    tone: Annotated[str, Field(max_length=300)] | None = None  # shown as a hint when drafting
+    requires_approval: bool = False  # a second person approves a draft before it goes out
 
     @field_validator("channel")
     @classmethod
@@ -181,6 +220,27 @@ class WebcareConfig(_Strict):
     # reminded at `forward_reminder_at` of that time, and the owner is told when it passes.
     forward_deadline_minutes: Annotated[int, Field(gt=0, le=60 * 24 * 14)] = 240
     forward_reminder_at: Annotated[float, Field(gt=0, lt=1)] = 0.75
+    # The company's own formats that must not appear in a public reply, e.g. order numbers.
+    personal_data_patterns: dict[str, str] = Field(default_factory=dict)
+    reply_webhooks: dict[str, ReplyWebhook] = Field(default_factory=dict)
+
+    @field_validator("personal_data_patterns")
+    @classmethod
+    def _patterns_compile(cls, patterns: dict[str, str]) -> dict[str, str]:
+        for name, pattern in patterns.items():
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"pattern {name!r} does not compile: {exc}") from None
+        return patterns
+
+    @field_validator("reply_webhooks")
+    @classmethod
+    def _known_reply_sources(cls, hooks: dict[str, ReplyWebhook]) -> dict[str, ReplyWebhook]:
+        unknown = [s for s in hooks if s not in SOURCES]
+        if unknown:
+            raise ValueError(f"unknown source {unknown[0]!r}; use one of {', '.join(SOURCES)}")
+        return hooks
 
     @model_validator(mode="after")
     def _references(self) -> WebcareConfig:

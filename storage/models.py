@@ -76,6 +76,7 @@ class Case(SQLModel, table=True):
     resolved_at: datetime | None = _utc(nullable=True)
     forwarded_to: str | None = Field(default=None, max_length=32)
     forward_due_at: datetime | None = _utc(nullable=True)
+    first_response_at: datetime | None = _utc(nullable=True)
 
 
 class Mention(SQLModel, table=True):
@@ -131,6 +132,7 @@ class JobKind(StrEnum):
     POST_NOTE = "post_note"  # a line in the card's thread: "Anna claimed this · 10:32"
     POST_DM = "post_dm"  # a direct message to one person (channel = their user id)
     MARK_MOVED = "mark_moved"  # turn the old card of a moved case into a pointer
+    POST_DRAFT = "post_draft"  # a draft reply in the card's thread (posted, later updated)
 
 
 class OutboxJob(SQLModel, table=True):
@@ -202,3 +204,33 @@ class ScheduledTask(SQLModel, table=True):
     created_by: str = Field(max_length=32)
     created_at: datetime = _utc(nullable=False)
     fired_at: datetime | None = _utc(nullable=True)
+
+
+class DraftStatus(StrEnum):
+    DRAFT = "draft"
+    APPROVED = "approved"
+    SENT = "sent"
+
+
+class Draft(SQLModel, table=True):
+    """A reply to the customer, written in Slack, checked, maybe approved, then sent."""
+
+    __tablename__ = "drafts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    text: str
+    public: bool = True
+    status: str = Field(default=DraftStatus.DRAFT, max_length=10)
+    author_id: str = Field(max_length=32)
+    author_name: str = Field(max_length=120)
+    approved_by: str | None = Field(default=None, max_length=32)
+    # Personal data the author chose to post in public anyway (kinds only, for the audit).
+    overridden_findings: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    created_at: datetime = _utc(nullable=False)
+    updated_at: datetime = _utc(nullable=False)
+    sent_at: datetime | None = _utc(nullable=True)
+    sent_url: str | None = Field(default=None, max_length=2048)
+    slack_ts: str | None = Field(default=None, max_length=40)

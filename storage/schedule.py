@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -108,7 +109,7 @@ async def enqueue_dm(
 
 
 async def enqueue_note(
-    conn: AsyncConnection, *, case_id: int, channel: str, note: dict[str, Any], now: datetime
+    conn: AsyncConnection, *, case_id: int, channel: str, note: Mapping[str, Any], now: datetime
 ) -> None:
     """Queue a line in the case card's thread."""
     await conn.execute(

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from sqlalchemy import Table
 
-from storage.models import Case, CaseEvent, ChannelLease, Mention, OutboxJob, ScheduledTask
+from storage.models import (
+    Case,
+    CaseEvent,
+    ChannelLease,
+    Draft,
+    Mention,
+    OutboxJob,
+    ScheduledTask,
+)
 
 
 def _table(model: type) -> Table:
@@ -17,3 +25,4 @@ EVENTS = _table(CaseEvent)
 OUTBOX = _table(OutboxJob)
 LEASES = _table(ChannelLease)
 TASKS = _table(ScheduledTask)
+DRAFTS = _table(Draft)

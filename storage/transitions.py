@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.intake import enqueue_card_update
 from storage.models import JobKind
+from storage.schedule import enqueue_note
 from storage.tables import CASES, EVENTS, OUTBOX
 
 
@@ -37,13 +38,17 @@ async def apply_change(
     actor: str,
     now: datetime,
     note: Mapping[str, Any] | None = None,
+    detail: Mapping[str, Any] | None = None,
 ) -> Row[Any]:
-    """Write `values` to a locked case, log the event, and queue the card refresh and note."""
-    changed = (
-        await conn.execute(
-            update(CASES).where(CASES.c.id == case.id).values(**values).returning(*CASES.c)
-        )
-    ).one()
+    """Write `values` to a locked case, log the event (`note` and `detail`), and queue the
+    card refresh and the note's line in the thread."""
+    changed = case
+    if values:
+        changed = (
+            await conn.execute(
+                update(CASES).where(CASES.c.id == case.id).values(**values).returning(*CASES.c)
+            )
+        ).one()
     await conn.execute(
         insert(EVENTS).values(
             case_id=case.id,
@@ -52,28 +57,19 @@ async def apply_change(
             to_status=changed.status,
             actor=actor,
             at=now,
-            detail=dict(note or {}),
+            detail={**(note or {}), **(detail or {})},
         )
     )
-    if changed.slack_ts:  # no card yet: the card, when posted, shows the new state anyway
+    if not changed.slack_ts:
+        return changed  # no card yet: when it is posted, it shows the new state anyway
+    if values:
         await conn.run_sync(
             lambda sync: enqueue_card_update(
                 sync, case_id=case.id, channel=changed.slack_channel, now=now
             )
         )
-        if note is not None:
-            await conn.execute(
-                insert(OUTBOX).values(
-                    kind=JobKind.POST_NOTE,
-                    case_id=case.id,
-                    channel=changed.slack_channel,
-                    status="pending",
-                    attempts=0,
-                    not_before=now,
-                    created_at=now,
-                    payload=dict(note),
-                )
-            )
+    if note is not None:
+        await enqueue_note(conn, case_id=case.id, channel=changed.slack_channel, note=note, now=now)
     return changed
 
 

@@ -1,0 +1,246 @@
+"""Reply drafts: written from a template, checked (length, personal data in public), approved
+where a department wants a second pair of eyes, then sent; the first sent reply sets the
+case's first-response time."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Row, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.cases import Action, Actor, InvalidTransition, check
+from bot.config import Department, WebcareConfig
+from bot.personal_data import Finding, find_personal_data
+from storage.models import CaseStatus, DraftStatus, JobKind
+from storage.tables import DRAFTS, OUTBOX
+from storage.transitions import apply_change, lock_case
+
+# Characters a reply may have on each platform (None: no practical limit).
+PLATFORM_LIMITS: dict[str, int | None] = {
+    "x": 280,
+    "bluesky": 300,
+    "mastodon": 500,
+    "instagram": 2200,
+    "facebook": 8000,
+    "reddit": 10_000,
+    "forum": None,
+    "review": 5000,
+    "rss": None,
+    "email": None,
+    "other": None,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class DraftCheck:
+    length: int
+    limit: int | None
+    findings: list[Finding]
+
+    @property
+    def too_long(self) -> bool:
+        return self.limit is not None and self.length > self.limit
+
+
+@cache
+def _patterns(items: tuple[tuple[str, str], ...]) -> dict[str, re.Pattern[str]]:
+    return {name: re.compile(pattern) for name, pattern in items}
+
+
+def check_draft(text: str, *, source: str, public: bool, config: WebcareConfig) -> DraftCheck:
+    """Length against the platform's limit; personal data only matters in a public reply."""
+    findings: list[Finding] = []
+    if public:
+        extra = _patterns(tuple(sorted(config.personal_data_patterns.items())))
+        findings = find_personal_data(text, extra_patterns=extra)
+    return DraftCheck(len(text), PLATFORM_LIMITS.get(source), findings)
+
+
+def fill_template(text: str, *, case: Row[Any], agent_name: str) -> str:
+    """A template with its placeholders filled in for this case and agent."""
+    values = {
+        "customer_name": case.author_name or f"@{case.author_handle}",
+        "customer_handle": f"@{case.author_handle}",
+        "agent_first_name": agent_name.split()[0] if agent_name.strip() else agent_name,
+        "case_id": str(case.id),
+    }
+    return re.sub(r"{(\w+)}", lambda m: values.get(m.group(1), m.group(0)), text)
+
+
+async def save_draft(
+    engine: AsyncEngine,
+    *,
+    case_id: int,
+    actor: Actor,
+    text: str,
+    public: bool,
+    overridden: list[str],
+    now: datetime,
+    draft_id: int | None = None,
+) -> int:
+    """Store a new draft (or an edit of `draft_id`) and show it in the card's thread."""
+    async with engine.begin() as conn:
+        case = await lock_case(conn, case_id=case_id)
+        check(Action.DRAFT, case, actor)
+        assert case is not None
+        values = {
+            "text": text,
+            "public": public,
+            "overridden_findings": overridden,
+            "updated_at": now,
+            "status": DraftStatus.DRAFT,
+            "approved_by": None,
+        }
+        if draft_id is None:
+            draft_id = (
+                await conn.execute(
+                    insert(DRAFTS)
+                    .values(
+                        case_id=case_id,
+                        author_id=actor.id,
+                        author_name=actor.name,
+                        created_at=now,
+                        **values,
+                    )
+                    .returning(DRAFTS.c.id)
+                )
+            ).scalar_one()
+        else:
+            edited = await conn.execute(
+                update(DRAFTS)
+                .where(
+                    DRAFTS.c.id == draft_id,
+                    DRAFTS.c.case_id == case_id,
+                    DRAFTS.c.status != DraftStatus.SENT,
+                )
+                .values(**values)
+            )
+            if not edited.rowcount:
+                raise InvalidTransition("draft_sent")
+        detail: dict[str, Any] = {"draft_id": draft_id, "public": public}
+        if overridden:  # posting personal data in public was a conscious choice: log it
+            detail["personal_data_override"] = overridden
+        await _queue_draft_message(conn, case=case, draft_id=draft_id, now=now)
+        await apply_change(
+            conn,
+            case=case,
+            values={},
+            event="draft_saved",
+            actor=actor.id,
+            now=now,
+            note=None,
+            detail=detail,
+        )
+        return draft_id
+
+
+async def approve_draft(
+    engine: AsyncEngine, *, draft_id: int, actor: Actor, department: Department, now: datetime
+) -> None:
+    if not department.requires_approval:
+        raise InvalidTransition("no_approval_needed")
+    async with engine.begin() as conn:
+        draft = await _draft(conn, draft_id)
+        if draft.author_id == actor.id:
+            raise InvalidTransition("own_draft")
+        if draft.status != DraftStatus.DRAFT:
+            raise InvalidTransition(f"draft_{draft.status}")
+        case = await lock_case(conn, case_id=draft.case_id)
+        assert case is not None
+        await conn.execute(
+            update(DRAFTS)
+            .where(DRAFTS.c.id == draft_id)
+            .values(status=DraftStatus.APPROVED, approved_by=actor.id, updated_at=now)
+        )
+        await _queue_draft_message(conn, case=case, draft_id=draft_id, now=now)
+        await apply_change(
+            conn,
+            case=case,
+            values={},
+            event="draft_approved",
+            actor=actor.id,
+            now=now,
+            note=None,
+            detail={"draft_id": draft_id},
+        )
+
+
+async def mark_sent(
+    engine: AsyncEngine,
+    *,
+    draft_id: int,
+    actor: Actor,
+    url: str | None,
+    department: Department,
+    now: datetime,
+) -> Row[Any]:
+    """Record that the reply is out: the case is answered, its first response time is set."""
+    async with engine.begin() as conn:
+        draft = await _draft(conn, draft_id)
+        if draft.status == DraftStatus.SENT:
+            raise InvalidTransition("draft_sent")
+        if department.requires_approval and draft.status != DraftStatus.APPROVED:
+            raise InvalidTransition("needs_approval")
+        case = await lock_case(conn, case_id=draft.case_id)
+        check(Action.REPLY_SENT, case, actor)
+        assert case is not None
+        await conn.execute(
+            update(DRAFTS)
+            .where(DRAFTS.c.id == draft_id)
+            .values(status=DraftStatus.SENT, sent_at=now, sent_url=url, updated_at=now)
+        )
+        await _queue_draft_message(conn, case=case, draft_id=draft_id, now=now)
+        values: dict[str, Any] = {"status": CaseStatus.REPLIED}
+        if case.first_response_at is None:
+            values["first_response_at"] = now
+        return await apply_change(
+            conn,
+            case=case,
+            values=values,
+            event="reply_sent",
+            actor=actor.id,
+            now=now,
+            note={
+                "action": "reply_sent",
+                "actor": draft.author_name,
+                "at": now.isoformat(),
+                "url": url or "",
+            },
+            detail={"draft_id": draft_id, "url": url, "first": case.first_response_at is None},
+        )
+
+
+async def get_draft(engine: AsyncEngine, *, draft_id: int) -> Row[Any]:
+    async with engine.connect() as conn:
+        return await _draft(conn, draft_id)
+
+
+async def _draft(conn: Any, draft_id: int) -> Row[Any]:
+    draft = (await conn.execute(select(DRAFTS).where(DRAFTS.c.id == draft_id))).first()
+    if draft is None:
+        raise InvalidTransition("not_found")
+    return draft
+
+
+async def _queue_draft_message(conn: Any, *, case: Row[Any], draft_id: int, now: datetime) -> None:
+    await conn.execute(
+        insert(OUTBOX).values(
+            kind=JobKind.POST_DRAFT,
+            case_id=case.id,
+            channel=case.slack_channel,
+            status="pending",
+            attempts=0,
+            not_before=now,
+            created_at=now,
+            payload={"draft_id": draft_id},
+        )
+    )
+
+
+def limits_text(limit: int | None) -> str:
+    return "∞" if limit is None else str(limit)
