@@ -211,6 +211,87 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
         "en": "The case is already in that department.",
         "nl": "De case zit al bij die afdeling.",
     },
+    "draft.title": {"en": "Draft reply", "nl": "Antwoord opstellen"},
+    "draft.save": {"en": "Save draft", "nl": "Concept opslaan"},
+    "draft.replying": {
+        "en": "Replying on {source} to {author} · at most {limit} characters",
+        "nl": "Antwoord op {source} aan {author} · hooguit {limit} tekens",
+    },
+    "draft.tone": {"en": "Tone: {tone}", "nl": "Toon: {tone}"},
+    "draft.template": {"en": "Start from a template", "nl": "Begin met een sjabloon"},
+    "draft.text": {"en": "Reply", "nl": "Antwoord"},
+    "draft.visibility": {"en": "Where", "nl": "Waar"},
+    "draft.public": {"en": "Public reply", "nl": "Openbaar antwoord"},
+    "draft.private": {"en": "Private message", "nl": "Privébericht"},
+    "draft.check": {"en": "Personal data check", "nl": "Controle op persoonsgegevens"},
+    "draft.override": {
+        "en": "Post in public even though it contains personal data (this is logged)",
+        "nl": "Toch openbaar plaatsen, ook al staan er persoonsgegevens in (wordt vastgelegd)",
+    },
+    "draft.error.too_long": {
+        "en": "Too long for this platform: {length} of at most {limit} characters.",
+        "nl": "Te lang voor dit platform: {length} van hooguit {limit} tekens.",
+    },
+    "draft.error.personal_data": {
+        "en": "This public reply contains personal data: {found}. Answer in a private message "
+        "instead, or tick the box below if it must be public.",
+        "nl": "Dit openbare antwoord bevat persoonsgegevens: {found}. Antwoord liever in een "
+        "privébericht, of vink hieronder aan als het toch openbaar moet.",
+    },
+    "draft.error.empty": {"en": "Write a reply first.", "nl": "Schrijf eerst een antwoord."},
+    "pd.iban": {"en": "bank account", "nl": "rekeningnummer"},
+    "pd.phone": {"en": "phone number", "nl": "telefoonnummer"},
+    "pd.email": {"en": "e-mail address", "nl": "e-mailadres"},
+    "pd.postcode_house_number": {"en": "address", "nl": "adres"},
+    "pd.bsn": {"en": "citizen service number", "nl": "BSN"},
+    "pd.card_number": {"en": "card number", "nl": "kaartnummer"},
+    "draft.by": {"en": "Draft reply by {author}", "nl": "Conceptantwoord van {author}"},
+    "draft.approved_by": {"en": "approved by {approver}", "nl": "goedgekeurd door {approver}"},
+    "draft.sent": {"en": "sent", "nl": "verstuurd"},
+    "draft.view": {"en": "view", "nl": "bekijken"},
+    "draft.overridden": {
+        "en": "contains personal data (posted in public on purpose)",
+        "nl": "bevat persoonsgegevens (bewust openbaar)",
+    },
+    "draft.edit": {"en": "Edit", "nl": "Bewerken"},
+    "draft.approve": {"en": "Approve", "nl": "Goedkeuren"},
+    "draft.mark_sent": {"en": "Mark as sent", "nl": "Markeren als verstuurd"},
+    "draft.send": {"en": "Send", "nl": "Versturen"},
+    "draft.sent_title": {"en": "Reply sent", "nl": "Antwoord verstuurd"},
+    "draft.sent_submit": {"en": "Save", "nl": "Opslaan"},
+    "draft.sent_url": {
+        "en": "Link to the published reply",
+        "nl": "Link naar het geplaatste antwoord",
+    },
+    "draft.send_failed": {
+        "en": "Sending the reply failed: {reason}. Nothing was marked as sent; try again.",
+        "nl": "Versturen is mislukt: {reason}. Er is niets als verstuurd gemarkeerd; "
+        "probeer opnieuw.",
+    },
+    "note.reply_sent": {
+        "en": "{actor}'s reply was sent{url}",
+        "nl": "Het antwoord van {actor} is verstuurd{url}",
+    },
+    "error.own_draft": {
+        "en": "Someone else has to approve your draft.",
+        "nl": "Iemand anders moet je concept goedkeuren.",
+    },
+    "error.needs_approval": {
+        "en": "This department wants a draft approved before it is sent.",
+        "nl": "Deze afdeling wil dat een concept eerst wordt goedgekeurd.",
+    },
+    "error.no_approval_needed": {
+        "en": "This department does not need approval.",
+        "nl": "Deze afdeling heeft geen goedkeuring nodig.",
+    },
+    "error.draft_sent": {
+        "en": "This draft was already sent.",
+        "nl": "Dit concept is al verstuurd.",
+    },
+    "error.draft_approved": {
+        "en": "This draft is already approved.",
+        "nl": "Dit concept is al goedgekeurd.",
+    },
     "card.resolved": {"en": "Resolved {when}", "nl": "Afgehandeld {when}"},
     "note.claim": {"en": "{actor} claimed this", "nl": "{actor} heeft dit opgepakt"},
     "note.unclaim": {"en": "{actor} released this", "nl": "{actor} heeft dit vrijgegeven"},
@@ -251,10 +332,6 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
     "button.draft": {"en": "Draft reply", "nl": "Antwoord opstellen"},
     "button.follow_up": {"en": "Follow up", "nl": "Opvolgen"},
     "button.resolve": {"en": "Resolve", "nl": "Afhandelen"},
-    "action.coming_soon": {
-        "en": "“{action}” is not available yet in this version of the bot.",
-        "nl": "“{action}” is nog niet beschikbaar in deze versie van de bot.",
-    },
     "help.title": {"en": "Webcare router", "nl": "Webcare router"},
     "help.body": {
         "en": "*/webcare status [department]*: open, claimed and overdue cases\n"
@@ -284,6 +361,11 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
 def t(key: str, lang: Lang, **values: object) -> str:
     """The catalogue text for `key` in `lang`, with `values` filled in."""
     return CATALOGUE[key][lang].format(**values)
+
+
+def t_or(key: str, lang: Lang, default: str) -> str:
+    """The catalogue text for `key`, or `default` when there is none (configured names)."""
+    return CATALOGUE[key][lang] if key in CATALOGUE else default
 
 
 def tn(key: str, count: int, lang: Lang, **values: object) -> str:

@@ -9,7 +9,9 @@ from typing import Any
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.config import WebcareConfig
+from bot.config import Department, WebcareConfig
+from bot.draft_views import draft_message
+from bot.drafts import PLATFORM_LIMITS, get_draft
 from bot.follow_up import follow_up_question
 from bot.forwarding_views import forwarded_dm, simple_dm
 from bot.i18n import Lang, format_when
@@ -65,6 +67,8 @@ async def compose(
         note = job.payload or {}
         text, blocks = moved_card(actor=note["actor"], to_channel=note["to_channel"], lang=lang)
         return OutgoingMessage(note["old_channel"], text, as_dicts(blocks), ts=note["old_ts"])
+    if job.kind is JobKind.POST_DRAFT:
+        return await _draft_message(engine, job, case, department, config, lang)
     if job.kind is JobKind.UPDATE_CARD and not case.slack_ts:
         raise Obsolete("the case's card is being posted anew")
     if job.kind is not JobKind.POST_CARD and not case.slack_ts:
@@ -92,6 +96,29 @@ async def compose(
         lang=lang,
     )
     return OutgoingMessage(channel, text, as_dicts(blocks), thread_ts=case.slack_ts)
+
+
+async def _draft_message(
+    engine: AsyncEngine,
+    job: Job,
+    case: Row[Any],
+    department: Department,
+    config: WebcareConfig,
+    lang: Lang,
+) -> OutgoingMessage:
+    if not case.slack_ts:
+        raise Undeliverable("the case's card was never posted")
+    draft = await get_draft(engine, draft_id=(job.payload or {})["draft_id"])
+    text, blocks = draft_message(
+        draft,
+        department=department,
+        limit=PLATFORM_LIMITS.get(case.source),
+        can_send=case.source in config.reply_webhooks,
+        lang=lang,
+    )
+    if draft.slack_ts:
+        return OutgoingMessage(case.slack_channel, text, as_dicts(blocks), ts=draft.slack_ts)
+    return OutgoingMessage(case.slack_channel, text, as_dicts(blocks), thread_ts=case.slack_ts)
 
 
 def _direct_message(

@@ -276,6 +276,7 @@ def case_note(note: Mapping[str, Any], *, timezone: str, lang: Lang) -> tuple[st
         to=f"<@{note['to']}>" if note.get("to") else "",
         forward_note=": " + escape(forward_note) if forward_note else "",
         closing_note=escape(note.get("closing_note") or ""),
+        url=f": <{safe_url(note['url'])}|{t('draft.view', lang)}>" if note.get("url") else "",
         actor=escape(note["actor"]),
         previous=escape(note.get("previous_owner") or "?"),
         due=due,

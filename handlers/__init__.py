@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers import actions, commands, errors, events, views
+from handlers import actions, commands, drafts, errors, events, views
 
 
 def register_listeners(app: AsyncApp) -> None:
     actions.register(app)
+    drafts.register(app)
     commands.register(app)
     events.register(app)
     views.register(app)

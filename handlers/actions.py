@@ -28,10 +28,6 @@ from bot.services import Services
 from storage.cases import get_case as read_case
 from storage.cases import went_private
 
-NOT_YET = {
-    ActionId.DRAFT: "button.draft",
-}
-
 
 def register(app: AsyncApp) -> None:
     app.action(ActionId.CLAIM)(_case_action(cases.claim))
@@ -45,8 +41,6 @@ def register(app: AsyncApp) -> None:
     app.action(SEND_BACK)(answer_forward)
     for answer in FollowUpAnswer:
         app.action(answer)(answer_follow_up)
-    for action_id, label in NOT_YET.items():
-        app.action(action_id)(_not_yet(label))
 
 
 def _click(body: dict[str, Any]) -> tuple[int, Actor, str | None]:
@@ -218,18 +212,3 @@ async def _explain(
         user=body["user"]["id"],
         text=t(f"error.{refused.reason}", lang, owner=owner, status=refused.status or "?"),
     )
-
-
-def _not_yet(label: str) -> Callable[..., Awaitable[None]]:
-    async def answer(
-        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: dict[str, Any]
-    ) -> None:
-        await ack()
-        lang = context["lang"]
-        await client.chat_postEphemeral(
-            channel=body["channel"]["id"],
-            user=body["user"]["id"],
-            text=t("action.coming_soon", lang, action=t(label, lang)),
-        )
-
-    return answer

@@ -37,3 +37,13 @@ async def went_private(conn: AsyncConnection, *, case_id: int) -> bool:
         select(MENTIONS.c.id).where(MENTIONS.c.case_id == case_id, MENTIONS.c.private).limit(1)
     )
     return private_mention is not None
+
+
+async def latest_external_id(conn: AsyncConnection, *, case_id: int) -> str | None:
+    """The platform id of the customer's latest message: what a reply answers."""
+    return await conn.scalar(
+        select(MENTIONS.c.external_id)
+        .where(MENTIONS.c.case_id == case_id)
+        .order_by(MENTIONS.c.created_at.desc(), MENTIONS.c.id.desc())
+        .limit(1)
+    )

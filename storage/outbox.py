@@ -10,10 +10,8 @@ from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.intake import CASES, MENTIONS, OUTBOX
-from storage.models import ChannelLease, JobKind, JobStatus
-
-LEASES = ChannelLease.__table__  # type: ignore[attr-defined]
+from storage.models import JobKind, JobStatus
+from storage.tables import CASES, DRAFTS, LEASES, MENTIONS, OUTBOX
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +123,12 @@ async def mark_sent(
             update(CASES)
             .where(CASES.c.id == job.case_id)
             .values(slack_channel=channel_id, slack_ts=ts)
+        )
+    elif job.kind is JobKind.POST_DRAFT:
+        await conn.execute(
+            update(DRAFTS)
+            .where(DRAFTS.c.id == (job.payload or {})["draft_id"], DRAFTS.c.slack_ts.is_(None))
+            .values(slack_ts=ts)
         )
     elif job.kind is JobKind.POST_MENTION:
         await conn.execute(

@@ -46,10 +46,25 @@ CONFIG: dict[str, Any] = {
             "channel": "CBILLING1",
             "sla_minutes": 30,
             "contacts": ["UBILLING1"],
+            "tone": "Vriendelijk, je-vorm",
+            "templates": [
+                {
+                    "key": "sorry",
+                    "title": "Excuses",
+                    "text": "Hoi {customer_name}, sorry voor het ongemak! Groet, {agent_first_name}",
+                }
+            ],
         },
-        {"key": "outages", "name": "Outages", "channel": "COUTAGES1", "sla_minutes": 15},
+        {
+            "key": "outages",
+            "name": "Outages",
+            "channel": "COUTAGES1",
+            "sla_minutes": 15,
+            "requires_approval": True,
+        },
     ],
     "default_department": "webcare",
+    "personal_data_patterns": {"order_number": r"\bORD-\d{6}\b"},
     "rules": [
         {
             "name": "Outage",
@@ -216,11 +231,16 @@ class BotUnderTest:
                 }
             ],
         }
+        return (await self.interact(payload))[0]
+
+    async def interact(self, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """Send an interactivity payload as Slack does (form-encoded, signed)."""
         body = urlencode({"payload": json.dumps(payload)})
         async with self.session.post(
             f"{self.url}/slack/events", data=body, headers=slack_signed(body)
         ) as response:
-            return response.status
+            text = await response.text()
+            return response.status, json.loads(text) if text.startswith("{") else {}
 
     @property
     def clock(self) -> ShiftedClock:
@@ -239,13 +259,9 @@ class BotUnderTest:
             "view": view,
             "response_urls": [],
         }
-        body = urlencode({"payload": json.dumps(payload)})
-        async with self.session.post(
-            f"{self.url}/slack/events", data=body, headers=slack_signed(body)
-        ) as response:
-            assert response.status == 200
-            text = await response.text()
-            return json.loads(text) if text else {}
+        status, answer = await self.interact(payload)
+        assert status == 200
+        return answer
 
     async def deliver(self) -> None:
         """Run the outbox until everything due has been sent."""

@@ -88,7 +88,8 @@ async def test_a_card_button_is_acked_and_the_clicker_is_told(
     body = urlencode({"payload": json.dumps(payload)})
     status, _ = await _post(bot, body, slack_signed(body))
     assert status == 200
+    # The case does not exist: the clicker is told, nothing else happens.
     await slack.wait_for(lambda: bool(slack.ephemerals))
     (note,) = slack.ephemerals
     assert (note["channel"], note["user"]) == ("CWEBCARE1", "U0ANNA")
-    assert "Draft reply" in note["text"] and "not available yet" in note["text"]
+    assert note["text"] == "This case no longer exists."

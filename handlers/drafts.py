@@ -1,0 +1,262 @@
+"""Drafting replies: the card's Draft reply button, the modal and its template picker, and the
+buttons on a draft in the thread (edit, approve, mark as sent, send)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import draft_views as views
+from bot import drafts
+from bot.cases import Actor, InvalidTransition
+from bot.i18n import Lang, t
+from bot.render import ActionId
+from bot.reply_webhook import ReplyFailed, send_reply
+from bot.services import Services
+from storage.cases import get_case, latest_external_id
+
+
+def register(app: AsyncApp) -> None:
+    app.action(ActionId.DRAFT)(open_new_draft)
+    app.action(views.TEMPLATE)(apply_template)
+    app.view(views.MODAL_ID)(save_draft)
+    app.action(views.EDIT)(open_draft_for_edit)
+    app.action(views.APPROVE)(approve)
+    app.action(views.MARK_SENT)(open_sent_modal)
+    app.view(views.SENT_MODAL_ID)(record_sent)
+    app.action(views.SEND)(send)
+
+
+def _actor(body: dict[str, Any]) -> Actor:
+    user = body["user"]
+    return Actor(id=user["id"], name=user.get("name") or user.get("username") or user["id"])
+
+
+def _refusal(refused: InvalidTransition, lang: Lang) -> str:
+    owner = f"<@{refused.owner}>" if refused.owner else t("error.nobody", lang)
+    return t(f"error.{refused.reason}", lang, owner=owner, status=refused.status or "?")
+
+
+async def _tell(client: AsyncWebClient, body: dict[str, Any], text: str) -> None:
+    await client.chat_postEphemeral(
+        channel=body["channel"]["id"], user=body["user"]["id"], text=text
+    )
+
+
+async def _modal(
+    services: Services, *, case_id: int, draft_id: int | None, text: str, public: bool | None
+) -> Any:
+    async with services.engine.connect() as conn:
+        case = await get_case(conn, case_id=case_id)
+    if case is None:
+        raise InvalidTransition("not_found")
+    return views.draft_modal(
+        case_id=case_id,
+        draft_id=draft_id,
+        department=services.config.department(case.department),
+        source_label=t(f"source.{case.source}", services.lang),
+        author_handle=case.author_handle,
+        limit=drafts.PLATFORM_LIMITS.get(case.source),
+        text=text,
+        public=not case.private if public is None else public,
+        lang=services.lang,
+    )
+
+
+async def open_new_draft(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: dict[str, Any]
+) -> None:
+    await ack()
+    services: Services = context["services"]
+    case_id = int(body["actions"][0]["value"])
+    try:
+        view = await _modal(services, case_id=case_id, draft_id=None, text="", public=None)
+    except InvalidTransition as refused:
+        await _tell(client, body, _refusal(refused, services.lang))
+        return
+    await client.views_open(trigger_id=body["trigger_id"], view=view)
+
+
+async def open_draft_for_edit(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: dict[str, Any]
+) -> None:
+    await ack()
+    services: Services = context["services"]
+    try:
+        draft = await drafts.get_draft(services.engine, draft_id=int(body["actions"][0]["value"]))
+        view = await _modal(
+            services, case_id=draft.case_id, draft_id=draft.id, text=draft.text, public=draft.public
+        )
+    except InvalidTransition as refused:
+        await _tell(client, body, _refusal(refused, services.lang))
+        return
+    await client.views_open(trigger_id=body["trigger_id"], view=view)
+
+
+async def apply_template(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: dict[str, Any]
+) -> None:
+    """A template was picked in the modal: fill it in for this customer and agent."""
+    await ack()
+    services: Services = context["services"]
+    view = body["view"]
+    meta = json.loads(view["private_metadata"])
+    key = body["actions"][0]["selected_option"]["value"]
+    async with services.engine.connect() as conn:
+        case = await get_case(conn, case_id=meta["case_id"])
+    if case is None:
+        return
+    template = next(
+        tpl for tpl in services.config.department(case.department).templates if tpl.key == key
+    )
+    text = drafts.fill_template(template.text, case=case, agent_name=_actor(body).name)
+    values = view["state"]["values"]
+    public = values[views.VISIBILITY][views.VISIBILITY]["selected_option"]["value"] == "public"
+    updated = await _modal(
+        services, case_id=meta["case_id"], draft_id=meta["draft_id"], text=text, public=public
+    )
+    await client.views_update(view_id=view["id"], hash=view["hash"], view=updated)
+
+
+async def save_draft(
+    ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], context: dict[str, Any]
+) -> None:
+    services: Services = context["services"]
+    lang, meta = services.lang, json.loads(view["private_metadata"])
+    text, public, override = views.read_draft_modal(view["state"]["values"])
+    if not text:
+        await ack(response_action="errors", errors={views.TEXT: t("draft.error.empty", lang)})
+        return
+    async with services.engine.connect() as conn:
+        case = await get_case(conn, case_id=meta["case_id"])
+    if case is None:
+        await ack(response_action="errors", errors={views.TEXT: t("error.not_found", lang)})
+        return
+    result = drafts.check_draft(text, source=case.source, public=public, config=services.config)
+    problem = views.draft_problem(result, override=override, lang=lang)
+    if problem:
+        await ack(response_action="errors", errors={views.TEXT: problem})
+        return
+    try:
+        await drafts.save_draft(
+            services.engine,
+            case_id=case.id,
+            actor=_actor(body),
+            text=text,
+            public=public,
+            overridden=sorted({f.kind for f in result.findings}),
+            now=services.clock.now(),
+            draft_id=meta["draft_id"],
+        )
+    except InvalidTransition as refused:
+        await ack(response_action="errors", errors={views.TEXT: _refusal(refused, lang)})
+        return
+    await ack()
+    services.wake_outbox()
+
+
+async def _department(services: Services, draft: Any) -> Any:
+    async with services.engine.connect() as conn:
+        case = await get_case(conn, case_id=draft.case_id)
+    assert case is not None
+    return case, services.config.department(case.department)
+
+
+async def approve(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: dict[str, Any]
+) -> None:
+    await ack()
+    services: Services = context["services"]
+    try:
+        draft = await drafts.get_draft(services.engine, draft_id=int(body["actions"][0]["value"]))
+        _case, department = await _department(services, draft)
+        await drafts.approve_draft(
+            services.engine,
+            draft_id=draft.id,
+            actor=_actor(body),
+            department=department,
+            now=services.clock.now(),
+        )
+    except InvalidTransition as refused:
+        await _tell(client, body, _refusal(refused, services.lang))
+        return
+    services.wake_outbox()
+
+
+async def open_sent_modal(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: dict[str, Any]
+) -> None:
+    await ack()
+    view = views.sent_modal(draft_id=int(body["actions"][0]["value"]), lang=context["lang"])
+    await client.views_open(trigger_id=body["trigger_id"], view=view)
+
+
+async def record_sent(
+    ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], context: dict[str, Any]
+) -> None:
+    services: Services = context["services"]
+    url = view["state"]["values"][views.URL][views.URL].get("value")
+    try:
+        draft = await drafts.get_draft(services.engine, draft_id=int(view["private_metadata"]))
+        _case, department = await _department(services, draft)
+        await drafts.mark_sent(
+            services.engine,
+            draft_id=draft.id,
+            actor=_actor(body),
+            url=url,
+            department=department,
+            now=services.clock.now(),
+        )
+    except InvalidTransition as refused:
+        await ack(response_action="errors", errors={views.URL: _refusal(refused, services.lang)})
+        return
+    await ack()
+    services.wake_outbox()
+
+
+async def send(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: dict[str, Any]
+) -> None:
+    """Send the reply through the source's reply webhook, then record it as sent."""
+    await ack()
+    services: Services = context["services"]
+    lang = services.lang
+    try:
+        draft = await drafts.get_draft(services.engine, draft_id=int(body["actions"][0]["value"]))
+        case, department = await _department(services, draft)
+        if department.requires_approval and draft.status != "approved":
+            raise InvalidTransition("needs_approval")
+        if draft.status == "sent":
+            raise InvalidTransition("draft_sent")
+        hook = services.config.reply_webhooks[case.source]
+        async with services.engine.connect() as conn:
+            in_reply_to = await latest_external_id(conn, case_id=case.id)
+        url = await send_reply(
+            hook,
+            {
+                "case_id": case.id,
+                "source": case.source,
+                "in_reply_to": in_reply_to,
+                "visibility": "public" if draft.public else "private",
+                "text": draft.text,
+                "customer": {"handle": case.author_handle},
+            },
+        )
+        await drafts.mark_sent(
+            services.engine,
+            draft_id=draft.id,
+            actor=_actor(body),
+            url=url,
+            department=department,
+            now=services.clock.now(),
+        )
+    except InvalidTransition as refused:
+        await _tell(client, body, _refusal(refused, lang))
+        return
+    except ReplyFailed as failed:
+        await _tell(client, body, t("draft.send_failed", lang, reason=str(failed)))
+        return
+    services.wake_outbox()
