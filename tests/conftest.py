@@ -51,7 +51,8 @@ CONFIG: dict[str, Any] = {
                 {
                     "key": "sorry",
                     "title": "Excuses",
-                    "text": "Hoi {customer_name}, sorry voor het ongemak! Groet, {agent_first_name}",
+                    "text": "Hoi {customer_name}, sorry voor het ongemak! "
+                    "Groet, {agent_first_name}",
                 }
             ],
         },
