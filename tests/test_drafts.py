@@ -251,4 +251,3 @@ async def test_send_posts_the_reply_to_the_sources_webhook_and_records_its_url(
     async with bot.runtime.engine.connect() as conn:
         case = (await conn.execute(select(Case))).one()
     assert case.first_response_at is not None
-
