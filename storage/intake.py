@@ -13,11 +13,10 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import and_, bindparam, func, insert, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 from storage.models import OPEN_STATUSES, JobKind
+from storage.outbox import enqueue_card_update
 from storage.tables import CASES, EVENTS, MENTIONS, OUTBOX
 
 
@@ -353,23 +352,3 @@ def _event(
         "at": at,
         "detail": {"mention_id": mention},
     }
-
-
-def enqueue_card_update(conn: Connection, *, case_id: int, channel: str, now: datetime) -> None:
-    """Queue a refresh of the case's card unless one is already waiting."""
-    dialect_insert = sqlite_insert if conn.dialect.name == "sqlite" else pg_insert
-    statement = dialect_insert(OUTBOX).values(
-        kind=JobKind.UPDATE_CARD,
-        case_id=case_id,
-        channel=channel,
-        status="pending",
-        attempts=0,
-        not_before=now,
-        created_at=now,
-        dedupe_key=f"card:{case_id}",
-    )
-    conn.execute(
-        statement.on_conflict_do_nothing(
-            index_elements=["dedupe_key"], index_where=OUTBOX.c.status == "pending"
-        )
-    )

@@ -7,6 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -181,4 +184,27 @@ async def next_due_at(conn: AsyncConnection) -> datetime | None:
     """When the earliest waiting job becomes due (None: nothing waits)."""
     return await conn.scalar(
         select(func.min(OUTBOX.c.not_before)).where(OUTBOX.c.status == JobStatus.PENDING)
+    )
+
+
+def enqueue_card_update(conn: Connection, *, case_id: int, channel: str, now: datetime) -> None:
+    """Queue a refresh of the case's card unless one is already waiting.
+
+    Synchronous: it runs inside ingest's unit of work, and elsewhere through `run_sync`.
+    """
+    dialect_insert = sqlite_insert if conn.dialect.name == "sqlite" else pg_insert
+    statement = dialect_insert(OUTBOX).values(
+        kind=JobKind.UPDATE_CARD,
+        case_id=case_id,
+        channel=channel,
+        status="pending",
+        attempts=0,
+        not_before=now,
+        created_at=now,
+        dedupe_key=f"card:{case_id}",
+    )
+    conn.execute(
+        statement.on_conflict_do_nothing(
+            index_elements=["dedupe_key"], index_where=OUTBOX.c.status == "pending"
+        )
     )

@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import Row, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.intake import enqueue_card_update
 from storage.models import JobKind
+from storage.outbox import enqueue_card_update
 from storage.schedule import enqueue_note
 from storage.tables import CASES, EVENTS, OUTBOX
 
