@@ -21,10 +21,10 @@ from bot.follow_up import (
 )
 from bot.forwarding import answer_forward as answer_forward_request
 from bot.forwarding_views import SEND_BACK, TAKE, forward_modal, simple_dm
-from bot.i18n import Lang, t
 from bot.render import ActionId, as_dicts
 from bot.resolve import resolve_modal
 from bot.services import Services
+from handlers.payloads import refusal_text, tell
 from storage.cases import get_case as read_case
 from storage.cases import went_private
 
@@ -46,12 +46,10 @@ def register(app: AsyncApp) -> None:
 def _click(body: dict[str, Any]) -> tuple[int, Actor, str | None]:
     """Case id, who clicked, and the owner the card showed when it was clicked."""
     action = body["actions"][0]
-    user = body["user"]
-    name = user.get("name") or user.get("username") or user["id"]
     # A card's block_id is "case:{id}:{owner or -}" (see bot.render._card_actions).
     shown_owner = action.get("block_id", "").split(":")[2:3]
     owner = shown_owner[0] if shown_owner and shown_owner[0] != "-" else None
-    return int(action["value"]), Actor(id=user["id"], name=name), owner
+    return int(action["value"]), actor_of(body), owner
 
 
 def _case_action(
@@ -66,7 +64,7 @@ def _case_action(
         try:
             await act(services.engine, case_id=case_id, actor=actor, now=services.clock.now())
         except InvalidTransition as refused:
-            await _explain(client, body, refused, services.lang)
+            await tell(client, body, refusal_text(refused, services.lang))
             return
         services.wake_outbox()
 
@@ -89,7 +87,7 @@ async def take_over(
             now=services.clock.now(),
         )
     except InvalidTransition as refused:
-        await _explain(client, body, refused, services.lang)
+        await tell(client, body, refusal_text(refused, services.lang))
         return
     services.wake_outbox()
 
@@ -113,7 +111,7 @@ async def open_forward_modal(
     async with services.engine.connect() as conn:
         case = await read_case(conn, case_id=case_id)
     if case is None:
-        await _explain(client, body, InvalidTransition("not_found"), services.lang)
+        await tell(client, body, refusal_text(InvalidTransition("not_found"), services.lang))
         return
     view = forward_modal(
         case_id=case_id,
@@ -138,7 +136,7 @@ async def answer_forward(
             services.engine, case_id=case_id, actor=actor, take=take, now=services.clock.now()
         )
     except InvalidTransition as refused:
-        await _explain(client, body, refused, services.lang)
+        await tell(client, body, refusal_text(refused, services.lang))
         return
     services.wake_outbox()
     text, blocks = simple_dm(
@@ -172,8 +170,7 @@ async def answer_follow_up(
     services: Services = context["services"]
     action = body["actions"][0]
     answer = FollowUpAnswer(action["action_id"])
-    user = body["user"]
-    actor = Actor(id=user["id"], name=user.get("name") or user.get("username") or user["id"])
+    actor = actor_of(body)
     case_id, now = int(action["value"]), services.clock.now()
     try:
         async with services.engine.connect() as conn:
@@ -190,7 +187,7 @@ async def answer_follow_up(
             snooze_until=snooze,
         )
     except InvalidTransition as refused:
-        await _explain(client, body, refused, services.lang)
+        await tell(client, body, refusal_text(refused, services.lang))
         return
     services.wake_outbox()
     services.wake_scheduler()
@@ -200,15 +197,4 @@ async def answer_follow_up(
         ts=body["message"]["ts"],
         text=text,
         blocks=as_dicts(blocks),
-    )
-
-
-async def _explain(
-    client: AsyncWebClient, body: dict[str, Any], refused: InvalidTransition, lang: Lang
-) -> None:
-    owner = f"<@{refused.owner}>" if refused.owner else t("error.nobody", lang)
-    await client.chat_postEphemeral(
-        channel=body["channel"]["id"],
-        user=body["user"]["id"],
-        text=t(f"error.{refused.reason}", lang, owner=owner, status=refused.status or "?"),
     )

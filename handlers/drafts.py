@@ -11,11 +11,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import draft_views as views
 from bot import drafts
-from bot.cases import Actor, InvalidTransition
-from bot.i18n import Lang, t
+from bot.cases import InvalidTransition
+from bot.i18n import t
 from bot.render import ActionId
 from bot.reply_webhook import ReplyFailed, send_reply
 from bot.services import Services
+from handlers.payloads import actor_of, refusal_text, tell
 from storage.cases import get_case, latest_external_id
 
 
@@ -28,22 +29,6 @@ def register(app: AsyncApp) -> None:
     app.action(views.MARK_SENT)(open_sent_modal)
     app.view(views.SENT_MODAL_ID)(record_sent)
     app.action(views.SEND)(send)
-
-
-def _actor(body: dict[str, Any]) -> Actor:
-    user = body["user"]
-    return Actor(id=user["id"], name=user.get("name") or user.get("username") or user["id"])
-
-
-def _refusal(refused: InvalidTransition, lang: Lang) -> str:
-    owner = f"<@{refused.owner}>" if refused.owner else t("error.nobody", lang)
-    return t(f"error.{refused.reason}", lang, owner=owner, status=refused.status or "?")
-
-
-async def _tell(client: AsyncWebClient, body: dict[str, Any], text: str) -> None:
-    await client.chat_postEphemeral(
-        channel=body["channel"]["id"], user=body["user"]["id"], text=text
-    )
 
 
 async def _modal(
@@ -75,7 +60,7 @@ async def open_new_draft(
     try:
         view = await _modal(services, case_id=case_id, draft_id=None, text="", public=None)
     except InvalidTransition as refused:
-        await _tell(client, body, _refusal(refused, services.lang))
+        await tell(client, body, refusal_text(refused, services.lang))
         return
     await client.views_open(trigger_id=body["trigger_id"], view=view)
 
@@ -91,7 +76,7 @@ async def open_draft_for_edit(
             services, case_id=draft.case_id, draft_id=draft.id, text=draft.text, public=draft.public
         )
     except InvalidTransition as refused:
-        await _tell(client, body, _refusal(refused, services.lang))
+        await tell(client, body, refusal_text(refused, services.lang))
         return
     await client.views_open(trigger_id=body["trigger_id"], view=view)
 
@@ -112,7 +97,7 @@ async def apply_template(
     template = next(
         tpl for tpl in services.config.department(case.department).templates if tpl.key == key
     )
-    text = drafts.fill_template(template.text, case=case, agent_name=_actor(body).name)
+    text = drafts.fill_template(template.text, case=case, agent_name=actor_of(body).name)
     values = view["state"]["values"]
     public = values[views.VISIBILITY][views.VISIBILITY]["selected_option"]["value"] == "public"
     updated = await _modal(
@@ -144,7 +129,7 @@ async def save_draft(
         await drafts.save_draft(
             services.engine,
             case_id=case.id,
-            actor=_actor(body),
+            actor=actor_of(body),
             text=text,
             public=public,
             overridden=sorted({f.kind for f in result.findings}),
@@ -152,7 +137,7 @@ async def save_draft(
             draft_id=meta["draft_id"],
         )
     except InvalidTransition as refused:
-        await ack(response_action="errors", errors={views.TEXT: _refusal(refused, lang)})
+        await ack(response_action="errors", errors={views.TEXT: refusal_text(refused, lang)})
         return
     await ack()
     services.wake_outbox()
@@ -176,12 +161,12 @@ async def approve(
         await drafts.approve_draft(
             services.engine,
             draft_id=draft.id,
-            actor=_actor(body),
+            actor=actor_of(body),
             department=department,
             now=services.clock.now(),
         )
     except InvalidTransition as refused:
-        await _tell(client, body, _refusal(refused, services.lang))
+        await tell(client, body, refusal_text(refused, services.lang))
         return
     services.wake_outbox()
 
@@ -205,13 +190,15 @@ async def record_sent(
         await drafts.mark_sent(
             services.engine,
             draft_id=draft.id,
-            actor=_actor(body),
+            actor=actor_of(body),
             url=url,
             department=department,
             now=services.clock.now(),
         )
     except InvalidTransition as refused:
-        await ack(response_action="errors", errors={views.URL: _refusal(refused, services.lang)})
+        await ack(
+            response_action="errors", errors={views.URL: refusal_text(refused, services.lang)}
+        )
         return
     await ack()
     services.wake_outbox()
@@ -248,15 +235,15 @@ async def send(
         await drafts.mark_sent(
             services.engine,
             draft_id=draft.id,
-            actor=_actor(body),
+            actor=actor_of(body),
             url=url,
             department=department,
             now=services.clock.now(),
         )
     except InvalidTransition as refused:
-        await _tell(client, body, _refusal(refused, lang))
+        await tell(client, body, refusal_text(refused, lang))
         return
     except ReplyFailed as failed:
-        await _tell(client, body, t("draft.send_failed", lang, reason=str(failed)))
+        await tell(client, body, t("draft.send_failed", lang, reason=str(failed)))
         return
     services.wake_outbox()

@@ -8,15 +8,16 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import cases, forwarding
-from bot.cases import Actor, InvalidTransition
+from bot.cases import InvalidTransition
 from bot.follow_up import MODAL_ID as FOLLOW_UP_MODAL
 from bot.follow_up import BadFollowUp, due_from_modal
 from bot.forwarding_views import MODAL_ID as FORWARD_MODAL
 from bot.forwarding_views import BadForward, read_forward_modal
-from bot.i18n import Lang, t
+from bot.i18n import t
 from bot.resolve import MODAL_ID as RESOLVE_MODAL
 from bot.resolve import NOTE, read_resolve_modal
 from bot.services import Services
+from handlers.payloads import actor_of, refusal_text
 from storage.cases import get_case
 
 
@@ -26,21 +27,11 @@ def register(app: AsyncApp) -> None:
     app.view(FORWARD_MODAL)(forward_case)
 
 
-def _actor(body: dict[str, Any]) -> Actor:
-    user = body["user"]
-    return Actor(id=user["id"], name=user.get("name") or user.get("username") or user["id"])
-
-
-def _refusal(refused: InvalidTransition, lang: Lang) -> str:
-    owner = f"<@{refused.owner}>" if refused.owner else t("error.nobody", lang)
-    return t(f"error.{refused.reason}", lang, owner=owner, status=refused.status or "?")
-
-
 async def forward_case(
     ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], context: dict[str, Any]
 ) -> None:
     services: Services = context["services"]
-    lang, now, actor = services.lang, services.clock.now(), _actor(body)
+    lang, now, actor = services.lang, services.clock.now(), actor_of(body)
     case_id = int(view["private_metadata"])
     try:
         request = read_forward_modal(view["state"]["values"], actor=actor.id, lang=lang)
@@ -75,7 +66,7 @@ async def forward_case(
             )
     except InvalidTransition as refused:
         block = "person" if request.person else "department"
-        await ack(response_action="errors", errors={block: _refusal(refused, lang)})
+        await ack(response_action="errors", errors={block: refusal_text(refused, lang)})
         return
     await ack()
     services.wake_outbox()
@@ -91,13 +82,13 @@ async def resolve_case(
         await cases.resolve(
             services.engine,
             case_id=int(view["private_metadata"]),
-            actor=_actor(body),
+            actor=actor_of(body),
             now=services.clock.now(),
             closing_note=closing_note,
             public_close=public_close,
         )
     except InvalidTransition as refused:
-        await ack(response_action="errors", errors={NOTE: _refusal(refused, services.lang)})
+        await ack(response_action="errors", errors={NOTE: refusal_text(refused, services.lang)})
         return
     await ack()
     services.wake_outbox()
@@ -130,10 +121,10 @@ async def schedule_follow_up(
         return
     try:
         await cases.schedule_follow_up(
-            services.engine, case_id=case_id, actor=_actor(body), due_at=due, now=now
+            services.engine, case_id=case_id, actor=actor_of(body), due_at=due, now=now
         )
     except InvalidTransition as refused:
-        await ack(response_action="errors", errors={"when": _refusal(refused, lang)})
+        await ack(response_action="errors", errors={"when": refusal_text(refused, lang)})
         return
     await ack()
     services.wake_outbox()

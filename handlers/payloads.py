@@ -1,0 +1,29 @@
+"""Reading Slack payloads and answering the person who clicked: shared by every listener."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.cases import Actor, InvalidTransition
+from bot.i18n import Lang, t
+
+
+def actor_of(body: dict[str, Any]) -> Actor:
+    """The Slack user who clicked or submitted."""
+    user = body["user"]
+    return Actor(id=user["id"], name=user.get("name") or user.get("username") or user["id"])
+
+
+def refusal_text(refused: InvalidTransition, lang: Lang) -> str:
+    """Why the action was refused, in the catalogue's words."""
+    owner = f"<@{refused.owner}>" if refused.owner else t("error.nobody", lang)
+    return t(f"error.{refused.reason}", lang, owner=owner, status=refused.status or "?")
+
+
+async def tell(client: AsyncWebClient, body: dict[str, Any], text: str) -> None:
+    """An ephemeral answer to the clicker, where they clicked."""
+    await client.chat_postEphemeral(
+        channel=body["channel"]["id"], user=body["user"]["id"], text=text
+    )
