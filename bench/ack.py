@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import contextlib
 import cProfile
+import gc
 import json
 import logging
 import math
@@ -63,13 +64,34 @@ AGENTS = 50  # people clicking; a loser is never the click's winner
 # -- the servers (child processes) -----------------------------------------------------------
 
 
-async def _until_stopped(ready: dict[str, Any], cleanup: Callable[[], Awaitable[Any]]) -> None:
-    """Announce `ready` as the first stdout line, then serve until SIGTERM and clean up."""
+async def _until_stopped(
+    ready: dict[str, Any], cleanup: Callable[[], Awaitable[Any]], gc_log: str | None = None
+) -> None:
+    """Announce `ready` as the first stdout line, then serve until SIGTERM and clean up.
+
+    With `gc_log`, every garbage collection from then on (each one stops the event loop) is
+    written there as [wall clock at its end, generation, ms] when the server stops.
+    """
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+    pauses: list[tuple[float, int, float]] = []
+    began = [0.0]
+
+    def on_gc(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            began[0] = time.perf_counter()
+        else:
+            ms = 1000 * (time.perf_counter() - began[0])
+            pauses.append((time.time(), info["generation"], ms))
+
+    if gc_log:
+        gc.callbacks.append(on_gc)
     print(json.dumps(ready), flush=True)
     await stop.wait()
+    if gc_log:
+        gc.callbacks.remove(on_gc)
+        Path(gc_log).write_text(json.dumps(pauses))
     await cleanup()
 
 
@@ -153,7 +175,8 @@ async def _serve_bot(args: argparse.Namespace) -> None:
             profile.dump_stats(args.profile)
         await runtime.stop()
 
-    await _until_stopped({"port": runtime.port, "seed_s": round(seed_s, 2)}, cleanup)
+    ready = {"port": runtime.port, "seed_s": round(seed_s, 2)}
+    await _until_stopped(ready, cleanup, args.gc_log)
 
 
 async def _serve_bare(args: argparse.Namespace) -> None:
@@ -180,7 +203,7 @@ async def _serve_bare(args: argparse.Namespace) -> None:
     runner = web.AppRunner(web_app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
-    await _until_stopped({"port": runner.addresses[0][1]}, runner.cleanup)
+    await _until_stopped({"port": runner.addresses[0][1]}, runner.cleanup, args.gc_log)
 
 
 @dataclass
@@ -329,6 +352,8 @@ def signed(body: str) -> dict[str, str]:
 class Phase:
     server: str
     clicks: int = 0
+    started_at: float = 0.0  # wall clock, to match the servers' GC logs
+    ended_at: float = 0.0
     wall_s: float = 0.0
     server_cpu_s: float = 0.0
     slack_cpu_s: float = 0.0
@@ -367,10 +392,10 @@ async def run_phase(
     timeout = aiohttp.ClientTimeout(total=30)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         cpu0, slack0, own0 = server.cpu(), slack.cpu(), cpu_seconds()
-        t0 = time.perf_counter()
+        t0, phase.started_at = time.perf_counter(), time.time()
         async with asyncio.timeout(limit_s):
             await asyncio.gather(*(worker(session) for _ in range(concurrency)))
-        phase.wall_s = time.perf_counter() - t0
+        phase.wall_s, phase.ended_at = time.perf_counter() - t0, time.time()
         phase.server_cpu_s = server.cpu() - cpu0
         phase.slack_cpu_s = slack.cpu() - slack0
         phase.loadgen_cpu_s = cpu_seconds() - own0

@@ -24,7 +24,7 @@ from bot.forwarding_views import SEND_BACK, TAKE, forward_modal, simple_dm
 from bot.render import ActionId, as_dicts
 from bot.resolve import resolve_modal
 from bot.services import Services
-from handlers.payloads import refusal_text, tell
+from handlers.payloads import actor_of, refusal_text, tell
 from storage.cases import get_case as read_case
 from storage.cases import went_private
 
