@@ -64,6 +64,10 @@ AGENTS = 50  # people clicking; a loser is never the click's winner
 # -- the servers (child processes) -----------------------------------------------------------
 
 
+def _write_json(path: str, data: Any) -> None:
+    Path(path).write_text(json.dumps(data))
+
+
 async def _until_stopped(
     ready: dict[str, Any], cleanup: Callable[[], Awaitable[Any]], gc_log: str | None = None
 ) -> None:
@@ -91,7 +95,7 @@ async def _until_stopped(
     await stop.wait()
     if gc_log:
         gc.callbacks.remove(on_gc)
-        Path(gc_log).write_text(json.dumps(pauses))
+        _write_json(gc_log, pauses)
     await cleanup()
 
 
@@ -494,9 +498,11 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         servers: list[Server] = [slack]
         try:
             slack_url, side_url = slack.info["api_url"], slack.info["side_url"]
-            bare = await Server.start("bare", "--slack-url", slack_url)
+            gc_logs = {kind: str(Path(tmp) / f"gc-{kind}.json") for kind in ("bare", "bot")}
+            bare = await Server.start("bare", "--slack-url", slack_url, "--gc-log", gc_logs["bare"])
             servers.append(bare)
             extra = ["--slack-url", slack_url, "--db", db, "--seed-cases", str(seed_cases)]
+            extra += ["--gc-log", gc_logs["bot"]]
             extra += ["--interval", str(args.interval)]
             extra += ["--profile", args.profile] if args.profile else []
             bot = await Server.start("bot", *extra, wait_s=args.timeout)
@@ -507,13 +513,30 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             cards.sort(key=case_of)
             if len(cards) != seed_cases:
                 raise RuntimeError(f"{len(cards)} cards on the fake Slack, not {seed_cases}")
-            result = await run_rounds(args, rng, cards, slack, bare, bot, db)
+            result, rounds = await run_rounds(args, rng, cards, slack, bare, bot, db)
             async with aiohttp.ClientSession() as session:
                 result["fake_slack"] = await get_json(session, f"{side_url}/stats")
         finally:
             for server in reversed(servers):
                 await server.stop()
+        for kind, key in (("bot", "bot"), ("bare", "bare_bolt")):
+            result[key]["gc_in_rounds"] = gc_pauses(gc_logs[kind], rounds[kind])
     return result
+
+
+def gc_pauses(path: str, phases: list[Phase]) -> dict[str, Any]:
+    """The server's garbage collections that ended during the measured rounds."""
+    pauses = [
+        (gen, ms)
+        for at, gen, ms in json.loads(Path(path).read_text())
+        if any(p.started_at <= at <= p.ended_at for p in phases)
+    ]
+    full = [ms for gen, ms in pauses if gen == 2]
+    return {
+        "collections": len(pauses),
+        "total_ms": round(sum(ms for _gen, ms in pauses), 1),
+        "gen2_ms": [round(ms, 1) for ms in full],
+    }
 
 
 async def run_rounds(
@@ -524,7 +547,7 @@ async def run_rounds(
     bare: Server,
     bot: Server,
     db: str,
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], dict[str, list[Phase]]]:
     """Warm-up of each, then `args.rounds` pairs of bare and bot rounds; checks at the end."""
     clicked, losers = set[int](), 0
     rounds: dict[str, list[Phase]] = {"bare": [], "bot": []}
@@ -558,7 +581,7 @@ async def run_rounds(
     ratio = round(summary["bot"]["p99_ms"] / summary["bare"]["p99_ms"], 3)
     all_200 = all(set(s["statuses"]) == {"200"} for s in summary.values())
     ok = owners["owners_ok"] and all_200 and summary["bot"]["over_3s"] == 0
-    return {
+    result = {
         "benchmark": "ack",
         "clicks": args.clicks,
         "concurrency": args.concurrency,
@@ -578,6 +601,7 @@ async def run_rounds(
         "latency": "best round by p99 of each; max_ms, over_3s, CPU over all measured rounds",
         **environment(),
     }
+    return result, rounds
 
 
 def main() -> int:
@@ -596,6 +620,7 @@ def main() -> int:
     parser.add_argument("--serve", choices=["slack", "bot", "bare"], help=argparse.SUPPRESS)
     parser.add_argument("--slack-url", help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
+    parser.add_argument("--gc-log", help=argparse.SUPPRESS)
     parser.add_argument("--seed-cases", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     setup_logging()
