@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -18,11 +19,17 @@ from bot.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def listener_client(settings: Settings) -> AsyncWebClient:
-    """For listeners: waits out 429s and retries 5xx, since a reply to a click must arrive."""
+def listener_client(
+    settings: Settings, session: aiohttp.ClientSession | None = None
+) -> AsyncWebClient:
+    """For listeners: waits out 429s and retries 5xx, since a reply to a click must arrive.
+
+    Pass a long-lived `session`: without one, slack_sdk opens a new connection for every call.
+    """
     return AsyncWebClient(
         token=settings.slack_bot_token,
         base_url=settings.slack_api_url,
+        session=session,
         timeout=10,
         retry_handlers=[
             AsyncConnectionErrorRetryHandler(max_retry_count=2),
@@ -32,22 +39,27 @@ def listener_client(settings: Settings) -> AsyncWebClient:
     )
 
 
-def outbox_client(settings: Settings) -> AsyncWebClient:
+def outbox_client(
+    settings: Settings, session: aiohttp.ClientSession | None = None
+) -> AsyncWebClient:
     """For the outbox, which handles 429 and 5xx itself so one channel's pause stalls no other."""
     return AsyncWebClient(
         token=settings.slack_bot_token,
         base_url=settings.slack_api_url,
+        session=session,
         timeout=10,
         retry_handlers=[],
     )
 
 
-def build_bolt_app(settings: Settings, *, services: Services) -> AsyncApp:
+def build_bolt_app(
+    settings: Settings, *, services: Services, session: aiohttp.ClientSession | None = None
+) -> AsyncApp:
     """A Bolt app with every listener registered; HTTP requests are verified unless Socket Mode."""
     from handlers import register_listeners
 
     app = AsyncApp(
-        client=listener_client(settings),
+        client=listener_client(settings, session),
         signing_secret=settings.slack_signing_secret or "",
         request_verification_enabled=not settings.socket_mode,
     )

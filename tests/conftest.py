@@ -277,5 +277,6 @@ async def bot(
     runtime = Runtime(make_settings(slack), config, engine=engine, clock=ShiftedClock())
     await runtime.start(run_worker=False)
     async with aiohttp.ClientSession() as session:
-        yield BotUnderTest(runtime, session)
-    await runtime.stop()
+        under_test = BotUnderTest(runtime, session)
+        yield under_test
+    await under_test.runtime.stop()  # a test may have restarted it

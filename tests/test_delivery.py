@@ -6,6 +6,7 @@ import asyncio
 import json
 from typing import Any
 
+from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select, update
 
 from bot.config import WebcareConfig
@@ -254,7 +255,8 @@ async def test_a_timed_out_post_that_reached_slack_is_not_posted_again(
 ) -> None:
     worker = bot.runtime.worker
     worker.retry_base = 0.01
-    worker.client.timeout = 0.3
+    # A client that gives up on Slack after 0.3 s (the real one waits 10 s).
+    worker.client = AsyncWebClient(token=slack.bot_token, base_url=slack.api_url, timeout=0.3)
     await bot.post_webhook(mention("1"))
     slack.set_delay(5)  # Slack takes the card, but its answer is late: the client times out
     delivering = asyncio.create_task(bot.deliver())

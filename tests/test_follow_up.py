@@ -176,4 +176,5 @@ async def test_a_follow_up_due_while_the_bot_was_down_fires_once_after_restart(
     await restarted[0].worker.run_until_idle()
     assert len(slack.posts("U0ANNA")) == 1
     assert await restarted[1].scheduler.fire_due() == 0
+    await restarted[1].stop()
     bot.runtime = restarted[0]  # the fixture stops this one
