@@ -13,9 +13,11 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Row
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage import schedule
+from storage.db import unit_of_work
 from storage.models import CaseStatus as S
 from storage.models import TaskKind
 from storage.transitions import apply_change, lock_case
@@ -152,8 +154,8 @@ async def _act(
     expected_owner: str | None = None,
     details: dict[str, Any] | None = None,
 ) -> Row[Any]:
-    async with engine.begin() as conn:
-        case = await lock_case(conn, case_id=case_id)
+    def work(conn: Connection) -> Any:
+        case = lock_case(conn, case_id=case_id)
         if case is None:
             raise InvalidTransition("not_found")
         _check(action, case, actor, expected_owner)
@@ -172,8 +174,8 @@ async def _act(
         if action is Action.TAKE_OVER:
             note["previous_owner"] = case.owner_name or case.owner_id
         if action is Action.RESOLVE:
-            await schedule.cancel_tasks(conn, case_id=case_id)
-        return await apply_change(
+            schedule.cancel_tasks(conn, case_id=case_id)
+        return apply_change(
             conn,
             case=case,
             values=values,
@@ -182,6 +184,8 @@ async def _act(
             now=now,
             note=note,
         )
+
+    return await unit_of_work(engine).run(work)
 
 
 def check(action: Action, case: Row[Any] | None, actor: Actor) -> None:
@@ -214,8 +218,9 @@ async def schedule_follow_up(
     engine: AsyncEngine, *, case_id: int, actor: Actor, due_at: datetime, now: datetime
 ) -> Row[Any]:
     """Ask the owner (or `actor`, who then owns the case) at `due_at` whether it is solved."""
-    async with engine.begin() as conn:
-        case = await lock_case(conn, case_id=case_id)
+
+    def work(conn: Connection) -> Any:
+        case = lock_case(conn, case_id=case_id)
         if case is None:
             raise InvalidTransition("not_found")
         _check(Action.FOLLOW_UP, case, actor, None)
@@ -224,7 +229,7 @@ async def schedule_follow_up(
         if owner is None:
             owner = actor.id
             values |= {"owner_id": actor.id, "owner_name": actor.name, "claimed_at": now}
-        await schedule.add_task(
+        schedule.add_task(
             conn,
             kind=TaskKind.FOLLOW_UP,
             case_id=case_id,
@@ -239,7 +244,7 @@ async def schedule_follow_up(
             "at": now.isoformat(),
             "due_at": due_at.isoformat(),
         }
-        return await apply_change(
+        return apply_change(
             conn,
             case=case,
             values=values,
@@ -248,6 +253,8 @@ async def schedule_follow_up(
             now=now,
             note=note,
         )
+
+    return await unit_of_work(engine).run(work)
 
 
 async def record_follow_up(
@@ -262,8 +269,9 @@ async def record_follow_up(
     """Record the answer to a due follow-up: solved, still open (ask again later) or reopen."""
     if outcome not in FOLLOW_UP_OUTCOMES:
         raise ValueError(f"{outcome} is not a follow-up outcome")
-    async with engine.begin() as conn:
-        case = await lock_case(conn, case_id=case_id)
+
+    def work(conn: Connection) -> Any:
+        case = lock_case(conn, case_id=case_id)
         if case is None:
             raise InvalidTransition("not_found")
         _check(outcome, case, actor, None)
@@ -276,7 +284,7 @@ async def record_follow_up(
         if outcome is Action.FOLLOW_UP_STILL_OPEN:
             if snooze_until is None:
                 raise ValueError("a still-open follow-up needs the time to ask again")
-            await schedule.add_task(
+            schedule.add_task(
                 conn,
                 kind=TaskKind.FOLLOW_UP,
                 case_id=case_id,
@@ -287,8 +295,8 @@ async def record_follow_up(
             )
             note["due_at"] = snooze_until.isoformat()
         else:
-            await schedule.cancel_tasks(conn, case_id=case_id, kind=TaskKind.FOLLOW_UP)
-        return await apply_change(
+            schedule.cancel_tasks(conn, case_id=case_id, kind=TaskKind.FOLLOW_UP)
+        return apply_change(
             conn,
             case=case,
             values=values,
@@ -297,3 +305,5 @@ async def record_follow_up(
             now=now,
             note=note,
         )
+
+    return await unit_of_work(engine).run(work)

@@ -11,11 +11,13 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import Row, insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.cases import Action, Actor, InvalidTransition, check
 from bot.config import Department, WebcareConfig
 from bot.personal_data import Finding, find_personal_data
+from storage.db import unit_of_work
 from storage.models import CaseStatus, DraftStatus, JobKind
 from storage.tables import DRAFTS, OUTBOX
 from storage.transitions import apply_change, lock_case
@@ -84,8 +86,9 @@ async def save_draft(
     draft_id: int | None = None,
 ) -> int:
     """Store a new draft (or an edit of `draft_id`) and show it in the card's thread."""
-    async with engine.begin() as conn:
-        case = await lock_case(conn, case_id=case_id)
+
+    def work(conn: Connection) -> Any:
+        case = lock_case(conn, case_id=case_id)
         check(Action.DRAFT, case, actor)
         assert case is not None
         values = {
@@ -96,9 +99,10 @@ async def save_draft(
             "status": DraftStatus.DRAFT,
             "approved_by": None,
         }
-        if draft_id is None:
-            draft_id = (
-                await conn.execute(
+        saved_id = draft_id
+        if saved_id is None:
+            saved_id = (
+                conn.execute(
                     insert(DRAFTS)
                     .values(
                         case_id=case_id,
@@ -111,10 +115,10 @@ async def save_draft(
                 )
             ).scalar_one()
         else:
-            edited = await conn.execute(
+            edited = conn.execute(
                 update(DRAFTS)
                 .where(
-                    DRAFTS.c.id == draft_id,
+                    DRAFTS.c.id == saved_id,
                     DRAFTS.c.case_id == case_id,
                     DRAFTS.c.status != DraftStatus.SENT,
                 )
@@ -122,11 +126,11 @@ async def save_draft(
             )
             if not edited.rowcount:
                 raise InvalidTransition("draft_sent")
-        detail: dict[str, Any] = {"draft_id": draft_id, "public": public}
+        detail: dict[str, Any] = {"draft_id": saved_id, "public": public}
         if overridden:  # posting personal data in public was a conscious choice: log it
             detail["personal_data_override"] = overridden
-        await _queue_draft_message(conn, case=case, draft_id=draft_id, now=now)
-        await apply_change(
+        _queue_draft_message(conn, case=case, draft_id=saved_id, now=now)
+        apply_change(
             conn,
             case=case,
             values={},
@@ -136,7 +140,9 @@ async def save_draft(
             note=None,
             detail=detail,
         )
-        return draft_id
+        return saved_id
+
+    return await unit_of_work(engine).run(work)
 
 
 async def approve_draft(
@@ -144,21 +150,22 @@ async def approve_draft(
 ) -> None:
     if not department.requires_approval:
         raise InvalidTransition("no_approval_needed")
-    async with engine.begin() as conn:
-        draft = await _draft(conn, draft_id)
+
+    def work(conn: Connection) -> Any:
+        draft = _draft(conn, draft_id)
         if draft.author_id == actor.id:
             raise InvalidTransition("own_draft")
         if draft.status != DraftStatus.DRAFT:
             raise InvalidTransition(f"draft_{draft.status}")
-        case = await lock_case(conn, case_id=draft.case_id)
+        case = lock_case(conn, case_id=draft.case_id)
         assert case is not None
-        await conn.execute(
+        conn.execute(
             update(DRAFTS)
             .where(DRAFTS.c.id == draft_id)
             .values(status=DraftStatus.APPROVED, approved_by=actor.id, updated_at=now)
         )
-        await _queue_draft_message(conn, case=case, draft_id=draft_id, now=now)
-        await apply_change(
+        _queue_draft_message(conn, case=case, draft_id=draft_id, now=now)
+        apply_change(
             conn,
             case=case,
             values={},
@@ -168,6 +175,8 @@ async def approve_draft(
             note=None,
             detail={"draft_id": draft_id},
         )
+
+    return await unit_of_work(engine).run(work)
 
 
 async def mark_sent(
@@ -180,25 +189,26 @@ async def mark_sent(
     now: datetime,
 ) -> Row[Any]:
     """Record that the reply is out: the case is answered, its first response time is set."""
-    async with engine.begin() as conn:
-        draft = await _draft(conn, draft_id)
+
+    def work(conn: Connection) -> Any:
+        draft = _draft(conn, draft_id)
         if draft.status == DraftStatus.SENT:
             raise InvalidTransition("draft_sent")
         if department.requires_approval and draft.status != DraftStatus.APPROVED:
             raise InvalidTransition("needs_approval")
-        case = await lock_case(conn, case_id=draft.case_id)
+        case = lock_case(conn, case_id=draft.case_id)
         check(Action.REPLY_SENT, case, actor)
         assert case is not None
-        await conn.execute(
+        conn.execute(
             update(DRAFTS)
             .where(DRAFTS.c.id == draft_id)
             .values(status=DraftStatus.SENT, sent_at=now, sent_url=url, updated_at=now)
         )
-        await _queue_draft_message(conn, case=case, draft_id=draft_id, now=now)
+        _queue_draft_message(conn, case=case, draft_id=draft_id, now=now)
         values: dict[str, Any] = {"status": CaseStatus.REPLIED}
         if case.first_response_at is None:
             values["first_response_at"] = now
-        return await apply_change(
+        return apply_change(
             conn,
             case=case,
             values=values,
@@ -214,21 +224,23 @@ async def mark_sent(
             detail={"draft_id": draft_id, "url": url, "first": case.first_response_at is None},
         )
 
+    return await unit_of_work(engine).run(work)
+
 
 async def get_draft(engine: AsyncEngine, *, draft_id: int) -> Row[Any]:
     async with engine.connect() as conn:
-        return await _draft(conn, draft_id)
+        return await conn.run_sync(_draft, draft_id)
 
 
-async def _draft(conn: Any, draft_id: int) -> Row[Any]:
-    draft = (await conn.execute(select(DRAFTS).where(DRAFTS.c.id == draft_id))).first()
+def _draft(conn: Connection, draft_id: int) -> Row[Any]:
+    draft = conn.execute(select(DRAFTS).where(DRAFTS.c.id == draft_id)).first()
     if draft is None:
         raise InvalidTransition("not_found")
     return draft
 
 
-async def _queue_draft_message(conn: Any, *, case: Row[Any], draft_id: int, now: datetime) -> None:
-    await conn.execute(
+def _queue_draft_message(conn: Connection, *, case: Row[Any], draft_id: int, now: datetime) -> None:
+    conn.execute(
         insert(OUTBOX).values(
             kind=JobKind.POST_DRAFT,
             case_id=case.id,

@@ -12,12 +12,14 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.business_time import BusinessCalendar
 from bot.cases import Action, Actor, InvalidTransition, check
 from bot.config import WebcareConfig
 from storage import schedule
+from storage.db import unit_of_work
 from storage.models import CaseStatus, TaskKind
 from storage.transitions import apply_change, lock_case, move_case
 
@@ -47,8 +49,9 @@ async def forward_to_person(
     """Hand the case to `person` to answer by a deadline; the actor stays (or becomes) owner."""
     due = calendar.add(now, config.forward_deadline_minutes)
     remind = calendar.add(now, config.forward_deadline_minutes * config.forward_reminder_at)
-    async with engine.begin() as conn:
-        case = await lock_case(conn, case_id=case_id)
+
+    def work(conn: Connection) -> Any:
+        case = lock_case(conn, case_id=case_id)
         check(Action.FORWARD, case, actor)
         assert case is not None
         owner = case.owner_id or actor.id
@@ -59,7 +62,7 @@ async def forward_to_person(
         }
         if case.owner_id is None:
             values |= {"owner_id": actor.id, "owner_name": actor.name, "claimed_at": now}
-        await schedule.enqueue_dm(
+        schedule.enqueue_dm(
             conn,
             user=person,
             case_id=case_id,
@@ -75,7 +78,7 @@ async def forward_to_person(
             (TaskKind.FORWARD_REMINDER, remind, person),
             (TaskKind.FORWARD_DEADLINE, due, owner),
         ):
-            await schedule.add_task(
+            schedule.add_task(
                 conn,
                 kind=kind,
                 case_id=case_id,
@@ -84,7 +87,7 @@ async def forward_to_person(
                 created_by=actor.id,
                 now=now,
             )
-        return await apply_change(
+        return apply_change(
             conn,
             case=case,
             values=values,
@@ -101,14 +104,17 @@ async def forward_to_person(
             },
         )
 
+    return await unit_of_work(engine).run(work)
+
 
 async def answer_forward(
     engine: AsyncEngine, *, case_id: int, actor: Actor, take: bool, now: datetime
 ) -> Row[Any]:
     """The person takes the forwarded case (and owns it) or sends it back to its owner."""
     action = Action.TAKE_FORWARDED if take else Action.SEND_BACK
-    async with engine.begin() as conn:
-        case = await lock_case(conn, case_id=case_id)
+
+    def work(conn: Connection) -> Any:
+        case = lock_case(conn, case_id=case_id)
         check(action, case, actor)
         assert case is not None
         values: dict[str, Any] = {"forwarded_to": None, "forward_due_at": None}
@@ -122,8 +128,8 @@ async def answer_forward(
         else:
             values["status"] = CaseStatus.CLAIMED if case.owner_id else CaseStatus.NEW
         for kind in FORWARD_TASKS:
-            await schedule.cancel_tasks(conn, case_id=case_id, kind=kind)
-        return await apply_change(
+            schedule.cancel_tasks(conn, case_id=case_id, kind=kind)
+        return apply_change(
             conn,
             case=case,
             values=values,
@@ -132,6 +138,8 @@ async def answer_forward(
             now=now,
             note={"action": action.value, "actor": actor.name, "at": now.isoformat()},
         )
+
+    return await unit_of_work(engine).run(work)
 
 
 async def move_to_department(
@@ -146,15 +154,16 @@ async def move_to_department(
 ) -> Row[Any]:
     """Post the case's card in `department`'s channel; the old card points there."""
     target = config.department(department)
-    async with engine.begin() as conn:
-        case = await lock_case(conn, case_id=case_id)
+
+    def work(conn: Connection) -> Any:
+        case = lock_case(conn, case_id=case_id)
         check(Action.MOVE, case, actor)
         assert case is not None
         if case.department == target.key:
             raise InvalidTransition("same_department", status=case.status)
         for kind in FORWARD_TASKS:
-            await schedule.cancel_tasks(conn, case_id=case_id, kind=kind)
-        return await move_case(
+            schedule.cancel_tasks(conn, case_id=case_id, kind=kind)
+        return move_case(
             conn,
             case=case,
             department=target.key,
@@ -169,3 +178,5 @@ async def move_to_department(
                 "forward_note": note or "",
             },
         )
+
+    return await unit_of_work(engine).run(work)

@@ -22,7 +22,7 @@ from bot.clock import Clock
 from bot.config import WebcareConfig
 from bot.mentions import MentionIn
 from bot.routing import Router
-from storage.db import UnitOfWork
+from storage.db import unit_of_work
 from storage.intake import Incoming, Stored, store_incoming
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ class Ingestor:
         self.on_stored = on_stored
         self._calendars = {d.key: BusinessCalendar(config.hours_for(d)) for d in config.departments}
         self._reopen_window = timedelta(days=config.reopen_window_days)
-        self._unit = UnitOfWork(engine)
+        self._unit = unit_of_work(engine)
         self._queue: list[_Request] = []
         self._writer: asyncio.Task[None] | None = None
 
@@ -102,9 +102,6 @@ class Ingestor:
         # shield: a client hanging up must not cancel a transaction shared with others.
         stored = await asyncio.shield(request.done)
         return IngestResult.of(stored)
-
-    def close(self) -> None:
-        self._unit.dispose()
 
     async def _write_queued(self) -> None:
         while self._queue:

@@ -21,7 +21,7 @@ from bot.server import create_web_app
 from bot.services import Services
 from bot.settings import Settings
 from bot.slack_app import build_bolt_app, outbox_client
-from storage.db import create_engine
+from storage.db import close_unit_of_work, create_engine
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +135,7 @@ class Runtime:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._runner is not None:
             await self._runner.cleanup()
-        self.ingestor.close()
+        close_unit_of_work(self.engine)
         await self.http.close()
         if self._owns_engine:
             await self.engine.dispose()

@@ -7,15 +7,18 @@ import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Row
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.clock import Clock
 from storage import schedule
-from storage.cases import get_case
+from storage.db import unit_of_work
 from storage.models import CaseStatus, TaskKind
+from storage.transitions import lock_case
 
 log = logging.getLogger(__name__)
 
@@ -37,22 +40,25 @@ class Scheduler:
     async def fire_due(self) -> int:
         """Fire every task that is due now; returns how many fired."""
         fired = 0
-        while True:
-            now = self.clock.now()
-            async with self.engine.begin() as conn:
-                task = await schedule.take_due_task(conn, now=now)
-                if task is None:
-                    break
-                await self._fire(conn, task, now)
+        unit = unit_of_work(self.engine)
+        while await unit.run(partial(self._fire_next, now=self.clock.now())):
             fired += 1
         if fired and self.on_fired:
             self.on_fired()
         return fired
 
-    async def _fire(self, conn: AsyncConnection, task: Row[Any], now: datetime) -> None:
+    def _fire_next(self, conn: Connection, *, now: datetime) -> bool:
+        """Fire the oldest due task, if any, in the caller's transaction."""
+        task = schedule.take_due_task(conn, now=now)
+        if task is None:
+            return False
+        self._fire(conn, task, now)
+        return True
+
+    def _fire(self, conn: Connection, task: Row[Any], now: datetime) -> None:
         """Queue what a due task says; a forward answered meanwhile needs nothing any more."""
         if task.kind == TaskKind.FOLLOW_UP:
-            await schedule.enqueue_dm(
+            schedule.enqueue_dm(
                 conn,
                 user=task.notify,
                 case_id=task.case_id,
@@ -60,10 +66,10 @@ class Scheduler:
                 payload={"kind": "follow_up_due", "due_at": task.due_at.isoformat()},
             )
             return
-        case = await get_case(conn, case_id=task.case_id)
+        case = lock_case(conn, case_id=task.case_id)
         still_forwarded = case is not None and case.status == CaseStatus.FORWARDED
         if task.kind == TaskKind.FORWARD_REMINDER and still_forwarded:
-            await schedule.enqueue_dm(
+            schedule.enqueue_dm(
                 conn,
                 user=task.notify,
                 case_id=task.case_id,
@@ -72,14 +78,14 @@ class Scheduler:
             )
         elif task.kind == TaskKind.FORWARD_DEADLINE and still_forwarded:
             assert case is not None
-            await schedule.enqueue_dm(
+            schedule.enqueue_dm(
                 conn,
                 user=task.notify,
                 case_id=task.case_id,
                 now=now,
                 payload={"kind": "forward_deadline", "person": case.forwarded_to},
             )
-            await schedule.enqueue_note(
+            schedule.enqueue_note(
                 conn,
                 case_id=task.case_id,
                 channel=case.slack_channel,

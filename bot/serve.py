@@ -13,7 +13,7 @@ from bot.config import WebcareConfig
 from bot.ingest import Ingestor, IngestResult
 from bot.mentions import MentionIn
 from bot.settings import Settings
-from storage.db import create_engine, ping
+from storage.db import close_unit_of_work, create_engine, ping
 from storage.migrate import current_revision, head_revision, upgrade
 
 log = logging.getLogger(__name__)
@@ -112,7 +112,7 @@ async def import_mentions(
             for i in range(0, len(mentions), IMPORT_CHUNK)
         ]
     finally:
-        ingestor.close()
+        close_unit_of_work(engine)
         await engine.dispose()
     return IngestResult(
         accepted=sum(r.accepted for r in results),

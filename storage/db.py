@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -81,3 +82,21 @@ class UnitOfWork:
     def dispose(self) -> None:
         if self._sync is not None:
             self._sync.dispose()
+
+
+_UNITS: weakref.WeakKeyDictionary[AsyncEngine, UnitOfWork] = weakref.WeakKeyDictionary()
+
+
+def unit_of_work(engine: AsyncEngine) -> UnitOfWork:
+    """The engine's shared UnitOfWork (one stdlib SQLite engine per database, not per call)."""
+    unit = _UNITS.get(engine)
+    if unit is None:
+        unit = _UNITS[engine] = UnitOfWork(engine)
+    return unit
+
+
+def close_unit_of_work(engine: AsyncEngine) -> None:
+    """Close the connections of the engine's unit of work (at shutdown)."""
+    unit = _UNITS.pop(engine, None)
+    if unit is not None:
+        unit.dispose()

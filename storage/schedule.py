@@ -1,4 +1,7 @@
-"""Scheduled tasks: added with a case change, fired once when due."""
+"""Scheduled tasks: added with a case change, fired once when due.
+
+The writing functions are synchronous and run inside a case change's unit of work.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +10,15 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.models import TaskStatus
 from storage.tables import OUTBOX, TASKS
 
 
-async def add_task(
-    conn: AsyncConnection,
+def add_task(
+    conn: Connection,
     *,
     kind: str,
     case_id: int,
@@ -24,8 +28,8 @@ async def add_task(
     now: datetime,
 ) -> int:
     """Schedule a task, replacing a pending one of the same kind for the case."""
-    await cancel_tasks(conn, case_id=case_id, kind=kind)
-    result = await conn.execute(
+    cancel_tasks(conn, case_id=case_id, kind=kind)
+    result = conn.execute(
         insert(TASKS)
         .values(
             kind=kind,
@@ -41,14 +45,14 @@ async def add_task(
     return result.scalar_one()
 
 
-async def cancel_tasks(conn: AsyncConnection, *, case_id: int, kind: str | None = None) -> None:
+def cancel_tasks(conn: Connection, *, case_id: int, kind: str | None = None) -> None:
     condition = (TASKS.c.case_id == case_id) & (TASKS.c.status == TaskStatus.PENDING)
     if kind is not None:
         condition &= TASKS.c.kind == kind
-    await conn.execute(update(TASKS).where(condition).values(status=TaskStatus.CANCELLED))
+    conn.execute(update(TASKS).where(condition).values(status=TaskStatus.CANCELLED))
 
 
-async def take_due_task(conn: AsyncConnection, *, now: datetime) -> Row[Any] | None:
+def take_due_task(conn: Connection, *, now: datetime) -> Row[Any] | None:
     """Fire the oldest due task in one statement, so it fires exactly once.
 
     On PostgreSQL concurrent schedulers skip a row another one is firing (SKIP LOCKED);
@@ -62,7 +66,7 @@ async def take_due_task(conn: AsyncConnection, *, now: datetime) -> Row[Any] | N
         .with_for_update(skip_locked=True)
         .scalar_subquery()
     )
-    fired = await conn.execute(
+    fired = conn.execute(
         update(TASKS)
         .where(TASKS.c.id == oldest_due, TASKS.c.status == TaskStatus.PENDING)
         .values(status=TaskStatus.FIRED, fired_at=now)
@@ -90,11 +94,11 @@ async def pending_follow_up(conn: AsyncConnection, *, case_id: int) -> datetime 
     )
 
 
-async def enqueue_dm(
-    conn: AsyncConnection, *, user: str, case_id: int, payload: dict[str, Any], now: datetime
+def enqueue_dm(
+    conn: Connection, *, user: str, case_id: int, payload: dict[str, Any], now: datetime
 ) -> None:
     """Queue a direct message to `user` (posted to their user id, which opens the DM)."""
-    await conn.execute(
+    conn.execute(
         insert(OUTBOX).values(
             kind="post_dm",
             case_id=case_id,
@@ -108,11 +112,11 @@ async def enqueue_dm(
     )
 
 
-async def enqueue_note(
-    conn: AsyncConnection, *, case_id: int, channel: str, note: Mapping[str, Any], now: datetime
+def enqueue_note(
+    conn: Connection, *, case_id: int, channel: str, note: Mapping[str, Any], now: datetime
 ) -> None:
     """Queue a line in the case card's thread."""
-    await conn.execute(
+    conn.execute(
         insert(OUTBOX).values(
             kind="post_note",
             case_id=case_id,

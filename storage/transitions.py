@@ -1,4 +1,7 @@
-"""Changing a case: lock it, then write the change, its audit event and the Slack refresh."""
+"""Changing a case: lock it, then write the change, its audit event and the Slack refresh.
+
+Synchronous: run inside a unit of work (storage.db.unit_of_work), one transaction each.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from storage.models import JobKind
 from storage.outbox import enqueue_card_update
@@ -15,7 +18,7 @@ from storage.schedule import enqueue_note
 from storage.tables import CASES, EVENTS, OUTBOX
 
 
-async def lock_case(conn: AsyncConnection, *, case_id: int) -> Row[Any] | None:
+def lock_case(conn: Connection, *, case_id: int) -> Row[Any] | None:
     """Read a case and hold it until the transaction ends: concurrent changes queue up.
 
     PostgreSQL locks the row; SQLite has no row locks, so a no-op write takes the database's
@@ -23,14 +26,14 @@ async def lock_case(conn: AsyncConnection, *, case_id: int) -> Row[Any] | None:
     """
     query = select(CASES).where(CASES.c.id == case_id)
     if conn.dialect.name == "sqlite":
-        await conn.execute(update(CASES).where(CASES.c.id == case_id).values(id=CASES.c.id))
+        conn.execute(update(CASES).where(CASES.c.id == case_id).values(id=CASES.c.id))
     else:
         query = query.with_for_update()
-    return (await conn.execute(query)).first()
+    return (conn.execute(query)).first()
 
 
-async def apply_change(
-    conn: AsyncConnection,
+def apply_change(
+    conn: Connection,
     *,
     case: Row[Any],
     values: Mapping[str, Any],
@@ -45,11 +48,11 @@ async def apply_change(
     changed = case
     if values:
         changed = (
-            await conn.execute(
+            conn.execute(
                 update(CASES).where(CASES.c.id == case.id).values(**values).returning(*CASES.c)
             )
         ).one()
-    await conn.execute(
+    conn.execute(
         insert(EVENTS).values(
             case_id=case.id,
             kind=event,
@@ -63,18 +66,14 @@ async def apply_change(
     if not changed.slack_ts:
         return changed  # no card yet: when it is posted, it shows the new state anyway
     if values:
-        await conn.run_sync(
-            lambda sync: enqueue_card_update(
-                sync, case_id=case.id, channel=changed.slack_channel, now=now
-            )
-        )
+        enqueue_card_update(conn, case_id=case.id, channel=changed.slack_channel, now=now)
     if note is not None:
-        await enqueue_note(conn, case_id=case.id, channel=changed.slack_channel, note=note, now=now)
+        enqueue_note(conn, case_id=case.id, channel=changed.slack_channel, note=note, now=now)
     return changed
 
 
-async def move_case(
-    conn: AsyncConnection,
+def move_case(
+    conn: Connection,
     *,
     case: Row[Any],
     department: str,
@@ -85,7 +84,7 @@ async def move_case(
 ) -> Row[Any]:
     """Move a locked case to another department: a new card there, the old one a pointer."""
     changed = (
-        await conn.execute(
+        conn.execute(
             update(CASES)
             .where(CASES.c.id == case.id)
             .values(
@@ -102,7 +101,7 @@ async def move_case(
             .returning(*CASES.c)
         )
     ).one()
-    await conn.execute(
+    conn.execute(
         insert(EVENTS).values(
             case_id=case.id,
             kind="move",
@@ -120,7 +119,7 @@ async def move_case(
         "not_before": now,
         "created_at": now,
     }
-    await conn.execute(
+    conn.execute(
         insert(OUTBOX),
         [
             {

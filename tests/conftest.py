@@ -24,7 +24,7 @@ from bot.config import WebcareConfig, parse_config
 from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.webhook import sign
-from storage.db import create_engine
+from storage.db import close_unit_of_work, create_engine
 from storage.migrate import upgrade
 from tests.fake_slack import FakeSlack
 
@@ -106,6 +106,7 @@ async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
         engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'webcare.db'}")
         await upgrade(engine)
         yield engine
+        close_unit_of_work(engine)
         await engine.dispose()
         return
     if not PG_URL:
@@ -117,6 +118,7 @@ async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
     engine = create_engine(PG_URL, connect_args={"server_settings": {"search_path": schema}})
     await upgrade(engine)
     yield engine
+    close_unit_of_work(engine)
     await engine.dispose()
     async with admin.begin() as conn:
         await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))

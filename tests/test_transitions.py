@@ -56,7 +56,6 @@ async def test_every_action_outside_the_table_is_refused_and_writes_nothing(
 ) -> None:
     ingestor = Ingestor(engine=engine, config=config, clock=ShiftedClock())
     await ingestor.ingest(parse_mentions([mention("1")]))
-    ingestor.close()
     async with engine.begin() as conn:
         await conn.execute(update(Case).values(status=status, owner_id="U0BRAM"))
     simple = (
