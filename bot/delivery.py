@@ -12,7 +12,10 @@ import contextlib
 import logging
 import random
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
+from typing import Any, TypeVar
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -25,10 +28,12 @@ from bot.config import WebcareConfig
 from bot.i18n import Lang
 from bot.outbox_messages import Obsolete, Undeliverable, compose
 from storage import outbox
+from storage.db import unit_of_work
 from storage.models import JobKind
 from storage.outbox import Job
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 LEASE = timedelta(seconds=60)
 MAX_BACKOFF = 300.0
@@ -74,11 +79,16 @@ class OutboxWorker:
         self.lang = lang
         self.interval = interval
         self.retry_base = retry_base
+        self.unit = unit_of_work(engine)
         self.idle_limit = 300.0
         self.holder = f"worker-{uuid.uuid4().hex[:12]}"
         self._wake = asyncio.Event()
         self._drains: dict[str, asyncio.Task[None]] = {}
         self._last_post: dict[str, float] = {}
+
+    async def _db(self, work: Callable[..., T], /, **kwargs: Any) -> T:
+        """Run one outbox statement group as its own transaction."""
+        return await self.unit.run(partial(work, **kwargs))
 
     def wake(self) -> None:
         """New work was stored: look now instead of at the next poll."""
@@ -105,24 +115,25 @@ class OutboxWorker:
                 if self._drains:
                     await asyncio.gather(*self._drains.values())
                     continue
-                async with self.engine.connect() as conn:
-                    if not await outbox.pending_count(conn):
-                        return
-                    due = await outbox.next_due_at(conn)
+                if not await self._db(outbox.pending_count):
+                    return
+                due = await self._db(outbox.next_due_at)
                 wait = (due - self.clock.now()).total_seconds() if due else 0.05
                 await asyncio.sleep(min(max(wait, 0.01), 1.0))
 
     async def _start_drains(self) -> None:
         now = self.clock.now()
-        async with self.engine.connect() as conn:
-            channels = await outbox.due_channels(conn, now=now)
+        channels = await self._db(outbox.due_channels, now=now)
         for channel in channels:
             if channel in self._drains:
                 continue
-            async with self.engine.begin() as conn:
-                mine = await outbox.acquire_channel(
-                    conn, channel=channel, holder=self.holder, now=now, until=now + LEASE
-                )
+            mine = await self._db(
+                outbox.acquire_channel,
+                channel=channel,
+                holder=self.holder,
+                now=now,
+                until=now + LEASE,
+            )
             if mine:
                 task = asyncio.create_task(self._drain(channel), name=f"drain {channel}")
                 self._drains[channel] = task
@@ -137,8 +148,7 @@ class OutboxWorker:
     async def _drain(self, channel: str) -> None:
         try:
             while True:
-                async with self.engine.connect() as conn:
-                    job = await outbox.head_job(conn, channel=channel)
+                job = await self._db(outbox.head_job, channel=channel)
                 if job is None:
                     return
                 wait = (job.not_before - self.clock.now()).total_seconds()
@@ -152,16 +162,18 @@ class OutboxWorker:
             log.exception("delivery to %s stopped; it resumes at the next poll", channel)
         finally:
             with contextlib.suppress(Exception):
-                async with self.engine.begin() as conn:
-                    await outbox.release_channel(conn, channel=channel, holder=self.holder)
+                await self._db(outbox.release_channel, channel=channel, holder=self.holder)
 
     async def _renew(self, channel: str) -> None:
         now = self.clock.now()
-        async with self.engine.begin() as conn:
-            if not await outbox.acquire_channel(
-                conn, channel=channel, holder=self.holder, now=now, until=now + LEASE
-            ):
-                raise RuntimeError(f"lost the lease on {channel}")
+        if not await self._db(
+            outbox.acquire_channel,
+            channel=channel,
+            holder=self.holder,
+            now=now,
+            until=now + LEASE,
+        ):
+            raise RuntimeError(f"lost the lease on {channel}")
 
     async def _pace(self, channel: str) -> None:
         last = self._last_post.get(channel)
@@ -177,43 +189,36 @@ class OutboxWorker:
 
     async def _send(self, job: Job) -> None:
         now = self.clock.now()
-        async with self.engine.begin() as conn:
-            # A job left "sending" was interrupted (a crash), and a timeout or 5xx leaves it open
-            # whether Slack took the message: look before posting again.
-            ambiguous = job.status == "sending" or (job.last_error or "").startswith(
-                ("slack 5", "network")
-            )
-            if job.status == "sending":
-                await outbox.mark_retry(conn, job_id=job.id, not_before=now, error="interrupted")
-            await outbox.mark_sending(conn, job_id=job.id, now=now)
+        # A job left "sending" was interrupted (a crash), and a timeout or 5xx leaves it open
+        # whether Slack took the message: look before posting again.
+        ambiguous = job.status == "sending" or (job.last_error or "").startswith(
+            ("slack 5", "network")
+        )
+        await self._db(outbox.start_sending, job=job, now=now)
         try:
             channel_id, ts = await self._deliver(job, ambiguous=ambiguous)
         except Retry as retry:
             delay = retry.delay
             metrics.DELIVERY_RETRIES.labels(reason=retry.reason.split(":")[0]).inc()
             log.warning("job %s to %s: retry in %.1fs (%s)", job.id, job.channel, delay, retry)
-            async with self.engine.begin() as conn:
-                await outbox.mark_retry(
-                    conn,
-                    job_id=job.id,
-                    not_before=self.clock.now() + timedelta(seconds=delay),
-                    error=retry.reason,
-                )
+            await self._db(
+                outbox.mark_retry,
+                job_id=job.id,
+                not_before=self.clock.now() + timedelta(seconds=delay),
+                error=retry.reason,
+            )
             return
         except Obsolete as obsolete:
-            async with self.engine.begin() as conn:
-                await outbox.mark_skipped(conn, job_id=job.id, reason=str(obsolete))
+            await self._db(outbox.mark_skipped, job_id=job.id, reason=str(obsolete))
             return
         except _Dead as dead:
             metrics.DELIVERY_DEAD.inc()
             log.error("job %s to %s cannot be delivered: %s", job.id, job.channel, dead)
-            async with self.engine.begin() as conn:
-                await outbox.mark_dead(conn, job_id=job.id, error=str(dead))
+            await self._db(outbox.mark_dead, job_id=job.id, error=str(dead))
             return
-        async with self.engine.begin() as conn:
-            await outbox.mark_sent(
-                conn, job=job, now=self.clock.now(), channel_id=channel_id, ts=ts
-            )
+        await self._db(
+            outbox.mark_sent, job=job, now=self.clock.now(), channel_id=channel_id, ts=ts
+        )
         metrics.DELIVERED.labels(kind=job.kind.value).inc()
 
     async def _deliver(self, job: Job, *, ambiguous: bool) -> tuple[str, str]:

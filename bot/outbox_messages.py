@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Row
@@ -11,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import Department, WebcareConfig
 from bot.draft_views import draft_message
-from bot.drafts import PLATFORM_LIMITS, get_draft
+from bot.drafts import PLATFORM_LIMITS
 from bot.follow_up import follow_up_question
 from bot.forwarding_views import forwarded_dm, simple_dm
 from bot.i18n import Lang, format_when
@@ -24,7 +25,8 @@ from bot.render import (
     slack_date,
     thread_mention,
 )
-from storage import cases, schedule
+from storage.cases import job_context
+from storage.db import unit_of_work
 from storage.models import JobKind
 from storage.outbox import Job
 
@@ -50,15 +52,19 @@ async def compose(
     engine: AsyncEngine, job: Job, *, config: WebcareConfig, lang: Lang
 ) -> OutgoingMessage:
     """Render the message for `job` from the current state of its case."""
-    async with engine.connect() as conn:
-        case = await cases.get_case(conn, case_id=job.case_id)
-        if case is None:
-            raise Undeliverable(f"case {job.case_id} no longer exists")
-        first = await cases.first_mention(conn, case_id=job.case_id)
-        follow_up_at = await schedule.pending_follow_up(conn, case_id=job.case_id)
-        mention = (
-            await cases.get_mention(conn, mention_id=job.mention_id) if job.mention_id else None
+    payload = job.payload or {}
+    context = await unit_of_work(engine).run(
+        partial(
+            job_context,
+            case_id=job.case_id,
+            mention_id=job.mention_id,
+            draft_id=payload.get("draft_id"),
         )
+    )
+    if context is None:
+        raise Undeliverable(f"case {job.case_id} no longer exists")
+    case, first, mention = context.case, context.first, context.mention
+    follow_up_at = context.follow_up_at
     department = config.department(case.department)
     timezone = config.hours_for(department).timezone
     if job.kind is JobKind.POST_DM:
@@ -68,7 +74,7 @@ async def compose(
         text, blocks = moved_card(actor=note["actor"], to_channel=note["to_channel"], lang=lang)
         return OutgoingMessage(note["old_channel"], text, as_dicts(blocks), ts=note["old_ts"])
     if job.kind is JobKind.POST_DRAFT:
-        return await _draft_message(engine, job, case, department, config, lang)
+        return _draft_message(context.draft, case, department, config, lang)
     if job.kind is JobKind.UPDATE_CARD and not case.slack_ts:
         raise Obsolete("the case's card is being posted anew")
     if job.kind is not JobKind.POST_CARD and not case.slack_ts:
@@ -98,9 +104,8 @@ async def compose(
     return OutgoingMessage(channel, text, as_dicts(blocks), thread_ts=case.slack_ts)
 
 
-async def _draft_message(
-    engine: AsyncEngine,
-    job: Job,
+def _draft_message(
+    draft: Row[Any] | None,
     case: Row[Any],
     department: Department,
     config: WebcareConfig,
@@ -108,7 +113,8 @@ async def _draft_message(
 ) -> OutgoingMessage:
     if not case.slack_ts:
         raise Undeliverable("the case's card was never posted")
-    draft = await get_draft(engine, draft_id=(job.payload or {})["draft_id"])
+    if draft is None:
+        raise Undeliverable("the draft no longer exists")
     text, blocks = draft_message(
         draft,
         department=department,

@@ -49,7 +49,7 @@ def health_handler(runtime: Runtime):  # type: ignore[no-untyped-def]
             async with asyncio.timeout(3):
                 await ping(runtime.engine)
                 async with runtime.engine.connect() as conn:
-                    body["outbox"] = await outbox.counts_by_status(conn)
+                    body["outbox"] = await conn.run_sync(outbox.counts_by_status)
         except Exception as exc:
             body["database"] = f"down: {type(exc).__name__}"
             return web.json_response({"status": "unavailable", **body}, status=503)
@@ -63,7 +63,7 @@ def metrics_handler(runtime: Runtime):  # type: ignore[no-untyped-def]
     async def handle(_request: web.Request) -> web.Response:
         try:
             async with asyncio.timeout(3), runtime.engine.connect() as conn:
-                metrics.OUTBOX_WAITING.set(await outbox.pending_count(conn))
+                metrics.OUTBOX_WAITING.set(await conn.run_sync(outbox.pending_count))
         except Exception:
             pass  # /metrics still answers; /healthz reports the database
         return web.Response(

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
 from sqlalchemy import Row, func, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.tables import CASES, MENTIONS
+from storage.models import TaskKind, TaskStatus
+from storage.tables import CASES, DRAFTS, MENTIONS, TASKS
 
 
 async def get_case(conn: AsyncConnection, *, case_id: int) -> Row | None:
@@ -47,3 +53,42 @@ async def latest_external_id(conn: AsyncConnection, *, case_id: int) -> str | No
         .order_by(MENTIONS.c.created_at.desc(), MENTIONS.c.id.desc())
         .limit(1)
     )
+
+
+@dataclass(frozen=True, slots=True)
+class JobContext:
+    """Everything an outbox message is rendered from, read in one go."""
+
+    case: Row[Any]
+    first: Row[Any] | None
+    mention: Row[Any] | None
+    follow_up_at: datetime | None
+    draft: Row[Any] | None
+
+
+def job_context(
+    conn: Connection, *, case_id: int, mention_id: int | None, draft_id: int | None
+) -> JobContext | None:
+    """The case of an outbox job and what its message shows (None when the case is gone)."""
+    case = conn.execute(select(CASES).where(CASES.c.id == case_id)).first()
+    if case is None:
+        return None
+    first = conn.execute(
+        select(MENTIONS).where(MENTIONS.c.case_id == case_id).order_by(MENTIONS.c.id).limit(1)
+    ).first()
+    mention = (
+        conn.execute(select(MENTIONS).where(MENTIONS.c.id == mention_id)).first()
+        if mention_id
+        else None
+    )
+    draft = (
+        conn.execute(select(DRAFTS).where(DRAFTS.c.id == draft_id)).first() if draft_id else None
+    )
+    follow_up_at = conn.scalar(
+        select(TASKS.c.due_at).where(
+            TASKS.c.case_id == case_id,
+            TASKS.c.status == TaskStatus.PENDING,
+            TASKS.c.kind == TaskKind.FOLLOW_UP,
+        )
+    )
+    return JobContext(case, first, mention, follow_up_at, draft)

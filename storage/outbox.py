@@ -1,4 +1,7 @@
-"""The delivery outbox: jobs taken one at a time per channel, finished with guarded updates."""
+"""The delivery outbox: jobs taken one at a time per channel, finished with guarded updates.
+
+Synchronous: each call runs inside a unit of work (storage.db.unit_of_work).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,6 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.models import JobKind, JobStatus
 from storage.tables import CASES, DRAFTS, LEASES, MENTIONS, OUTBOX
@@ -46,9 +48,9 @@ def _job(row: object) -> Job:
     )
 
 
-async def due_channels(conn: AsyncConnection, *, now: datetime) -> list[str]:
+def due_channels(conn: Connection, *, now: datetime) -> list[str]:
     """Channels that have a job waiting to be sent now."""
-    rows = await conn.execute(
+    rows = conn.execute(
         select(OUTBOX.c.channel)
         .where(
             OUTBOX.c.status.in_((JobStatus.PENDING, JobStatus.SENDING)),
@@ -59,11 +61,11 @@ async def due_channels(conn: AsyncConnection, *, now: datetime) -> list[str]:
     return [row.channel for row in rows]
 
 
-async def acquire_channel(
-    conn: AsyncConnection, *, channel: str, holder: str, now: datetime, until: datetime
+def acquire_channel(
+    conn: Connection, *, channel: str, holder: str, now: datetime, until: datetime
 ) -> bool:
     """Take (or renew) the right to post to `channel`; False while another worker holds it."""
-    taken = await conn.execute(
+    taken = conn.execute(
         update(LEASES)
         .where(
             LEASES.c.channel == channel,
@@ -74,23 +76,21 @@ async def acquire_channel(
     if taken.rowcount:
         return True
     try:
-        async with conn.begin_nested():
-            await conn.execute(
-                insert(LEASES).values(channel=channel, holder=holder, lease_until=until)
-            )
+        with conn.begin_nested():
+            conn.execute(insert(LEASES).values(channel=channel, holder=holder, lease_until=until))
     except IntegrityError:
         return False  # another worker holds a live lease
     return True
 
 
-async def release_channel(conn: AsyncConnection, *, channel: str, holder: str) -> None:
-    await conn.execute(delete(LEASES).where(LEASES.c.channel == channel, LEASES.c.holder == holder))
+def release_channel(conn: Connection, *, channel: str, holder: str) -> None:
+    conn.execute(delete(LEASES).where(LEASES.c.channel == channel, LEASES.c.holder == holder))
 
 
-async def head_job(conn: AsyncConnection, *, channel: str) -> Job | None:
+def head_job(conn: Connection, *, channel: str) -> Job | None:
     """The oldest unfinished job of a channel: jobs of one channel go out strictly in order."""
     row = (
-        await conn.execute(
+        conn.execute(
             select(OUTBOX)
             .where(
                 OUTBOX.c.channel == channel,
@@ -103,8 +103,15 @@ async def head_job(conn: AsyncConnection, *, channel: str) -> Job | None:
     return _job(row) if row else None
 
 
-async def mark_sending(conn: AsyncConnection, *, job_id: int, now: datetime) -> bool:
-    result = await conn.execute(
+def start_sending(conn: Connection, *, job: Job, now: datetime) -> None:
+    """Mark the job in flight (one left in flight by a crash is taken over)."""
+    if job.status == JobStatus.SENDING:
+        mark_retry(conn, job_id=job.id, not_before=now, error="interrupted")
+    mark_sending(conn, job_id=job.id, now=now)
+
+
+def mark_sending(conn: Connection, *, job_id: int, now: datetime) -> bool:
+    result = conn.execute(
         update(OUTBOX)
         .where(OUTBOX.c.id == job_id, OUTBOX.c.status == JobStatus.PENDING)
         .values(status=JobStatus.SENDING, sending_since=now, attempts=OUTBOX.c.attempts + 1)
@@ -112,86 +119,77 @@ async def mark_sending(conn: AsyncConnection, *, job_id: int, now: datetime) -> 
     return bool(result.rowcount)
 
 
-async def mark_sent(
-    conn: AsyncConnection, *, job: Job, now: datetime, channel_id: str, ts: str
-) -> None:
+def mark_sent(conn: Connection, *, job: Job, now: datetime, channel_id: str, ts: str) -> None:
     """Finish a job and remember where Slack put the message."""
-    await conn.execute(
+    conn.execute(
         update(OUTBOX)
         .where(OUTBOX.c.id == job.id, OUTBOX.c.status == JobStatus.SENDING)
         .values(status=JobStatus.SENT, sent_at=now, slack_ts=ts, last_error=None)
     )
     if job.kind is JobKind.POST_CARD:
-        await conn.execute(
+        conn.execute(
             update(CASES)
             .where(CASES.c.id == job.case_id)
             .values(slack_channel=channel_id, slack_ts=ts)
         )
     elif job.kind is JobKind.POST_DRAFT:
-        await conn.execute(
+        conn.execute(
             update(DRAFTS)
             .where(DRAFTS.c.id == (job.payload or {})["draft_id"], DRAFTS.c.slack_ts.is_(None))
             .values(slack_ts=ts)
         )
     elif job.kind is JobKind.POST_MENTION:
-        await conn.execute(
-            update(MENTIONS).where(MENTIONS.c.id == job.mention_id).values(slack_ts=ts)
-        )
+        conn.execute(update(MENTIONS).where(MENTIONS.c.id == job.mention_id).values(slack_ts=ts))
 
 
-async def mark_retry(
-    conn: AsyncConnection, *, job_id: int, not_before: datetime, error: str
-) -> None:
-    await conn.execute(
+def mark_retry(conn: Connection, *, job_id: int, not_before: datetime, error: str) -> None:
+    conn.execute(
         update(OUTBOX)
         .where(OUTBOX.c.id == job_id)
         .values(status=JobStatus.PENDING, not_before=not_before, last_error=error[:500])
     )
 
 
-async def mark_skipped(conn: AsyncConnection, *, job_id: int, reason: str) -> None:
+def mark_skipped(conn: Connection, *, job_id: int, reason: str) -> None:
     """Finish a job that has nothing left to say (counted as sent, with the reason)."""
-    await conn.execute(
+    conn.execute(
         update(OUTBOX)
         .where(OUTBOX.c.id == job_id)
         .values(status=JobStatus.SENT, last_error=f"skipped: {reason}"[:500])
     )
 
 
-async def mark_dead(conn: AsyncConnection, *, job_id: int, error: str) -> None:
-    await conn.execute(
+def mark_dead(conn: Connection, *, job_id: int, error: str) -> None:
+    conn.execute(
         update(OUTBOX)
         .where(OUTBOX.c.id == job_id)
         .values(status=JobStatus.DEAD, last_error=error[:500])
     )
 
 
-async def pending_count(conn: AsyncConnection) -> int:
+def pending_count(conn: Connection) -> int:
     return (
-        await conn.scalar(
+        conn.scalar(
             select(func.count()).where(OUTBOX.c.status.in_((JobStatus.PENDING, JobStatus.SENDING)))
         )
         or 0
     )
 
 
-async def counts_by_status(conn: AsyncConnection) -> dict[str, int]:
-    rows = await conn.execute(select(OUTBOX.c.status, func.count()).group_by(OUTBOX.c.status))
+def counts_by_status(conn: Connection) -> dict[str, int]:
+    rows = conn.execute(select(OUTBOX.c.status, func.count()).group_by(OUTBOX.c.status))
     return {row[0]: row[1] for row in rows}
 
 
-async def next_due_at(conn: AsyncConnection) -> datetime | None:
+def next_due_at(conn: Connection) -> datetime | None:
     """When the earliest waiting job becomes due (None: nothing waits)."""
-    return await conn.scalar(
+    return conn.scalar(
         select(func.min(OUTBOX.c.not_before)).where(OUTBOX.c.status == JobStatus.PENDING)
     )
 
 
 def enqueue_card_update(conn: Connection, *, case_id: int, channel: str, now: datetime) -> None:
-    """Queue a refresh of the case's card unless one is already waiting.
-
-    Synchronous: it runs inside ingest's unit of work, and elsewhere through `run_sync`.
-    """
+    """Queue a refresh of the case's card unless one is already waiting."""
     dialect_insert = sqlite_insert if conn.dialect.name == "sqlite" else pg_insert
     statement = dialect_insert(OUTBOX).values(
         kind=JobKind.UPDATE_CARD,
