@@ -148,32 +148,29 @@ class OutboxWorker:
     async def _drain(self, channel: str) -> None:
         try:
             while True:
-                job = await self._db(outbox.head_job, channel=channel)
+                now = self.clock.now()
+                # One transaction: renew the lease, look at the head job, start it if due.
+                job = await self._db(
+                    outbox.take_next,
+                    channel=channel,
+                    holder=self.holder,
+                    now=now,
+                    until=now + LEASE,
+                )
                 if job is None:
                     return
-                wait = (job.not_before - self.clock.now()).total_seconds()
+                wait = (job.not_before - now).total_seconds()
                 if wait > 0:
                     if wait > LEASE.total_seconds() / 2:
                         return  # come back when it is due; let the lease lapse meanwhile
                     await asyncio.sleep(wait)
-                await self._renew(channel)
+                    continue
                 await self._send(job)
         except Exception:
             log.exception("delivery to %s stopped; it resumes at the next poll", channel)
         finally:
             with contextlib.suppress(Exception):
                 await self._db(outbox.release_channel, channel=channel, holder=self.holder)
-
-    async def _renew(self, channel: str) -> None:
-        now = self.clock.now()
-        if not await self._db(
-            outbox.acquire_channel,
-            channel=channel,
-            holder=self.holder,
-            now=now,
-            until=now + LEASE,
-        ):
-            raise RuntimeError(f"lost the lease on {channel}")
 
     async def _pace(self, channel: str) -> None:
         last = self._last_post.get(channel)
@@ -188,13 +185,12 @@ class OutboxWorker:
         self._last_post[channel] = asyncio.get_running_loop().time()
 
     async def _send(self, job: Job) -> None:
-        now = self.clock.now()
+        """Deliver a job that `take_next` marked in flight (`job` is as it was before that)."""
         # A job left "sending" was interrupted (a crash), and a timeout or 5xx leaves it open
         # whether Slack took the message: look before posting again.
         ambiguous = job.status == "sending" or (job.last_error or "").startswith(
             ("slack 5", "network")
         )
-        await self._db(outbox.start_sending, job=job, now=now)
         try:
             channel_id, ts = await self._deliver(job, ambiguous=ambiguous)
         except Retry as retry:

@@ -103,6 +103,26 @@ def head_job(conn: Connection, *, channel: str) -> Job | None:
     return _job(row) if row else None
 
 
+class LeaseLost(Exception):
+    """Another worker took over the channel (ours lapsed)."""
+
+
+def take_next(
+    conn: Connection, *, channel: str, holder: str, now: datetime, until: datetime
+) -> Job | None:
+    """Renew our lease on `channel` and return its head job, marked in flight when it is due.
+
+    The returned job shows its state from before this call; a job not yet due is returned
+    untouched so the caller can wait for it.
+    """
+    if not acquire_channel(conn, channel=channel, holder=holder, now=now, until=until):
+        raise LeaseLost(channel)
+    job = head_job(conn, channel=channel)
+    if job is not None and job.not_before <= now:
+        start_sending(conn, job=job, now=now)
+    return job
+
+
 def start_sending(conn: Connection, *, job: Job, now: datetime) -> None:
     """Mark the job in flight (one left in flight by a crash is taken over)."""
     if job.status == JobStatus.SENDING:
