@@ -166,7 +166,9 @@ async def _serve_bot(args: argparse.Namespace) -> None:
     for first in range(0, args.seed_cases, 250):  # one mention (and author) per case
         numbers = range(first, min(first + 250, args.seed_cases))
         await runtime.ingestor.ingest(parse_mentions([mention(n, texts[n % 3]) for n in numbers]))
+    runtime.worker.interval = 0  # seed the cards fast; the measured phase is paced as asked
     await runtime.worker.run_until_idle()
+    runtime.worker.interval = args.interval
     seed_s = time.perf_counter() - started
     await runtime.start(run_worker=True)
     profile = cProfile.Profile() if args.profile else None
@@ -408,9 +410,18 @@ async def run_phase(
 
 
 async def settle(
-    db: str, slack: Server, ephemerals: int, bot: Server, limit_s: float
+    db: str,
+    slack: Server,
+    ephemerals: int,
+    bot: Server,
+    limit_s: float,
+    *,
+    claims: int,
+    paced: bool,
 ) -> dict[str, Any]:
-    """Wait until the bot's outbox is empty and the fake Slack got `ephemerals` of them."""
+    """Wait until the work behind the clicks is done: every claim stored and every refusal
+    (ephemeral) delivered, and, unless the outbox is paced like production (Slack's ~1
+    message/s/channel, which takes minutes for a burst), the outbox empty."""
     side_url, started = slack.info["side_url"], time.perf_counter()
     cpu0, slack0 = bot.cpu(), slack.cpu()
     async with aiohttp.ClientSession() as session:
@@ -418,9 +429,12 @@ async def settle(
             with contextlib.closing(sqlite3.connect(db, timeout=10)) as conn:
                 query = "SELECT count(*) FROM outbox WHERE status IN ('pending', 'sending')"
                 waiting = conn.execute(query).fetchone()[0]
+                query = "SELECT count(*) FROM case_events WHERE kind = 'claim'"
+                claimed = conn.execute(query).fetchone()[0]
             stats = await get_json(session, f"{side_url}/stats")
             elapsed = time.perf_counter() - started
-            if (waiting == 0 and stats["ephemerals"] >= ephemerals) or elapsed > limit_s:
+            done = claimed >= claims and stats["ephemerals"] >= ephemerals
+            if (done and (paced or waiting == 0)) or elapsed > limit_s:
                 break
             await asyncio.sleep(0.2)
     return {
@@ -562,7 +576,15 @@ async def run_rounds(
             if server is bot:
                 clicked |= {case for case, _body in plan.clicks}
                 losers += plan.losers
-                phase.after = await settle(db, slack, losers, bot, args.timeout)
+                phase.after = await settle(
+                    db,
+                    slack,
+                    losers,
+                    bot,
+                    args.timeout,
+                    claims=len(clicked),
+                    paced=args.interval > 0,
+                )
             name = "warm-up" if r == 0 else f"#{r}"
             log.info(
                 "%s %s: p50 %.1f ms, p99 %.1f ms, max %.1f ms, %.0f clicks/s %s",
@@ -613,7 +635,12 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=2, help="bare/bot pairs")
     parser.add_argument("--warmup-clicks", type=int, default=150)
     parser.add_argument("--warmup-cases", type=int, default=120)
-    parser.add_argument("--interval", type=float, default=0.0, help="outbox s between posts")
+    parser.add_argument(
+        "--interval",
+        type=float,
+        default=1.0,
+        help="outbox s between posts per channel (1.0 = production; 0 = unpaced stress)",
+    )
     parser.add_argument("--timeout", type=float, default=300, help="seconds per phase or wait")
     parser.add_argument("--random-seed", type=int, default=1, help="of the click order")
     parser.add_argument("--profile", help="write the bot process's cProfile stats here")
