@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, event, text
@@ -67,12 +68,17 @@ class UnitOfWork:
             url = engine.url.set(drivername="sqlite")
             self._sync = sa_create_engine(url, connect_args={"check_same_thread": False})
             event.listen(self._sync, "connect", _sqlite_pragmas)
+            # SQLite takes one writer at a time anyway: one thread means no lock waits between
+            # our own threads, and only one thread competing with the event loop for the GIL.
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
 
     async def run(self, work: Callable[[Connection], T]) -> T:
         if self._sync is None:
             async with self.engine.begin() as conn:
                 return await conn.run_sync(work)
-        return await asyncio.to_thread(self._run_in_thread, work)
+        return await asyncio.get_running_loop().run_in_executor(
+            self._writer, self._run_in_thread, work
+        )
 
     def _run_in_thread(self, work: Callable[[Connection], T]) -> T:
         assert self._sync is not None
@@ -81,6 +87,7 @@ class UnitOfWork:
 
     def dispose(self) -> None:
         if self._sync is not None:
+            self._writer.shutdown(wait=True)
             self._sync.dispose()
 
 
