@@ -18,7 +18,7 @@ from bot.delivery import OutboxWorker
 from bot.ingest import Ingestor
 from bot.scheduler import Scheduler
 from bot.server import create_web_app
-from bot.services import Services
+from bot.services import Services, Workspace
 from bot.settings import Settings
 from bot.slack_app import build_bolt_app, outbox_client
 from storage.db import close_unit_of_work, create_engine
@@ -60,6 +60,7 @@ class Runtime:
         self.ingestor = Ingestor(
             engine=self.engine, config=config, clock=self.clock, on_stored=self.worker.wake
         )
+        self.workspace = Workspace()
         self.scheduler = Scheduler(engine=self.engine, clock=self.clock, on_fired=self.worker.wake)
         self.bolt_app = build_bolt_app(
             settings,
@@ -70,6 +71,7 @@ class Runtime:
                 lang=lang,
                 wake_outbox=self.worker.wake,
                 wake_scheduler=self.scheduler.wake,
+                workspace=self.workspace,
             ),
             session=self.http,
         )
@@ -124,6 +126,7 @@ class Runtime:
         try:
             response = await self.worker.client.auth_test()
             self.auth = f"ok: {response.get('user')} in {response.get('team')}"
+            self.workspace.url = response.get("url")
         except SlackApiError as exc:
             self.auth = f"error: {exc.response.get('error')}"
             log.error("Slack auth.test failed (%s): check SLACK_BOT_TOKEN", self.auth)

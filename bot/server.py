@@ -11,6 +11,7 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 
 from bot import metrics
+from bot.team_status import SAMPLE, expected_reply_minutes
 from bot.webhook import MAX_BODY, webhook_handler
 from storage import outbox
 from storage.db import ping
@@ -30,6 +31,7 @@ def create_web_app(runtime: Runtime) -> web.Application:
         app.router.add_post("/slack/events", slack_events_handler(runtime.bolt_app))
     app.router.add_get("/healthz", health_handler(runtime))
     app.router.add_get("/metrics", metrics_handler(runtime))
+    app.router.add_get("/public/expected-reply-time", expected_reply_handler(runtime))
     return app
 
 
@@ -71,3 +73,27 @@ def metrics_handler(runtime: Runtime):  # type: ignore[no-untyped-def]
         )
 
     return handle
+
+
+def expected_reply_handler(runtime: Runtime):  # type: ignore[no-untyped-def]
+    """What a website or social profile shows: "we reply within ~N minutes". No secrets."""
+
+    async def handle(_request: web.Request) -> web.Response:
+        config = runtime.config
+        overall = await expected_reply_minutes(runtime.engine, config=config)
+        departments = {
+            d.key: await expected_reply_minutes(runtime.engine, config=config, department=d)
+            for d in config.departments
+        }
+        body = {
+            "expected_reply_minutes": _rounded(overall),
+            "departments": {key: _rounded(minutes) for key, minutes in departments.items()},
+            "measured_as": f"median business minutes to the first reply, last {SAMPLE} cases",
+        }
+        return web.json_response(body, headers={"Cache-Control": "public, max-age=60"})
+
+    return handle
+
+
+def _rounded(minutes: float | None) -> int | None:
+    return None if minutes is None else round(minutes)

@@ -8,8 +8,12 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.i18n import t
 from bot.render import as_dicts, escape, help_blocks
+from bot.services import Services
+from bot.status_views import mine_blocks, status_blocks
+from bot.team_status import find_department, team_status
+from storage import stats
 
-PLANNED = {"status", "mine", "report"}
+PLANNED = {"report"}
 
 
 def register(app: AsyncApp) -> None:
@@ -17,7 +21,8 @@ def register(app: AsyncApp) -> None:
 
 
 async def webcare_command(ack: AsyncAck, command: dict[str, Any], context: dict[str, Any]) -> None:
-    lang = context["lang"]
+    services: Services = context["services"]
+    lang = services.lang
     words = (command.get("text") or "").split()
     sub = words[0].lower() if words else "help"
     # Answers go only to the person who asked ("ephemeral"), as JSON so they can carry blocks.
@@ -27,7 +32,42 @@ async def webcare_command(ack: AsyncAck, command: dict[str, Any], context: dict[
             blocks=as_dicts(help_blocks(lang=lang)),
             response_type="ephemeral",
         )
+    elif sub == "status":
+        await ack(**await _status(services, command, words[1:]), response_type="ephemeral")
+    elif sub == "mine":
+        async with services.engine.connect() as conn:
+            cases = await stats.owned_by(conn, user=command["user_id"])
+        blocks = mine_blocks(cases, team_url=_team_url(services, command), lang=lang)
+        await ack(
+            text=t("mine.title", lang, count=len(cases)),
+            blocks=as_dicts(blocks),
+            response_type="ephemeral",
+        )
     elif sub in PLANNED:
         await ack(text=t("command.not_yet", lang, sub=sub), response_type="ephemeral")
     else:
         await ack(text=t("command.unknown", lang, sub=escape(sub[:40])), response_type="ephemeral")
+
+
+def _team_url(services: Services, command: dict[str, Any]) -> str | None:
+    domain = command.get("team_domain")
+    return services.workspace.url or (f"https://{domain}.slack.com/" if domain else None)
+
+
+async def _status(services: Services, command: dict[str, Any], args: list[str]) -> dict[str, Any]:
+    """The answer to `/webcare status [department]`."""
+    lang, config = services.lang, services.config
+    only = None
+    if args:
+        only = find_department(config, " ".join(args))
+        if only is None:
+            known = ", ".join(d.key for d in config.departments)
+            return {
+                "text": t(
+                    "status.unknown_department", lang, name=escape(" ".join(args)[:40]), known=known
+                )
+            }
+    now = services.clock.now()
+    statuses = await team_status(services.engine, config=config, now=now, only=only)
+    blocks = status_blocks(statuses, now=now, team_url=_team_url(services, command), lang=lang)
+    return {"text": t("status.title", lang), "blocks": as_dicts(blocks)}

@@ -15,4 +15,5 @@ def register(app: AsyncApp) -> None:
 
 
 async def on_error(error: Exception, body: dict[str, Any]) -> None:
-    log.error("listener failed on a %s payload", body.get("type", "?"), exc_info=error)
+    kind = body.get("type") or body.get("command") or "?"
+    log.error("listener failed on a %s payload", kind, exc_info=error)

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.models.blocks import MarkdownTextObject, SectionBlock
 from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.i18n import t
-from bot.render import help_blocks
+from bot.services import Services
+from bot.status_views import home_view_blocks
+from bot.team_status import expected_reply_minutes, team_status
+from storage import stats
 
 
 def register(app: AsyncApp) -> None:
@@ -22,9 +23,18 @@ async def publish_home(
 ) -> None:
     if event.get("tab") != "home":
         return
-    lang = context["lang"]
-    blocks = [
-        SectionBlock(text=MarkdownTextObject(text=t("home.intro", lang))),
-        *help_blocks(lang=lang),
-    ]
-    await client.views_publish(user_id=event["user"], view=View(type="home", blocks=blocks))
+    services: Services = context["services"]
+    lang, now, user = services.lang, services.clock.now(), event["user"]
+    async with services.engine.connect() as conn:
+        mine = await stats.owned_by(conn, user=user)
+    statuses = await team_status(services.engine, config=services.config, now=now)
+    expected = await expected_reply_minutes(services.engine, config=services.config)
+    blocks = home_view_blocks(
+        mine=mine,
+        statuses=statuses,
+        expected=expected,
+        now=now,
+        team_url=services.workspace.url,
+        lang=lang,
+    )
+    await client.views_publish(user_id=user, view=View(type="home", blocks=blocks))

@@ -48,6 +48,9 @@ class Case(SQLModel, table=True):
         # Threading looks up a customer's open or recently resolved case.
         Index("ix_cases_source_author", "source", "author_handle"),
         Index("ix_cases_department_status", "department", "status"),
+        Index("ix_cases_owner_status", "owner_id", "status"),
+        Index("ix_cases_status_opened_at", "status", "opened_at"),
+        Index("ix_cases_first_response_at", "first_response_at"),
         Index("ix_cases_status_sla_due_at", "status", "sla_due_at"),
     )
 

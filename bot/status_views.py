@@ -1,0 +1,118 @@
+"""Block Kit for /webcare status and mine, and the App Home dashboard."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    Block,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    PlainTextObject,
+    SectionBlock,
+)
+
+from bot.i18n import Lang, t, tn
+from bot.render import escape
+from bot.team_status import DepartmentStatus
+
+SHOWN = 5  # cases listed per kind before "and N more"
+STATUS_ORDER = ("new", "reopened", "claimed", "forwarded", "replied", "follow_up")
+
+
+def card_link(case: Any, team_url: str | None) -> str:
+    """`#12 @anna`, linked to the card when we know the workspace's address."""
+    label = f"#{case.id} {escape('@' + case.author_handle)}"
+    if team_url and case.slack_channel and case.slack_ts:
+        ts = case.slack_ts.replace(".", "")
+        return f"<{team_url.rstrip('/')}/archives/{case.slack_channel}/p{ts}|{label}>"
+    return label
+
+
+def _cases(cases: list[Any], team_url: str | None, lang: Lang) -> str:
+    shown = ", ".join(card_link(c, team_url) for c in cases[:SHOWN])
+    if len(cases) > SHOWN:
+        shown += " " + t("status.more", lang, count=len(cases) - SHOWN)
+    return shown
+
+
+def minutes_text(minutes: float, lang: Lang) -> str:
+    if minutes < 90:
+        return tn("status.minutes", round(minutes), lang)
+    return tn("status.hours", round(minutes / 60), lang)
+
+
+def department_block(
+    status: DepartmentStatus, *, now: datetime, team_url: str | None, lang: Lang
+) -> SectionBlock:
+    counts = " · ".join(
+        f"{t('status.' + s, lang)} {status.counts.get(s, 0)}"
+        for s in STATUS_ORDER
+        if status.counts.get(s) or s in ("new", "claimed")
+    )
+    lines = [f"*{escape(status.department.name)}* — {counts}"]
+    if status.oldest_unclaimed:
+        age = (now - status.oldest_unclaimed).total_seconds() / 60
+        lines.append(t("status.oldest", lang, age=minutes_text(age, lang)))
+    if status.overdue:
+        lines.append(
+            ":red_circle: "
+            + t("status.overdue", lang, cases=_cases(status.overdue, team_url, lang))
+        )
+    if status.near:
+        lines.append(
+            ":large_orange_circle: "
+            + t("status.near", lang, cases=_cases(status.near, team_url, lang))
+        )
+    if status.follow_ups_today:
+        lines.append(":alarm_clock: " + tn("status.follow_ups", status.follow_ups_today, lang))
+    if status.expected_reply_minutes is not None:
+        lines.append(
+            t("status.expected", lang, time=minutes_text(status.expected_reply_minutes, lang))
+        )
+    return SectionBlock(text=MarkdownTextObject(text="\n".join(lines)[:3000]))
+
+
+def status_blocks(
+    statuses: list[DepartmentStatus], *, now: datetime, team_url: str | None, lang: Lang
+) -> list[Block]:
+    blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text=t("status.title", lang)))]
+    for status in statuses:
+        blocks.append(department_block(status, now=now, team_url=team_url, lang=lang))
+    return blocks[:50]
+
+
+def mine_blocks(cases: list[Any], *, team_url: str | None, lang: Lang) -> list[Block]:
+    if not cases:
+        return [SectionBlock(text=MarkdownTextObject(text=t("mine.none", lang)))]
+    lines = [f"• {card_link(c, team_url)} · {t('status.' + c.status, lang)}" for c in cases]
+    text = t("mine.title", lang, count=len(cases)) + "\n" + "\n".join(lines)
+    return [SectionBlock(text=MarkdownTextObject(text=text[:3000]))]
+
+
+def home_view_blocks(
+    *,
+    mine: list[Any],
+    statuses: list[DepartmentStatus],
+    expected: float | None,
+    now: datetime,
+    team_url: str | None,
+    lang: Lang,
+) -> list[Block]:
+    blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text=t("home.title", lang)))]
+    if expected is not None:
+        blocks.append(
+            ContextBlock(
+                elements=[
+                    MarkdownTextObject(
+                        text=t("status.expected", lang, time=minutes_text(expected, lang))
+                    )
+                ]
+            )
+        )
+    blocks += [*mine_blocks(mine, team_url=team_url, lang=lang), DividerBlock()]
+    blocks += [department_block(s, now=now, team_url=team_url, lang=lang) for s in statuses]
+    return blocks[:100]
