@@ -389,6 +389,28 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
         "nl": "Je hebt geen open cases. :tada:",
     },
     "home.title": {"en": "Webcare", "nl": "Webcare"},
+    "card.answered": {
+        "en": "First answer after {minutes} min",
+        "nl": "Eerste antwoord na {minutes} min",
+    },
+    "note.sla_warning": {
+        "en": ":large_orange_circle: {contacts} Nobody has this case yet and it is due {due}",
+        "nl": ":large_orange_circle: {contacts} Niemand heeft deze case nog en hij moet af {due}",
+    },
+    "note.sla_breach": {
+        "en": ":red_circle: The response deadline ({due}) passed without an answer",
+        "nl": ":red_circle: De reactietermijn ({due}) is verstreken zonder antwoord",
+    },
+    "note.sla_breach_escalated": {
+        "en": ":red_circle: The response deadline ({due}) passed without an answer; "
+        "escalated to {escalated}",
+        "nl": ":red_circle: De reactietermijn ({due}) is verstreken zonder antwoord; "
+        "geëscaleerd naar {escalated}",
+    },
+    "sla.breach_dm": {
+        "en": ":red_circle: Case #{id} in {channel} passed its response deadline unanswered.",
+        "nl": ":red_circle: Case #{id} in {channel} is over de reactietermijn zonder antwoord.",
+    },
     "home.intro": {
         "en": "Mentions of our brand arrive as cards in the department channels.",
         "nl": "Vermeldingen van ons merk komen als kaarten binnen in de afdelingskanalen.",

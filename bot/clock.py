@@ -26,3 +26,7 @@ class ShiftedClock:
 
     def advance(self, **delta: float) -> None:
         self.offset += timedelta(**delta)
+
+    def set(self, moment: datetime) -> None:
+        """Make `now()` read `moment` (and go on from there)."""
+        self.offset = moment - datetime.now(UTC)

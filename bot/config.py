@@ -146,6 +146,14 @@ class Department(_Strict):
     templates: list[Template] = Field(default_factory=list)
     tone: Annotated[str, Field(max_length=300)] | None = None  # shown as a hint when drafting
     requires_approval: bool = False  # a second person approves a draft before it goes out
+    escalate_to: str | None = None  # user (U…) or channel (C…) told when a case breaches
+
+    @field_validator("escalate_to")
+    @classmethod
+    def _escalation_target(cls, target: str | None) -> str | None:
+        if target is not None and not (_USER.match(target) or _CHANNEL.match(target)):
+            raise ValueError(f"{target!r} is neither a Slack user ID (U…) nor a channel ID (C…)")
+        return target
 
     @field_validator("channel")
     @classmethod
@@ -218,11 +226,20 @@ class WebcareConfig(_Strict):
     reopen_window_days: Annotated[int, Field(ge=0, le=365)] = 7
     # A person a case is forwarded to answers within this many business minutes; they are
     # reminded at `forward_reminder_at` of that time, and the owner is told when it passes.
+    # Unclaimed cases get a warning (thread line, department contacts pinged) at this share of
+    # their response time; a breach is escalated to the department's (or this) `escalate_to`.
+    sla_warning_at: Annotated[float, Field(gt=0, lt=1)] = 0.8
+    escalate_to: str | None = None
     forward_deadline_minutes: Annotated[int, Field(gt=0, le=60 * 24 * 14)] = 240
     forward_reminder_at: Annotated[float, Field(gt=0, lt=1)] = 0.75
     # The company's own formats that must not appear in a public reply, e.g. order numbers.
     personal_data_patterns: dict[str, str] = Field(default_factory=dict)
     reply_webhooks: dict[str, ReplyWebhook] = Field(default_factory=dict)
+
+    @field_validator("escalate_to")
+    @classmethod
+    def _escalation(cls, target: str | None) -> str | None:
+        return Department._escalation_target(target)
 
     @field_validator("personal_data_patterns")
     @classmethod

@@ -83,6 +83,7 @@ class Ingestor:
         decision = self.router.route(mention)
         department = self.config.department(decision.department)
         start = min(mention.created_at, self.clock.now())
+        calendar = self._calendars[department.key]
         return Incoming(
             mention=mention,
             department=department.key,
@@ -90,7 +91,8 @@ class Ingestor:
             priority=decision.priority,
             tags=decision.tags,
             rule=decision.rule,
-            sla_due_at=self._calendars[department.key].add(start, department.sla_minutes),
+            sla_due_at=calendar.add(start, department.sla_minutes),
+            sla_warn_at=calendar.add(start, department.sla_minutes * self.config.sla_warning_at),
         )
 
     async def ingest(self, mentions: Sequence[MentionIn]) -> IngestResult:

@@ -162,6 +162,8 @@ def _direct_message(
             channel=f"<#{channel}>",
             person=f"<@{payload['person']}>",
         )
+    elif kind == "sla_breach":
+        text, blocks = simple_dm("sla.breach_dm", lang, id=case.id, channel=f"<#{channel}>")
     else:
         raise Undeliverable(f"unknown direct message {kind!r}")
     return OutgoingMessage(job.channel, text, as_dicts(blocks))
@@ -201,4 +203,7 @@ def _card_view(
         follow_up_at=follow_up_at,
         forwarded_to=case.forwarded_to,
         forward_due_at=case.forward_due_at,
+        first_response_at=case.first_response_at,
+        sla_warned=case.sla_warned_at is not None,
+        sla_breached=case.sla_breached_at is not None,
     )

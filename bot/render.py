@@ -115,6 +115,9 @@ class CardView:
     resolved_at: datetime | None = None
     last_mention_at: datetime | None = None
     follow_up_at: datetime | None = None
+    first_response_at: datetime | None = None
+    sla_warned: bool = False
+    sla_breached: bool = False
     forwarded_to: str | None = None
     forward_due_at: datetime | None = None
 
@@ -163,7 +166,7 @@ def case_card(card: CardView, *, lang: Lang) -> tuple[str, list[Block]]:
     facts = [
         *_status_facts(card, lang),
         t("card.received", lang, when=_when(card.opened_at, card, lang)),
-        t("card.sla_due", lang, when=_when(card.sla_due_at, card, lang)),
+        _sla_fact(card, lang),
     ]
     if card.url:
         facts.append(f"<{safe_url(card.url)}|{t('card.open_original', lang)}>")
@@ -193,6 +196,19 @@ def case_card(card: CardView, *, lang: Lang) -> tuple[str, list[Block]]:
 
 def _when(moment: datetime, card: CardView, lang: Lang) -> str:
     return slack_date(moment, format_when(moment, lang=lang, timezone=card.timezone))
+
+
+def _sla_fact(card: CardView, lang: Lang) -> str:
+    """The SLA clock: green, orange once warned, red once breached, or how fast we answered."""
+    if card.first_response_at:
+        minutes = (card.first_response_at - card.opened_at).total_seconds() / 60
+        return ":white_check_mark: " + t("card.answered", lang, minutes=max(0, round(minutes)))
+    light = (
+        ":red_circle:"
+        if card.sla_breached
+        else (":large_orange_circle:" if card.sla_warned else ":large_green_circle:")
+    )
+    return f"{light} " + t("card.sla_due", lang, when=_when(card.sla_due_at, card, lang))
 
 
 def _status_facts(card: CardView, lang: Lang) -> list[str]:
@@ -269,6 +285,8 @@ def case_note(note: Mapping[str, Any], *, timezone: str, lang: Lang) -> tuple[st
     key = f"note.{note['action']}"
     if note.get("closing_note"):
         key = "note.resolve_with_note"
+    elif note.get("escalated_to"):
+        key = "note.sla_breach_escalated"
     forward_note = note.get("forward_note")
     line = t(
         key,
@@ -279,6 +297,10 @@ def case_note(note: Mapping[str, Any], *, timezone: str, lang: Lang) -> tuple[st
         url=f": <{safe_url(note['url'])}|{t('draft.view', lang)}>" if note.get("url") else "",
         actor=escape(note["actor"]),
         previous=escape(note.get("previous_owner") or "?"),
+        contacts=" ".join(f"<@{c}>" for c in note.get("contacts") or []),
+        escalated=f"<@{target}>"
+        if (target := note.get("escalated_to") or "").startswith("U")
+        else (f"<#{target}>" if target else "—"),
         due=due,
     )
     at = datetime.fromisoformat(note["at"])

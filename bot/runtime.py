@@ -61,7 +61,9 @@ class Runtime:
             engine=self.engine, config=config, clock=self.clock, on_stored=self.worker.wake
         )
         self.workspace = Workspace()
-        self.scheduler = Scheduler(engine=self.engine, clock=self.clock, on_fired=self.worker.wake)
+        self.scheduler = Scheduler(
+            engine=self.engine, clock=self.clock, config=config, on_fired=self.worker.wake
+        )
         self.bolt_app = build_bolt_app(
             settings,
             services=Services(

@@ -15,9 +15,11 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.clock import Clock
-from storage import schedule
+from bot.config import WebcareConfig
+from storage import schedule, sla
 from storage.db import unit_of_work
 from storage.models import CaseStatus, TaskKind
+from storage.outbox import enqueue_card_update
 from storage.transitions import lock_case
 
 log = logging.getLogger(__name__)
@@ -27,9 +29,15 @@ class Scheduler:
     """Turns due tasks into outbox messages; `on_fired` wakes the outbox."""
 
     def __init__(
-        self, *, engine: AsyncEngine, clock: Clock, on_fired: Callable[[], None] | None = None
+        self,
+        *,
+        engine: AsyncEngine,
+        clock: Clock,
+        config: WebcareConfig | None = None,
+        on_fired: Callable[[], None] | None = None,
     ) -> None:
         self.engine = engine
+        self.config = config
         self.clock = clock
         self.on_fired = on_fired
         self._wake = asyncio.Event()
@@ -38,12 +46,15 @@ class Scheduler:
         self._wake.set()
 
     async def fire_due(self) -> int:
-        """Fire every task that is due now; returns how many fired."""
+        """Fire every task that is due now and sweep SLA deadlines; returns the tasks fired."""
         fired = 0
         unit = unit_of_work(self.engine)
         while await unit.run(partial(self._fire_next, now=self.clock.now())):
             fired += 1
-        if fired and self.on_fired:
+        swept = 0
+        if self.config is not None:
+            swept = await unit.run(partial(self._sweep_sla, now=self.clock.now()))
+        if (fired or swept) and self.on_fired:
             self.on_fired()
         return fired
 
@@ -54,6 +65,50 @@ class Scheduler:
             return False
         self._fire(conn, task, now)
         return True
+
+    def _sweep_sla(self, conn: Connection, *, now: datetime) -> int:
+        """Warn about unclaimed cases nearing their deadline; escalate breached ones."""
+        assert self.config is not None
+        warned = sla.take_warnings(conn, now=now)
+        for case in warned:
+            department = self.config.department(case.department)
+            schedule.enqueue_note(
+                conn,
+                case_id=case.id,
+                channel=case.slack_channel,
+                now=now,
+                note={
+                    "action": "sla_warning",
+                    "actor": "webcare",
+                    "at": now.isoformat(),
+                    "due_at": case.sla_due_at.isoformat(),
+                    "contacts": department.contacts,
+                },
+            )
+            enqueue_card_update(conn, case_id=case.id, channel=case.slack_channel, now=now)
+        breached = sla.take_breaches(conn, now=now)
+        for case in breached:
+            department = self.config.department(case.department)
+            target = department.escalate_to or self.config.escalate_to
+            schedule.enqueue_note(
+                conn,
+                case_id=case.id,
+                channel=case.slack_channel,
+                now=now,
+                note={
+                    "action": "sla_breach",
+                    "actor": "webcare",
+                    "at": now.isoformat(),
+                    "due_at": case.sla_due_at.isoformat(),
+                    "escalated_to": target,
+                },
+            )
+            enqueue_card_update(conn, case_id=case.id, channel=case.slack_channel, now=now)
+            if target:
+                schedule.enqueue_dm(
+                    conn, user=target, case_id=case.id, now=now, payload={"kind": "sla_breach"}
+                )
+        return len(warned) + len(breached)
 
     def _fire(self, conn: Connection, task: Row[Any], now: datetime) -> None:
         """Queue what a due task says; a forward answered meanwhile needs nothing any more."""

@@ -53,6 +53,7 @@ class Incoming:
     tags: tuple[str, ...]
     rule: str | None
     sla_due_at: datetime
+    sla_warn_at: datetime  # when an unclaimed case gets a warning (business time)
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,6 +219,7 @@ def _insert_cases(conn: Connection, items: list[Incoming], now: datetime) -> lis
                 "opened_at": opened,
                 "last_mention_at": opened,
                 "sla_due_at": item.sla_due_at,
+                "sla_warn_at": item.sla_warn_at,
                 "mention_count": 1,
                 # The queue its Slack messages go through; Slack confirms the id on posting.
                 "slack_channel": item.channel,
@@ -319,6 +321,9 @@ def _record_mentions(
                 "owner_name": None,
                 "claimed_at": None,
                 "sla_due_at": added[0].sla_due_at,
+                "sla_warn_at": added[0].sla_warn_at,
+                "sla_warned_at": None,
+                "sla_breached_at": None,
             }
             events.append(
                 {

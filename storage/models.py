@@ -51,6 +51,7 @@ class Case(SQLModel, table=True):
         Index("ix_cases_owner_status", "owner_id", "status"),
         Index("ix_cases_status_opened_at", "status", "opened_at"),
         Index("ix_cases_first_response_at", "first_response_at"),
+        Index("ix_cases_status_sla_warn_at", "status", "sla_warn_at"),
         Index("ix_cases_status_sla_due_at", "status", "sla_due_at"),
     )
 
@@ -80,6 +81,9 @@ class Case(SQLModel, table=True):
     forwarded_to: str | None = Field(default=None, max_length=32)
     forward_due_at: datetime | None = _utc(nullable=True)
     first_response_at: datetime | None = _utc(nullable=True)
+    sla_warn_at: datetime | None = _utc(nullable=True)
+    sla_warned_at: datetime | None = _utc(nullable=True)
+    sla_breached_at: datetime | None = _utc(nullable=True)
 
 
 class Mention(SQLModel, table=True):

@@ -46,6 +46,7 @@ CONFIG: dict[str, Any] = {
             "channel": "CBILLING1",
             "sla_minutes": 30,
             "contacts": ["UBILLING1"],
+            "escalate_to": "C0LEADS01",
             "tone": "Vriendelijk, je-vorm",
             "templates": [
                 {

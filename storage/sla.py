@@ -1,0 +1,64 @@
+"""The SLA sweep: cases that reach their warning moment or deadline, each taken exactly once.
+
+Synchronous, run inside the scheduler's unit of work.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, select, update
+from sqlalchemy.engine import Connection
+
+from storage.tables import CASES
+
+UNCLAIMED = ("new", "reopened")
+AWAITING_FIRST_ANSWER = ("new", "reopened", "claimed", "forwarded")
+_RETURNED = (CASES.c.id, CASES.c.department, CASES.c.slack_channel, CASES.c.sla_due_at)
+
+
+def take_warnings(conn: Connection, *, now: datetime, limit: int = 100) -> list[Row[Any]]:
+    """Unclaimed cases past their warning moment, marked warned (so never warned twice)."""
+    due = (
+        select(CASES.c.id)
+        .where(
+            CASES.c.status.in_(UNCLAIMED),
+            CASES.c.sla_warn_at <= now,
+            CASES.c.sla_warned_at.is_(None),
+            CASES.c.owner_id.is_(None),
+            CASES.c.slack_ts.is_not(None),  # the warning goes in the card's thread
+        )
+        .limit(limit)
+    )
+    return list(
+        conn.execute(
+            update(CASES)
+            .where(CASES.c.id.in_(due), CASES.c.sla_warned_at.is_(None))
+            .values(sla_warned_at=now)
+            .returning(*_RETURNED)
+        )
+    )
+
+
+def take_breaches(conn: Connection, *, now: datetime, limit: int = 100) -> list[Row[Any]]:
+    """Cases past their deadline without a first answer, marked breached (escalated once)."""
+    due = (
+        select(CASES.c.id)
+        .where(
+            CASES.c.status.in_(AWAITING_FIRST_ANSWER),
+            CASES.c.sla_due_at <= now,
+            CASES.c.first_response_at.is_(None),
+            CASES.c.sla_breached_at.is_(None),
+            CASES.c.slack_ts.is_not(None),
+        )
+        .limit(limit)
+    )
+    return list(
+        conn.execute(
+            update(CASES)
+            .where(CASES.c.id.in_(due), CASES.c.sla_breached_at.is_(None))
+            .values(sla_breached_at=now)
+            .returning(*_RETURNED)
+        )
+    )
