@@ -339,10 +339,6 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
         "*/webcare report [today|week|month]*: reactietijden tegenover de SLA\n"
         "*/webcare help*: dit overzicht",
     },
-    "command.not_yet": {
-        "en": "`/webcare {sub}` is not available yet in this version. Try `/webcare help`.",
-        "nl": "`/webcare {sub}` is nog niet beschikbaar in deze versie. Probeer `/webcare help`.",
-    },
     "command.unknown": {
         "en": "I don't know `/webcare {sub}`. Try `/webcare help`.",
         "nl": "`/webcare {sub}` ken ik niet. Probeer `/webcare help`.",
@@ -410,6 +406,53 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
     "sla.breach_dm": {
         "en": ":red_circle: Case #{id} in {channel} passed its response deadline unanswered.",
         "nl": ":red_circle: Case #{id} in {channel} is over de reactietermijn zonder antwoord.",
+    },
+    "report.title.today": {"en": "Report: today", "nl": "Rapport: vandaag"},
+    "report.title.week": {"en": "Report: this week", "nl": "Rapport: deze week"},
+    "report.title.month": {"en": "Report: this month", "nl": "Rapport: deze maand"},
+    "report.everyone": {"en": "all departments", "nl": "alle afdelingen"},
+    "report.scope": {"en": "{scope}, since {since}", "nl": "{scope}, sinds {since}"},
+    "report.volume": {
+        "en": "*{mentions}* mentions in *{cases}* new cases",
+        "nl": "*{mentions}* vermeldingen in *{cases}* nieuwe cases",
+    },
+    "report.by_source": {"en": "By source: {sources}", "nl": "Per bron: {sources}"},
+    "report.by_department": {
+        "en": "By department: {departments}",
+        "nl": "Per afdeling: {departments}",
+    },
+    "report.spread": {
+        "en": "median {median} min, 90% within {p90} min",
+        "nl": "mediaan {median} min, 90% binnen {p90} min",
+    },
+    "report.first_response": {
+        "en": "First answer: {business} (business time); {wall} (clock time)",
+        "nl": "Eerste antwoord: {business} (kantoortijd); {wall} (kloktijd)",
+    },
+    "report.within_sla": {
+        "en": "Answered within the SLA: {share}",
+        "nl": "Binnen de SLA beantwoord: {share}",
+    },
+    "report.resolution": {
+        "en": "Resolved: {resolved} (median {median} business time)",
+        "nl": "Afgehandeld: {resolved} (mediaan {median} kantoortijd)",
+    },
+    "report.reopened": {"en": "Reopened: {count}", "nl": "Heropend: {count}"},
+    "report.follow_ups": {"en": "Follow-ups: {outcomes}", "nl": "Opvolgingen: {outcomes}"},
+    "report.outcome.solved": {"en": "solved", "nl": "opgelost"},
+    "report.outcome.still_open": {"en": "still open", "nl": "nog open"},
+    "report.outcome.reopen": {"en": "not solved", "nl": "niet opgelost"},
+    "report.no_public_close": {
+        "en": "Resolved in private without closing the public thread: {count}",
+        "nl": "Privé afgehandeld zonder het openbare gesprek af te sluiten: {count}",
+    },
+    "report.busiest": {"en": "Busiest hours: {hours}", "nl": "Drukste uren: {hours}"},
+    "report.chart.title": {"en": "Mentions per hour", "nl": "Vermeldingen per uur"},
+    "report.chart.hour": {"en": "hour of the day", "nl": "uur van de dag"},
+    "report.chart.mentions": {"en": "mentions", "nl": "vermeldingen"},
+    "report.bad_period": {
+        "en": "Use `/webcare report [today|week|month] [department]`.",
+        "nl": "Gebruik `/webcare report [today|week|month] [afdeling]`.",
     },
     "home.intro": {
         "en": "Mentions of our brand arrive as cards in the department channels.",

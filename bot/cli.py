@@ -9,6 +9,7 @@ import logging
 import signal
 import sys
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -62,6 +63,13 @@ def _parser() -> argparse.ArgumentParser:
     imp = sub.add_parser("import", help="store the mentions of a JSONL file (cards follow)")
     imp.add_argument("file", type=Path)
     imp.set_defaults(run=_import)
+    report = sub.add_parser("report", help="figures for a period, as JSON or CSV (stdout)")
+    report.add_argument("--since", required=True, type=_moment, help="start (2026-11-01)")
+    report.add_argument("--until", type=_moment, help="end, exclusive (default: now)")
+    report.add_argument("--department", help="only this department (key)")
+    report.add_argument("--format", choices=("json", "csv"), default="json")
+    report.add_argument("--cases", action="store_true", help="one CSV row per case instead")
+    report.set_defaults(run=_report)
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(metavar="ACTION")
     upgrade = db_sub.add_parser("upgrade", help="migrate the schema to the newest version")
@@ -160,6 +168,29 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
         f"{len(result.case_ids)} case(s). `webcare serve` posts the new cards."
     )
     return 1 if bad else 0
+
+
+def _moment(text: str) -> datetime:
+    """A date or date-time on the command line; without an offset it is the team's zone."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-11-01") from None
+    return moment
+
+
+def _report(args: argparse.Namespace, settings: Settings) -> int:
+    config = _config(settings)
+    if config is None:
+        return 2
+    from bot.serve import export_report
+
+    if args.department and args.department not in {d.key for d in config.departments}:
+        known = ", ".join(d.key for d in config.departments)
+        print(f"webcare: unknown department {args.department!r}; known: {known}", file=sys.stderr)
+        return 2
+    print(asyncio.run(export_report(settings, config, args)), end="")
+    return 0
 
 
 def _db_upgrade(_args: argparse.Namespace, settings: Settings) -> int:

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy.engine import make_url
 
@@ -119,3 +120,46 @@ async def import_mentions(
         duplicates=sum(r.duplicates for r in results),
         case_ids=list(dict.fromkeys(c for r in results for c in r.case_ids)),
     )
+
+
+async def export_report(settings: Settings, config: WebcareConfig, args: Any) -> str:
+    """`webcare report`: the period's figures as JSON or CSV, or one CSV row per case."""
+    import csv
+    import io
+    import json
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from bot.reports import build_report, cases_csv
+
+    zone = ZoneInfo(config.business_hours.timezone)
+
+    def aware(moment: datetime) -> datetime:
+        return moment if moment.tzinfo else moment.replace(tzinfo=zone)
+
+    since, until = aware(args.since), aware(args.until) if args.until else datetime.now(UTC)
+    engine = create_engine(settings.database_url)
+    try:
+        if args.cases:
+            return await cases_csv(
+                engine, config=config, since=since, until=until, department=args.department
+            )
+        report = await build_report(
+            engine, config=config, since=since, until=until, department=args.department
+        )
+    finally:
+        await engine.dispose()
+    data = report.as_json()
+    if args.format == "json":
+        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["figure", "value"])
+    for key, value in data.items():
+        writer.writerow(
+            [
+                key,
+                json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else value,
+            ]
+        )
+    return out.getvalue()

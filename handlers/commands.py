@@ -5,22 +5,25 @@ from __future__ import annotations
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.i18n import t
 from bot.render import as_dicts, escape, help_blocks
+from bot.report_views import busiest_hours_png, report_blocks
+from bot.reports import PERIODS, build_report, period_bounds
 from bot.services import Services
 from bot.status_views import mine_blocks, status_blocks
 from bot.team_status import find_department, team_status
 from storage import stats
-
-PLANNED = {"report"}
 
 
 def register(app: AsyncApp) -> None:
     app.command("/webcare")(webcare_command)
 
 
-async def webcare_command(ack: AsyncAck, command: dict[str, Any], context: dict[str, Any]) -> None:
+async def webcare_command(
+    ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient, context: dict[str, Any]
+) -> None:
     services: Services = context["services"]
     lang = services.lang
     words = (command.get("text") or "").split()
@@ -43,8 +46,8 @@ async def webcare_command(ack: AsyncAck, command: dict[str, Any], context: dict[
             blocks=as_dicts(blocks),
             response_type="ephemeral",
         )
-    elif sub in PLANNED:
-        await ack(text=t("command.not_yet", lang, sub=sub), response_type="ephemeral")
+    elif sub == "report":
+        await _report(ack, services, command, words[1:], client)
     else:
         await ack(text=t("command.unknown", lang, sub=escape(sub[:40])), response_type="ephemeral")
 
@@ -71,3 +74,40 @@ async def _status(services: Services, command: dict[str, Any], args: list[str]) 
     statuses = await team_status(services.engine, config=config, now=now, only=only)
     blocks = status_blocks(statuses, now=now, team_url=_team_url(services, command), lang=lang)
     return {"text": t("status.title", lang), "blocks": as_dicts(blocks)}
+
+
+async def _report(
+    ack: AsyncAck,
+    services: Services,
+    command: dict[str, Any],
+    args: list[str],
+    client: AsyncWebClient,
+) -> None:
+    """`/webcare report [today|week|month] [department]`: figures now, the chart in a DM."""
+    lang, config = services.lang, services.config
+    period = args[0].lower() if args else "week"
+    department = find_department(config, " ".join(args[1:])) if args[1:] else None
+    if period not in PERIODS or (args[1:] and department is None):
+        await ack(text=t("report.bad_period", lang), response_type="ephemeral")
+        return
+    timezone = config.business_hours.timezone
+    since, until = period_bounds(period, now=services.clock.now(), timezone=timezone)
+    report = await build_report(
+        services.engine,
+        config=config,
+        since=since,
+        until=until,
+        department=department.key if department else None,
+    )
+    blocks = report_blocks(report, period=period, timezone=timezone, lang=lang)
+    await ack(
+        text=t(f"report.title.{period}", lang), blocks=as_dicts(blocks), response_type="ephemeral"
+    )
+    if report.mentions:
+        dm = await client.conversations_open(users=command["user_id"])
+        await client.files_upload_v2(
+            channel=dm["channel"]["id"],
+            content=busiest_hours_png(report, lang=lang),
+            filename="busiest-hours.png",
+            title=t("report.chart.title", lang),
+        )

@@ -52,6 +52,8 @@ class Case(SQLModel, table=True):
         Index("ix_cases_status_opened_at", "status", "opened_at"),
         Index("ix_cases_first_response_at", "first_response_at"),
         Index("ix_cases_status_sla_warn_at", "status", "sla_warn_at"),
+        Index("ix_cases_opened_at", "opened_at"),
+        Index("ix_cases_resolved_at", "resolved_at"),
         Index("ix_cases_status_sla_due_at", "status", "sla_due_at"),
     )
 
@@ -91,6 +93,7 @@ class Mention(SQLModel, table=True):
 
     __tablename__ = "mentions"
     __table_args__ = (
+        Index("ix_mentions_created_at", "created_at"),
         UniqueConstraint("source", "external_id", name="uq_mentions_source_external_id"),
     )
 
@@ -114,6 +117,7 @@ class CaseEvent(SQLModel, table=True):
     """The audit trail: every change to a case, by whom and when."""
 
     __tablename__ = "case_events"
+    __table_args__ = (Index("ix_case_events_kind_at", "kind", "at"),)
 
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="cases.id", index=True)

@@ -99,6 +99,8 @@ class FakeSlack:
         self.ephemerals: list[dict[str, Any]] = []
         self.views: list[dict[str, Any]] = []
         self.home_views: dict[str, dict[str, Any]] = {}
+        self.files: list[dict[str, Any]] = []  # shared files: id, title, channel, comment, data
+        self._uploads: dict[str, dict[str, Any]] = {}
         self.users: dict[str, dict[str, Any]] = {}  # per-user overrides merged into users.info
         self._messages: list[dict[str, Any]] = []
         self._post_rate, self._post_burst = post_rate_per_channel, post_burst
@@ -135,6 +137,8 @@ class FakeSlack:
             "views.publish": self._views_publish,
             "views.push": self._views_open,
             "views.update": self._views_update,
+            "files.getUploadURLExternal": self._upload_url,
+            "files.completeUploadExternal": self._complete_upload,
         }
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -145,6 +149,7 @@ class FakeSlack:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._handle_api)
         app.router.add_get("/link/", self._handle_socket)
+        app.router.add_post("/upload/{file_id}", self._handle_upload)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", 0).start()
@@ -519,6 +524,46 @@ class FakeSlack:
         if not args.get("trigger_id"):
             raise _Fail("invalid_arguments")
         return self._save_view(args, view_id=_new_view_id())
+
+    def _upload_url(self, args: dict[str, Any]) -> dict[str, Any]:
+        """files.getUploadURLExternal: a URL on this server to POST the bytes to."""
+        if not args.get("filename") or not str(args.get("length", "")).isdigit():
+            raise _Fail("invalid_arguments")
+        file_id = f"F{len(self._uploads) + 1:08d}"
+        self._uploads[file_id] = {"name": args["filename"], "length": int(args["length"])}
+        return {"upload_url": f"http://127.0.0.1:{self._port}/upload/{file_id}", "file_id": file_id}
+
+    async def _handle_upload(self, request: web.Request) -> web.Response:
+        upload = self._uploads.get(request.match_info["file_id"])
+        if upload is None:
+            return web.Response(status=404, text="unknown upload")
+        upload["data"] = await request.read()
+        return web.Response(text=f"OK - {len(upload['data'])}")
+
+    def _complete_upload(self, args: dict[str, Any]) -> dict[str, Any]:
+        """files.completeUploadExternal: share the uploaded files in a channel."""
+        files = args.get("files")
+        files = json.loads(files) if isinstance(files, str) else files
+        if not files:
+            raise _Fail("invalid_arguments")
+        shared = []
+        for item in files:
+            upload = self._uploads.get(item.get("id"))
+            if upload is None or "data" not in upload:
+                raise _Fail("file_not_found")
+            if len(upload["data"]) != upload["length"]:
+                raise _Fail("file_upload_size_mismatch")
+            record = {
+                "id": item["id"],
+                "title": item.get("title"),
+                "name": upload["name"],
+                "channel": args.get("channel_id"),
+                "comment": args.get("initial_comment"),
+                "data": upload["data"],
+            }
+            self.files.append(record)
+            shared.append({"id": item["id"], "title": item.get("title"), "name": upload["name"]})
+        return {"files": shared}
 
     def _views_update(self, args: dict[str, Any]) -> dict[str, Any]:
         if not any(v["id"] == args.get("view_id") for v in self.views):

@@ -37,6 +37,8 @@ def test_every_key_the_code_uses_exists() -> None:
     call = re.compile(r"""\b(t|tn|t_or)\(\s*["']([a-z_]+\.[a-z_.]+)["']""")
     for path in [*ROOT.glob("bot/*.py"), *ROOT.glob("handlers/*.py")]:
         for function, key in call.findall(path.read_text()):
+            if key.endswith("."):
+                continue  # a prefix completed at run time ("report.outcome." + outcome)
             used |= {f"{key}.one", f"{key}.other"} if function == "tn" else {key}
     assert used, "found no catalogue keys: the pattern is broken"
     assert sorted(used - set(CATALOGUE)) == []

@@ -1,0 +1,204 @@
+"""Reports for a period: volumes, response and resolution times against the SLA, reopens,
+follow-up outcomes and the busiest hours; as Slack blocks, a chart, CSV or JSON."""
+
+from __future__ import annotations
+
+import csv
+import io
+import statistics
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.business_time import BusinessCalendar
+from bot.config import WebcareConfig
+from storage import reports
+
+Period = Literal["today", "week", "month"]
+PERIODS: tuple[Period, ...] = ("today", "week", "month")
+
+
+@dataclass(frozen=True, slots=True)
+class Spread:
+    """Median and 90th percentile, in minutes."""
+
+    median: float
+    p90: float
+
+
+@dataclass
+class Report:
+    since: datetime
+    until: datetime
+    department: str | None
+    mentions: int = 0
+    mentions_by_source: dict[str, int] = field(default_factory=dict)
+    mentions_by_department: dict[str, int] = field(default_factory=dict)
+    cases_opened: int = 0
+    first_response_business: Spread | None = None
+    first_response_wall: Spread | None = None
+    answered_within_sla: float | None = None  # share of cases whose deadline has come
+    resolved: int = 0
+    resolution_business_median: float | None = None
+    reopened: int = 0
+    follow_up_outcomes: dict[str, int] = field(default_factory=dict)
+    resolved_without_public_close: int = 0
+    mentions_by_hour: list[int] = field(default_factory=lambda: [0] * 24)
+
+    def busiest_hours(self, top: int = 3) -> list[int]:
+        ranked = sorted(range(24), key=lambda h: (-self.mentions_by_hour[h], h))
+        return [h for h in ranked[:top] if self.mentions_by_hour[h]]
+
+    def as_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["since"], data["until"] = self.since.isoformat(), self.until.isoformat()
+        data["busiest_hours"] = self.busiest_hours()
+        return data
+
+
+def period_bounds(period: Period, *, now: datetime, timezone: str) -> tuple[datetime, datetime]:
+    """Today, this week (from Monday) or this month, in the team's time zone, up to now."""
+    local = now.astimezone(ZoneInfo(timezone))
+    start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    if period == "week":
+        start -= timedelta(days=start.weekday())
+    elif period == "month":
+        start = start.replace(day=1)
+    return start, now
+
+
+def spread(values: list[float]) -> Spread | None:
+    if not values:
+        return None
+    if len(values) == 1:
+        return Spread(values[0], values[0])
+    return Spread(
+        statistics.median(values), statistics.quantiles(values, n=10, method="inclusive")[8]
+    )
+
+
+async def build_report(
+    engine: AsyncEngine,
+    *,
+    config: WebcareConfig,
+    since: datetime,
+    until: datetime,
+    department: str | None = None,
+) -> Report:
+    async with engine.connect() as conn:
+        mentions = await reports.mentions_between(
+            conn, since=since, until=until, department=department
+        )
+        opened = await reports.cases_opened_between(
+            conn, since=since, until=until, department=department
+        )
+        resolved = await reports.cases_resolved_between(
+            conn, since=since, until=until, department=department
+        )
+        events = await reports.events_between(conn, since=since, until=until, department=department)
+    calendars = {d.key: BusinessCalendar(config.hours_for(d)) for d in config.departments}
+    zone = ZoneInfo(config.business_hours.timezone)
+    report = Report(since=since, until=until, department=department)
+
+    report.mentions = len(mentions)
+    report.mentions_by_source = dict(Counter(m.source for m in mentions).most_common())
+    report.mentions_by_department = dict(Counter(m.department for m in mentions).most_common())
+    for m in mentions:
+        report.mentions_by_hour[m.created_at.astimezone(zone).hour] += 1
+
+    report.cases_opened = len(opened)
+    answered = [c for c in opened if c.first_response_at is not None]
+    report.first_response_business = spread(
+        [
+            calendars[c.department].minutes_between(c.opened_at, c.first_response_at)
+            for c in answered
+        ]
+    )
+    report.first_response_wall = spread(
+        [(c.first_response_at - c.opened_at).total_seconds() / 60 for c in answered]
+    )
+    on_time = sum(c.first_response_at <= c.sla_due_at for c in answered)
+    late = sum(c.first_response_at > c.sla_due_at for c in answered) + sum(
+        c.first_response_at is None and c.sla_due_at <= until for c in opened
+    )
+    report.answered_within_sla = on_time / (on_time + late) if on_time + late else None
+
+    report.resolved = len(resolved)
+    times = [calendars[c.department].minutes_between(c.opened_at, c.resolved_at) for c in resolved]
+    report.resolution_business_median = statistics.median(times) if times else None
+
+    for kind, detail in events:
+        if kind in ("reopened", "reopen"):
+            report.reopened += 1
+        elif kind == "follow_up_outcome":
+            action = (detail or {}).get("action", "?").removeprefix("follow_up_")
+            report.follow_up_outcomes[action] = report.follow_up_outcomes.get(action, 0) + 1
+        elif kind == "resolve" and (detail or {}).get("public_close") is False:
+            report.resolved_without_public_close += 1
+    return report
+
+
+async def cases_csv(
+    engine: AsyncEngine,
+    *,
+    config: WebcareConfig,
+    since: datetime,
+    until: datetime,
+    department: str | None = None,
+) -> str:
+    """One row per case opened in the period, for the monthly report to management."""
+    async with engine.connect() as conn:
+        opened = await reports.cases_opened_between(
+            conn, since=since, until=until, department=department
+        )
+    calendars = {d.key: BusinessCalendar(config.hours_for(d)) for d in config.departments}
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(
+        [
+            "case_id",
+            "department",
+            "source",
+            "customer",
+            "status",
+            "priority",
+            "owner",
+            "opened_at",
+            "sla_due_at",
+            "first_response_at",
+            "first_response_business_minutes",
+            "within_sla",
+            "resolved_at",
+            "messages",
+        ]
+    )
+    for c in opened:
+        business = (
+            round(calendars[c.department].minutes_between(c.opened_at, c.first_response_at), 1)
+            if c.first_response_at
+            else ""
+        )
+        within = "" if c.first_response_at is None else c.first_response_at <= c.sla_due_at
+        writer.writerow(
+            [
+                c.id,
+                c.department,
+                c.source,
+                c.author_handle,
+                c.status,
+                c.priority,
+                c.owner_id or "",
+                c.opened_at.isoformat(),
+                c.sla_due_at.isoformat(),
+                c.first_response_at.isoformat() if c.first_response_at else "",
+                business,
+                within,
+                c.resolved_at.isoformat() if c.resolved_at else "",
+                c.mention_count,
+            ]
+        )
+    return out.getvalue()
