@@ -454,6 +454,19 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
         "en": "Use `/webcare report [today|week|month] [department]`.",
         "nl": "Gebruik `/webcare report [today|week|month] [afdeling]`.",
     },
+    "spike.brand": {"en": "all mentions", "nl": "alle vermeldingen"},
+    "spike.title": {
+        "en": ":rotating_light: Spike in {scope}: {count} mentions in the last hour "
+        "(usually ~{usual})",
+        "nl": ":rotating_light: Piek in {scope}: {count} vermeldingen in het afgelopen uur "
+        "(normaal ~{usual})",
+    },
+    "spike.sources": {"en": "Top sources: {sources}", "nl": "Belangrijkste bronnen: {sources}"},
+    "spike.words": {"en": "Most used words: {words}", "nl": "Meest gebruikte woorden: {words}"},
+    "spike.hint": {
+        "en": "Compared with the same hour in the past weeks. Check `/webcare status`.",
+        "nl": "Vergeleken met hetzelfde uur in de afgelopen weken. Kijk in `/webcare status`.",
+    },
     "home.intro": {
         "en": "Mentions of our brand arrive as cards in the department channels.",
         "nl": "Vermeldingen van ons merk komen als kaarten binnen in de afdelingskanalen.",

@@ -136,6 +136,23 @@ class ReplyWebhook(_Strict):
     secret: Annotated[str, Field(min_length=16)]
 
 
+class SpikeAlerts(_Strict):
+    """Tell a channel when mentions surge: a crisis noticed in minutes, not hours."""
+
+    channel: str
+    factor: Annotated[float, Field(gt=1)] = 3.0  # last hour vs. the same hour in past weeks
+    min_mentions: Annotated[int, Field(ge=1)] = 20  # below this an hour is never a spike
+    cooldown_minutes: Annotated[int, Field(ge=1)] = 180  # one alert per scope per this long
+    history_weeks: Annotated[int, Field(ge=1, le=12)] = 4
+
+    @field_validator("channel")
+    @classmethod
+    def _channel_id(cls, channel: str) -> str:
+        if not _CHANNEL.match(channel):
+            raise ValueError(f"{channel!r} is not a Slack channel ID (C0123ABCD)")
+        return channel
+
+
 class Department(_Strict):
     key: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
     name: Annotated[str, Field(min_length=1, max_length=80)]
@@ -230,6 +247,7 @@ class WebcareConfig(_Strict):
     # their response time; a breach is escalated to the department's (or this) `escalate_to`.
     sla_warning_at: Annotated[float, Field(gt=0, lt=1)] = 0.8
     escalate_to: str | None = None
+    spike_alerts: SpikeAlerts | None = None
     forward_deadline_minutes: Annotated[int, Field(gt=0, le=60 * 24 * 14)] = 240
     forward_reminder_at: Annotated[float, Field(gt=0, lt=1)] = 0.75
     # The company's own formats that must not appear in a public reply, e.g. order numbers.

@@ -25,10 +25,12 @@ from bot.render import (
     slack_date,
     thread_mention,
 )
+from bot.spike_views import spike_alert
 from storage.cases import job_context
 from storage.db import unit_of_work
 from storage.models import JobKind
 from storage.outbox import Job
+from storage.spikes import read_alert
 
 
 class Undeliverable(Exception):
@@ -53,6 +55,11 @@ async def compose(
 ) -> OutgoingMessage:
     """Render the message for `job` from the current state of its case."""
     payload = job.payload or {}
+    if job.kind is JobKind.POST_ALERT:
+        alert = await unit_of_work(engine).run(partial(read_alert, alert_id=payload["alert_id"]))
+        text, blocks = spike_alert(alert, config=config, lang=lang)
+        return OutgoingMessage(job.channel, text, as_dicts(blocks))
+    assert job.case_id is not None
     context = await unit_of_work(engine).run(
         partial(
             job_context,

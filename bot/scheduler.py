@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -14,6 +14,7 @@ from sqlalchemy import Row
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot import spikes
 from bot.clock import Clock
 from bot.config import WebcareConfig
 from storage import schedule, sla
@@ -23,6 +24,7 @@ from storage.outbox import enqueue_card_update
 from storage.transitions import lock_case
 
 log = logging.getLogger(__name__)
+SPIKE_CHECK = timedelta(minutes=1)  # how often the last hour is compared with past weeks
 
 
 class Scheduler:
@@ -41,6 +43,7 @@ class Scheduler:
         self.clock = clock
         self.on_fired = on_fired
         self._wake = asyncio.Event()
+        self._last_spike_check: datetime | None = None
 
     def wake(self) -> None:
         self._wake.set()
@@ -53,7 +56,12 @@ class Scheduler:
             fired += 1
         swept = 0
         if self.config is not None:
-            swept = await unit.run(partial(self._sweep_sla, now=self.clock.now()))
+            now = self.clock.now()
+            swept = await unit.run(partial(self._sweep_sla, now=now))
+            if self._last_spike_check is None or now - self._last_spike_check >= SPIKE_CHECK:
+                self._last_spike_check = now
+                alerts = await unit.run(partial(spikes.detect, now=now, config=self.config))
+                swept += len(alerts)
         if (fired or swept) and self.on_fired:
             self.on_fired()
         return fired

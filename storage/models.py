@@ -144,6 +144,7 @@ class JobKind(StrEnum):
     POST_DM = "post_dm"  # a direct message to one person (channel = their user id)
     MARK_MOVED = "mark_moved"  # turn the old card of a moved case into a pointer
     POST_DRAFT = "post_draft"  # a draft reply in the card's thread (posted, later updated)
+    POST_ALERT = "post_alert"  # a spike alert in the alert channel (no case)
 
 
 class OutboxJob(SQLModel, table=True):
@@ -163,7 +164,7 @@ class OutboxJob(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(max_length=20)
-    case_id: int = Field(foreign_key="cases.id", index=True)
+    case_id: int | None = Field(default=None, foreign_key="cases.id", index=True)
     mention_id: int | None = Field(default=None, foreign_key="mentions.id")
     channel: str = Field(max_length=40)
     status: str = Field(default=JobStatus.PENDING, max_length=10)
@@ -245,3 +246,17 @@ class Draft(SQLModel, table=True):
     sent_at: datetime | None = _utc(nullable=True)
     sent_url: str | None = Field(default=None, max_length=2048)
     slack_ts: str | None = Field(default=None, max_length=40)
+
+
+class SpikeAlert(SQLModel, table=True):
+    """A detected surge of mentions, alerted once per scope until the cool-down has passed."""
+
+    __tablename__ = "spike_alerts"
+    __table_args__ = (Index("ix_spike_alerts_scope_detected_at", "scope", "detected_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    scope: str = Field(max_length=40)  # a department key, or "*" for the whole brand
+    detected_at: datetime = _utc(nullable=False)
+    mentions: int
+    baseline: float
+    details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

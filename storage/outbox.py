@@ -23,7 +23,7 @@ from storage.tables import CASES, DRAFTS, LEASES, MENTIONS, OUTBOX
 class Job:
     id: int
     kind: JobKind
-    case_id: int
+    case_id: int | None
     mention_id: int | None
     channel: str
     status: JobStatus

@@ -128,3 +128,19 @@ def enqueue_note(
             payload=note,
         )
     )
+
+
+def enqueue_alert(conn: Connection, *, channel: str, alert_id: int, now: datetime) -> None:
+    """Queue a spike alert for the alert channel (an outbox job without a case)."""
+    conn.execute(
+        insert(OUTBOX).values(
+            kind="post_alert",
+            case_id=None,
+            channel=channel,
+            status="pending",
+            attempts=0,
+            not_before=now,
+            created_at=now,
+            payload={"alert_id": alert_id},
+        )
+    )

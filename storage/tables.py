@@ -12,6 +12,7 @@ from storage.models import (
     Mention,
     OutboxJob,
     ScheduledTask,
+    SpikeAlert,
 )
 
 
@@ -26,3 +27,4 @@ OUTBOX = _table(OutboxJob)
 LEASES = _table(ChannelLease)
 TASKS = _table(ScheduledTask)
 DRAFTS = _table(Draft)
+ALERTS = _table(SpikeAlert)
