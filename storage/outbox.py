@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
@@ -223,6 +223,6 @@ def enqueue_card_update(conn: Connection, *, case_id: int, channel: str, now: da
     )
     conn.execute(
         statement.on_conflict_do_nothing(
-            index_elements=["dedupe_key"], index_where=OUTBOX.c.status == "pending"
+            index_elements=["dedupe_key"], index_where=text("status = 'pending'")
         )
     )
