@@ -467,6 +467,23 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
         "en": "Compared with the same hour in the past weeks. Check `/webcare status`.",
         "nl": "Vergeleken met hetzelfde uur in de afgelopen weken. Kijk in `/webcare status`.",
     },
+    "crisis.start": {"en": "Start crisis mode", "nl": "Crisismodus starten"},
+    "crisis.end": {"en": "End crisis mode", "nl": "Crisismodus beëindigen"},
+    "crisis.on": {
+        "en": "Crisis mode is on (started by {actor})",
+        "nl": "Crisismodus staat aan (gestart door {actor})",
+    },
+    "crisis.head": {
+        "en": ":rotating_light: *Crisis mode for {department}*: new mentions about {topic} "
+        "gather in this thread instead of the channel.",
+        "nl": ":rotating_light: *Crisismodus voor {department}*: nieuwe vermeldingen over "
+        "{topic} komen in deze thread in plaats van in het kanaal.",
+    },
+    "error.crisis_already_on": {
+        "en": "Crisis mode is already on.",
+        "nl": "De crisismodus staat al aan.",
+    },
+    "error.crisis_not_on": {"en": "Crisis mode is not on.", "nl": "De crisismodus staat niet aan."},
     "home.intro": {
         "en": "Mentions of our brand arrive as cards in the department channels.",
         "nl": "Vermeldingen van ons merk komen als kaarten binnen in de afdelingskanalen.",

@@ -164,6 +164,17 @@ class Department(_Strict):
     tone: Annotated[str, Field(max_length=300)] | None = None  # shown as a hint when drafting
     requires_approval: bool = False  # a second person approves a draft before it goes out
     escalate_to: str | None = None  # user (U…) or channel (C…) told when a case breaches
+    holding_template: str | None = None  # template key suggested for drafts in crisis mode
+
+    @model_validator(mode="after")
+    def _holding_template_exists(self) -> Department:
+        keys = [tpl.key for tpl in self.templates]
+        if self.holding_template is not None and self.holding_template not in keys:
+            raise _PathError(
+                ("holding_template",),
+                f"no template {self.holding_template!r} in this department's templates",
+            )
+        return self
 
     @field_validator("escalate_to")
     @classmethod

@@ -11,6 +11,7 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import Department, WebcareConfig
+from bot.crisis import about_topic
 from bot.draft_views import draft_message
 from bot.drafts import PLATFORM_LIMITS
 from bot.follow_up import follow_up_question
@@ -25,8 +26,10 @@ from bot.render import (
     slack_date,
     thread_mention,
 )
-from bot.spike_views import spike_alert
+from bot.spike_views import crisis_thread_head, spike_alert
+from bot.spikes import BRAND
 from storage.cases import job_context
+from storage.crisis import active
 from storage.db import unit_of_work
 from storage.models import JobKind
 from storage.outbox import Job
@@ -55,9 +58,21 @@ async def compose(
 ) -> OutgoingMessage:
     """Render the message for `job` from the current state of its case."""
     payload = job.payload or {}
-    if job.kind is JobKind.POST_ALERT:
+    if job.kind in (JobKind.POST_ALERT, JobKind.UPDATE_ALERT):
         alert = await unit_of_work(engine).run(partial(read_alert, alert_id=payload["alert_id"]))
-        text, blocks = spike_alert(alert, config=config, lang=lang)
+        crisis = None
+        if alert.scope != BRAND:
+            crisis = await unit_of_work(engine).run(partial(active, department=alert.scope))
+        text, blocks = spike_alert(alert, config=config, lang=lang, crisis=crisis)
+        ts = alert.slack_ts if job.kind is JobKind.UPDATE_ALERT else None
+        if job.kind is JobKind.UPDATE_ALERT and not ts:
+            raise Obsolete("the alert was never posted")
+        return OutgoingMessage(alert.slack_channel or job.channel, text, as_dicts(blocks), ts=ts)
+    if job.kind is JobKind.POST_CRISIS:
+        crisis = await unit_of_work(engine).run(partial(active, department=payload["department"]))
+        if crisis is None:
+            raise Obsolete("crisis mode ended before its thread started")
+        text, blocks = crisis_thread_head(crisis, config=config, lang=lang)
         return OutgoingMessage(job.channel, text, as_dicts(blocks))
     assert job.case_id is not None
     context = await unit_of_work(engine).run(
@@ -91,6 +106,14 @@ async def compose(
     if job.kind in (JobKind.POST_CARD, JobKind.UPDATE_CARD):
         view = _card_view(case, first, department.name, timezone, follow_up_at)
         text, blocks = case_card(view, lang=lang)
+        crisis = context.crisis
+        if (
+            job.kind is JobKind.POST_CARD
+            and crisis is not None
+            and crisis.slack_ts
+            and about_topic(first.text if first else "", crisis.topic)
+        ):  # crisis mode: the card goes in the crisis thread, not in the channel
+            return OutgoingMessage(channel, text, as_dicts(blocks), thread_ts=crisis.slack_ts)
         ts = case.slack_ts if job.kind is JobKind.UPDATE_CARD else None
         return OutgoingMessage(channel, text, as_dicts(blocks), ts=ts)
     if job.kind is JobKind.POST_NOTE:

@@ -33,6 +33,9 @@ class Settings(BaseSettings):
         default=1.0, ge=0, description="seconds between posts to one channel (Slack: ~1/s)"
     )
     webcare_log_level: str = "INFO"
+    # Answer Slack only once a listener has finished (serverless hosts, and deterministic tests).
+    # Normally Slack gets its answer as soon as the listener calls ack().
+    webcare_ack_after_work: bool = False
 
     @field_validator("slack_api_url")
     @classmethod

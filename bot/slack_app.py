@@ -62,6 +62,7 @@ def build_bolt_app(
         client=listener_client(settings, session),
         signing_secret=settings.slack_signing_secret or "",
         request_verification_enabled=not settings.socket_mode,
+        process_before_response=settings.webcare_ack_after_work,
     )
 
     @app.middleware

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.models import TaskKind, TaskStatus
-from storage.tables import CASES, DRAFTS, MENTIONS, TASKS
+from storage.tables import CASES, CRISES, DRAFTS, MENTIONS, TASKS
 
 
 async def get_case(conn: AsyncConnection, *, case_id: int) -> Row | None:
@@ -64,6 +64,7 @@ class JobContext:
     mention: Row[Any] | None
     follow_up_at: datetime | None
     draft: Row[Any] | None
+    crisis: Row[Any] | None
 
 
 def job_context(
@@ -91,4 +92,5 @@ def job_context(
             TASKS.c.kind == TaskKind.FOLLOW_UP,
         )
     )
-    return JobContext(case, first, mention, follow_up_at, draft)
+    crisis = conn.execute(select(CRISES).where(CRISES.c.department == case.department)).first()
+    return JobContext(case, first, mention, follow_up_at, draft, crisis)

@@ -145,6 +145,8 @@ class JobKind(StrEnum):
     MARK_MOVED = "mark_moved"  # turn the old card of a moved case into a pointer
     POST_DRAFT = "post_draft"  # a draft reply in the card's thread (posted, later updated)
     POST_ALERT = "post_alert"  # a spike alert in the alert channel (no case)
+    UPDATE_ALERT = "update_alert"  # the alert's crisis-mode state changed
+    POST_CRISIS = "post_crisis"  # the first message of a department's crisis thread
 
 
 class OutboxJob(SQLModel, table=True):
@@ -260,3 +262,19 @@ class SpikeAlert(SQLModel, table=True):
     mentions: int
     baseline: float
     details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    slack_channel: str | None = Field(default=None, max_length=40)
+    slack_ts: str | None = Field(default=None, max_length=40)
+
+
+class CrisisMode(SQLModel, table=True):
+    """A department in crisis mode: mentions about the topic gather in one thread."""
+
+    __tablename__ = "crisis_modes"
+
+    department: str = Field(primary_key=True, max_length=40)
+    topic: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    alert_id: int | None = Field(default=None, foreign_key="spike_alerts.id")
+    started_by: str = Field(max_length=32)
+    started_at: datetime = _utc(nullable=False)
+    slack_channel: str = Field(max_length=40)
+    slack_ts: str | None = Field(default=None, max_length=40)  # the crisis thread's first message

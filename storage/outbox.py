@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from storage.models import JobKind, JobStatus
-from storage.tables import CASES, DRAFTS, LEASES, MENTIONS, OUTBOX
+from storage.tables import ALERTS, CASES, CRISES, DRAFTS, LEASES, MENTIONS, OUTBOX
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +150,18 @@ def mark_sent(conn: Connection, *, job: Job, now: datetime, channel_id: str, ts:
         conn.execute(
             update(CASES)
             .where(CASES.c.id == job.case_id)
+            .values(slack_channel=channel_id, slack_ts=ts)
+        )
+    elif job.kind is JobKind.POST_ALERT:
+        conn.execute(
+            update(ALERTS)
+            .where(ALERTS.c.id == (job.payload or {})["alert_id"])
+            .values(slack_channel=channel_id, slack_ts=ts)
+        )
+    elif job.kind is JobKind.POST_CRISIS:
+        conn.execute(
+            update(CRISES)
+            .where(CRISES.c.department == (job.payload or {})["department"])
             .values(slack_channel=channel_id, slack_ts=ts)
         )
     elif job.kind is JobKind.POST_DRAFT:

@@ -8,6 +8,7 @@ from storage.models import (
     Case,
     CaseEvent,
     ChannelLease,
+    CrisisMode,
     Draft,
     Mention,
     OutboxJob,
@@ -28,3 +29,4 @@ LEASES = _table(ChannelLease)
 TASKS = _table(ScheduledTask)
 DRAFTS = _table(Draft)
 ALERTS = _table(SpikeAlert)
+CRISES = _table(CrisisMode)

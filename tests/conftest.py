@@ -146,6 +146,8 @@ def make_settings(slack: FakeSlack, **overrides: Any) -> Settings:
         "host": "127.0.0.1",
         "port": 0,
         "webcare_channel_interval": 0,
+        # A click's work is done when its HTTP answer arrives: tests need no waiting.
+        "webcare_ack_after_work": True,
         **overrides,
     }
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
