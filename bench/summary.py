@@ -194,13 +194,15 @@ class Seeder:
         assert first is not None
         if rand() < (0.5 if age < DAY else 0.1 if age < 7 * DAY else 0.02):
             status = _pick(YOUNG_OPEN if age < DAY else OLD_OPEN, rand())
-            handle = f"open{case_id}"  # at most one open case per customer and platform
         else:
-            handle = f"user{self.randrange(self.n // 3 + 1)}"  # customers come back
             resolved = first + self.lognorm(math.log(3 * 3600), 1.2)
             status = "resolved"
             if resolved >= now:  # not resolved yet at NOW
                 status, resolved = ("replied" if first < now else "claimed"), None
+        # Customers come back, but have at most one open case per platform.
+        handle = (
+            f"user{self.randrange(self.n // 3 + 1)}" if resolved is not None else f"open{case_id}"
+        )
         if status in AWAITING:
             first = None
         elif first >= now:

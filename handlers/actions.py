@@ -11,7 +11,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import cases
+from bot import cases, crisis
 from bot.cases import Actor, InvalidTransition
 from bot.follow_up import (
     FollowUpAnswer,
@@ -24,6 +24,7 @@ from bot.forwarding_views import SEND_BACK, TAKE, forward_modal, simple_dm
 from bot.render import ActionId, as_dicts
 from bot.resolve import resolve_modal
 from bot.services import Services
+from bot.spike_views import CRISIS_END, CRISIS_START
 from handlers.payloads import actor_of, refusal_text, tell
 from storage.cases import get_case as read_case
 from storage.cases import went_private
@@ -36,6 +37,8 @@ def register(app: AsyncApp) -> None:
     app.action(ActionId.RESOLVE)(open_resolve_modal)
     app.action(ActionId.REOPEN)(_case_action(cases.reopen))
     app.action(ActionId.FOLLOW_UP)(open_follow_up_modal)
+    app.action(CRISIS_START)(start_crisis)
+    app.action(CRISIS_END)(end_crisis)
     app.action(ActionId.FORWARD)(open_forward_modal)
     app.action(TAKE)(answer_forward)
     app.action(SEND_BACK)(answer_forward)
@@ -148,6 +151,44 @@ async def answer_forward(
         text=text,
         blocks=as_dicts(blocks),
     )
+
+
+async def start_crisis(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: dict[str, Any]
+) -> None:
+    """From a spike alert: gather the department's mentions about the topic in one thread."""
+    await ack()
+    services: Services = context["services"]
+    try:
+        await crisis.start_from_alert(
+            services.engine,
+            alert_id=int(body["actions"][0]["value"]),
+            actor=actor_of(body),
+            config=services.config,
+            now=services.clock.now(),
+        )
+    except InvalidTransition as refused:
+        await tell(client, body, refusal_text(refused, services.lang))
+        return
+    services.wake_outbox()
+
+
+async def end_crisis(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: dict[str, Any]
+) -> None:
+    await ack()
+    services: Services = context["services"]
+    try:
+        await crisis.end(
+            services.engine,
+            department=body["actions"][0]["value"],
+            actor=actor_of(body),
+            now=services.clock.now(),
+        )
+    except InvalidTransition as refused:
+        await tell(client, body, refusal_text(refused, services.lang))
+        return
+    services.wake_outbox()
 
 
 async def open_resolve_modal(

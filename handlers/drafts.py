@@ -9,8 +9,8 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import crisis, drafts
 from bot import draft_views as views
-from bot import drafts
 from bot.cases import InvalidTransition
 from bot.i18n import t
 from bot.render import ActionId
@@ -58,11 +58,27 @@ async def open_new_draft(
     services: Services = context["services"]
     case_id = int(body["actions"][0]["value"])
     try:
-        view = await _modal(services, case_id=case_id, draft_id=None, text="", public=None)
+        text = await _holding_text(services, case_id=case_id, agent=actor_of(body).name)
+        view = await _modal(services, case_id=case_id, draft_id=None, text=text, public=None)
     except InvalidTransition as refused:
         await tell(client, body, refusal_text(refused, services.lang))
         return
     await client.views_open(trigger_id=body["trigger_id"], view=view)
+
+
+async def _holding_text(services: Services, *, case_id: int, agent: str) -> str:
+    """In crisis mode a new draft starts from the department's holding template."""
+    async with services.engine.connect() as conn:
+        case = await get_case(conn, case_id=case_id)
+    if case is None:
+        raise InvalidTransition("not_found")
+    department = services.config.department(case.department)
+    if department.holding_template is None:
+        return ""
+    if await crisis.active_crisis(services.engine, department=department.key) is None:
+        return ""
+    template = next(t for t in department.templates if t.key == department.holding_template)
+    return drafts.fill_template(template.text, case=case, agent_name=agent)
 
 
 async def open_draft_for_edit(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -18,7 +19,19 @@ NOW = datetime(2026, 11, 25, 14, 30, tzinfo=AMS)
 @pytest.fixture
 def config() -> WebcareConfig:
     alerts = {"channel": "C0ALERTS1", "min_mentions": 10, "factor": 3}
-    return parse_config({**CONFIG, "spike_alerts": alerts}, source="test.yml")
+    departments = [dict(d) for d in CONFIG["departments"]]
+    outages = next(d for d in departments if d["key"] == "outages")
+    outages["templates"] = [
+        {
+            "key": "holding",
+            "title": "Storing bekend",
+            "text": "Hoi {customer_name}, we weten van de storing en werken eraan.",
+        }
+    ]
+    outages["holding_template"] = "holding"
+    return parse_config(
+        {**CONFIG, "departments": departments, "spike_alerts": alerts}, source="test.yml"
+    )
 
 
 async def _history(bot: BotUnderTest) -> None:
@@ -80,3 +93,70 @@ async def test_a_normal_hour_is_no_spike(bot: BotUnderTest, slack: FakeSlack) ->
     await bot.runtime.scheduler.fire_due()
     await bot.deliver()
     assert slack.posts("C0ALERTS1") == []
+
+
+def _buttons(message: dict[str, Any]) -> list[str]:
+    return [
+        el["action_id"] for b in message["blocks"] if b["type"] == "actions" for el in b["elements"]
+    ]
+
+
+async def test_crisis_mode_gathers_the_topic_in_one_thread_and_suggests_the_holding_reply(
+    bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    bot.clock.set(NOW)
+    await _history(bot)
+    await _surge(bot, 12)
+    await bot.runtime.scheduler.fire_due()
+    await bot.deliver()
+    cards_before = len(slack.posts("COUTAGES1"))
+    (alert,) = slack.posts("C0ALERTS1")
+    assert _buttons(alert) == ["crisis_start"]
+
+    assert await bot.click(alert, "crisis_start", user="U0LEAD", name="Lea") == 200
+    await bot.deliver()
+    alert = slack.last_post("C0ALERTS1") or {}
+    assert _buttons(alert) == ["crisis_end"]
+    assert "Crisis mode is on (started by <@U0LEAD>)" in str(alert["blocks"])
+    head = slack.last_post("COUTAGES1") or {}
+    assert head["text"].startswith(":rotating_light: *Crisis mode for Outages*: new mentions about")
+
+    await bot.post_webhook(
+        [
+            mention(
+                "c1",
+                text="Weer een storing, echt!",
+                author={"handle": "boos"},
+                created_at=NOW.isoformat(),
+            ),
+            mention(
+                "c2",
+                text="Totale outage bij betalen",
+                author={"handle": "ander"},
+                created_at=NOW.isoformat(),
+            ),
+        ]
+    )
+    await bot.deliver()
+    in_thread = slack.thread("COUTAGES1", head["ts"])
+    assert [m["text"] for m in in_thread] == [
+        "New mention on X from @boos: Weer een storing, echt!"
+    ]
+    top_level = [m for m in slack.posts("COUTAGES1") if m["thread_ts"] in (None, m["ts"])]
+    assert top_level[-1]["text"].endswith("Totale outage bij betalen")  # not about the topic
+    assert len(top_level) == cards_before + 2  # the crisis head and the off-topic card
+
+    assert await bot.click(in_thread[0], "case_draft_reply", user="U0ANNA", name="Anna") == 200
+    text_input = next(b for b in slack.views[-1]["blocks"] if b.get("block_id") == "text")
+    assert text_input["element"]["initial_value"] == (
+        "Hoi @boos, we weten van de storing en werken eraan."
+    )
+
+    assert await bot.click(alert, "crisis_end", user="U0LEAD", name="Lea") == 200
+    await bot.deliver()
+    assert _buttons(slack.last_post("C0ALERTS1") or {}) == ["crisis_start"]
+    await bot.post_webhook(
+        mention("c3", text="storing", author={"handle": "later"}, created_at=NOW.isoformat())
+    )
+    await bot.deliver()
+    assert (slack.last_post("COUTAGES1") or {})["text"].endswith("@later: storing")
