@@ -66,3 +66,20 @@ async def test_a_dutch_team_gets_dutch_cards(dutch_bot: BotUnderTest, slack: Fak
     ]
     assert buttons == ["Oppakken", "Doorsturen", "Antwoord opstellen", "Opvolgen", "Afhandelen"]
     assert "1,2K volgers" in card["blocks"][0]["text"]["text"]
+
+
+async def test_a_dutch_team_gets_dutch_status_and_reports(
+    dutch_bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    from tests.test_status import _command
+
+    await dutch_bot.post_webhook(mention("1", text="Mijn factuur klopt niet"))
+    await dutch_bot.deliver()
+    status = await _command(dutch_bot, "status billing")
+    assert status["blocks"][0]["text"]["text"] == "Hoe we ervoor staan"
+    assert "*Billing* — nieuw 1 · opgepakt 0" in status["blocks"][1]["text"]["text"]
+    report = await _command(dutch_bot, "report today")
+    assert report["blocks"][0]["text"]["text"] == "Rapport: vandaag"
+    assert "Binnen de SLA beantwoord" in report["blocks"][2]["text"]["text"]
+    unknown = await _command(dutch_bot, "rapport")
+    assert unknown["text"] == "`/webcare rapport` ken ik niet. Probeer `/webcare help`."
