@@ -11,6 +11,8 @@ from bot.config import WEEKDAYS, BusinessHours
 
 # A deadline further out than this many days means the calendar has no opening hours at all.
 _MAX_DAYS = 366
+# The first day business minutes are counted from (cases are never older).
+_ANCHOR = date(2020, 1, 1)
 
 
 class BusinessCalendar:
@@ -20,18 +22,24 @@ class BusinessCalendar:
         self.hours = hours
         self.zone = ZoneInfo(hours.timezone)
         self.holidays = holidays.country_holidays(hours.holidays) if hours.holidays else {}
+        self._openings: dict[date, tuple[datetime, datetime] | None] = {}
+        self._cumulative: list[float] = [0.0]  # business minutes before _ANCHOR + index days
         if not any(hours.hours.values()) and not hours.clock_runs_outside_hours:
             raise ValueError("business hours must open on at least one weekday")
 
     def _opening(self, day: date) -> tuple[datetime, datetime] | None:
         """The day's opening interval in local time, or None when closed all day."""
+        if day in self._openings:
+            return self._openings[day]
         span = self.hours.hours.get(WEEKDAYS[day.weekday()])
-        if span is None or day in self.holidays:
-            return None
-        return (
-            datetime.combine(day, span.opens, tzinfo=self.zone),
-            datetime.combine(day, span.closes, tzinfo=self.zone),
-        )
+        opening = None
+        if span is not None and day not in self.holidays:
+            opening = (
+                datetime.combine(day, span.opens, tzinfo=self.zone),
+                datetime.combine(day, span.closes, tzinfo=self.zone),
+            )
+        self._openings[day] = opening
+        return opening
 
     def _intervals_from(self, start: datetime):  # type: ignore[no-untyped-def]
         day = start.astimezone(self.zone).date()
@@ -57,12 +65,35 @@ class BusinessCalendar:
             return 0.0
         if self.hours.clock_runs_outside_hours:
             return (end - start).total_seconds() / 60
-        total = timedelta()
-        for opens, closes in self._intervals_from(start):
-            if opens >= end:
-                break
-            total += min(closes, end) - opens
-        return total.total_seconds() / 60
+        return max(0.0, self._position(end) - self._position(start))
+
+    def _position(self, moment: datetime) -> float:
+        """Business minutes from the calendar's anchor day up to `moment`.
+
+        Reports ask this for every case of a period; cumulative day totals make each answer a
+        lookup instead of a walk over the days in between.
+        """
+        local = moment.astimezone(self.zone)
+        day = local.date()
+        before = self._minutes_before(day)
+        interval = self._opening(day)
+        if interval is None:
+            return before
+        opens, closes = interval
+        inside = min(max(local, opens), closes) - opens
+        return before + inside.total_seconds() / 60
+
+    def _minutes_before(self, day: date) -> float:
+        """Business minutes on the days from the anchor up to (not including) `day`."""
+        index = (day - _ANCHOR).days
+        if index < 0:
+            raise ValueError(f"{day} is before {_ANCHOR}, the first day the calendar counts")
+        while len(self._cumulative) <= index:
+            last = _ANCHOR + timedelta(days=len(self._cumulative) - 1)
+            interval = self._opening(last)
+            length = (interval[1] - interval[0]).total_seconds() / 60 if interval else 0.0
+            self._cumulative.append(self._cumulative[-1] + length)
+        return self._cumulative[index]
 
     def next_open(self, moment: datetime) -> datetime:
         """`moment` itself when open, else the next opening."""

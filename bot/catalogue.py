@@ -450,6 +450,10 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
     "report.chart.title": {"en": "Mentions per hour", "nl": "Vermeldingen per uur"},
     "report.chart.hour": {"en": "hour of the day", "nl": "uur van de dag"},
     "report.chart.mentions": {"en": "mentions", "nl": "vermeldingen"},
+    "report.building": {
+        "en": ":hourglass_flowing_sand: Building the report…",
+        "nl": ":hourglass_flowing_sand: Het rapport wordt gemaakt…",
+    },
     "report.bad_period": {
         "en": "Use `/webcare report [today|week|month] [department]`.",
         "nl": "Gebruik `/webcare report [today|week|month] [afdeling]`.",

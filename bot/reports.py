@@ -90,25 +90,27 @@ async def build_report(
     department: str | None = None,
 ) -> Report:
     async with engine.connect() as conn:
-        mentions = await reports.mentions_between(
+        mentions = await reports.mention_counts(
             conn, since=since, until=until, department=department
         )
-        opened = await reports.cases_opened_between(
-            conn, since=since, until=until, department=department
-        )
+        opened = await reports.answer_times(conn, since=since, until=until, department=department)
         resolved = await reports.cases_resolved_between(
             conn, since=since, until=until, department=department
         )
-        events = await reports.events_between(conn, since=since, until=until, department=department)
+        events = await reports.event_counts(conn, since=since, until=until, department=department)
     calendars = {d.key: BusinessCalendar(config.hours_for(d)) for d in config.departments}
     zone = ZoneInfo(config.business_hours.timezone)
     report = Report(since=since, until=until, department=department)
 
-    report.mentions = len(mentions)
-    report.mentions_by_source = dict(Counter(m.source for m in mentions).most_common())
-    report.mentions_by_department = dict(Counter(m.department for m in mentions).most_common())
-    for m in mentions:
-        report.mentions_by_hour[m.created_at.astimezone(zone).hour] += 1
+    by_source: Counter[str] = Counter()
+    by_department: Counter[str] = Counter()
+    for source, dept, hour, count in mentions:
+        by_source[source] += count
+        by_department[dept] += count
+        report.mentions_by_hour[hour.astimezone(zone).hour] += count
+    report.mentions = sum(by_source.values())
+    report.mentions_by_source = dict(by_source.most_common())
+    report.mentions_by_department = dict(by_department.most_common())
 
     report.cases_opened = len(opened)
     answered = [c for c in opened if c.first_response_at is not None]
@@ -131,14 +133,14 @@ async def build_report(
     times = [calendars[c.department].minutes_between(c.opened_at, c.resolved_at) for c in resolved]
     report.resolution_business_median = statistics.median(times) if times else None
 
-    for kind, detail in events:
+    for kind, action, public_close, count in events:
         if kind in ("reopened", "reopen"):
-            report.reopened += 1
+            report.reopened += count
         elif kind == "follow_up_outcome":
-            action = (detail or {}).get("action", "?").removeprefix("follow_up_")
-            report.follow_up_outcomes[action] = report.follow_up_outcomes.get(action, 0) + 1
-        elif kind == "resolve" and (detail or {}).get("public_close") is False:
-            report.resolved_without_public_close += 1
+            outcome = (action or "?").removeprefix("follow_up_")
+            report.follow_up_outcomes[outcome] = report.follow_up_outcomes.get(outcome, 0) + count
+        elif kind == "resolve" and public_close is False:
+            report.resolved_without_public_close += count
     return report
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.i18n import t
@@ -22,7 +22,11 @@ def register(app: AsyncApp) -> None:
 
 
 async def webcare_command(
-    ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient, context: dict[str, Any]
+    ack: AsyncAck,
+    respond: AsyncRespond,
+    command: dict[str, Any],
+    client: AsyncWebClient,
+    context: dict[str, Any],
 ) -> None:
     services: Services = context["services"]
     lang = services.lang
@@ -47,7 +51,7 @@ async def webcare_command(
             response_type="ephemeral",
         )
     elif sub == "report":
-        await _report(ack, services, command, words[1:], client)
+        await _report(ack, respond, services, command, words[1:], client)
     else:
         await ack(text=t("command.unknown", lang, sub=escape(sub[:40])), response_type="ephemeral")
 
@@ -78,6 +82,7 @@ async def _status(services: Services, command: dict[str, Any], args: list[str]) 
 
 async def _report(
     ack: AsyncAck,
+    respond: AsyncRespond,
     services: Services,
     command: dict[str, Any],
     args: list[str],
@@ -90,6 +95,9 @@ async def _report(
     if period not in PERIODS or (args[1:] and department is None):
         await ack(text=t("report.bad_period", lang), response_type="ephemeral")
         return
+    # A month of a busy team's cases takes longer than Slack waits for an answer: answer now,
+    # send the figures when they are ready.
+    await ack(text=t("report.building", lang), response_type="ephemeral")
     timezone = config.business_hours.timezone
     since, until = period_bounds(period, now=services.clock.now(), timezone=timezone)
     report = await build_report(
@@ -100,8 +108,11 @@ async def _report(
         department=department.key if department else None,
     )
     blocks = report_blocks(report, period=period, timezone=timezone, lang=lang)
-    await ack(
-        text=t(f"report.title.{period}", lang), blocks=as_dicts(blocks), response_type="ephemeral"
+    await respond(
+        text=t(f"report.title.{period}", lang),
+        blocks=as_dicts(blocks),
+        response_type="ephemeral",
+        replace_original=True,
     )
     if report.mentions:
         dm = await client.conversations_open(users=command["user_id"])

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.tables import CASES, EVENTS, MENTIONS
@@ -17,15 +17,42 @@ def _in(column: Any, since: datetime, until: datetime) -> Any:
     return (column >= since) & (column < until)
 
 
-async def mentions_between(
+async def mention_counts(
     conn: AsyncConnection, *, since: datetime, until: datetime, department: str | None
-) -> list[Row[Any]]:
-    """(source, department, created_at) of every mention written in the period."""
+) -> list[tuple[str, str, datetime, int]]:
+    """(source, department, UTC hour, count) of the mentions written in the period.
+
+    Counted in the database per hour: a busy week holds tens of thousands of mentions.
+    """
+    if conn.dialect.name == "sqlite":
+        hour: Any = func.strftime("%Y-%m-%d %H", MENTIONS.c.created_at)
+    else:
+        hour = func.date_trunc("hour", MENTIONS.c.created_at)
     query = (
-        select(MENTIONS.c.source, CASES.c.department, MENTIONS.c.created_at)
+        select(MENTIONS.c.source, CASES.c.department, hour, func.count())
         .select_from(MENTIONS.join(CASES, CASES.c.id == MENTIONS.c.case_id))
         .where(_in(MENTIONS.c.created_at, since, until))
+        .group_by(MENTIONS.c.source, CASES.c.department, hour)
     )
+    if department:
+        query = query.where(CASES.c.department == department)
+    rows = await conn.execute(query)
+    return [(source, dept, _utc_hour(at), count) for source, dept, at, count in rows]
+
+
+def _utc_hour(value: Any) -> datetime:
+    if isinstance(value, str):  # SQLite: "2026-11-27 14"
+        return datetime.strptime(value, "%Y-%m-%d %H").replace(tzinfo=UTC)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+async def answer_times(
+    conn: AsyncConnection, *, since: datetime, until: datetime, department: str | None
+) -> list[Row[Any]]:
+    """(department, opened, deadline, first answer) of the cases opened in the period."""
+    query = select(
+        CASES.c.department, CASES.c.opened_at, CASES.c.sla_due_at, CASES.c.first_response_at
+    ).where(_in(CASES.c.opened_at, since, until))
     if department:
         query = query.where(CASES.c.department == department)
     return list(await conn.execute(query))
@@ -64,15 +91,19 @@ async def cases_resolved_between(
     return list(await conn.execute(query))
 
 
-async def events_between(
+async def event_counts(
     conn: AsyncConnection, *, since: datetime, until: datetime, department: str | None
-) -> list[Row[Any]]:
-    """Reopens, follow-up outcomes and resolutions in the period."""
+) -> list[tuple[str, str | None, bool | None, int]]:
+    """(kind, follow-up outcome, public close, count) of reopens, outcomes and resolutions."""
+    action = EVENTS.c.detail["action"].as_string()
+    public_close = EVENTS.c.detail["public_close"].as_boolean()
     query = (
-        select(EVENTS.c.kind, EVENTS.c.detail)
-        .select_from(EVENTS.join(CASES, CASES.c.id == EVENTS.c.case_id))
+        select(EVENTS.c.kind, action, public_close, func.count())
         .where(EVENTS.c.kind.in_(REPORTED_EVENTS), _in(EVENTS.c.at, since, until))
+        .group_by(EVENTS.c.kind, action, public_close)
     )
     if department:
-        query = query.where(CASES.c.department == department)
-    return list(await conn.execute(query))
+        query = query.select_from(EVENTS.join(CASES, CASES.c.id == EVENTS.c.case_id)).where(
+            CASES.c.department == department
+        )
+    return [tuple(row) for row in await conn.execute(query)]  # type: ignore[misc]

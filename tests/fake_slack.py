@@ -100,6 +100,7 @@ class FakeSlack:
         self.views: list[dict[str, Any]] = []
         self.home_views: dict[str, dict[str, Any]] = {}
         self.files: list[dict[str, Any]] = []  # shared files: id, title, channel, comment, data
+        self.responses: list[dict[str, Any]] = []  # posts to response_url (delayed answers)
         self._uploads: dict[str, dict[str, Any]] = {}
         self.users: dict[str, dict[str, Any]] = {}  # per-user overrides merged into users.info
         self._messages: list[dict[str, Any]] = []
@@ -150,6 +151,7 @@ class FakeSlack:
         app.router.add_route("*", "/api/{method}", self._handle_api)
         app.router.add_get("/link/", self._handle_socket)
         app.router.add_post("/upload/{file_id}", self._handle_upload)
+        app.router.add_post("/respond/{token}", self._handle_respond)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", 0).start()
@@ -524,6 +526,16 @@ class FakeSlack:
         if not args.get("trigger_id"):
             raise _Fail("invalid_arguments")
         return self._save_view(args, view_id=_new_view_id())
+
+    def response_url(self, token: str = "cmd") -> str:
+        """A response_url for interaction payloads; what the app posts there is recorded."""
+        return f"http://127.0.0.1:{self._port}/respond/{token}"
+
+    async def _handle_respond(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.responses.append({"token": request.match_info["token"], **body})
+        await self._notify()
+        return web.Response(text="ok")
 
     def _upload_url(self, args: dict[str, Any]) -> dict[str, Any]:
         """files.getUploadURLExternal: a URL on this server to POST the bytes to."""

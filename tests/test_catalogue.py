@@ -78,7 +78,8 @@ async def test_a_dutch_team_gets_dutch_status_and_reports(
     status = await _command(dutch_bot, "status billing")
     assert status["blocks"][0]["text"]["text"] == "Hoe we ervoor staan"
     assert "*Billing* — nieuw 1 · opgepakt 0" in status["blocks"][1]["text"]["text"]
-    report = await _command(dutch_bot, "report today")
+    await _command(dutch_bot, "report today", response_url=slack.response_url())
+    (report,) = slack.responses
     assert report["blocks"][0]["text"]["text"] == "Rapport: vandaag"
     assert "Binnen de SLA beantwoord" in report["blocks"][2]["text"]["text"]
     unknown = await _command(dutch_bot, "rapport")

@@ -196,10 +196,12 @@ async def test_the_slash_command_answers_with_figures_and_sends_a_chart(
 ) -> None:
     now = datetime.now(AMS)
     await bot.post_webhook(mention("1", created_at=(now - timedelta(minutes=5)).isoformat()))
-    answer = await _command(bot, "report today")
-    text = answer["blocks"][2]["text"]["text"]
-    assert answer["blocks"][0]["text"]["text"] == "Report: today"
-    assert text.startswith("*1* mentions in *1* new cases")
+    answer = await _command(bot, "report today", response_url=slack.response_url())
+    assert answer["text"] == ":hourglass_flowing_sand: Building the report…"  # Slack is answered
+    (figures,) = slack.responses  # then the figures follow through the response_url
+    assert figures["response_type"] == "ephemeral" and figures["replace_original"] is True
+    assert figures["blocks"][0]["text"]["text"] == "Report: today"
+    assert figures["blocks"][2]["text"]["text"].startswith("*1* mentions in *1* new cases")
     await slack.wait_for(lambda: bool(slack.files))
     chart = slack.files[0]
     assert chart["data"].startswith(b"\x89PNG") and chart["title"] == "Mentions per hour"

@@ -16,7 +16,9 @@ from tests.fake_slack import FakeSlack
 from tests.test_claim import ANNA, _click
 
 
-async def _command(bot: BotUnderTest, text: str, user: str = "U0ANNA") -> dict[str, Any]:
+async def _command(
+    bot: BotUnderTest, text: str, user: str = "U0ANNA", *, response_url: str | None = None
+) -> dict[str, Any]:
     body = urlencode(
         {
             "token": "legacy",
@@ -28,7 +30,7 @@ async def _command(bot: BotUnderTest, text: str, user: str = "U0ANNA") -> dict[s
             "command": "/webcare",
             "text": text,
             "api_app_id": "A_FAKE",
-            "response_url": "https://hooks.slack.com/commands/1/2/3",
+            "response_url": response_url or "https://hooks.slack.com/commands/1/2/3",
             "trigger_id": "1.2.3",
         }
     )
