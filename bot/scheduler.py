@@ -80,6 +80,9 @@ class Scheduler:
         warned = sla.take_warnings(conn, now=now)
         for case in warned:
             department = self.config.department(case.department)
+            enqueue_card_update(conn, case_id=case.id, channel=case.slack_channel, now=now)
+            if case.owner_id is not None:
+                continue  # someone has it: the orange card is enough
             schedule.enqueue_note(
                 conn,
                 case_id=case.id,
@@ -93,7 +96,6 @@ class Scheduler:
                     "contacts": department.contacts,
                 },
             )
-            enqueue_card_update(conn, case_id=case.id, channel=case.slack_channel, now=now)
         breached = sla.take_breaches(conn, now=now)
         for case in breached:
             department = self.config.department(case.department)

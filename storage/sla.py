@@ -13,20 +13,28 @@ from sqlalchemy.engine import Connection
 
 from storage.tables import CASES
 
-UNCLAIMED = ("new", "reopened")
 AWAITING_FIRST_ANSWER = ("new", "reopened", "claimed", "forwarded")
-_RETURNED = (CASES.c.id, CASES.c.department, CASES.c.slack_channel, CASES.c.sla_due_at)
+_RETURNED = (
+    CASES.c.id,
+    CASES.c.department,
+    CASES.c.slack_channel,
+    CASES.c.sla_due_at,
+    CASES.c.owner_id,
+)
 
 
 def take_warnings(conn: Connection, *, now: datetime, limit: int = 100) -> list[Row[Any]]:
-    """Unclaimed cases past their warning moment, marked warned (so never warned twice)."""
+    """Unanswered cases past their warning moment, marked warned (so never warned twice).
+
+    Every one turns orange on its card; the unclaimed ones also get a line in the thread.
+    """
     due = (
         select(CASES.c.id)
         .where(
-            CASES.c.status.in_(UNCLAIMED),
+            CASES.c.status.in_(AWAITING_FIRST_ANSWER),
             CASES.c.sla_warn_at <= now,
             CASES.c.sla_warned_at.is_(None),
-            CASES.c.owner_id.is_(None),
+            CASES.c.first_response_at.is_(None),
             CASES.c.slack_ts.is_not(None),  # the warning goes in the card's thread
         )
         .limit(limit)

@@ -90,7 +90,8 @@ async def test_a_claimed_case_gets_no_warning_but_still_escalates(
     bot.clock.set(datetime(2026, 11, 25, 10, 26, tzinfo=AMS))
     await bot.runtime.scheduler.fire_due()
     await bot.deliver()
-    assert _notes(slack) == ["Anna claimed this"]
+    assert _notes(slack) == ["Anna claimed this"]  # no warning line: someone has it
+    assert ":large_orange_circle: Answer by" in _shown(_card(slack))  # but the clock is orange
     bot.clock.set(datetime(2026, 11, 25, 10, 45, tzinfo=AMS))
     await bot.runtime.scheduler.fire_due()
     await bot.deliver()
