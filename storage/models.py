@@ -48,12 +48,28 @@ class Case(SQLModel, table=True):
         # Threading looks up a customer's open or recently resolved case.
         Index("ix_cases_source_author", "source", "author_handle"),
         Index("ix_cases_department_status", "department", "status"),
-        Index("ix_cases_owner_status", "owner_id", "status"),
-        Index("ix_cases_status_opened_at", "status", "opened_at"),
-        Index("ix_cases_first_response_at", "first_response_at"),
+        # Partial where most new cases have NULL: ingest does not pay to index them.
+        Index(
+            "ix_cases_owner_status",
+            "owner_id",
+            "status",
+            sqlite_where=text("owner_id IS NOT NULL"),
+            postgresql_where=text("owner_id IS NOT NULL"),
+        ),
+        Index(
+            "ix_cases_first_response_at",
+            "first_response_at",
+            sqlite_where=text("first_response_at IS NOT NULL"),
+            postgresql_where=text("first_response_at IS NOT NULL"),
+        ),
         Index("ix_cases_status_sla_warn_at", "status", "sla_warn_at"),
         Index("ix_cases_opened_at", "opened_at"),
-        Index("ix_cases_resolved_at", "resolved_at"),
+        Index(
+            "ix_cases_resolved_at",
+            "resolved_at",
+            sqlite_where=text("resolved_at IS NOT NULL"),
+            postgresql_where=text("resolved_at IS NOT NULL"),
+        ),
         Index("ix_cases_status_sla_due_at", "status", "sla_due_at"),
     )
 

@@ -84,7 +84,7 @@ async def cases_resolved_between(
     conn: AsyncConnection, *, since: datetime, until: datetime, department: str | None
 ) -> list[Row[Any]]:
     query = select(CASES.c.department, CASES.c.opened_at, CASES.c.resolved_at).where(
-        _in(CASES.c.resolved_at, since, until)
+        CASES.c.resolved_at.is_not(None), _in(CASES.c.resolved_at, since, until)
     )
     if department:
         query = query.where(CASES.c.department == department)

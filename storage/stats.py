@@ -96,7 +96,11 @@ async def owned_by(conn: AsyncConnection, *, user: str, limit: int = 30) -> list
     """A person's open cases, most urgent first."""
     result = await conn.execute(
         select(*_CARD)
-        .where(CASES.c.owner_id == user, CASES.c.status.in_(OPEN_STATUSES))
+        .where(
+            CASES.c.owner_id.is_not(None),
+            CASES.c.owner_id == user,
+            CASES.c.status.in_(OPEN_STATUSES),
+        )
         .order_by(CASES.c.sla_due_at)
         .limit(limit)
     )
