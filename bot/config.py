@@ -153,6 +153,26 @@ class SpikeAlerts(_Strict):
         return channel
 
 
+class FeedSource(_Strict):
+    """An RSS or Atom feed (Google Alerts, forum topics, review sites, Reddit searches, …)."""
+
+    name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
+    type: Literal["rss"] = "rss"
+    url: HttpUrl
+    interval_seconds: Annotated[int, Field(ge=30, le=86_400)] = 300
+    source: str = "rss"  # what its mentions count as (rss, forum, review, reddit, …)
+    addressed: bool = False
+    private: bool = False
+    language: str | None = None
+
+    @field_validator("source")
+    @classmethod
+    def _known_source(cls, source: str) -> str:
+        if source not in SOURCES:
+            raise ValueError(f"unknown source {source!r}; use one of {', '.join(SOURCES)}")
+        return source
+
+
 class Department(_Strict):
     key: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
     name: Annotated[str, Field(min_length=1, max_length=80)]
@@ -259,6 +279,9 @@ class WebcareConfig(_Strict):
     sla_warning_at: Annotated[float, Field(gt=0, lt=1)] = 0.8
     escalate_to: str | None = None
     spike_alerts: SpikeAlerts | None = None
+    sources: list[FeedSource] = Field(default_factory=list)
+    # On a source's very first poll only items this recent are taken (no flood of old posts).
+    backfill_hours: Annotated[int, Field(ge=0, le=24 * 30)] = 24
     forward_deadline_minutes: Annotated[int, Field(gt=0, le=60 * 24 * 14)] = 240
     forward_reminder_at: Annotated[float, Field(gt=0, lt=1)] = 0.75
     # The company's own formats that must not appear in a public reply, e.g. order numbers.
@@ -299,6 +322,9 @@ class WebcareConfig(_Strict):
                 f"default_department {self.default_department!r} is not one of the departments "
                 f"({', '.join(keys)})"
             )
+        names = [source.name for source in self.sources]
+        if len(names) != len(set(names)):
+            raise ValueError("two sources have the same name")
         for index, rule in enumerate(self.rules):
             if rule.department not in keys:
                 raise _PathError(

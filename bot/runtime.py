@@ -21,6 +21,7 @@ from bot.server import create_web_app
 from bot.services import Services, Workspace
 from bot.settings import Settings
 from bot.slack_app import build_bolt_app, outbox_client
+from bot.sources.poller import FeedPoller
 from storage.db import close_unit_of_work, create_engine
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,13 @@ class Runtime:
             engine=self.engine, config=config, clock=self.clock, on_stored=self.worker.wake
         )
         self.workspace = Workspace()
+        self.poller = FeedPoller(
+            engine=self.engine,
+            ingestor=self.ingestor,
+            config=config,
+            clock=self.clock,
+            session=self.http,
+        )
         self.scheduler = Scheduler(
             engine=self.engine, clock=self.clock, config=config, on_fired=self.worker.wake
         )
@@ -105,6 +113,8 @@ class Runtime:
                 asyncio.create_task(self.worker.run_forever(), name="outbox"),
                 asyncio.create_task(self.scheduler.run_forever(), name="scheduler"),
             ]
+            if self.config.sources:
+                self._tasks.append(asyncio.create_task(self.poller.run_forever(), name="feeds"))
         if self.settings.socket_mode:
             self.socket_handler = AsyncSocketModeHandler(
                 self.bolt_app, app_token=self.settings.slack_app_token

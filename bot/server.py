@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -13,7 +13,7 @@ from slack_bolt.async_app import AsyncApp
 from bot import metrics
 from bot.team_status import SAMPLE, expected_reply_minutes
 from bot.webhook import MAX_BODY, webhook_handler
-from storage import outbox
+from storage import cursors, outbox
 from storage.db import ping
 
 if TYPE_CHECKING:
@@ -52,6 +52,7 @@ def health_handler(runtime: Runtime):  # type: ignore[no-untyped-def]
                 await ping(runtime.engine)
                 async with runtime.engine.connect() as conn:
                     body["outbox"] = await conn.run_sync(outbox.counts_by_status)
+                    body["sources"] = _sources(runtime, await cursors.all_cursors(conn))
         except Exception as exc:
             body["database"] = f"down: {type(exc).__name__}"
             return web.json_response({"status": "unavailable", **body}, status=503)
@@ -97,3 +98,21 @@ def expected_reply_handler(runtime: Runtime):  # type: ignore[no-untyped-def]
 
 def _rounded(minutes: float | None) -> int | None:
     return None if minutes is None else round(minutes)
+
+
+def _sources(runtime: Runtime, states: dict[str, Any]) -> dict[str, object]:
+    """Per configured feed: when it last worked, its last error, items seen."""
+    shown: dict[str, object] = {}
+    for feed in runtime.config.sources:
+        state = states.get(feed.name)
+        shown[feed.name] = {
+            "last_success": _iso(state.last_success_at) if state else None,
+            "last_error": state.last_error if state and state.failures else None,
+            "failures_in_a_row": state.failures if state else 0,
+            "items_seen": state.items_seen if state else 0,
+        }
+    return shown
+
+
+def _iso(moment: Any) -> str | None:
+    return moment.isoformat() if moment else None

@@ -294,3 +294,19 @@ class CrisisMode(SQLModel, table=True):
     started_at: datetime = _utc(nullable=False)
     slack_channel: str = Field(max_length=40)
     slack_ts: str | None = Field(default=None, max_length=40)  # the crisis thread's first message
+
+
+class SourceCursor(SQLModel, table=True):
+    """Where a polled source stands: what was seen, how the last polls went."""
+
+    __tablename__ = "source_cursors"
+
+    name: str = Field(primary_key=True, max_length=40)
+    etag: str | None = Field(default=None, max_length=500)
+    last_modified: str | None = Field(default=None, max_length=100)
+    newest_seen_at: datetime | None = _utc(nullable=True)
+    last_success_at: datetime | None = _utc(nullable=True)
+    last_error_at: datetime | None = _utc(nullable=True)
+    last_error: str | None = Field(default=None, max_length=500)
+    failures: int = 0  # in a row
+    items_seen: int = 0

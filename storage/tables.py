@@ -13,6 +13,7 @@ from storage.models import (
     Mention,
     OutboxJob,
     ScheduledTask,
+    SourceCursor,
     SpikeAlert,
 )
 
@@ -30,3 +31,4 @@ TASKS = _table(ScheduledTask)
 DRAFTS = _table(Draft)
 ALERTS = _table(SpikeAlert)
 CRISES = _table(CrisisMode)
+CURSORS = _table(SourceCursor)

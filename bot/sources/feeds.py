@@ -1,0 +1,111 @@
+"""RSS and Atom feeds (Google Alerts, forums, review sites, Reddit searches) with feedparser.
+
+Entries become mention objects: HTML turned into plain text, Google's redirect links unwrapped
+to the real address, and an id derived when the feed gives none.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import html
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import feedparser
+
+from bot.config import FeedSource
+
+
+class FeedError(Exception):
+    """The feed could not be read (not XML, not a feed)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FeedItem:
+    mention: dict[str, Any]  # a mention object, as the webhook takes them
+    published: datetime
+
+
+class _Text(HTMLParser):
+    """Collects the text of an HTML fragment; script and style contents are dropped."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        if tag in ("script", "style"):
+            self._skip += 1
+        elif tag in ("br", "p", "div", "li"):
+            self.parts.append(" ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style") and self._skip:
+            self._skip -= 1
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.parts.append(data)
+
+
+def plain_text(fragment: str) -> str:
+    """Text of an HTML fragment: tags stripped, entities decoded, white space folded."""
+    parser = _Text()
+    parser.feed(fragment)
+    parser.close()
+    return " ".join(html.unescape("".join(parser.parts)).split())
+
+
+def real_url(url: str) -> str:
+    """Google Alerts links go through google.com/url?url=…: return where they lead."""
+    parsed = urlparse(url)
+    if parsed.netloc.endswith("google.com") and parsed.path == "/url":
+        target = parse_qs(parsed.query).get("url") or parse_qs(parsed.query).get("q")
+        if target and target[0].startswith(("http://", "https://")):
+            return target[0]
+    return url
+
+
+def parse_feed(body: bytes, *, feed: FeedSource, fetched_at: datetime) -> list[FeedItem]:
+    """The feed's entries as mention objects, oldest first."""
+    parsed = feedparser.parse(body)
+    if parsed.bozo and not parsed.entries:
+        raise FeedError(f"not a readable feed: {parsed.get('bozo_exception')!r}"[:300])
+    site = urlparse(str(feed.url)).netloc
+    items = []
+    for entry in parsed.entries:
+        link = real_url(entry.get("link") or "")
+        title = plain_text(entry.get("title") or "")
+        summary = plain_text(entry.get("summary") or entry.get("description") or "")
+        if not summary or summary == title:
+            text = title
+        elif summary.startswith(title):  # feeds often repeat the title at the start
+            text = summary
+        else:
+            text = f"{title} — {summary}" if title else summary
+        if not text:
+            continue
+        stamp = entry.get("published_parsed") or entry.get("updated_parsed")
+        published = datetime.fromtimestamp(calendar.timegm(stamp), tz=UTC) if stamp else fetched_at
+        ident = entry.get("id") or link or hashlib.sha256(text.encode()).hexdigest()[:32]
+        author = plain_text(entry.get("author") or "") or urlparse(link).netloc or site
+        mention: dict[str, Any] = {
+            "source": feed.source,
+            "external_id": f"{feed.name}:{ident}"[:255],
+            "text": text,
+            "created_at": published.isoformat(),
+            "author": {"handle": author[:200], "name": author[:200]},
+            "addressed": feed.addressed,
+            "private": feed.private,
+        }
+        if link.startswith(("http://", "https://")):
+            mention["url"] = link
+        if feed.language:
+            mention["language"] = feed.language
+        items.append(FeedItem(mention, published))
+    return sorted(items, key=lambda item: item.published)

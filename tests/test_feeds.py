@@ -1,0 +1,186 @@
+"""RSS and Atom feeds (Google Alerts and friends) against a local server in their real formats:
+new entries become cases, old ones and repeats do not, and a broken feed harms nothing else."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from aiohttp import web
+from sqlalchemy import select
+
+from bot.config import WebcareConfig, parse_config
+from bot.sources.poller import PollFailed
+from storage.models import Mention
+from tests.conftest import CONFIG, BotUnderTest
+from tests.fake_slack import FakeSlack
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def google_alerts(entries: list[tuple[str, str, datetime]]) -> str:
+    """A Google Alerts Atom feed: titles with HTML, links through google.com/url."""
+    items = "".join(
+        f"""<entry><id>tag:google.com,2013:googlealerts/feed:{ident}</id>
+        <title type="html">{title}</title>
+        <link href="https://www.google.com/url?rct=j&amp;url=https://forum.example.nl/t/{ident}"/>
+        <published>{_rfc3339(at)}</published><updated>{_rfc3339(at)}</updated>
+        <content type="html">{title} &lt;script&gt;alert(1)&lt;/script&gt; meer</content>
+        <author><name></name></author></entry>"""
+        for ident, title, at in entries
+    )
+    return f"""<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom" xmlns:idx="urn:atom-extension:indexing">
+<id>tag:google.com,2005:reader/user/1/state/com.google/alerts/1</id>
+<title>Google Alert - acme bank</title>
+<link href="https://www.google.com/alerts/feeds/1/2" rel="self"/>
+<updated>{_rfc3339(NOW)}</updated>{items}</feed>"""
+
+
+def rss(entries: list[tuple[str, str, datetime]]) -> str:
+    """RSS 2.0 without guids (a forum topic feed)."""
+    items = "".join(
+        f"""<item><title>{title}</title><link>https://reviews.example.com/r/{ident}</link>
+        <description><![CDATA[<p>{title} &amp; <b>meer</b></p>]]></description>
+        <pubDate>{at.strftime("%a, %d %b %Y %H:%M:%S +0000")}</pubDate></item>"""
+        for ident, title, at in entries
+    )
+    return f"""<?xml version="1.0"?><rss version="2.0"><channel><title>Reviews</title>
+<link>https://reviews.example.com/</link><description>x</description>{items}</channel></rss>"""
+
+
+class FeedServer:
+    def __init__(self) -> None:
+        self.bodies: dict[str, str] = {}
+        self.status: dict[str, int] = {}
+        self.requests: list[dict[str, str]] = []
+        self.url = ""
+
+    async def handle(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        self.requests.append({"feed": name, **request.headers})
+        if status := self.status.get(name):
+            return web.Response(status=status, headers={"Retry-After": "120"})
+        body = self.bodies[name]
+        etag = f'"{hash(body)}"'
+        if request.headers.get("If-None-Match") == etag:
+            return web.Response(status=304)
+        return web.Response(text=body, content_type="application/atom+xml", headers={"ETag": etag})
+
+
+@pytest.fixture
+async def feeds() -> AsyncIterator[FeedServer]:
+    server = FeedServer()
+    app = web.Application()
+    app.router.add_get("/feeds/{name}", server.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    server.url = f"http://127.0.0.1:{runner.addresses[0][1]}/feeds"
+    yield server
+    await runner.cleanup()
+
+
+@pytest.fixture
+def config(feeds: FeedServer) -> WebcareConfig:
+    sources = [
+        {"name": "alerts", "url": f"{feeds.url}/alerts", "source": "forum"},
+        {"name": "reviews", "url": f"{feeds.url}/reviews", "source": "review", "language": "nl"},
+    ]
+    return parse_config({**CONFIG, "sources": sources}, source="test.yml")
+
+
+def _feed(bot: BotUnderTest, name: str) -> Any:
+    return next(f for f in bot.runtime.config.sources if f.name == name)
+
+
+async def _mentions(bot: BotUnderTest) -> list[Any]:
+    async with bot.runtime.engine.connect() as conn:
+        return list(await conn.execute(select(Mention).order_by(Mention.id)))
+
+
+async def test_a_google_alert_becomes_a_card_with_clean_text_and_the_real_link(
+    bot: BotUnderTest, slack: FakeSlack, feeds: FeedServer
+) -> None:
+    feeds.bodies["alerts"] = google_alerts(
+        [
+            ("1", "&lt;b&gt;Acme&lt;/b&gt; bank &amp;amp; storing", NOW - timedelta(minutes=30)),
+            ("2", "Acme bank heel oud bericht", NOW - timedelta(days=3)),  # before the backfill
+        ]
+    )
+    result = await bot.runtime.poller.poll(_feed(bot, "alerts"))
+    assert result.stored == 1
+    (stored,) = await _mentions(bot)
+    assert stored.url == "https://forum.example.nl/t/1"
+    assert stored.source == "forum" and "<" not in stored.text and "alert(1)" not in stored.text
+    assert stored.text.startswith("Acme bank & storing")
+    await bot.deliver()
+    card = slack.last_post("COUTAGES1")  # "storing" routes to outages
+    assert card is not None and "https://forum.example.nl/t/1" in str(card["blocks"])
+
+
+async def test_nothing_is_ingested_twice_and_a_304_costs_nothing(
+    bot: BotUnderTest, feeds: FeedServer
+) -> None:
+    feeds.bodies["reviews"] = rss([("a", "Slechte service", NOW - timedelta(minutes=10))])
+    feed = _feed(bot, "reviews")
+    assert (await bot.runtime.poller.poll(feed)).stored == 1
+    again = await bot.runtime.poller.poll(feed)
+    assert again.not_modified and feeds.requests[-1]["If-None-Match"]
+    # The feed gains an entry (and a new ETag): only the new one is stored.
+    feeds.bodies["reviews"] = rss(
+        [
+            ("a", "Slechte service", NOW - timedelta(minutes=10)),
+            ("b", "Top geholpen", NOW - timedelta(minutes=1)),
+        ]
+    )
+    assert (await bot.runtime.poller.poll(feed)).stored == 1
+    texts = [m.text for m in await _mentions(bot)]
+    assert texts == ["Slechte service & meer", "Top geholpen & meer"]
+    assert {m.language for m in await _mentions(bot)} == {"nl"}
+
+
+async def test_a_feed_that_gains_items_while_the_bot_is_down_is_caught_up_after_restart(
+    bot: BotUnderTest, feeds: FeedServer, config: WebcareConfig, slack: FakeSlack
+) -> None:
+    from bot.runtime import Runtime
+    from tests.conftest import make_settings
+
+    feeds.bodies["reviews"] = rss([("a", "Eerste", NOW - timedelta(hours=2))])
+    await bot.runtime.poller.poll(_feed(bot, "reviews"))
+    feeds.bodies["reviews"] = rss(
+        [("a", "Eerste", NOW - timedelta(hours=2)), ("b", "Tweede", NOW - timedelta(hours=1))]
+    )
+    restarted = Runtime(make_settings(slack), config, engine=bot.runtime.engine)
+    try:
+        assert (await restarted.poller.poll(_feed(bot, "reviews"))).stored == 1
+    finally:
+        await restarted.http.close()
+    assert [m.text for m in await _mentions(bot)] == ["Eerste & meer", "Tweede & meer"]
+
+
+async def test_broken_feeds_fail_alone_and_show_in_health(
+    bot: BotUnderTest, feeds: FeedServer
+) -> None:
+    feeds.bodies["alerts"] = "<this is not xml"
+    with pytest.raises(PollFailed, match="not a readable feed"):
+        await bot.runtime.poller.poll(_feed(bot, "alerts"))
+    feeds.status["reviews"] = 429
+    with pytest.raises(PollFailed) as limited:
+        await bot.runtime.poller.poll(_feed(bot, "reviews"))
+    assert limited.value.retry_after == 120
+    del feeds.status["reviews"]
+    feeds.bodies["reviews"] = rss([("a", "Werkt nog", NOW - timedelta(minutes=5))])
+    assert (await bot.runtime.poller.poll(_feed(bot, "reviews"))).stored == 1
+
+    async with bot.session.get(f"{bot.url}/healthz") as response:
+        sources = (await response.json())["sources"]
+    assert sources["alerts"]["failures_in_a_row"] == 1
+    assert "not a readable feed" in sources["alerts"]["last_error"]
+    assert sources["reviews"]["failures_in_a_row"] == 0 and sources["reviews"]["items_seen"] == 1
