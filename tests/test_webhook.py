@@ -129,3 +129,36 @@ async def test_concurrent_requests_each_get_their_own_answer(bot: BotUnderTest) 
     assert all(status == 202 and body["accepted"] == 1 for status, body in results)
     assert len({body["case_ids"][0] for _s, body in results}) == 40
     assert await _count(bot, Mention) == 40
+
+
+async def test_the_readme_contact_form_example_works_as_written(bot: BotUnderTest) -> None:
+    import asyncio
+    import re
+    from pathlib import Path
+
+    from tests.conftest import WEBHOOK_SECRET
+
+    readme = await asyncio.to_thread((Path(__file__).resolve().parents[1] / "README.md").read_text)
+    (code,) = [
+        b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "send_to_webcare" in b
+    ]
+    namespace: dict[str, object] = {}
+    exec(code, namespace)  # the README's own example, unchanged
+    send = namespace["send_to_webcare"]
+    answer = await asyncio.to_thread(
+        send,
+        "<abc@mail.example>",
+        "anna@example.nl",
+        "Anna",
+        "Mijn pas is kwijt",  # type: ignore[operator]
+        WEBHOOK_SECRET,
+        f"{bot.url}/ingest/webhook",
+    )
+    assert answer["accepted"] == 1
+    async with bot.runtime.engine.connect() as conn:
+        mention = (await conn.execute(select(Mention))).one()
+    assert (mention.source, mention.private, mention.author_handle) == (
+        "email",
+        True,
+        "anna@example.nl",
+    )
