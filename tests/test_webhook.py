@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 from sqlalchemy import func, select
 
 from storage.models import Case, Mention, OutboxJob
 from tests.conftest import BotUnderTest, mention
+
+README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 async def _count(bot: BotUnderTest, table: type) -> int:
@@ -134,11 +137,10 @@ async def test_concurrent_requests_each_get_their_own_answer(bot: BotUnderTest) 
 async def test_the_readme_contact_form_example_works_as_written(bot: BotUnderTest) -> None:
     import asyncio
     import re
-    from pathlib import Path
 
     from tests.conftest import WEBHOOK_SECRET
 
-    readme = await asyncio.to_thread((Path(__file__).resolve().parents[1] / "README.md").read_text)
+    readme = await asyncio.to_thread(README.read_text)
     (code,) = [
         b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "send_to_webcare" in b
     ]
