@@ -334,7 +334,12 @@ class WebcareConfig(_Strict):
         return self
 
     def department(self, key: str) -> Department:
-        return next(d for d in self.departments if d.key == key)
+        """The department with `key`; the default one for a key no longer in the config
+        (a department removed while it still has cases)."""
+        for department in self.departments:
+            if department.key == key:
+                return department
+        return next(d for d in self.departments if d.key == self.default_department)
 
     def hours_for(self, department: Department) -> BusinessHours:
         return department.business_hours or self.business_hours

@@ -37,6 +37,7 @@ T = TypeVar("T")
 
 LEASE = timedelta(seconds=60)
 MAX_BACKOFF = 300.0
+MAX_ATTEMPTS_ON_ERROR = 5  # unexpected errors (not Slack's): then the job is parked as dead
 METADATA_EVENT = "webcare_outbox_job"
 # Slack errors that will not fix themselves by retrying: the job is parked as dead.
 _PERMANENT_HINTS = {
@@ -188,9 +189,9 @@ class OutboxWorker:
         """Deliver a job that `take_next` marked in flight (`job` is as it was before that)."""
         # A job left "sending" was interrupted (a crash), and a timeout or 5xx leaves it open
         # whether Slack took the message: look before posting again.
-        ambiguous = job.status == "sending" or (job.last_error or "").startswith(
-            ("slack 5", "network")
-        )
+        # Any earlier attempt may have reached Slack (a timeout, then a 429 on the history
+        # check, must not lead to a second card): a retried card always looks first.
+        ambiguous = job.status == "sending" or job.attempts > 0
         try:
             channel_id, ts = await self._deliver(job, ambiguous=ambiguous)
         except Retry as retry:
@@ -211,6 +212,19 @@ class OutboxWorker:
             metrics.DELIVERY_DEAD.inc()
             log.error("job %s to %s cannot be delivered: %s", job.id, job.channel, dead)
             await self._db(outbox.mark_dead, job_id=job.id, error=str(dead))
+            return
+        except Exception as exc:  # a bug or bad data: never retry it in a hot loop forever
+            log.exception("job %s to %s failed unexpectedly", job.id, job.channel)
+            if job.attempts + 1 >= MAX_ATTEMPTS_ON_ERROR:
+                metrics.DELIVERY_DEAD.inc()
+                await self._db(outbox.mark_dead, job_id=job.id, error=f"error: {exc!r}")
+            else:
+                await self._db(
+                    outbox.mark_retry,
+                    job_id=job.id,
+                    not_before=self.clock.now() + timedelta(seconds=self._backoff(job.attempts)),
+                    error=f"error: {exc!r}",
+                )
             return
         await self._db(
             outbox.mark_sent, job=job, now=self.clock.now(), channel_id=channel_id, ts=ts

@@ -35,6 +35,7 @@ Source = Literal[
 SOURCES: tuple[str, ...] = get_args(Source)
 # Beyond this a mention is no longer a social post; Slack cuts message text at 40,000 anyway.
 MAX_TEXT = 40_000
+MAX_URL = 2048  # what the url columns hold
 
 
 def _clean(text: str) -> str:
@@ -60,14 +61,24 @@ class Author(_Model):
     @classmethod
     def _normalise_handle(cls, handle: str) -> str:
         # "@Anna" and "anna" are the same customer when threading into a case.
-        return handle.removeprefix("@").casefold() or handle
+        folded = handle.removeprefix("@").casefold() or handle
+        if len(folded) > 200:  # casefold can grow a string ("ß" → "ss")
+            raise ValueError("at most 200 characters")
+        return folded
+
+    @field_validator("url")
+    @classmethod
+    def _short_url(cls, url: HttpUrl | None) -> HttpUrl | None:
+        if url is not None and len(str(url)) > MAX_URL:
+            raise ValueError(f"at most {MAX_URL} characters")
+        return url
 
 
 class MentionIn(_Model):
     """One incoming mention, as posted to the webhook or read from a JSONL import."""
 
     source: Source
-    external_id: Annotated[str, Field(min_length=1, max_length=255)]
+    external_id: Annotated[Clean, Field(min_length=1, max_length=255)]
     url: HttpUrl | None = None
     text: Annotated[Clean, Field(max_length=MAX_TEXT)]
     created_at: datetime
@@ -77,7 +88,14 @@ class MentionIn(_Model):
     language: Annotated[str, Field(pattern=r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")] | None = (
         None
     )
-    in_reply_to: Annotated[str, Field(max_length=255)] | None = None
+    in_reply_to: Annotated[Clean, Field(max_length=255)] | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _short_link(cls, url: HttpUrl | None) -> HttpUrl | None:
+        if url is not None and len(str(url)) > MAX_URL:
+            raise ValueError(f"at most {MAX_URL} characters")
+        return url
 
     @field_validator("created_at")
     @classmethod

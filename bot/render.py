@@ -128,9 +128,11 @@ def slack_date(moment: datetime, fallback: str) -> str:
 
 
 def _author_line(card: CardView, lang: Lang) -> str:
-    handle = escape(f"@{card.author_handle}")
-    name = escape(card.author_name) if card.author_name else handle
-    who = f"<{safe_url(card.author_url)}|{name}>" if card.author_url else f"*{name}*"
+    # Cut before escaping: "&" grows to "&amp;", and the section holds 3,000 characters.
+    handle = escape(f"@{_shorten(card.author_handle, 80)}")
+    name = escape(_shorten(card.author_name, 80)) if card.author_name else handle
+    url = card.author_url if card.author_url and len(card.author_url) <= 1000 else None
+    who = f"<{safe_url(url)}|{name}>" if url else f"*{name}*"
     parts = [who] + ([handle] if card.author_name else [])
     if card.author_followers is not None:
         count = format_count(card.author_followers, lang=lang)

@@ -272,6 +272,10 @@ def _record_mentions(
 ) -> None:
     """Audit events, case changes and outbox jobs for the mentions just stored."""
     events, jobs, added_to = [], [], {}
+    # A new case's later mentions in the same batch follow its card, wherever they would route.
+    new_case_channel = {
+        case_of[_author(item.mention)]: item.channel for item in items if id(item) in firsts
+    }
     for item, mention_id in zip(items, mention_ids, strict=True):
         case_id = case_of[_author(item.mention)]
         job = {"case_id": case_id, "not_before": now, "created_at": now, "dedupe_key": None}
@@ -297,7 +301,7 @@ def _record_mentions(
                 **job,
                 "kind": JobKind.POST_MENTION,
                 "mention_id": mention_id,
-                "channel": case.channel if case else item.channel,
+                "channel": case.channel if case else new_case_channel[case_id],
                 "payload": {"ping": ping} if ping else None,
             }
         )

@@ -134,7 +134,14 @@ def mark_sending(conn: Connection, *, job_id: int, now: datetime) -> bool:
     result = conn.execute(
         update(OUTBOX)
         .where(OUTBOX.c.id == job_id, OUTBOX.c.status == JobStatus.PENDING)
-        .values(status=JobStatus.SENDING, sending_since=now, attempts=OUTBOX.c.attempts + 1)
+        # A job in flight gives up its dedupe key: a new refresh may queue meanwhile, and this
+        # one may go back to pending on a retry without colliding with it.
+        .values(
+            status=JobStatus.SENDING,
+            sending_since=now,
+            attempts=OUTBOX.c.attempts + 1,
+            dedupe_key=None,
+        )
     )
     return bool(result.rowcount)
 

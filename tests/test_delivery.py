@@ -287,3 +287,38 @@ async def test_a_missing_channel_parks_its_jobs_and_other_channels_go_on(
     assert response.status == 200
     assert health["outbox"] == {"sent": 1, "dead": 1}
     assert json.dumps(health).count("channel_not_found") == 0  # no internals leak here
+
+
+async def test_a_customers_second_message_in_the_same_batch_follows_the_new_card(
+    bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    await bot.post_webhook(
+        [mention("1", text="Mijn factuur klopt niet"), mention("2", text="hallo??")]
+    )
+    await bot.deliver()
+    card = slack.last_post("CBILLING1")
+    assert card is not None and slack.posts("CWEBCARE1") == []
+    assert [_rich_text(r) for r in slack.thread("CBILLING1", card["ts"])] == ["hallo??"]
+
+
+async def test_absurd_customer_data_still_makes_a_card(bot: BotUnderTest, slack: FakeSlack) -> None:
+    author = {"handle": "&" * 200, "name": "&" * 200, "url": "https://x.com/" + "a" * 1990}
+    await bot.post_webhook([mention("1", author=author), mention("2", author={"handle": "next"})])
+    await bot.deliver()
+    assert len(slack.posts("CWEBCARE1")) == 2 and slack.block_errors == []
+
+
+async def test_a_failed_card_refresh_does_not_block_the_channel(
+    bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    from tests.test_claim import ANNA, _click
+
+    bot.runtime.worker.retry_base = 0.01
+    await bot.post_webhook(mention("1"))
+    await bot.deliver()
+    slack.fail_next("chat.update", status=500, count=1)
+    await _click(bot, slack, "case_claim", ANNA, card=slack.last_post("CWEBCARE1"))
+    await _click(bot, slack, "case_unclaim", ANNA, card=slack.last_post("CWEBCARE1"))
+    await bot.post_webhook(mention("2", author={"handle": "someone-else"}))
+    await bot.deliver()
+    assert len([m for m in slack.posts("CWEBCARE1") if m["thread_ts"] in (None, m["ts"])]) == 2

@@ -164,3 +164,15 @@ async def test_the_readme_contact_form_example_works_as_written(bot: BotUnderTes
         True,
         "anna@example.nl",
     )
+
+
+async def test_values_that_only_grow_too_long_after_normalising_are_a_400(
+    bot: BotUnderTest,
+) -> None:
+    status, body = await bot.post_webhook(mention("1", author={"handle": "ß" * 150}))
+    assert status == 400 and body["field"] == "author.handle"
+    long_url = "https://example.com/" + "a" * 2100
+    status, body = await bot.post_webhook(mention("2", url=long_url))
+    assert status == 400 and body["field"] == "url"
+    status, body = await bot.post_webhook(mention("3\x00", text="nul in the id"))
+    assert status == 202
