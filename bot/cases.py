@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Row
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage import schedule
@@ -185,7 +186,11 @@ async def _act(
             note=note,
         )
 
-    return await unit_of_work(engine).run(work)
+    try:
+        return await unit_of_work(engine).run(work)
+    except IntegrityError:
+        # Reopening while the customer already has another open case on the platform.
+        raise InvalidTransition("another_open_case") from None
 
 
 def check(action: Action, case: Row[Any] | None, actor: Actor) -> None:

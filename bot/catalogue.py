@@ -483,6 +483,10 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
         "nl": ":rotating_light: *Crisismodus voor {department}*: nieuwe vermeldingen over "
         "{topic} komen in deze thread in plaats van in het kanaal.",
     },
+    "error.another_open_case": {
+        "en": "The customer already has another open case; work on that one.",
+        "nl": "De klant heeft al een andere open case; werk daarin verder.",
+    },
     "error.crisis_already_on": {
         "en": "Crisis mode is already on.",
         "nl": "De crisismodus staat al aan.",

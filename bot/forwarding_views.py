@@ -16,6 +16,9 @@ from slack_sdk.models.blocks import (
     PlainTextInputElement,
     PlainTextObject,
     RadioButtonsElement,
+    RichTextBlock,
+    RichTextElementParts,
+    RichTextQuoteElement,
     SectionBlock,
     StaticSelectElement,
     UserSelectElement,
@@ -134,16 +137,19 @@ def forwarded_dm(
     """The DM to the person a case was forwarded to, with Take it / Send back."""
     due = slack_date(due_at, format_when(due_at, lang=lang, timezone=timezone))
     head = t("forward.dm", lang, by=escape(by), id=case_id, channel=f"<#{channel}>")
-    lines = [
-        f"*{head}*",
-        f">{escape(author_handle and '@' + author_handle)}: "
-        + escape(" ".join(text.split())[:500]),
-    ]
-    if note:
-        lines.append(t("forward.dm_note", lang, note=escape(note)))
-    lines.append(t("forward.dm_due", lang, due=due))
+    after = [t("forward.dm_note", lang, note=escape(note))] if note else []
+    after.append(t("forward.dm_due", lang, due=due))
     return head, [
-        SectionBlock(text=MarkdownTextObject(text="\n".join(lines)[:3000])),
+        SectionBlock(text=MarkdownTextObject(text=f"*{head}*\n{escape('@' + author_handle)}:")),
+        # The customer's words as literal text: no links, no formatting (see bot.render).
+        RichTextBlock(
+            elements=[
+                RichTextQuoteElement(
+                    elements=[RichTextElementParts.Text(text=" ".join(text.split())[:2900] or "—")]
+                )
+            ]
+        ),
+        SectionBlock(text=MarkdownTextObject(text="\n".join(after)[:3000])),
         ActionsBlock(
             block_id=f"forward:{case_id}",
             elements=[

@@ -75,6 +75,9 @@ WORK_BUTTONS: tuple[tuple[ActionId, str], ...] = (
     (ActionId.RESOLVE, "button.resolve"),
 )
 CLOSED_STATUSES = ("resolved", "ignored")
+# Which ownership buttons a card shows, by status (bot.cases.TRANSITIONS has the rules).
+CLAIMABLE = ("new", "reopened")
+TAKEABLE = ("claimed", "replied", "follow_up")
 
 
 def escape(text: str) -> str:
@@ -259,9 +262,10 @@ def _card_actions(card: CardView, lang: Lang) -> ActionsBlock:
     if card.status in CLOSED_STATUSES:
         buttons = [_button(ActionId.REOPEN, "button.reopen", card, lang)]
     else:
-        if card.owner_id is None:
+        buttons = []
+        if card.owner_id is None or card.status in CLAIMABLE:
             buttons = [_button(ActionId.CLAIM, "button.claim", card, lang, style="primary")]
-        else:
+        elif card.status in TAKEABLE:
             confirm = ConfirmObject(
                 title=t("confirm.take_over.title", lang),
                 text=MarkdownTextObject(
@@ -270,10 +274,11 @@ def _card_actions(card: CardView, lang: Lang) -> ActionsBlock:
                 confirm=t("confirm.take_over.confirm", lang),
                 deny=t("confirm.cancel", lang),
             )
-            buttons = [
-                _button(ActionId.UNCLAIM, "button.unclaim", card, lang),
-                _button(ActionId.TAKE_OVER, "button.take_over", card, lang, confirm=confirm),
-            ]
+            if card.status == "claimed":  # only a plain claim can be given back
+                buttons.append(_button(ActionId.UNCLAIM, "button.unclaim", card, lang))
+            buttons.append(
+                _button(ActionId.TAKE_OVER, "button.take_over", card, lang, confirm=confirm)
+            )
         buttons += [_button(action, label, card, lang) for action, label in WORK_BUTTONS]
     return ActionsBlock(block_id=f"case:{card.case_id}:{card.owner_id or '-'}", elements=buttons)
 

@@ -71,6 +71,13 @@ def period_bounds(period: Period, *, now: datetime, timezone: str) -> tuple[date
     return start, now
 
 
+def _cell(value: object) -> object:
+    """Spreadsheets run cells starting with = + - @ as formulas: customer text must not."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 def spread(values: list[float]) -> Spread | None:
     if not values:
         return None
@@ -186,21 +193,24 @@ async def cases_csv(
         )
         within = "" if c.first_response_at is None else c.first_response_at <= c.sla_due_at
         writer.writerow(
-            [
-                c.id,
-                c.department,
-                c.source,
-                c.author_handle,
-                c.status,
-                c.priority,
-                c.owner_id or "",
-                c.opened_at.isoformat(),
-                c.sla_due_at.isoformat(),
-                c.first_response_at.isoformat() if c.first_response_at else "",
-                business,
-                within,
-                c.resolved_at.isoformat() if c.resolved_at else "",
-                c.mention_count,
-            ]
+            map(
+                _cell,
+                [
+                    c.id,
+                    c.department,
+                    c.source,
+                    c.author_handle,
+                    c.status,
+                    c.priority,
+                    c.owner_id or "",
+                    c.opened_at.isoformat(),
+                    c.sla_due_at.isoformat(),
+                    c.first_response_at.isoformat() if c.first_response_at else "",
+                    business,
+                    within,
+                    c.resolved_at.isoformat() if c.resolved_at else "",
+                    c.mention_count,
+                ],
+            )
         )
     return out.getvalue()

@@ -79,7 +79,16 @@ def metrics_handler(runtime: Runtime):  # type: ignore[no-untyped-def]
 def expected_reply_handler(runtime: Runtime):  # type: ignore[no-untyped-def]
     """What a website or social profile shows: "we reply within ~N minutes". No secrets."""
 
+    cached: dict[str, Any] = {}
+
     async def handle(_request: web.Request) -> web.Response:
+        # Public and unauthenticated: answer from a one-minute cache so nobody can make the
+        # bot recompute it (and slow down Slack's acks) on every request.
+        now = asyncio.get_running_loop().time()
+        if cached.get("until", 0.0) > now:
+            return web.json_response(
+                cached["body"], headers={"Cache-Control": "public, max-age=60"}
+            )
         config = runtime.config
         overall = await expected_reply_minutes(runtime.engine, config=config)
         departments = {
@@ -91,6 +100,7 @@ def expected_reply_handler(runtime: Runtime):  # type: ignore[no-untyped-def]
             "departments": {key: _rounded(minutes) for key, minutes in departments.items()},
             "measured_as": f"median business minutes to the first reply, last {SAMPLE} cases",
         }
+        cached.update(body=body, until=now + 60)
         return web.json_response(body, headers={"Cache-Control": "public, max-age=60"})
 
     return handle

@@ -7,6 +7,7 @@ import statistics
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -44,7 +45,8 @@ async def team_status(
 ) -> list[DepartmentStatus]:
     departments = [only] if only else list(config.departments)
     keys = [d.key for d in departments]
-    end_of_day = now.replace(hour=23, minute=59, second=59)
+    local = now.astimezone(ZoneInfo(config.business_hours.timezone))
+    end_of_day = local.replace(hour=23, minute=59, second=59)  # the team's day, not UTC's
     async with engine.connect() as conn:
         counts = await stats.open_counts(conn, departments=keys)
         oldest = await stats.oldest_unclaimed(conn, departments=keys)
@@ -80,15 +82,23 @@ async def expected_reply_minutes(
     return _median_reply(answered, config)
 
 
+_CALENDARS: dict[tuple[int, str], BusinessCalendar] = {}
+
+
+def calendar_for(config: WebcareConfig, department: str) -> BusinessCalendar:
+    """The department's business calendar, built once (it caches its days)."""
+    key = (id(config), department)
+    if key not in _CALENDARS:
+        _CALENDARS[key] = BusinessCalendar(config.hours_for(config.department(department)))
+    return _CALENDARS[key]
+
+
 def _median_reply(
     answered: list[tuple[str, datetime, datetime]], config: WebcareConfig
 ) -> float | None:
     if not answered:
         return None
-    calendars: dict[str, BusinessCalendar] = {}
-    minutes = []
-    for key, opened, first in answered:
-        if key not in calendars:
-            calendars[key] = BusinessCalendar(config.hours_for(config.department(key)))
-        minutes.append(calendars[key].minutes_between(opened, first))
+    minutes = [
+        calendar_for(config, key).minutes_between(opened, first) for key, opened, first in answered
+    ]
     return statistics.median(minutes)

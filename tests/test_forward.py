@@ -72,8 +72,12 @@ async def test_forwarding_to_a_contact_sends_a_dm_and_shows_on_the_card(
     bot: BotUnderTest, slack: FakeSlack
 ) -> None:
     dm = await _forward_to_petra(bot, slack)
-    text = dm["blocks"][0]["text"]["text"]
-    assert text.startswith("*Anna forwarded case #1 in <#CBILLING1> to you*")
+    assert dm["blocks"][0]["text"]["text"] == (
+        "*Anna forwarded case #1 in <#CBILLING1> to you*\n@anna:"
+    )
+    quote = dm["blocks"][1]["elements"][0]["elements"][0]["text"]
+    assert quote == "Mijn factuur klopt niet"  # literal, in a rich_text quote
+    text = dm["blocks"][2]["text"]["text"]
     assert "Kun jij de factuur checken?" in text and "Please answer by <!date^" in text
     assert _buttons(dm) == ["forward_take", "forward_send_back"]
     assert "Forwarded to <@UBILLING1>" in _shown(_card(slack))

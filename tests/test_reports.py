@@ -55,7 +55,7 @@ async def _fixed_week(bot: BotUnderTest) -> None:
                 "d1",
                 text="hallo",
                 created_at=_at(19, 9).isoformat(),
-                author={"handle": "d"},
+                author={"handle": "=d"},
                 source="mastodon",
             ),
         ]
@@ -186,6 +186,7 @@ async def test_the_cli_exports_the_same_figures_and_a_row_per_case(
     assert code == 0 and rows[0].startswith("case_id,department,source,customer,status")
     assert len(rows) == 5
     assert ",30.0,True," in next(r for r in rows if ",c," in r)
+    assert ",'=d," in next(r for r in rows if "=d" in r)  # no formula for spreadsheets
 
     code, _out, err = await _cli(tmp_path, url, "report", "--since", "yesterday")
     assert code == 2 and "not a date" in err

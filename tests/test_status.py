@@ -131,8 +131,6 @@ async def test_the_app_home_shows_my_cases_the_queue_and_the_reply_time(
 
 
 async def test_the_expected_reply_time_is_published(bot: BotUnderTest) -> None:
-    async with bot.session.get(f"{bot.url}/public/expected-reply-time") as response:
-        assert (await response.json())["expected_reply_minutes"] is None  # nothing answered yet
     await bot.post_webhook(mention("1"))
     monday = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # 11:00 in Amsterdam
     async with bot.runtime.engine.begin() as conn:
@@ -144,3 +142,9 @@ async def test_the_expected_reply_time_is_published(bot: BotUnderTest) -> None:
     assert response.headers["Cache-Control"] == "public, max-age=60"
     assert body["expected_reply_minutes"] == 25
     assert body["departments"] == {"webcare": 25, "billing": None, "outages": None}
+
+    # Public and unauthenticated: answered from a one-minute cache, not recomputed.
+    async with bot.runtime.engine.begin() as conn:
+        await conn.execute(update(Case).values(first_response_at=monday + timedelta(minutes=50)))
+    async with bot.session.get(f"{bot.url}/public/expected-reply-time") as response:
+        assert (await response.json())["expected_reply_minutes"] == 25
