@@ -19,7 +19,8 @@ from bot.config import Department, WebcareConfig
 from bot.personal_data import Finding, find_personal_data
 from storage.db import unit_of_work
 from storage.models import CaseStatus, DraftStatus, JobKind
-from storage.tables import DRAFTS, OUTBOX
+from storage.outbox import enqueue
+from storage.tables import DRAFTS
 from storage.transitions import apply_change, lock_case
 
 # Characters a reply may have on each platform (None: no practical limit).
@@ -240,17 +241,13 @@ def _draft(conn: Connection, draft_id: int) -> Row[Any]:
 
 
 def _queue_draft_message(conn: Connection, *, case: Row[Any], draft_id: int, now: datetime) -> None:
-    conn.execute(
-        insert(OUTBOX).values(
-            kind=JobKind.POST_DRAFT,
-            case_id=case.id,
-            channel=case.slack_channel,
-            status="pending",
-            attempts=0,
-            not_before=now,
-            created_at=now,
-            payload={"draft_id": draft_id},
-        )
+    enqueue(
+        conn,
+        kind=JobKind.POST_DRAFT,
+        channel=case.slack_channel,
+        case_id=case.id,
+        payload={"draft_id": draft_id},
+        now=now,
     )
 
 

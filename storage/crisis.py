@@ -9,7 +9,8 @@ from sqlalchemy import Row, delete, insert, select
 from sqlalchemy.engine import Connection
 
 from storage.models import JobKind
-from storage.tables import ALERTS, CRISES, OUTBOX
+from storage.outbox import enqueue
+from storage.tables import ALERTS, CRISES
 
 
 def active(conn: Connection, *, department: str) -> Row[Any] | None:
@@ -62,15 +63,4 @@ def queue_alert_refresh(conn: Connection, *, alert_id: int, channel: str, now: d
 def _queue(
     conn: Connection, kind: JobKind, channel: str, payload: dict[str, Any], now: datetime
 ) -> None:
-    conn.execute(
-        insert(OUTBOX).values(
-            kind=kind,
-            case_id=None,
-            channel=channel,
-            status="pending",
-            attempts=0,
-            not_before=now,
-            created_at=now,
-            payload=payload,
-        )
-    )
+    enqueue(conn, kind=kind, channel=channel, payload=payload, now=now)

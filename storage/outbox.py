@@ -5,6 +5,7 @@ Synchronous: each call runs inside a unit of work (storage.db.unit_of_work).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -243,5 +244,29 @@ def enqueue_card_update(conn: Connection, *, case_id: int, channel: str, now: da
     conn.execute(
         statement.on_conflict_do_nothing(
             index_elements=["dedupe_key"], index_where=text("status = 'pending'")
+        )
+    )
+
+
+def enqueue(
+    conn: Connection,
+    *,
+    kind: JobKind,
+    channel: str,
+    now: datetime,
+    case_id: int | None = None,
+    payload: Mapping[str, Any] | None = None,
+) -> None:
+    """Queue one message for Slack (sent in order with the rest of its channel)."""
+    conn.execute(
+        insert(OUTBOX).values(
+            kind=kind,
+            case_id=case_id,
+            channel=channel,
+            status=JobStatus.PENDING,
+            attempts=0,
+            not_before=now,
+            created_at=now,
+            payload=dict(payload) if payload else None,
         )
     )

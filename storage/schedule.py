@@ -13,8 +13,9 @@ from sqlalchemy import Row, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.models import TaskStatus
-from storage.tables import OUTBOX, TASKS
+from storage.models import JobKind, TaskStatus
+from storage.outbox import enqueue
+from storage.tables import TASKS
 
 
 def add_task(
@@ -98,49 +99,16 @@ def enqueue_dm(
     conn: Connection, *, user: str, case_id: int, payload: dict[str, Any], now: datetime
 ) -> None:
     """Queue a direct message to `user` (posted to their user id, which opens the DM)."""
-    conn.execute(
-        insert(OUTBOX).values(
-            kind="post_dm",
-            case_id=case_id,
-            channel=user,
-            status="pending",
-            attempts=0,
-            not_before=now,
-            created_at=now,
-            payload=payload,
-        )
-    )
+    enqueue(conn, kind=JobKind.POST_DM, channel=user, case_id=case_id, payload=payload, now=now)
 
 
 def enqueue_note(
     conn: Connection, *, case_id: int, channel: str, note: Mapping[str, Any], now: datetime
 ) -> None:
     """Queue a line in the case card's thread."""
-    conn.execute(
-        insert(OUTBOX).values(
-            kind="post_note",
-            case_id=case_id,
-            channel=channel,
-            status="pending",
-            attempts=0,
-            not_before=now,
-            created_at=now,
-            payload=note,
-        )
-    )
+    enqueue(conn, kind=JobKind.POST_NOTE, channel=channel, case_id=case_id, payload=note, now=now)
 
 
 def enqueue_alert(conn: Connection, *, channel: str, alert_id: int, now: datetime) -> None:
     """Queue a spike alert for the alert channel (an outbox job without a case)."""
-    conn.execute(
-        insert(OUTBOX).values(
-            kind="post_alert",
-            case_id=None,
-            channel=channel,
-            status="pending",
-            attempts=0,
-            not_before=now,
-            created_at=now,
-            payload={"alert_id": alert_id},
-        )
-    )
+    enqueue(conn, kind=JobKind.POST_ALERT, channel=channel, payload={"alert_id": alert_id}, now=now)
