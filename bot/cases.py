@@ -70,6 +70,8 @@ TRANSITIONS |= {
     **{(Action.MOVE, status): S.NEW for status in _OPEN},
     **{(Action.DRAFT, status): None for status in _OPEN},
     **{(Action.REPLY_SENT, status): S.REPLIED for status in _OPEN},
+    # A reply published while someone resolved the case is still recorded.
+    (Action.REPLY_SENT, S.RESOLVED): None,
 }
 FOLLOW_UP_OUTCOMES = (
     Action.FOLLOW_UP_SOLVED,

@@ -284,6 +284,10 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
         "en": "This draft was already sent.",
         "nl": "Dit concept is al verstuurd.",
     },
+    "error.draft_sending": {
+        "en": "This draft is being sent right now.",
+        "nl": "Dit concept wordt nu verstuurd.",
+    },
     "error.draft_approved": {
         "en": "This draft is already approved.",
         "nl": "Dit concept is al goedgekeurd.",

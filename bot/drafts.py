@@ -195,7 +195,8 @@ async def mark_sent(
         draft = _draft(conn, draft_id)
         if draft.status == DraftStatus.SENT:
             raise InvalidTransition("draft_sent")
-        if department.requires_approval and draft.status != DraftStatus.APPROVED:
+        was_approved = draft.status in (DraftStatus.APPROVED, DraftStatus.SENDING)
+        if department.requires_approval and not was_approved:
             raise InvalidTransition("needs_approval")
         case = lock_case(conn, case_id=draft.case_id)
         check(Action.REPLY_SENT, case, actor)
@@ -226,6 +227,43 @@ async def mark_sent(
         )
 
     return await unit_of_work(engine).run(work)
+
+
+async def begin_sending(engine: AsyncEngine, *, draft_id: int, department: Department) -> str:
+    """Take the draft for sending (two clicks on Send: one wins); returns its status before."""
+    ready = (
+        (DraftStatus.APPROVED,)
+        if department.requires_approval
+        else (DraftStatus.DRAFT, DraftStatus.APPROVED)
+    )
+
+    def work(conn: Connection) -> str:
+        draft = _draft(conn, draft_id)
+        taken = conn.execute(
+            update(DRAFTS)
+            .where(DRAFTS.c.id == draft_id, DRAFTS.c.status.in_(ready))
+            .values(status=DraftStatus.SENDING)
+        )
+        if not taken.rowcount:
+            if draft.status == DraftStatus.DRAFT:
+                raise InvalidTransition("needs_approval")
+            raise InvalidTransition(f"draft_{draft.status}")
+        return str(draft.status)
+
+    return await unit_of_work(engine).run(work)
+
+
+async def abort_sending(engine: AsyncEngine, *, draft_id: int, back_to: str) -> None:
+    """Sending failed: the draft is as it was and may be sent again."""
+
+    def work(conn: Connection) -> None:
+        conn.execute(
+            update(DRAFTS)
+            .where(DRAFTS.c.id == draft_id, DRAFTS.c.status == DraftStatus.SENDING)
+            .values(status=back_to)
+        )
+
+    await unit_of_work(engine).run(work)
 
 
 async def get_draft(engine: AsyncEngine, *, draft_id: int) -> Row[Any]:

@@ -230,10 +230,13 @@ async def send(
     try:
         draft = await drafts.get_draft(services.engine, draft_id=int(body["actions"][0]["value"]))
         case, department = await _department(services, draft)
-        if department.requires_approval and draft.status != "approved":
-            raise InvalidTransition("needs_approval")
-        if draft.status == "sent":
-            raise InvalidTransition("draft_sent")
+        before = await drafts.begin_sending(
+            services.engine, draft_id=draft.id, department=department
+        )
+    except InvalidTransition as refused:
+        await tell(client, body, refusal_text(refused, lang))
+        return
+    try:
         hook = services.config.reply_webhooks[case.source]
         async with services.engine.connect() as conn:
             in_reply_to = await latest_external_id(conn, case_id=case.id)
@@ -248,6 +251,11 @@ async def send(
                 "customer": {"handle": case.author_handle},
             },
         )
+    except ReplyFailed as failed:
+        await drafts.abort_sending(services.engine, draft_id=draft.id, back_to=before)
+        await tell(client, body, t("draft.send_failed", lang, reason=str(failed)))
+        return
+    try:
         await drafts.mark_sent(
             services.engine,
             draft_id=draft.id,
@@ -258,8 +266,5 @@ async def send(
         )
     except InvalidTransition as refused:
         await tell(client, body, refusal_text(refused, lang))
-        return
-    except ReplyFailed as failed:
-        await tell(client, body, t("draft.send_failed", lang, reason=str(failed)))
         return
     services.wake_outbox()

@@ -239,6 +239,7 @@ class ScheduledTask(SQLModel, table=True):
 class DraftStatus(StrEnum):
     DRAFT = "draft"
     APPROVED = "approved"
+    SENDING = "sending"  # handed to a reply webhook; nobody else may send it meanwhile
     SENT = "sent"
 
 

@@ -251,3 +251,23 @@ async def test_send_posts_the_reply_to_the_sources_webhook_and_records_its_url(
     async with bot.runtime.engine.connect() as conn:
         case = (await conn.execute(select(Case))).one()
     assert case.first_response_at is not None
+
+
+async def test_two_agents_clicking_send_at_once_publish_the_reply_once(
+    bot: BotUnderTest, slack: FakeSlack, receiver: ReplyReceiver
+) -> None:
+    import asyncio
+
+    await _open_draft(bot, slack, "Mijn factuur klopt niet", "CBILLING1")
+    await _submit(bot, slack, "Opgelost!")
+    draft = _draft_message(slack, "CBILLING1")
+    await asyncio.gather(
+        bot.click(draft, "draft_send", user=ANNA[0], name=ANNA[1]),
+        bot.click(draft, "draft_send", user=BRAM[0], name=BRAM[1]),
+    )
+    assert len(receiver.received) == 1
+    (refusal,) = slack.ephemerals
+    assert refusal["text"] in (
+        "This draft is being sent right now.",
+        "This draft was already sent.",
+    )
