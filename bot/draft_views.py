@@ -48,6 +48,7 @@ def draft_modal(
     text: str,
     public: bool,
     lang: Lang,
+    text_version: str = "",
 ) -> View:
     hint = t(
         "draft.replying",
@@ -81,7 +82,9 @@ def draft_modal(
     ]
     blocks += [
         InputBlock(
-            block_id=TEXT,
+            # Slack keeps what was typed in an input whose block_id stays the same across
+            # views.update: a template fills a block with a new id (text, text:sorry, …).
+            block_id=f"{TEXT}:{text_version}" if text_version else TEXT,
             label=PlainTextObject(text=t("draft.text", lang)),
             element=PlainTextInputElement(
                 action_id=TEXT,
@@ -120,9 +123,14 @@ def draft_modal(
     )
 
 
+def text_block(values: dict[str, Any]) -> str:
+    """The block id the draft's text is in (it changes when a template is picked)."""
+    return next(key for key in values if key == TEXT or key.startswith(f"{TEXT}:"))
+
+
 def read_draft_modal(values: dict[str, Any]) -> tuple[str, bool, bool]:
     """The text, whether it is a public reply, and whether personal data was knowingly kept."""
-    text = (values[TEXT][TEXT].get("value") or "").strip()
+    text = (values[text_block(values)][TEXT].get("value") or "").strip()
     public = values[VISIBILITY][VISIBILITY]["selected_option"]["value"] == "public"
     override = bool(values.get(OVERRIDE, {}).get(OVERRIDE, {}).get("selected_options"))
     return text, public, override

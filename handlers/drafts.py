@@ -32,7 +32,13 @@ def register(app: AsyncApp) -> None:
 
 
 async def _modal(
-    services: Services, *, case_id: int, draft_id: int | None, text: str, public: bool | None
+    services: Services,
+    *,
+    case_id: int,
+    draft_id: int | None,
+    text: str,
+    public: bool | None,
+    text_version: str = "",
 ) -> Any:
     async with services.engine.connect() as conn:
         case = await get_case(conn, case_id=case_id)
@@ -48,6 +54,7 @@ async def _modal(
         text=text,
         public=not case.private if public is None else public,
         lang=services.lang,
+        text_version=text_version,
     )
 
 
@@ -117,7 +124,12 @@ async def apply_template(
     values = view["state"]["values"]
     public = values[views.VISIBILITY][views.VISIBILITY]["selected_option"]["value"] == "public"
     updated = await _modal(
-        services, case_id=meta["case_id"], draft_id=meta["draft_id"], text=text, public=public
+        services,
+        case_id=meta["case_id"],
+        draft_id=meta["draft_id"],
+        text=text,
+        public=public,
+        text_version=f"{key}-{view['hash']}"[:200],  # new block id: Slack shows the new text
     )
     await client.views_update(view_id=view["id"], hash=view["hash"], view=updated)
 
@@ -128,18 +140,19 @@ async def save_draft(
     services: Services = context["services"]
     lang, meta = services.lang, json.loads(view["private_metadata"])
     text, public, override = views.read_draft_modal(view["state"]["values"])
+    block = views.text_block(view["state"]["values"])
     if not text:
-        await ack(response_action="errors", errors={views.TEXT: t("draft.error.empty", lang)})
+        await ack(response_action="errors", errors={block: t("draft.error.empty", lang)})
         return
     async with services.engine.connect() as conn:
         case = await get_case(conn, case_id=meta["case_id"])
     if case is None:
-        await ack(response_action="errors", errors={views.TEXT: t("error.not_found", lang)})
+        await ack(response_action="errors", errors={block: t("error.not_found", lang)})
         return
     result = drafts.check_draft(text, source=case.source, public=public, config=services.config)
     problem = views.draft_problem(result, override=override, lang=lang)
     if problem:
-        await ack(response_action="errors", errors={views.TEXT: problem})
+        await ack(response_action="errors", errors={block: problem})
         return
     try:
         await drafts.save_draft(
@@ -153,7 +166,7 @@ async def save_draft(
             draft_id=meta["draft_id"],
         )
     except InvalidTransition as refused:
-        await ack(response_action="errors", errors={views.TEXT: refusal_text(refused, lang)})
+        await ack(response_action="errors", errors={block: refusal_text(refused, lang)})
         return
     await ack()
     services.wake_outbox()

@@ -136,7 +136,7 @@ async def test_a_template_is_filled_in_for_this_customer_and_agent(
     assert status == 200
     await slack.wait_for(lambda: bool(slack.calls_to("views.update")))
     updated = slack.calls_to("views.update")[-1].args["view"]
-    text_input = next(b for b in updated["blocks"] if b.get("block_id") == "text")
+    text_input = next(b for b in updated["blocks"] if b.get("block_id", "").startswith("text:"))
     assert text_input["element"]["initial_value"] == (
         "Hoi Anna de Vries, sorry voor het ongemak! Groet, Anna"
     )
