@@ -70,6 +70,12 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--format", choices=("json", "csv"), default="json")
     report.add_argument("--cases", action="store_true", help="one CSV row per case instead")
     report.set_defaults(run=_report)
+    sources = sub.add_parser("sources", help="the polled feeds and how they are doing")
+    sources.set_defaults(run=_sources)
+    sources_sub = sources.add_subparsers(metavar="ACTION")
+    try_one = sources_sub.add_parser("test", help="fetch a feed once: what would come in, where")
+    try_one.add_argument("name")
+    try_one.set_defaults(run=_sources_test)
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(metavar="ACTION")
     upgrade = db_sub.add_parser("upgrade", help="migrate the schema to the newest version")
@@ -168,6 +174,49 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
         f"{len(result.case_ids)} case(s). `webcare serve` posts the new cards."
     )
     return 1 if bad else 0
+
+
+def _sources(_args: argparse.Namespace, settings: Settings) -> int:
+    config = _config(settings)
+    if config is None:
+        return 2
+    if not config.sources:
+        print("no sources configured (see README, Feeds)")
+        return 0
+    from bot.serve import source_states
+
+    states = asyncio.run(source_states(settings))
+    for feed in config.sources:
+        state = states.get(feed.name)
+        if state is None:
+            status = "never polled"
+        elif state.failures:
+            status = f"FAILING ({state.failures}x): {state.last_error}"
+        else:
+            status = f"ok, last success {state.last_success_at:%Y-%m-%d %H:%M} UTC"
+        seen = state.items_seen if state else 0
+        print(f"{feed.name}  {feed.url}  every {feed.interval_seconds}s  {seen} items  {status}")
+    return 0
+
+
+def _sources_test(args: argparse.Namespace, settings: Settings) -> int:
+    config = _config(settings)
+    if config is None:
+        return 2
+    feed = next((f for f in config.sources if f.name == args.name), None)
+    if feed is None:
+        known = ", ".join(f.name for f in config.sources) or "none"
+        print(f"webcare: no source {args.name!r}; configured: {known}", file=sys.stderr)
+        return 2
+    from bot.serve import try_source
+
+    try:
+        lines = asyncio.run(try_source(config, feed))
+    except Exception as exc:
+        print(f"webcare: {feed.name} could not be read: {exc}", file=sys.stderr)
+        return 1
+    print("\n".join(lines) if lines else f"{feed.name}: no entries")
+    return 0
 
 
 def _moment(text: str) -> datetime:

@@ -163,3 +163,46 @@ async def export_report(settings: Settings, config: WebcareConfig, args: Any) ->
             ]
         )
     return out.getvalue()
+
+
+async def source_states(settings: Settings) -> dict[str, Any]:
+    from storage.cursors import all_cursors
+
+    engine = create_engine(settings.database_url)
+    try:
+        async with engine.connect() as conn:
+            return await all_cursors(conn)
+    except Exception:
+        return {}  # no database yet: nothing polled
+    finally:
+        await engine.dispose()
+
+
+async def try_source(config: WebcareConfig, feed: Any) -> list[str]:
+    """Fetch a feed once and say what each entry would become; stores and posts nothing."""
+    from datetime import UTC, datetime
+
+    import aiohttp
+
+    from bot.mentions import MentionError, parse_mentions
+    from bot.routing import Router
+    from bot.sources.feeds import parse_feed
+
+    async with aiohttp.ClientSession() as session, session.get(str(feed.url)) as response:
+        if response.status >= 400:
+            raise RuntimeError(f"HTTP {response.status}")
+        body = await response.read()
+    router, lines = Router(config), []
+    for item in parse_feed(body, feed=feed, fetched_at=datetime.now(UTC)):
+        try:
+            (mention,) = parse_mentions(item.mention)
+        except MentionError as exc:
+            lines.append(f"SKIPPED: {exc.message}")
+            continue
+        decision = router.route(mention)
+        rule = decision.rule or "(default)"
+        lines.append(
+            f"{item.published:%Y-%m-%d %H:%M} {mention.external_id} -> {decision.department} "
+            f"[{decision.priority}] by {rule}: {mention.text[:80]}"
+        )
+    return lines

@@ -184,3 +184,24 @@ async def test_broken_feeds_fail_alone_and_show_in_health(
     assert sources["alerts"]["failures_in_a_row"] == 1
     assert "not a readable feed" in sources["alerts"]["last_error"]
     assert sources["reviews"]["failures_in_a_row"] == 0 and sources["reviews"]["items_seen"] == 1
+
+
+async def test_the_cli_lists_sources_and_tries_one_without_storing(
+    feeds: FeedServer, config: WebcareConfig, tmp_path: Any
+) -> None:
+    import yaml
+
+    from tests.test_reports import _cli
+
+    feeds.bodies["reviews"] = rss([("a", "Slechte factuur", NOW - timedelta(minutes=10))])
+    raw = {**CONFIG, "sources": [s.model_dump(mode="json") for s in config.sources]}
+    (tmp_path / "webcare.yml").write_text(yaml.safe_dump(raw))
+    database = f"sqlite+aiosqlite:///{tmp_path / 'webcare.db'}"
+
+    code, out, err = await _cli(tmp_path, database, "sources", "test", "reviews")
+    assert code == 0, err
+    assert "-> billing [normal] by Billing: Slechte factuur & meer" in out
+    code, out, _err = await _cli(tmp_path, database, "sources")
+    assert code == 0 and "reviews" in out and "never polled" in out
+    code, _out, err = await _cli(tmp_path, database, "sources", "test", "nope")
+    assert code == 2 and "no source 'nope'" in err
