@@ -25,7 +25,7 @@ from bot.render import ActionId, as_dicts
 from bot.resolve import resolve_modal
 from bot.services import Services
 from bot.spike_views import CRISIS_END, CRISIS_START
-from handlers.payloads import actor_of, refusal_text, tell
+from handlers.payloads import actor_of, attempt, refusal_text, tell
 from storage.cases import get_case as read_case
 from storage.cases import went_private
 
@@ -64,12 +64,8 @@ def _case_action(
         await ack()
         services: Services = context["services"]
         case_id, actor, _owner = _click(body)
-        try:
-            await act(services.engine, case_id=case_id, actor=actor, now=services.clock.now())
-        except InvalidTransition as refused:
-            await tell(client, body, refusal_text(refused, services.lang))
-            return
-        services.wake_outbox()
+        change = act(services.engine, case_id=case_id, actor=actor, now=services.clock.now())
+        await attempt(client, body, services, change)
 
     return listener
 
@@ -81,18 +77,14 @@ async def take_over(
     await ack()
     services: Services = context["services"]
     case_id, actor, shown_owner = _click(body)
-    try:
-        await cases.take_over(
-            services.engine,
-            case_id=case_id,
-            actor=actor,
-            expected_owner=shown_owner or "",
-            now=services.clock.now(),
-        )
-    except InvalidTransition as refused:
-        await tell(client, body, refusal_text(refused, services.lang))
-        return
-    services.wake_outbox()
+    change = cases.take_over(
+        services.engine,
+        case_id=case_id,
+        actor=actor,
+        expected_owner=shown_owner or "",
+        now=services.clock.now(),
+    )
+    await attempt(client, body, services, change)
 
 
 async def open_follow_up_modal(
@@ -159,18 +151,14 @@ async def start_crisis(
     """From a spike alert: gather the department's mentions about the topic in one thread."""
     await ack()
     services: Services = context["services"]
-    try:
-        await crisis.start_from_alert(
-            services.engine,
-            alert_id=int(body["actions"][0]["value"]),
-            actor=actor_of(body),
-            config=services.config,
-            now=services.clock.now(),
-        )
-    except InvalidTransition as refused:
-        await tell(client, body, refusal_text(refused, services.lang))
-        return
-    services.wake_outbox()
+    change = crisis.start_from_alert(
+        services.engine,
+        alert_id=int(body["actions"][0]["value"]),
+        actor=actor_of(body),
+        config=services.config,
+        now=services.clock.now(),
+    )
+    await attempt(client, body, services, change)
 
 
 async def end_crisis(
@@ -178,17 +166,13 @@ async def end_crisis(
 ) -> None:
     await ack()
     services: Services = context["services"]
-    try:
-        await crisis.end(
-            services.engine,
-            department=body["actions"][0]["value"],
-            actor=actor_of(body),
-            now=services.clock.now(),
-        )
-    except InvalidTransition as refused:
-        await tell(client, body, refusal_text(refused, services.lang))
-        return
-    services.wake_outbox()
+    change = crisis.end(
+        services.engine,
+        department=body["actions"][0]["value"],
+        actor=actor_of(body),
+        now=services.clock.now(),
+    )
+    await attempt(client, body, services, change)
 
 
 async def open_resolve_modal(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.cases import Actor, InvalidTransition
 from bot.i18n import Lang, t
+from bot.services import Services
 
 
 def actor_of(body: dict[str, Any]) -> Actor:
@@ -27,3 +29,16 @@ async def tell(client: AsyncWebClient, body: dict[str, Any], text: str) -> None:
     await client.chat_postEphemeral(
         channel=body["channel"]["id"], user=body["user"]["id"], text=text
     )
+
+
+async def attempt(
+    client: AsyncWebClient, body: dict[str, Any], services: Services, change: Awaitable[object]
+) -> bool:
+    """Make a change; tell the clicker why when it is refused. True when it was made."""
+    try:
+        await change
+    except InvalidTransition as refused:
+        await tell(client, body, refusal_text(refused, services.lang))
+        return False
+    services.wake_outbox()
+    return True
