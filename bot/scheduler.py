@@ -83,36 +83,12 @@ class Scheduler:
             enqueue_card_update(conn, case_id=case.id, channel=case.slack_channel, now=now)
             if case.owner_id is not None:
                 continue  # someone has it: the orange card is enough
-            schedule.enqueue_note(
-                conn,
-                case_id=case.id,
-                channel=case.slack_channel,
-                now=now,
-                note={
-                    "action": "sla_warning",
-                    "actor": "webcare",
-                    "at": now.isoformat(),
-                    "due_at": case.sla_due_at.isoformat(),
-                    "contacts": department.contacts,
-                },
-            )
+            _sla_note(conn, case, "sla_warning", now, contacts=department.contacts)
         breached = sla.take_breaches(conn, now=now)
         for case in breached:
             department = self.config.department(case.department)
             target = department.escalate_to or self.config.escalate_to
-            schedule.enqueue_note(
-                conn,
-                case_id=case.id,
-                channel=case.slack_channel,
-                now=now,
-                note={
-                    "action": "sla_breach",
-                    "actor": "webcare",
-                    "at": now.isoformat(),
-                    "due_at": case.sla_due_at.isoformat(),
-                    "escalated_to": target,
-                },
-            )
+            _sla_note(conn, case, "sla_breach", now, escalated_to=target)
             enqueue_card_update(conn, case_id=case.id, channel=case.slack_channel, now=now)
             if target:
                 schedule.enqueue_dm(
@@ -180,3 +156,20 @@ class Scheduler:
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), wait)
+
+
+def _sla_note(conn: Connection, case: Row[Any], action: str, now: datetime, **extra: Any) -> None:
+    """A line in the card's thread about the case's SLA clock."""
+    schedule.enqueue_note(
+        conn,
+        case_id=case.id,
+        channel=case.slack_channel,
+        now=now,
+        note={
+            "action": action,
+            "actor": "webcare",
+            "at": now.isoformat(),
+            "due_at": case.sla_due_at.isoformat(),
+            **extra,
+        },
+    )

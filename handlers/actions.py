@@ -21,11 +21,11 @@ from bot.follow_up import (
 )
 from bot.forwarding import answer_forward as answer_forward_request
 from bot.forwarding_views import SEND_BACK, TAKE, forward_modal, simple_dm
-from bot.render import ActionId, as_dicts
+from bot.render import ActionId
 from bot.resolve import resolve_modal
 from bot.services import Services
 from bot.spike_views import CRISIS_END, CRISIS_START
-from handlers.payloads import actor_of, attempt, refusal_text, tell
+from handlers.payloads import actor_of, attempt, refusal_text, replace_clicked_message, tell
 from storage.cases import get_case as read_case
 from storage.cases import went_private
 
@@ -137,12 +137,7 @@ async def answer_forward(
     text, blocks = simple_dm(
         "forward.taken" if take else "forward.sent_back", services.lang, id=case_id
     )
-    await client.chat_update(
-        channel=body["channel"]["id"],
-        ts=body["message"]["ts"],
-        text=text,
-        blocks=as_dicts(blocks),
-    )
+    await replace_clicked_message(client, body, text, blocks)
 
 
 async def start_crisis(
@@ -217,9 +212,4 @@ async def answer_follow_up(
     services.wake_outbox()
     services.wake_scheduler()
     text, blocks = follow_up_answered(answer=answer, actor=actor.name, lang=services.lang)
-    await client.chat_update(
-        channel=body["channel"]["id"],
-        ts=body["message"]["ts"],
-        text=text,
-        blocks=as_dicts(blocks),
-    )
+    await replace_clicked_message(client, body, text, blocks)

@@ -216,14 +216,7 @@ async def record_sent(
     try:
         draft = await drafts.get_draft(services.engine, draft_id=int(view["private_metadata"]))
         _case, department = await _department(services, draft)
-        await drafts.mark_sent(
-            services.engine,
-            draft_id=draft.id,
-            actor=actor_of(body),
-            url=url,
-            department=department,
-            now=services.clock.now(),
-        )
+        await _mark_sent(services, body, draft, url, department)
     except InvalidTransition as refused:
         await ack(
             response_action="errors", errors={views.URL: refusal_text(refused, services.lang)}
@@ -269,15 +262,21 @@ async def send(
         await tell(client, body, t("draft.send_failed", lang, reason=str(failed)))
         return
     try:
-        await drafts.mark_sent(
-            services.engine,
-            draft_id=draft.id,
-            actor=actor_of(body),
-            url=url,
-            department=department,
-            now=services.clock.now(),
-        )
+        await _mark_sent(services, body, draft, url, department)
     except InvalidTransition as refused:
         await tell(client, body, refusal_text(refused, lang))
         return
     services.wake_outbox()
+
+
+async def _mark_sent(
+    services: Services, body: dict[str, Any], draft: Any, url: str | None, department: Any
+) -> None:
+    await drafts.mark_sent(
+        services.engine,
+        draft_id=draft.id,
+        actor=actor_of(body),
+        url=url,
+        department=department,
+        now=services.clock.now(),
+    )

@@ -42,3 +42,15 @@ async def attempt(
         return False
     services.wake_outbox()
     return True
+
+
+async def replace_clicked_message(
+    client: AsyncWebClient, body: dict[str, Any], text: str, blocks: list[Any]
+) -> None:
+    """Turn the message whose button was clicked (a DM question) into its answer."""
+    await client.chat_update(
+        channel=body["channel"]["id"],
+        ts=body["message"]["ts"],
+        text=text,
+        blocks=[block.to_dict() for block in blocks],
+    )
