@@ -245,9 +245,11 @@ async def begin_sending(engine: AsyncEngine, *, draft_id: int, department: Depar
             .values(status=DraftStatus.SENDING)
         )
         if not taken.rowcount:
-            if draft.status == DraftStatus.DRAFT:
+            # Read again: a concurrent Send may have taken it after our first read.
+            now_status = _draft(conn, draft_id).status
+            if now_status == DraftStatus.DRAFT:
                 raise InvalidTransition("needs_approval")
-            raise InvalidTransition(f"draft_{draft.status}")
+            raise InvalidTransition(f"draft_{now_status}")
         return str(draft.status)
 
     return await unit_of_work(engine).run(work)
