@@ -3,6 +3,10 @@
 Synchronous on purpose: the whole unit of work runs in one go (through `run_sync` on
 PostgreSQL, in a worker thread with the stdlib driver on SQLite, see storage.db.run_unit),
 instead of one thread hop per statement through aiosqlite.
+
+What happens to a batch is decided here, once, for both databases; the statements are
+written by a `Writer`: SQLAlchemy Core (`CoreWriter`, any database) or the raw sqlite3 driver
+(`storage.fast_intake.SqliteWriter`, the webhook's hot path on SQLite).
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
@@ -63,16 +67,7 @@ class Stored:
     new_case: bool
 
 
-def _key(m: MentionLike) -> tuple[str, str]:
-    return (m.source, m.external_id)
-
-
-def _author(m: MentionLike) -> tuple[str, str]:
-    return (m.source, m.author.handle)
-
-
-@dataclass(frozen=True, slots=True)
-class _Existing:
+class Existing(NamedTuple):
     """A case a new mention by its customer joins."""
 
     id: int
@@ -81,51 +76,196 @@ class _Existing:
     resolved: bool  # recently resolved: the mention reopens it
 
 
+class Event(NamedTuple):
+    """An audit event to insert (actor "system", at the batch's `now`)."""
+
+    case_id: int
+    kind: str
+    from_status: str | None
+    to_status: str | None
+    detail: dict[str, Any]
+
+
+class Job(NamedTuple):
+    """An outbox job to insert (pending, not before the batch's `now`)."""
+
+    kind: str
+    case_id: int
+    mention_id: int | None
+    channel: str
+    payload: dict[str, Any] | None
+    dedupe_key: str | None
+
+
+class CaseChange(NamedTuple):
+    """Mentions added to a case that existed before the batch."""
+
+    case_id: int
+    added: int
+    latest: datetime  # the newest added mention's time (never in the future)
+    reopen: Incoming | None  # set when the case was resolved: reopen with this SLA
+    card_channel: str | None  # refresh the card in this channel
+
+
+class Writer(Protocol):
+    """The statements of one ingest batch, in the caller's transaction."""
+
+    def known_mentions(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """Case id of each (source, external_id) already stored."""
+        ...
+
+    def cases_to_join(
+        self, authors: Iterable[tuple[str, str]], reopen_after: datetime
+    ) -> dict[tuple[str, str], Existing]:
+        """Each (source, handle)'s open case, else the one resolved after `reopen_after`."""
+        ...
+
+    def insert_cases(self, items: list[Incoming], now: datetime) -> list[int]: ...
+
+    def insert_mentions(
+        self, items: list[Incoming], case_ids: list[int], now: datetime
+    ) -> list[int]: ...
+
+    def record(
+        self, changes: list[CaseChange], events: list[Event], jobs: list[Job], now: datetime
+    ) -> None:
+        """Apply the case changes (and card refreshes), then insert events, then jobs."""
+        ...
+
+
 def store_incoming(
-    conn: Connection, *, items: Sequence[Incoming], now: datetime, reopen_after: datetime
+    conn: Connection,
+    *,
+    items: Sequence[Incoming],
+    now: datetime,
+    reopen_after: datetime,
+    fast: bool | None = None,
 ) -> list[Stored]:
     """Store a batch in the caller's transaction; one `Stored` per item, in order.
 
     A mention joins its author's open case on the same source, or reopens one resolved after
-    `reopen_after`; otherwise it opens a new case.
+    `reopen_after`; otherwise it opens a new case. `fast` (default: on SQLite) writes through
+    the raw sqlite3 driver instead of SQLAlchemy Core; the rows are the same.
     """
-    known = _existing_mentions(conn, [_key(i.mention) for i in items])
+    if fast is None:
+        fast = conn.dialect.name == "sqlite"
+    if fast:
+        from storage.fast_intake import SqliteWriter
+
+        db: Writer = SqliteWriter(conn)
+    else:
+        db = CoreWriter(conn)
+
+    keys = [(i.mention.source, i.mention.external_id) for i in items]
+    known = db.known_mentions(keys)
     fresh: list[Incoming] = []
+    fresh_keys: list[tuple[str, str]] = []
+    fresh_authors: list[tuple[str, str]] = []
     seen: set[tuple[str, str]] = set()
-    for item in items:
-        key = _key(item.mention)
+    for item, key in zip(items, keys, strict=True):
         if key not in known and key not in seen:
             seen.add(key)
             fresh.append(item)
+            fresh_keys.append(key)
+            fresh_authors.append((key[0], item.mention.author.handle))
 
-    existing = _cases_to_join(conn, {_author(i.mention) for i in fresh}, reopen_after=reopen_after)
+    existing = db.cases_to_join(set(fresh_authors), reopen_after) if fresh else {}
     first_of_author: dict[tuple[str, str], Incoming] = {}
-    for item in fresh:
-        if _author(item.mention) not in existing:
-            first_of_author.setdefault(_author(item.mention), item)
-    new_case_ids = _insert_cases(conn, list(first_of_author.values()), now)
+    for item, author in zip(fresh, fresh_authors, strict=True):
+        if author not in existing and author not in first_of_author:
+            first_of_author[author] = item
+    new_case_ids = db.insert_cases(list(first_of_author.values()), now) if first_of_author else []
     case_of = {author: case.id for author, case in existing.items()}
-    case_of |= dict(zip(first_of_author, new_case_ids, strict=True))
+    case_of.update(zip(first_of_author, new_case_ids, strict=True))
 
-    mention_ids = _insert_mentions(conn, fresh, case_of, now)
+    fresh_cases = [case_of[author] for author in fresh_authors]
+    mention_ids = db.insert_mentions(fresh, fresh_cases, now) if fresh else []
     firsts = {id(item) for item in first_of_author.values()}
-    joined = {case.id: case for case in existing.values()}
-    _record_mentions(conn, fresh, mention_ids, case_of, firsts, joined, now)
+    if fresh:
+        changes, events, jobs = _plan_records(fresh, fresh_cases, mention_ids, firsts, existing)
+        db.record(changes, events, jobs, now)
 
     stored_now = {
-        _key(item.mention): Stored(case_of[_author(item.mention)], False, id(item) in firsts)
-        for item in fresh
+        key: Stored(case_id, False, id(item) in firsts)
+        for item, key, case_id in zip(fresh, fresh_keys, fresh_cases, strict=True)
     }
     results = []
-    for item in items:
-        key = _key(item.mention)
+    for item, key in zip(items, keys, strict=True):
         if key in stored_now:
             results.append(stored_now.pop(key))
         else:  # stored before, or earlier in this same batch
-            case_id = known.get(key) or case_of[_author(item.mention)]
+            case_id = known.get(key) or case_of[(key[0], item.mention.author.handle)]
             results.append(Stored(case_id, duplicate=True, new_case=False))
     return results
 
+
+def _plan_records(
+    items: list[Incoming],
+    case_ids: list[int],
+    mention_ids: list[int],
+    firsts: set[int],
+    existing: dict[tuple[str, str], Existing],
+) -> tuple[list[CaseChange], list[Event], list[Job]]:
+    """Audit events, case changes and outbox jobs for the mentions just stored."""
+    events: list[Event] = []
+    jobs: list[Job] = []
+    added_to: dict[int, list[Incoming]] = {}
+    joined = {case.id: case for case in existing.values()}
+    # A new case's later mentions in the same batch follow its card, wherever they would route.
+    new_case_channel: dict[int, str] = {}
+    for item, case_id, mention_id in zip(items, case_ids, mention_ids, strict=True):
+        if id(item) in firsts:
+            new_case_channel[case_id] = item.channel
+            events.append(Event(case_id, "opened", None, "new", {"mention_id": mention_id}))
+            jobs.append(
+                Job(JobKind.POST_CARD, case_id, None, item.channel, None, f"card-post:{case_id}")
+            )
+            continue
+        case = joined.get(case_id)
+        events.append(Event(case_id, "mention_added", None, None, {"mention_id": mention_id}))
+        # The owner (or, for a reopened case, the previous owner) is pinged in the thread.
+        ping = case.owner_id if case else None
+        channel = case.channel if case else new_case_channel[case_id]
+        payload = {"ping": ping} if ping else None
+        jobs.append(Job(JobKind.POST_MENTION, case_id, mention_id, channel, payload, None))
+        added_to.setdefault(case_id, []).append(item)
+
+    changes = []
+    for case_id, added in added_to.items():
+        case = joined.get(case_id)
+        latest = max(i.mention.created_at for i in added)
+        reopen = added[0] if case and case.resolved else None
+        if case and case.resolved:
+            # The customer is back: the case reopens, unowned, with a fresh deadline.
+            detail = {"reason": "customer wrote again", "previous_owner": case.owner_id}
+            events.append(Event(case_id, "reopened", "resolved", "reopened", detail))
+        changes.append(CaseChange(case_id, len(added), latest, reopen, case and case.channel))
+    return changes, events, jobs
+
+
+def by_source(keys: Iterable[tuple[str, str]]) -> Iterator[tuple[str, list[str]]]:
+    """(source, [ids]) in chunks: `source = ? AND id IN (...)` uses the index on both columns,
+    where SQLite does not use it for a two-column tuple IN."""
+    grouped: dict[str, list[str]] = {}
+    for source, value in dict.fromkeys(keys):
+        grouped.setdefault(source, []).append(value)
+    for source, values in grouped.items():
+        for start in range(0, len(values), 500):
+            yield source, values[start : start + 500]
+
+
+def join_rows(rows: Iterable[Sequence[Any]]) -> dict[tuple[str, str], Existing]:
+    """Rows (id, source, handle, channel, owner, status), by id: an open case wins."""
+    found: dict[tuple[str, str], Existing] = {}
+    for case_id, source, handle, channel, owner, status in rows:
+        author, resolved = (source, handle), status == "resolved"
+        if resolved and author in found:
+            continue  # an open case wins over a resolved one
+        found[author] = Existing(case_id, channel, owner, resolved)
+    return found
+
+
+# -- SQLAlchemy Core (PostgreSQL, and SQLite when asked) ------------------------------------
 
 # Hot-path statements are built once: building and cache-keying a statement costs more than
 # SQLite needs to run it.
@@ -160,204 +300,117 @@ _INSERT_EVENTS = insert(EVENTS)
 _INSERT_JOBS = insert(OUTBOX)
 
 
-def _existing_mentions(conn: Connection, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
-    found: dict[tuple[str, str], int] = {}
-    for source, ids in _by_source(keys):
-        rows = conn.execute(_KNOWN_MENTIONS, {"source": source, "ids": ids})
-        found.update({(source, r.external_id): r.case_id for r in rows})
-    return found
+class CoreWriter:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
 
+    def known_mentions(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        found: dict[tuple[str, str], int] = {}
+        for source, ids in by_source(keys):
+            rows = self.conn.execute(_KNOWN_MENTIONS, {"source": source, "ids": ids})
+            found.update({(source, r.external_id): r.case_id for r in rows})
+        return found
 
-def _by_source(keys: Iterable[tuple[str, str]]) -> Iterator[tuple[str, list[str]]]:
-    """(source, [ids]) in chunks: `source = ? AND id IN (...)` uses the index on both columns,
-    where SQLite does not use it for a two-column tuple IN."""
-    grouped: dict[str, list[str]] = {}
-    for source, value in dict.fromkeys(keys):
-        grouped.setdefault(source, []).append(value)
-    for source, values in grouped.items():
-        for start in range(0, len(values), 500):
-            yield source, values[start : start + 500]
+    def cases_to_join(
+        self, authors: Iterable[tuple[str, str]], reopen_after: datetime
+    ) -> dict[tuple[str, str], Existing]:
+        rows: list[Sequence[Any]] = []
+        for source, handles in by_source(sorted(authors)):
+            params = {"source": source, "handles": handles, "after": reopen_after}
+            rows += self.conn.execute(_CASES_TO_JOIN, params).all()
+        return join_rows(sorted(rows, key=lambda r: r[0]))
 
-
-def _cases_to_join(
-    conn: Connection, authors: set[tuple[str, str]], *, reopen_after: datetime
-) -> dict[tuple[str, str], _Existing]:
-    found: dict[tuple[str, str], _Existing] = {}
-    for source, handles in _by_source(sorted(authors)):
-        rows = conn.execute(
-            _CASES_TO_JOIN, {"source": source, "handles": handles, "after": reopen_after}
-        )
-        for r in rows:
-            author, resolved = (r.source, r.author_handle), r.status == "resolved"
-            if resolved and author in found:
-                continue  # an open case wins over a resolved one
-            found[author] = _Existing(r.id, r.slack_channel, r.owner_id, resolved)
-    return found
-
-
-def _insert_cases(conn: Connection, items: list[Incoming], now: datetime) -> list[int]:
-    if not items:
-        return []
-    rows = []
-    for item in items:
-        m = item.mention
-        opened = min(m.created_at, now)
-        rows.append(
-            {
-                "department": item.department,
-                "status": "new",
-                "priority": item.priority,
-                "tags": list(item.tags),
-                "rule": item.rule,
-                "source": m.source,
-                "author_handle": m.author.handle,
-                "author_name": m.author.name,
-                "author_followers": m.author.followers,
-                "author_url": str(m.author.url) if m.author.url else None,
-                "reactive": m.addressed,
-                "private": m.private,
-                "opened_at": opened,
-                "last_mention_at": opened,
-                "sla_due_at": item.sla_due_at,
-                "sla_warn_at": item.sla_warn_at,
-                "mention_count": 1,
-                # The queue its Slack messages go through; Slack confirms the id on posting.
-                "slack_channel": item.channel,
-            }
-        )
-    # Match ids by key: asking SQLAlchemy to keep parameter order makes it insert row by row.
-    result = conn.execute(_INSERT_CASES, rows)
-    ids = {(r.source, r.author_handle): r.id for r in result}
-    return [ids[(row["source"], row["author_handle"])] for row in rows]
-
-
-def _insert_mentions(
-    conn: Connection,
-    items: list[Incoming],
-    case_of: dict[tuple[str, str], int],
-    now: datetime,
-) -> list[int]:
-    if not items:
-        return []
-    rows = [
-        {
-            "case_id": case_of[_author(item.mention)],
-            "source": item.mention.source,
-            "external_id": item.mention.external_id,
-            "url": str(item.mention.url) if item.mention.url else None,
-            "text": item.mention.text,
-            "author_handle": item.mention.author.handle,
-            "language": item.mention.language,
-            "addressed": item.mention.addressed,
-            "private": item.mention.private,
-            "in_reply_to": item.mention.in_reply_to,
-            "created_at": item.mention.created_at,
-            "received_at": now,
-        }
-        for item in items
-    ]
-    result = conn.execute(_INSERT_MENTIONS, rows)
-    ids = {(r.source, r.external_id): r.id for r in result}
-    return [ids[(row["source"], row["external_id"])] for row in rows]
-
-
-def _record_mentions(
-    conn: Connection,
-    items: list[Incoming],
-    mention_ids: list[int],
-    case_of: dict[tuple[str, str], int],
-    firsts: set[int],
-    joined: dict[int, _Existing],
-    now: datetime,
-) -> None:
-    """Audit events, case changes and outbox jobs for the mentions just stored."""
-    events, jobs, added_to = [], [], {}
-    # A new case's later mentions in the same batch follow its card, wherever they would route.
-    new_case_channel = {
-        case_of[_author(item.mention)]: item.channel for item in items if id(item) in firsts
-    }
-    for item, mention_id in zip(items, mention_ids, strict=True):
-        case_id = case_of[_author(item.mention)]
-        job = {"case_id": case_id, "not_before": now, "created_at": now, "dedupe_key": None}
-        if id(item) in firsts:
-            events.append(_event(case_id, "opened", None, "new", now, mention_id))
-            jobs.append(
+    def insert_cases(self, items: list[Incoming], now: datetime) -> list[int]:
+        rows = []
+        for item in items:
+            m = item.mention
+            opened = min(m.created_at, now)
+            rows.append(
                 {
-                    **job,
-                    "kind": JobKind.POST_CARD,
-                    "channel": item.channel,
-                    "payload": None,
-                    "mention_id": None,
-                    "dedupe_key": f"card-post:{case_id}",
+                    "department": item.department,
+                    "status": "new",
+                    "priority": item.priority,
+                    "tags": list(item.tags),
+                    "rule": item.rule,
+                    "source": m.source,
+                    "author_handle": m.author.handle,
+                    "author_name": m.author.name,
+                    "author_followers": m.author.followers,
+                    "author_url": str(m.author.url) if m.author.url else None,
+                    "reactive": m.addressed,
+                    "private": m.private,
+                    "opened_at": opened,
+                    "last_mention_at": opened,
+                    "sla_due_at": item.sla_due_at,
+                    "sla_warn_at": item.sla_warn_at,
+                    "mention_count": 1,
+                    # The queue its Slack messages go through; Slack confirms the id on posting.
+                    "slack_channel": item.channel,
                 }
             )
-            continue
-        case = joined.get(case_id)
-        events.append(_event(case_id, "mention_added", None, None, now, mention_id))
-        # The owner (or, for a reopened case, the previous owner) is pinged in the thread.
-        ping = case.owner_id if case else None
-        jobs.append(
+        # Match ids by key: asking SQLAlchemy to keep parameter order makes it insert row by row.
+        result = self.conn.execute(_INSERT_CASES, rows)
+        ids = {(r.source, r.author_handle): r.id for r in result}
+        return [ids[(row["source"], row["author_handle"])] for row in rows]
+
+    def insert_mentions(
+        self, items: list[Incoming], case_ids: list[int], now: datetime
+    ) -> list[int]:
+        rows = [
             {
-                **job,
-                "kind": JobKind.POST_MENTION,
-                "mention_id": mention_id,
-                "channel": case.channel if case else new_case_channel[case_id],
-                "payload": {"ping": ping} if ping else None,
+                "case_id": case_id,
+                "source": item.mention.source,
+                "external_id": item.mention.external_id,
+                "url": str(item.mention.url) if item.mention.url else None,
+                "text": item.mention.text,
+                "author_handle": item.mention.author.handle,
+                "language": item.mention.language,
+                "addressed": item.mention.addressed,
+                "private": item.mention.private,
+                "in_reply_to": item.mention.in_reply_to,
+                "created_at": item.mention.created_at,
+                "received_at": now,
             }
-        )
-        added_to.setdefault(case_id, []).append(item)
+            for item, case_id in zip(items, case_ids, strict=True)
+        ]
+        result = self.conn.execute(_INSERT_MENTIONS, rows)
+        ids = {(r.source, r.external_id): r.id for r in result}
+        return [ids[(row["source"], row["external_id"])] for row in rows]
 
-    for case_id, added in added_to.items():
-        case = joined.get(case_id)
-        latest = max(min(i.mention.created_at, now) for i in added)
-        values: dict[str, Any] = {
-            "mention_count": CASES.c.mention_count + len(added),
-            "last_mention_at": func.max(CASES.c.last_mention_at, latest)
-            if conn.dialect.name == "sqlite"
-            else func.greatest(CASES.c.last_mention_at, latest),
-        }
-        if case and case.resolved:
-            # The customer is back: the case reopens, unowned, with a fresh deadline.
-            values |= {
-                "status": "reopened",
-                "resolved_at": None,
-                "owner_id": None,
-                "owner_name": None,
-                "claimed_at": None,
-                "sla_due_at": added[0].sla_due_at,
-                "sla_warn_at": added[0].sla_warn_at,
-                "sla_warned_at": None,
-                "sla_breached_at": None,
+    def record(
+        self, changes: list[CaseChange], events: list[Event], jobs: list[Job], now: datetime
+    ) -> None:
+        conn = self.conn
+        greatest = func.max if conn.dialect.name == "sqlite" else func.greatest
+        for change in changes:
+            values: dict[str, Any] = {
+                "mention_count": CASES.c.mention_count + change.added,
+                "last_mention_at": greatest(CASES.c.last_mention_at, min(change.latest, now)),
             }
-            events.append(
-                {
-                    **_event(case_id, "reopened", "resolved", "reopened", now, None),
-                    "detail": {"reason": "customer wrote again", "previous_owner": case.owner_id},
+            if change.reopen is not None:
+                values |= {
+                    "status": "reopened",
+                    "resolved_at": None,
+                    "owner_id": None,
+                    "owner_name": None,
+                    "claimed_at": None,
+                    "sla_due_at": change.reopen.sla_due_at,
+                    "sla_warn_at": change.reopen.sla_warn_at,
+                    "sla_warned_at": None,
+                    "sla_breached_at": None,
                 }
+            conn.execute(update(CASES).where(CASES.c.id == change.case_id).values(**values))
+            if change.card_channel is not None:
+                enqueue_card_update(
+                    conn, case_id=change.case_id, channel=change.card_channel, now=now
+                )
+        if events:
+            conn.execute(
+                _INSERT_EVENTS,
+                [{**e._asdict(), "actor": "system", "at": now} for e in events],
             )
-        conn.execute(update(CASES).where(CASES.c.id == case_id).values(**values))
-        if case is not None:
-            enqueue_card_update(conn, case_id=case_id, channel=case.channel, now=now)
-    if events:
-        conn.execute(_INSERT_EVENTS, events)
-    if jobs:
-        conn.execute(_INSERT_JOBS, jobs)
-
-
-def _event(
-    case_id: int,
-    kind: str,
-    before: str | None,
-    after: str | None,
-    at: datetime,
-    mention: int | None,
-) -> dict[str, object]:
-    return {
-        "case_id": case_id,
-        "kind": kind,
-        "from_status": before,
-        "to_status": after,
-        "actor": "system",
-        "at": at,
-        "detail": {"mention_id": mention},
-    }
+        if jobs:
+            conn.execute(
+                _INSERT_JOBS,
+                [{**j._asdict(), "not_before": now, "created_at": now} for j in jobs],
+            )
