@@ -496,6 +496,28 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
         "nl": "De crisismodus staat al aan.",
     },
     "error.crisis_not_on": {"en": "Crisis mode is not on.", "nl": "De crisismodus staat niet aan."},
+    "sources.failing": {
+        "en": ":warning: Source *{source}* has been failing since {since}: {error}. "
+        "Mentions from it are not coming in. Check `webcare sources`.",
+        "nl": ":warning: Bron *{source}* faalt sinds {since}: {error}. "
+        "Vermeldingen daarvan komen niet binnen. Kijk met `webcare sources`.",
+    },
+    "sources.quiet": {
+        "en": ":warning: Source *{source}* has brought nothing new since {since}, while it "
+        "usually does. Is it still working? Check `webcare sources test {source}`.",
+        "nl": ":warning: Bron *{source}* heeft sinds {since} niets nieuws opgeleverd, terwijl "
+        "dat normaal wel zo is. Werkt hij nog? Kijk met `webcare sources test {source}`.",
+    },
+    "sources.recovered": {
+        "en": ":white_check_mark: Source *{source}* works again (it was down since {since}).",
+        "nl": ":white_check_mark: Bron *{source}* werkt weer (hij lag eruit sinds {since}).",
+    },
+    "status.source_quiet": {"en": "nothing new", "nl": "niets nieuws"},
+    "status.since": {"en": "since {since}", "nl": "sinds {since}"},
+    "status.sources_down": {
+        "en": ":warning: Sources down: {sources}",
+        "nl": ":warning: Bronnen die niet werken: {sources}",
+    },
     "home.intro": {
         "en": "Mentions of our brand arrive as cards in the department channels.",
         "nl": "Vermeldingen van ons merk komen als kaarten binnen in de afdelingskanalen.",

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -186,8 +187,8 @@ def _sources(_args: argparse.Namespace, settings: Settings) -> int:
     from bot.serve import source_states
 
     states = asyncio.run(source_states(settings))
-    for feed in config.sources:
-        state = states.get(feed.name)
+    for source in config.sources:
+        state = states.get(source.name)
         if state is None:
             status = "never polled"
         elif state.failures:
@@ -195,8 +196,20 @@ def _sources(_args: argparse.Namespace, settings: Settings) -> int:
         else:
             status = f"ok, last success {state.last_success_at:%Y-%m-%d %H:%M} UTC"
         seen = state.items_seen if state else 0
-        print(f"{feed.name}  {feed.url}  every {feed.interval_seconds}s  {seen} items  {status}")
+        print(
+            f"{source.name}  {source.type} {_where(source)}  every {source.interval_seconds}s  "
+            f"{seen} items  {status}"
+        )
     return 0
+
+
+def _where(source: Any) -> str:
+    """What a source listens to, in one line (no secrets)."""
+    if source.type == "rss":
+        return str(source.url)
+    account = str(source.instance) if source.type == "mastodon" else source.handle
+    searches = f" search {', '.join(source.search)}" if source.search else ""
+    return f"{account}{' notifications' if source.notifications else ''}{searches}"
 
 
 def _sources_test(args: argparse.Namespace, settings: Settings) -> int:

@@ -16,8 +16,10 @@ import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
     HttpUrl,
+    Tag,
     ValidationError,
     field_validator,
     model_validator,
@@ -153,13 +155,19 @@ class SpikeAlerts(_Strict):
         return channel
 
 
-class FeedSource(_Strict):
+class _PolledSource(_Strict):
+    name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
+    interval_seconds: Annotated[int, Field(ge=30, le=86_400)] = 300
+    # Tell the source-alert channel when this source has had no new item for this long (for
+    # sources that normally bring something every hour or day); failures are alerted anyway.
+    quiet_alert_minutes: Annotated[int, Field(ge=5)] | None = None
+
+
+class FeedSource(_PolledSource):
     """An RSS or Atom feed (Google Alerts, forum topics, review sites, Reddit searches, …)."""
 
-    name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
     type: Literal["rss"] = "rss"
     url: HttpUrl
-    interval_seconds: Annotated[int, Field(ge=30, le=86_400)] = 300
     source: str = "rss"  # what its mentions count as (rss, forum, review, reddit, …)
     addressed: bool = False
     private: bool = False
@@ -171,6 +179,62 @@ class FeedSource(_Strict):
         if source not in SOURCES:
             raise ValueError(f"unknown source {source!r}; use one of {', '.join(SOURCES)}")
         return source
+
+
+class MastodonSource(_PolledSource):
+    """The brand's Mastodon account: its mentions (incl. direct messages) and searches."""
+
+    type: Literal["mastodon"]
+    interval_seconds: Annotated[int, Field(ge=30, le=86_400)] = 60
+    instance: HttpUrl  # https://mastodon.social
+    access_token: Annotated[str, Field(min_length=10)]  # scopes read:notifications read:search
+    notifications: bool = True  # mentions of the account (direct visibility → private)
+    # Words or phrases (full-text search) and #hashtags (the tag's public timeline).
+    search: list[Annotated[str, Field(min_length=2, max_length=100)]] = Field(default_factory=list)
+    replies: bool = True  # "Send" on a draft posts the reply (scope write:statuses)
+
+
+class BlueskySource(_PolledSource):
+    """The brand's Bluesky account: notifications (mentions, replies, quotes) and searches."""
+
+    type: Literal["bluesky"]
+    interval_seconds: Annotated[int, Field(ge=30, le=86_400)] = 60
+    service: HttpUrl = HttpUrl("https://bsky.social")  # the account's PDS / entryway
+    handle: Annotated[str, Field(min_length=3, max_length=253)]  # acmebank.bsky.social
+    app_password: Annotated[str, Field(min_length=4)]  # Settings → Privacy → App passwords
+    notifications: bool = True
+    search: list[Annotated[str, Field(min_length=2, max_length=100)]] = Field(default_factory=list)
+    replies: bool = True
+
+
+def _source_type(value: Any) -> str:
+    """Which kind of source an entry is; `type` may be left out for a feed."""
+    kind = value.get("type", "rss") if isinstance(value, dict) else getattr(value, "type", "rss")
+    return kind if kind in ("rss", "mastodon", "bluesky") else "unknown"
+
+
+AnySource = Annotated[
+    Annotated[FeedSource, Tag("rss")]
+    | Annotated[MastodonSource, Tag("mastodon")]
+    | Annotated[BlueskySource, Tag("bluesky")],
+    Discriminator(
+        _source_type,
+        custom_error_type="source_type",
+        custom_error_message="type must be rss, mastodon or bluesky",
+    ),
+]
+
+
+class SourceAlerts(_Strict):
+    """Where to say that a source has been failing (or quiet) for a while, and recovered."""
+
+    channel: str
+    after_minutes: Annotated[int, Field(ge=1)] = 30
+
+    @field_validator("channel")
+    @classmethod
+    def _channel_id(cls, channel: str) -> str:
+        return Department._channel_id(channel)
 
 
 class Department(_Strict):
@@ -279,7 +343,8 @@ class WebcareConfig(_Strict):
     sla_warning_at: Annotated[float, Field(gt=0, lt=1)] = 0.8
     escalate_to: str | None = None
     spike_alerts: SpikeAlerts | None = None
-    sources: list[FeedSource] = Field(default_factory=list)
+    sources: list[AnySource] = Field(default_factory=list)
+    source_alerts: SourceAlerts | None = None
     # On a source's very first poll only items this recent are taken (no flood of old posts).
     backfill_hours: Annotated[int, Field(ge=0, le=24 * 30)] = 24
     forward_deadline_minutes: Annotated[int, Field(gt=0, le=60 * 24 * 14)] = 240
@@ -341,6 +406,20 @@ class WebcareConfig(_Strict):
                 return department
         return next(d for d in self.departments if d.key == self.default_department)
 
+    def source(self, name: str) -> AnySource | None:
+        return next((source for source in self.sources if source.name == name), None)
+
+    def replies_through(self, platform: str) -> bool:
+        """Whether a reply to a case from `platform` can be published by the bot."""
+        if platform in self.reply_webhooks:
+            return True
+        return any(
+            isinstance(source, MastodonSource | BlueskySource)
+            and source.type == platform
+            and source.replies
+            for source in self.sources
+        )
+
     def hours_for(self, department: Department) -> BusinessHours:
         return department.business_hours or self.business_hours
 
@@ -362,13 +441,25 @@ def parse_config(data: Any, *, source: str) -> WebcareConfig:
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
-            loc = tuple(p for p in error["loc"] if not str(p).startswith("function-"))
+            loc = _readable_loc(error["loc"])
             message = error["msg"].removeprefix("Value error, ")
             cause = (error.get("ctx") or {}).get("error")
             if isinstance(cause, _PathError):
                 loc = (*loc, *cause.loc)
             problems.append(f"{source}: {format_loc(loc) or '(top level)'}: {message}")
         raise ConfigError(problems) from None
+
+
+def _readable_loc(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
+    """The path as the file spells it: without pydantic's validator and union-tag steps."""
+    kept: list[str | int] = []
+    for index, part in enumerate(loc):
+        if str(part).startswith("function-"):
+            continue
+        if index >= 2 and loc[index - 2] == "sources" and part in ("rss", "mastodon", "bluesky"):
+            continue
+        kept.append(part)
+    return tuple(kept)
 
 
 def load_config(path: Path) -> WebcareConfig:

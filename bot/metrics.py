@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -42,3 +45,58 @@ RATE_LIMITED = Counter(
 OUTBOX_WAITING = Gauge(
     "webcare_outbox_waiting", "Outbox jobs not yet accepted by Slack", registry=REGISTRY
 )
+
+_SOURCE = ["source", "type"]
+SOURCE_LAST_SUCCESS = Gauge(
+    "webcare_source_last_success_timestamp_seconds",
+    "When the source was last read without error (unix time)",
+    _SOURCE,
+    registry=REGISTRY,
+)
+SOURCE_LAST_ERROR = Gauge(
+    "webcare_source_last_error_timestamp_seconds",
+    "When the source last failed, while it is failing (unix time; 0 when it works)",
+    _SOURCE,
+    registry=REGISTRY,
+)
+SOURCE_FAILURES = Gauge(
+    "webcare_source_failures_in_a_row",
+    "Failed polls since the last success",
+    _SOURCE,
+    registry=REGISTRY,
+)
+SOURCE_ITEMS = Gauge(
+    "webcare_source_items_seen",
+    "Mentions the source brought in, in all",
+    _SOURCE,
+    registry=REGISTRY,
+)
+SOURCE_LAG = Gauge(
+    "webcare_source_lag_seconds",
+    "Age of the newest item the source brought",
+    _SOURCE,
+    registry=REGISTRY,
+)
+SOURCE_DOWN = Gauge(
+    "webcare_source_down",
+    "1 while the source counts as down (failing or too quiet)",
+    _SOURCE,
+    registry=REGISTRY,
+)
+
+
+def show_sources(report: dict[str, Any]) -> None:
+    """Set the per-source gauges from the health report (bot.sources.health.source_report)."""
+    for name, state in report.items():
+        labels = (name, state["type"])
+        SOURCE_LAST_SUCCESS.labels(*labels).set(_stamp(state["last_success"]))
+        SOURCE_LAST_ERROR.labels(*labels).set(_stamp(state["last_error_at"]))
+        SOURCE_FAILURES.labels(*labels).set(state["failures_in_a_row"])
+        SOURCE_ITEMS.labels(*labels).set(state["items_seen"])
+        if state["lag_seconds"] is not None:
+            SOURCE_LAG.labels(*labels).set(state["lag_seconds"])
+        SOURCE_DOWN.labels(*labels).set(1 if state["down"] else 0)
+
+
+def _stamp(iso: str | None) -> float:
+    return datetime.fromisoformat(iso).timestamp() if iso else 0.0

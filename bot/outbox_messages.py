@@ -26,6 +26,7 @@ from bot.render import (
     slack_date,
     thread_mention,
 )
+from bot.source_views import source_alert
 from bot.spike_views import crisis_thread_head, spike_alert
 from bot.spikes import BRAND
 from storage.cases import job_context
@@ -68,6 +69,9 @@ async def compose(
         if job.kind is JobKind.UPDATE_ALERT and not ts:
             raise Obsolete("the alert was never posted")
         return OutgoingMessage(alert.slack_channel or job.channel, text, as_dicts(blocks), ts=ts)
+    if job.kind is JobKind.SOURCE_ALERT:
+        text, blocks = source_alert(payload, config=config, lang=lang)
+        return OutgoingMessage(job.channel, text, as_dicts(blocks))
     if job.kind is JobKind.POST_CRISIS:
         crisis = await unit_of_work(engine).run(partial(active, department=payload["department"]))
         if crisis is None:
@@ -149,7 +153,7 @@ def _draft_message(
         draft,
         department=department,
         limit=PLATFORM_LIMITS.get(case.source),
-        can_send=case.source in config.reply_webhooks,
+        can_send=config.replies_through(case.source),
         lang=lang,
     )
     if draft.slack_ts:

@@ -16,12 +16,13 @@ from bot.clock import Clock, SystemClock
 from bot.config import WebcareConfig
 from bot.delivery import OutboxWorker
 from bot.ingest import Ingestor
+from bot.replies import ReplyPublisher
 from bot.scheduler import Scheduler
 from bot.server import create_web_app
 from bot.services import Services, Workspace
 from bot.settings import Settings
 from bot.slack_app import build_bolt_app, outbox_client
-from bot.sources.poller import FeedPoller
+from bot.sources.poller import SourcePoller, build_sources
 from storage.db import close_unit_of_work, create_engine
 
 log = logging.getLogger(__name__)
@@ -62,12 +63,18 @@ class Runtime:
             engine=self.engine, config=config, clock=self.clock, on_stored=self.worker.wake
         )
         self.workspace = Workspace()
-        self.poller = FeedPoller(
+        # Sources and reply publishing share one client per account (a Bluesky session).
+        # Polled platforms get their own HTTP pool: a slow instance never queues Slack calls.
+        self.sources_http = aiohttp.ClientSession()
+        self.sources = build_sources(config)
+        self.poller = SourcePoller(
             engine=self.engine,
             ingestor=self.ingestor,
             config=config,
             clock=self.clock,
-            session=self.http,
+            session=self.sources_http,
+            sources=self.sources,
+            on_alert=self.worker.wake,
         )
         self.scheduler = Scheduler(
             engine=self.engine, clock=self.clock, config=config, on_fired=self.worker.wake
@@ -82,6 +89,10 @@ class Runtime:
                 wake_outbox=self.worker.wake,
                 wake_scheduler=self.scheduler.wake,
                 workspace=self.workspace,
+                replies=ReplyPublisher(
+                    engine=self.engine, config=config, http=self.sources_http, sources=self.sources
+                ),
+                source_health=self.poller.health,
             ),
             session=self.http,
         )
@@ -114,7 +125,7 @@ class Runtime:
                 asyncio.create_task(self.scheduler.run_forever(), name="scheduler"),
             ]
             if self.config.sources:
-                self._tasks.append(asyncio.create_task(self.poller.run_forever(), name="feeds"))
+                self._tasks.append(asyncio.create_task(self.poller.run_forever(), name="sources"))
         if self.settings.socket_mode:
             self.socket_handler = AsyncSocketModeHandler(
                 self.bolt_app, app_token=self.settings.slack_app_token
@@ -156,5 +167,6 @@ class Runtime:
             await self._runner.cleanup()
         close_unit_of_work(self.engine)
         await self.http.close()
+        await self.sources_http.close()
         if self._owns_engine:
             await self.engine.dispose()

@@ -178,22 +178,26 @@ async def source_states(settings: Settings) -> dict[str, Any]:
         await engine.dispose()
 
 
-async def try_source(config: WebcareConfig, feed: Any) -> list[str]:
-    """Fetch a feed once and say what each entry would become; stores and posts nothing."""
+async def try_source(config: WebcareConfig, source: Any) -> list[str]:
+    """Fetch a source once and say what each item would become; stores and posts nothing.
+    Shows everything the source returns now, also what the backfill window would skip."""
     from datetime import UTC, datetime
 
     import aiohttp
 
     from bot.mentions import MentionError, parse_mentions
     from bot.routing import Router
-    from bot.sources.feeds import parse_feed
+    from bot.sources.base import Cursor
+    from bot.sources.poller import build_sources
 
-    async with aiohttp.ClientSession() as session, session.get(str(feed.url)) as response:
-        if response.status >= 400:
-            raise RuntimeError(f"HTTP {response.status}")
-        body = await response.read()
+    fetcher = build_sources(config)[source.name]
+    now = datetime.now(UTC)
+    async with aiohttp.ClientSession() as session:
+        fetched = await fetcher.fetch(
+            session, Cursor(), now=now, backfill_from=datetime.min.replace(tzinfo=UTC)
+        )
     router, lines = Router(config), []
-    for item in parse_feed(body, feed=feed, fetched_at=datetime.now(UTC)):
+    for item in fetched.items:
         try:
             (mention,) = parse_mentions(item.mention)
         except MentionError as exc:

@@ -11,6 +11,7 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 
 from bot import metrics
+from bot.sources.health import source_report
 from bot.team_status import SAMPLE, expected_reply_minutes
 from bot.webhook import MAX_BODY, webhook_handler
 from storage import cursors, outbox
@@ -52,7 +53,8 @@ def health_handler(runtime: Runtime):  # type: ignore[no-untyped-def]
                 await ping(runtime.engine)
                 async with runtime.engine.connect() as conn:
                     body["outbox"] = await conn.run_sync(outbox.counts_by_status)
-                    body["sources"] = _sources(runtime, await cursors.all_cursors(conn))
+                    rows = await cursors.all_cursors(conn)
+                    body["sources"] = source_report(runtime.config, rows, now=runtime.clock.now())
         except Exception as exc:
             body["database"] = f"down: {type(exc).__name__}"
             return web.json_response({"status": "unavailable", **body}, status=503)
@@ -67,6 +69,8 @@ def metrics_handler(runtime: Runtime):  # type: ignore[no-untyped-def]
         try:
             async with asyncio.timeout(3), runtime.engine.connect() as conn:
                 metrics.OUTBOX_WAITING.set(await conn.run_sync(outbox.pending_count))
+                rows = await cursors.all_cursors(conn)
+            metrics.show_sources(source_report(runtime.config, rows, now=runtime.clock.now()))
         except Exception:
             pass  # /metrics still answers; /healthz reports the database
         return web.Response(
@@ -108,20 +112,6 @@ def expected_reply_handler(runtime: Runtime):  # type: ignore[no-untyped-def]
 
 def _rounded(minutes: float | None) -> int | None:
     return None if minutes is None else round(minutes)
-
-
-def _sources(runtime: Runtime, states: dict[str, Any]) -> dict[str, object]:
-    """Per configured feed: when it last worked, its last error, items seen."""
-    shown: dict[str, object] = {}
-    for feed in runtime.config.sources:
-        state = states.get(feed.name)
-        shown[feed.name] = {
-            "last_success": _iso(state.last_success_at) if state else None,
-            "last_error": state.last_error if state and state.failures else None,
-            "failures_in_a_row": state.failures if state else 0,
-            "items_seen": state.items_seen if state else 0,
-        }
-    return shown
 
 
 def _iso(moment: Any) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -11,6 +12,10 @@ from bot.business_time import BusinessCalendar
 from bot.clock import Clock
 from bot.config import WebcareConfig
 from bot.i18n import Lang
+
+if TYPE_CHECKING:
+    from bot.replies import ReplyPublisher
+    from bot.sources.health import SourceHealth
 
 
 @dataclass
@@ -29,6 +34,8 @@ class Services:
     wake_outbox: Callable[[], None]  # a change queued Slack work: send it now
     wake_scheduler: Callable[[], None]  # a task was scheduled: look at the next due time
     workspace: Workspace = field(default_factory=Workspace)
+    replies: ReplyPublisher | None = None  # publishes approved drafts on their platform
+    source_health: SourceHealth | None = None  # which polled sources are down
 
     def calendar_for(self, department_key: str) -> BusinessCalendar:
         return BusinessCalendar(self.config.hours_for(self.config.department(department_key)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -16,7 +17,8 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.i18n import Lang, t, tn
-from bot.render import escape
+from bot.render import escape, slack_date
+from bot.sources.health import Down
 from bot.team_status import DepartmentStatus
 
 SHOWN = 5  # cases listed per kind before "and N more"
@@ -77,12 +79,34 @@ def department_block(
 
 
 def status_blocks(
-    statuses: list[DepartmentStatus], *, now: datetime, team_url: str | None, lang: Lang
+    statuses: list[DepartmentStatus],
+    *,
+    now: datetime,
+    team_url: str | None,
+    lang: Lang,
+    sources_down: Mapping[str, Down] | None = None,
 ) -> list[Block]:
     blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text=t("status.title", lang)))]
+    if sources_down:  # first: a quiet day may just be a broken feed
+        blocks.append(sources_down_block(sources_down, lang=lang))
     for status in statuses:
         blocks.append(department_block(status, now=now, team_url=team_url, lang=lang))
     return blocks[:50]
+
+
+def sources_down_block(down: Mapping[str, Down], *, lang: Lang) -> SectionBlock:
+    """ "Sources down: alerts (failing: HTTP 500), reviews (quiet)"."""
+    parts = []
+    for name, state in sorted(down.items()):
+        why = (
+            escape((state.error or "?")[:120])
+            if state.reason == "failing"
+            else t("status.source_quiet", lang)
+        )
+        since = slack_date(state.since, state.since.strftime("%Y-%m-%d %H:%M UTC"))
+        parts.append(f"*{escape(name)}* ({why}, {t('status.since', lang, since=since)})")
+    text = t("status.sources_down", lang, sources="; ".join(parts))
+    return SectionBlock(text=MarkdownTextObject(text=text[:3000]))
 
 
 def mine_blocks(cases: list[Any], *, team_url: str | None, lang: Lang) -> list[Block]:

@@ -76,7 +76,10 @@ async def _status(services: Services, command: dict[str, Any], args: list[str]) 
             }
     now = services.clock.now()
     statuses = await team_status(services.engine, config=config, now=now, only=only)
-    blocks = status_blocks(statuses, now=now, team_url=_team_url(services, command), lang=lang)
+    down = await services.source_health.down_sources() if services.source_health else {}
+    blocks = status_blocks(
+        statuses, now=now, team_url=_team_url(services, command), lang=lang, sources_down=down
+    )
     return {"text": t("status.title", lang), "blocks": as_dicts(blocks)}
 
 

@@ -14,10 +14,10 @@ from bot import draft_views as views
 from bot.cases import InvalidTransition
 from bot.i18n import t
 from bot.render import ActionId
-from bot.reply_webhook import ReplyFailed, send_reply
+from bot.replies import ReplyFailed
 from bot.services import Services
 from handlers.payloads import actor_of, refusal_text, tell
-from storage.cases import get_case, latest_external_id
+from storage.cases import get_case
 
 
 def register(app: AsyncApp) -> None:
@@ -229,7 +229,7 @@ async def record_sent(
 async def send(
     ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: dict[str, Any]
 ) -> None:
-    """Send the reply through the source's reply webhook, then record it as sent."""
+    """Publish the reply on its platform (or through the reply webhook), then record it as sent."""
     await ack()
     services: Services = context["services"]
     lang = services.lang
@@ -243,20 +243,8 @@ async def send(
         await tell(client, body, refusal_text(refused, lang))
         return
     try:
-        hook = services.config.reply_webhooks[case.source]
-        async with services.engine.connect() as conn:
-            in_reply_to = await latest_external_id(conn, case_id=case.id)
-        url = await send_reply(
-            hook,
-            {
-                "case_id": case.id,
-                "source": case.source,
-                "in_reply_to": in_reply_to,
-                "visibility": "public" if draft.public else "private",
-                "text": draft.text,
-                "customer": {"handle": case.author_handle},
-            },
-        )
+        assert services.replies is not None
+        url = await services.replies.publish(case, draft)
     except ReplyFailed as failed:
         await drafts.abort_sending(services.engine, draft_id=draft.id, back_to=before)
         await tell(client, body, t("draft.send_failed", lang, reason=str(failed)))

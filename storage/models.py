@@ -163,6 +163,7 @@ class JobKind(StrEnum):
     POST_ALERT = "post_alert"  # a spike alert in the alert channel (no case)
     UPDATE_ALERT = "update_alert"  # the alert's crisis-mode state changed
     POST_CRISIS = "post_crisis"  # the first message of a department's crisis thread
+    SOURCE_ALERT = "source_alert"  # a polled source is down, or has recovered (no case)
 
 
 class OutboxJob(SQLModel, table=True):
@@ -311,3 +312,23 @@ class SourceCursor(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=500)
     failures: int = 0  # in a row
     items_seen: int = 0
+    # Platform cursors beyond ETag/Last-Modified: Mastodon min_ids, Bluesky's newest indexedAt.
+    state: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    failing_since: datetime | None = _utc(nullable=True)  # first failure of the current run
+    down_alert_at: datetime | None = _utc(nullable=True)  # "source down" posted, not recovered
+
+
+class ReplyTarget(SQLModel, table=True):
+    """How to answer one polled post on its platform (Mastodon status id and visibility,
+    Bluesky uri/cid of the post and its thread root), keyed like the mention it came with."""
+
+    __tablename__ = "reply_targets"
+    __table_args__ = (
+        UniqueConstraint("source", "external_id", name="uq_reply_targets_source_external_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=20)
+    external_id: str = Field(max_length=255)
+    source_name: str = Field(max_length=40)  # the configured source that can answer it
+    ref: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

@@ -12,6 +12,7 @@ from storage.models import (
     Draft,
     Mention,
     OutboxJob,
+    ReplyTarget,
     ScheduledTask,
     SourceCursor,
     SpikeAlert,
@@ -32,3 +33,4 @@ DRAFTS = _table(Draft)
 ALERTS = _table(SpikeAlert)
 CRISES = _table(CrisisMode)
 CURSORS = _table(SourceCursor)
+REPLY_TARGETS = _table(ReplyTarget)

@@ -162,6 +162,7 @@ async def test_a_feed_that_gains_items_while_the_bot_is_down_is_caught_up_after_
         assert (await restarted.poller.poll(_feed(bot, "reviews"))).stored == 1
     finally:
         await restarted.http.close()
+        await restarted.sources_http.close()
     assert [m.text for m in await _mentions(bot)] == ["Eerste & meer", "Tweede & meer"]
 
 

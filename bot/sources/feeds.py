@@ -9,25 +9,20 @@ from __future__ import annotations
 import calendar
 import hashlib
 import html
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+import aiohttp
 import feedparser
 
 from bot.config import FeedSource
+from bot.sources.base import TIMEOUT, USER_AGENT, Cursor, Fetched, PollFailed, SourceItem
 
 
 class FeedError(Exception):
     """The feed could not be read (not XML, not a feed)."""
-
-
-@dataclass(frozen=True, slots=True)
-class FeedItem:
-    mention: dict[str, Any]  # a mention object, as the webhook takes them
-    published: datetime
 
 
 class _Text(HTMLParser):
@@ -71,7 +66,7 @@ def real_url(url: str) -> str:
     return url
 
 
-def parse_feed(body: bytes, *, feed: FeedSource, fetched_at: datetime) -> list[FeedItem]:
+def parse_feed(body: bytes, *, feed: FeedSource, fetched_at: datetime) -> list[SourceItem]:
     """The feed's entries as mention objects, oldest first."""
     parsed = feedparser.parse(body)
     if parsed.bozo and not parsed.entries:
@@ -107,5 +102,54 @@ def parse_feed(body: bytes, *, feed: FeedSource, fetched_at: datetime) -> list[F
             mention["url"] = link
         if feed.language:
             mention["language"] = feed.language
-        items.append(FeedItem(mention, published))
+        items.append(SourceItem(mention, published))
     return sorted(items, key=lambda item: item.published)
+
+
+class RssFeed:
+    """One configured feed, fetched with a conditional GET."""
+
+    def __init__(self, feed: FeedSource) -> None:
+        self.feed = feed
+        self.name = feed.name
+        self.interval_seconds = feed.interval_seconds
+
+    async def fetch(
+        self, http: aiohttp.ClientSession, cursor: Cursor, *, now: datetime, backfill_from: datetime
+    ) -> Fetched:
+        headers = {"User-Agent": USER_AGENT}
+        if cursor.etag:
+            headers["If-None-Match"] = cursor.etag
+        if cursor.last_modified:
+            headers["If-Modified-Since"] = cursor.last_modified
+        try:
+            async with http.get(str(self.feed.url), headers=headers, timeout=TIMEOUT) as resp:
+                if resp.status == 304:
+                    return Fetched([], cursor, not_modified=True)
+                if resp.status == 429:
+                    raise PollFailed("HTTP 429", retry_after=retry_after(resp.headers))
+                if resp.status >= 400:
+                    raise PollFailed(f"HTTP {resp.status}")
+                body = await resp.read()
+                etag = resp.headers.get("ETag") or cursor.etag
+                last_modified = resp.headers.get("Last-Modified") or cursor.last_modified
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise PollFailed(f"{type(exc).__name__}: {exc}"[:300]) from None
+        try:
+            items = parse_feed(body, feed=self.feed, fetched_at=now)
+        except FeedError as exc:
+            raise PollFailed(str(exc)) from None
+        since = cursor.newest_seen_at or backfill_from
+        newest = max((item.published for item in items), default=cursor.newest_seen_at)
+        return Fetched(
+            [item for item in items if item.published > since],
+            Cursor(etag, last_modified, newest, cursor.state),
+        )
+
+
+def retry_after(headers: Any, default: float = 60.0) -> float:
+    """Seconds from a Retry-After header (delta-seconds; a date or garbage gives `default`)."""
+    try:
+        return max(0.0, float(headers.get("Retry-After", default)))
+    except ValueError:
+        return default

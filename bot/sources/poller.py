@@ -1,6 +1,7 @@
-"""Polling feeds: conditional GETs, a cursor per feed in the database (a restart neither
-re-ingests nor misses anything), and backoff with jitter when a feed fails. A failing feed
-never holds up the others, the webhook or Slack delivery."""
+"""Polling sources: a task per source on its own interval, a cursor per source in the database
+(a restart neither re-ingests nor misses anything), backoff with jitter when a source fails,
+and a pause when its platform's rate limit says so. A failing source never holds up the
+others, the webhook or Slack delivery."""
 
 from __future__ import annotations
 
@@ -9,36 +10,51 @@ import contextlib
 import logging
 import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
+from typing import Any
 
 import aiohttp
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.clock import Clock
-from bot.config import FeedSource, WebcareConfig
+from bot.config import BlueskySource, FeedSource, MastodonSource, WebcareConfig
 from bot.ingest import Ingestor
 from bot.mentions import MentionError, MentionIn, parse_mentions
-from bot.sources.feeds import FeedError, parse_feed
+from bot.sources.base import Cursor, Fetched, PollFailed, Source, SourceItem
+from bot.sources.bluesky import Bluesky
+from bot.sources.feeds import RssFeed
+from bot.sources.health import SourceHealth
+from bot.sources.mastodon import Mastodon
 from storage import cursors
 
+__all__ = ["PollFailed", "PollResult", "SourcePoller", "build_sources"]
+
 log = logging.getLogger(__name__)
-TIMEOUT = aiohttp.ClientTimeout(total=30)
 MAX_BACKOFF = 3600.0
+HEALTH_CHECK_SECONDS = 60.0
 
 
 @dataclass(frozen=True, slots=True)
 class PollResult:
     stored: int  # new mentions ingested
     not_modified: bool = False
+    wait_seconds: float | None = None  # the platform asked for a pause (rate limit)
 
 
-class PollFailed(Exception):
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
-        super().__init__(reason)
-        self.retry_after = retry_after
+def build_sources(config: WebcareConfig) -> dict[str, Source]:
+    """One fetcher per configured source, by name."""
+    built: dict[str, Source] = {}
+    for entry in config.sources:
+        if isinstance(entry, MastodonSource):
+            built[entry.name] = Mastodon(entry)
+        elif isinstance(entry, BlueskySource):
+            built[entry.name] = Bluesky(entry)
+        else:
+            built[entry.name] = RssFeed(entry)
+    return built
 
 
-class FeedPoller:
+class SourcePoller:
     def __init__(
         self,
         *,
@@ -47,79 +63,68 @@ class FeedPoller:
         config: WebcareConfig,
         clock: Clock,
         session: aiohttp.ClientSession,
+        sources: dict[str, Source],
+        on_alert: Any = None,  # called after a source alert is queued (wakes the outbox)
     ) -> None:
         self.engine = engine
         self.ingestor = ingestor
         self.config = config
         self.clock = clock
         self.session = session
+        self.sources = sources
+        self.health = SourceHealth(engine=engine, config=config, clock=clock, on_alert=on_alert)
 
-    async def poll(self, feed: FeedSource) -> PollResult:
-        """Fetch the feed once and ingest what is new; records the outcome on its cursor."""
+    async def poll(self, source: FeedSource | MastodonSource | BlueskySource | str) -> PollResult:
+        """Fetch the source once and ingest what is new; records the outcome on its cursor."""
+        name = source if isinstance(source, str) else source.name
+        fetcher = self.sources[name]
         now = self.clock.now()
+        async with self.engine.connect() as conn:
+            row = await cursors.get_cursor(conn, name=name)
+        cursor = _cursor(row)
         try:
-            result = await self._poll(feed, now)
+            fetched = await fetcher.fetch(
+                self.session,
+                cursor,
+                now=now,
+                backfill_from=now - timedelta(hours=self.config.backfill_hours),
+            )
         except PollFailed as failed:
             async with self.engine.begin() as conn:
-                await cursors.save_failure(conn, name=feed.name, now=now, error=str(failed))
+                await cursors.save_failure(conn, name=name, now=now, error=str(failed))
             raise
-        return result
+        stored = await self._store(name, fetched.items)
+        await self._saved(name, now, fetched, stored)
+        return PollResult(stored, fetched.not_modified, fetched.wait_seconds)
 
-    async def _poll(self, feed: FeedSource, now: datetime) -> PollResult:
-        async with self.engine.connect() as conn:
-            cursor = await cursors.get_cursor(conn, name=feed.name)
-        headers = {"User-Agent": "webcare-router (+https://github.com/)"}
-        if cursor is not None and cursor.etag:
-            headers["If-None-Match"] = cursor.etag
-        if cursor is not None and cursor.last_modified:
-            headers["If-Modified-Since"] = cursor.last_modified
-        try:
-            async with self.session.get(str(feed.url), headers=headers, timeout=TIMEOUT) as resp:
-                if resp.status == 304:
-                    await self._saved(feed, now, cursor, resp, newest=None, stored=0)
-                    return PollResult(0, not_modified=True)
-                if resp.status == 429:
-                    retry = float(resp.headers.get("Retry-After", "60") or 60)
-                    raise PollFailed("HTTP 429", retry_after=retry)
-                if resp.status >= 400:
-                    raise PollFailed(f"HTTP {resp.status}")
-                body = await resp.read()
-                items = parse_feed(body, feed=feed, fetched_at=now)
-                since = (
-                    cursor.newest_seen_at
-                    if cursor is not None and cursor.newest_seen_at
-                    else now - timedelta(hours=self.config.backfill_hours)
-                )
-                fresh = [item for item in items if item.published > since]
-                mentions = _valid(feed, [item.mention for item in fresh])
-                stored = (await self.ingestor.ingest(mentions)).accepted if mentions else 0
-                newest = max((item.published for item in items), default=None)
-                await self._saved(feed, now, cursor, resp, newest=newest, stored=stored)
-                return PollResult(stored)
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise PollFailed(f"{type(exc).__name__}: {exc}"[:300]) from None
-        except FeedError as exc:
-            raise PollFailed(str(exc)) from None
+    async def _store(self, name: str, items: list[SourceItem]) -> int:
+        mentions, targets = _valid(name, items)
+        if targets:  # before the mentions: a reply may be sent as soon as the card is up
+            async with self.engine.begin() as conn:
+                await cursors.save_reply_targets(conn, source_name=name, targets=targets)
+        return (await self.ingestor.ingest(mentions)).accepted if mentions else 0
 
-    async def _saved(self, feed, now, cursor, resp, *, newest, stored) -> None:  # type: ignore[no-untyped-def]
+    async def _saved(self, name: str, now: Any, fetched: Fetched, stored: int) -> None:
+        new = fetched.cursor
         async with self.engine.begin() as conn:
             await cursors.save_success(
                 conn,
-                name=feed.name,
+                name=name,
                 now=now,
-                etag=resp.headers.get("ETag") or (cursor.etag if cursor else None),
-                last_modified=resp.headers.get("Last-Modified")
-                or (cursor.last_modified if cursor else None),
-                newest_seen_at=newest,
+                etag=new.etag,
+                last_modified=new.last_modified,
+                newest_seen_at=new.newest_seen_at,
                 items=stored,
+                state=new.state,
             )
 
     async def run_forever(self) -> None:
-        """Poll every feed on its own schedule until cancelled."""
+        """Poll every source on its own schedule, and watch their health, until cancelled."""
         tasks = [
-            asyncio.create_task(self._keep_polling(feed), name=f"feed {feed.name}")
-            for feed in self.config.sources
+            asyncio.create_task(self._keep_polling(name), name=f"source {name}")
+            for name in self.sources
         ]
+        tasks.append(asyncio.create_task(self._keep_checking(), name="source health"))
         try:
             await asyncio.gather(*tasks)
         finally:
@@ -128,29 +133,53 @@ class FeedPoller:
             with contextlib.suppress(Exception):
                 await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _keep_polling(self, feed: FeedSource) -> None:
+    async def _keep_polling(self, name: str) -> None:
+        interval = float(self.sources[name].interval_seconds)
         failures = 0
         while True:
             try:
-                await self.poll(feed)
-                failures, delay = 0, float(feed.interval_seconds)
+                result = await self.poll(name)
+                failures = 0
+                delay = max(interval, result.wait_seconds or 0.0)
             except PollFailed as failed:
                 failures += 1
-                backoff = min(MAX_BACKOFF, feed.interval_seconds * 2.0**failures)
+                backoff = min(MAX_BACKOFF, interval * 2.0**failures)
                 delay = max(failed.retry_after or 0.0, backoff * random.uniform(0.5, 1.0))
-                log.warning("feed %s failed (%s); next try in %.0fs", feed.name, failed, delay)
+                log.warning("source %s failed (%s); next try in %.0fs", name, failed, delay)
             except Exception:
-                log.exception("feed %s: unexpected error", feed.name)
-                delay = float(feed.interval_seconds)
+                log.exception("source %s: unexpected error", name)
+                delay = interval
             await asyncio.sleep(delay)
 
+    async def _keep_checking(self) -> None:
+        while True:
+            try:
+                await self.health.check()
+            except Exception:
+                log.exception("source health check failed")
+            await asyncio.sleep(HEALTH_CHECK_SECONDS)
 
-def _valid(feed: FeedSource, items: list[dict[str, object]]) -> list[MentionIn]:
-    """The entries that make valid mentions; a broken entry is logged, not fatal."""
-    mentions = []
+
+def _cursor(row: Any) -> Cursor:
+    if row is None:
+        return Cursor()
+    return Cursor(row.etag, row.last_modified, row.newest_seen_at, dict(row.state or {}))
+
+
+def _valid(
+    name: str, items: list[SourceItem]
+) -> tuple[list[MentionIn], list[tuple[str, str, dict[str, Any]]]]:
+    """The entries that make valid mentions, and their reply refs; a broken entry is logged,
+    not fatal."""
+    mentions: list[MentionIn] = []
+    targets: list[tuple[str, str, dict[str, Any]]] = []
     for item in items:
         try:
-            mentions += parse_mentions(item)
+            parsed = parse_mentions(item.mention)
         except MentionError as exc:
-            log.warning("feed %s: skipping an entry: %s", feed.name, exc)
-    return mentions
+            log.warning("source %s: skipping an entry: %s", name, exc)
+            continue
+        mentions += parsed
+        if item.reply_ref is not None:
+            targets += [(m.source, m.external_id, item.reply_ref) for m in parsed]
+    return mentions, targets

@@ -1,0 +1,69 @@
+"""The one interface every polled source implements, and what a poll hands back.
+
+A source only fetches: it turns what its platform says into mention objects (the webhook's
+format) and a new cursor. The poller stores the mentions through the same ingest path as the
+webhook (dedupe, threading, routing) and saves the cursor only after they are committed, so a
+crash in between re-fetches items that dedupe then drops: nothing twice, nothing missed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+import aiohttp
+
+TIMEOUT = aiohttp.ClientTimeout(total=30)
+USER_AGENT = "webcare-router (+https://github.com/webcare-router)"
+
+
+class PollFailed(Exception):
+    """The source could not be read this time; `retry_after` (seconds) when it said so."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """What a source saw before: HTTP validators, newest item time, platform ids."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+    newest_seen_at: datetime | None = None
+    state: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def first_poll(self) -> bool:
+        return self.newest_seen_at is None and not self.state and self.etag is None
+
+
+@dataclass(frozen=True, slots=True)
+class SourceItem:
+    mention: dict[str, Any]  # a mention object, as the webhook takes them
+    published: datetime
+    reply_ref: dict[str, Any] | None = None  # how to answer it on its platform
+
+
+@dataclass(slots=True)
+class Fetched:
+    """New items (oldest first) and the cursor to save once they are stored."""
+
+    items: list[SourceItem]
+    cursor: Cursor
+    not_modified: bool = False
+    wait_seconds: float | None = None  # the platform's rate limit asks for a pause
+
+
+class Source(Protocol):
+    name: str
+    interval_seconds: int
+
+    async def fetch(
+        self, http: aiohttp.ClientSession, cursor: Cursor, *, now: datetime, backfill_from: datetime
+    ) -> Fetched:
+        """Everything new since `cursor`; on the first poll nothing older than
+        `backfill_from`. Raises PollFailed when the source cannot be read."""
+        ...

@@ -1,0 +1,283 @@
+"""Bluesky through the AT Protocol's XRPC HTTP API: the brand account's notifications
+(mentions, replies, quotes) and `searchPosts` for keywords; replies posted in the thread with
+the right `reply.root` / `reply.parent` refs.
+
+Both listings run newest first with an opaque `cursor` to older pages, so a stream's cursor is
+the newest `indexedAt` it has seen: a poll reads pages until it reaches that time (or, on the
+first poll, the backfill window). The session (access and refresh JWT from an app password)
+lives in memory and is refreshed when the server says it has expired.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+
+from bot.config import BlueskySource
+from bot.sources.base import TIMEOUT, USER_AGENT, Cursor, Fetched, PollFailed, SourceItem
+from bot.sources.platform_http import failure, nearly_exhausted, seconds_until_reset
+
+PAGE = 50
+MAX_PAGES = 10
+RATE = ("RateLimit-Remaining", "RateLimit-Reset")
+REASONS = ("mention", "reply", "quote")  # not likes, reposts or follows
+
+
+class ReplyRefused(Exception):
+    """Bluesky did not publish the reply; the reason is fit to show the agent."""
+
+
+class Bluesky:
+    def __init__(self, config: BlueskySource) -> None:
+        self.config = config
+        self.name = config.name
+        self.interval_seconds = config.interval_seconds
+        self.base = str(config.service).rstrip("/")
+        self._session: dict[str, str] | None = None
+        self._login = asyncio.Lock()
+
+    # -- session ---------------------------------------------------------------------------
+
+    async def _xrpc(
+        self,
+        http: aiohttp.ClientSession,
+        method: str,
+        *,
+        params: dict[str, str] | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> tuple[Any, Any]:
+        """Call an XRPC method with the session, logging in or refreshing once when needed."""
+        for attempt in range(2):
+            session = await self._ensure_session(http, renew=attempt > 0)
+            status, answer, headers = await self._call(
+                http, method, params=params, body=body, token=session["accessJwt"]
+            )
+            expired = (
+                status in (400, 401)
+                and isinstance(answer, dict)
+                and (answer.get("error") in ("ExpiredToken", "InvalidToken"))
+            )
+            if not expired:
+                if status >= 400:
+                    raise failure(status, answer, headers, RATE)
+                return answer, headers
+        raise PollFailed("Bluesky keeps refusing the session (check handle and app password)")
+
+    async def _ensure_session(self, http: aiohttp.ClientSession, *, renew: bool) -> dict[str, str]:
+        async with self._login:
+            if self._session is not None and not renew:
+                return self._session
+            if self._session is not None:  # try the refresh token before logging in again
+                status, answer, _ = await self._call(
+                    http,
+                    "com.atproto.server.refreshSession",
+                    body={},
+                    token=self._session["refreshJwt"],
+                )
+                if status < 300 and isinstance(answer, dict) and "accessJwt" in answer:
+                    self._session = {**self._session, **answer}
+                    return self._session
+            status, answer, headers = await self._call(
+                http,
+                "com.atproto.server.createSession",
+                body={"identifier": self.config.handle, "password": self.config.app_password},
+            )
+            if status >= 400 or not isinstance(answer, dict) or "accessJwt" not in answer:
+                raise failure(status if status >= 400 else 502, answer, headers, RATE)
+            self._session = answer
+            return answer
+
+    async def _call(
+        self,
+        http: aiohttp.ClientSession,
+        method: str,
+        *,
+        params: dict[str, str] | None = None,
+        body: dict[str, Any] | None = None,
+        token: str | None = None,
+    ) -> tuple[int, Any, Any]:
+        url = f"{self.base}/xrpc/{method}" + (f"?{urlencode(params)}" if params else "")
+        headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        try:
+            request = http.get if body is None else http.post
+            async with request(url, json=body, headers=headers, timeout=TIMEOUT) as resp:
+                try:
+                    answer = await resp.json(content_type=None)
+                except (json.JSONDecodeError, aiohttp.ContentTypeError, UnicodeDecodeError):
+                    answer = None
+                return resp.status, answer, resp.headers
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise PollFailed(f"{type(exc).__name__}: {exc}"[:300]) from None
+
+    # -- listening -------------------------------------------------------------------------
+
+    async def fetch(
+        self, http: aiohttp.ClientSession, cursor: Cursor, *, now: datetime, backfill_from: datetime
+    ) -> Fetched:
+        state = dict(cursor.state)
+        found: dict[str, SourceItem] = {}
+        wait: float | None = None
+        streams: list[tuple[str, str, dict[str, str], str, bool]] = []
+        if self.config.notifications:
+            method = "app.bsky.notification.listNotifications"
+            streams.append(("notifications", method, {}, "notifications", True))
+        for term in self.config.search:
+            query = {"q": term, "sort": "latest"}
+            key = f"search:{term.lower()}"
+            streams.append((key, "app.bsky.feed.searchPosts", query, "posts", False))
+        for key, method, query, field, addressed in streams:
+            seen = _parse_time(state.get(key)) or backfill_from
+            items, newest, wait = await self._read_stream(
+                http, method, query, field=field, addressed=addressed, seen=seen
+            )
+            for item in items:
+                found.setdefault(item.mention["external_id"], item)
+            if newest is not None and newest > seen:
+                state[key] = newest.isoformat()
+            if wait is not None:
+                break
+        items = sorted(found.values(), key=lambda item: item.published)
+        newest_at = max((item.published for item in items), default=cursor.newest_seen_at)
+        if cursor.newest_seen_at and newest_at and newest_at < cursor.newest_seen_at:
+            newest_at = cursor.newest_seen_at
+        return Fetched(items, Cursor(newest_seen_at=newest_at, state=state), wait_seconds=wait)
+
+    async def _read_stream(
+        self,
+        http: aiohttp.ClientSession,
+        method: str,
+        query: dict[str, str],
+        *,
+        field: str,
+        addressed: bool,
+        seen: datetime,
+    ) -> tuple[list[SourceItem], datetime | None, float | None]:
+        """Entries indexed after `seen`, newest time seen, and a rate-limit wait if any."""
+        items: list[SourceItem] = []
+        newest: datetime | None = None
+        page_cursor: str | None = None
+        for page in range(MAX_PAGES):
+            params = {**query, "limit": str(PAGE)}
+            if page_cursor:
+                params["cursor"] = page_cursor
+            try:
+                answer, headers = await self._xrpc(http, method, params=params)
+            except PollFailed as failed:
+                if page == 0 or failed.retry_after is None:
+                    raise
+                return items, newest, failed.retry_after
+            entries = answer.get(field) if isinstance(answer, dict) else None
+            if not isinstance(entries, list):
+                raise PollFailed(f"{method} answered without {field!r}")
+            reached_seen = False
+            for entry in entries:
+                indexed = _parse_time(entry.get("indexedAt")) if isinstance(entry, dict) else None
+                if indexed is None:
+                    continue
+                newest = indexed if newest is None or indexed > newest else newest
+                if indexed <= seen:
+                    reached_seen = True
+                    continue
+                if field == "notifications" and entry.get("reason") not in REASONS:
+                    continue
+                item = _item(entry, addressed=addressed, published=indexed)
+                if item is not None:
+                    items.append(item)
+            if nearly_exhausted(headers, remaining=RATE[0]):
+                return items, newest, seconds_until_reset(headers, names=RATE) or 60.0
+            page_cursor = answer.get("cursor")
+            if reached_seen or not entries or not page_cursor:
+                break
+        return items, newest, None
+
+    # -- replying --------------------------------------------------------------------------
+
+    async def post_reply(
+        self, http: aiohttp.ClientSession, ref: dict[str, Any], *, text: str, private: bool
+    ) -> str:
+        """Publish `text` in the thread of the post in `ref`; returns the reply's URL."""
+        if private:
+            raise ReplyRefused(
+                "Bluesky has no private replies: answer in Bluesky's chat, then mark it as sent"
+            )
+        parent = {"uri": ref["uri"], "cid": ref["cid"]}
+        record: dict[str, Any] = {
+            "$type": "app.bsky.feed.post",
+            "text": text,
+            "createdAt": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+            "reply": {"root": ref.get("root") or parent, "parent": parent},
+        }
+        try:
+            session = await self._ensure_session(http, renew=False)
+            answer, _ = await self._xrpc(
+                http,
+                "com.atproto.repo.createRecord",
+                body={"repo": session["did"], "collection": "app.bsky.feed.post", "record": record},
+            )
+        except PollFailed as failed:
+            raise ReplyRefused(str(failed)) from None
+        uri = answer.get("uri") if isinstance(answer, dict) else None
+        if not isinstance(uri, str) or not uri.startswith("at://"):
+            raise ReplyRefused("Bluesky's answer has no uri of the reply")
+        return post_url(session.get("handle") or self.config.handle, uri)
+
+
+def post_url(handle: str, uri: str) -> str:
+    """The bsky.app address of a post, from its at:// uri."""
+    return f"https://bsky.app/profile/{handle}/post/{uri.rsplit('/', 1)[-1]}"
+
+
+def _parse_time(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _item(entry: dict[str, Any], *, addressed: bool, published: datetime) -> SourceItem | None:
+    """A post (search hit) or a notification about a post, as a mention object."""
+    record, author = entry.get("record"), entry.get("author")
+    uri, cid = entry.get("uri"), entry.get("cid")
+    if not (isinstance(record, dict) and isinstance(author, dict) and uri and cid):
+        return None
+    text = " ".join(str(record.get("text") or "").split())
+    handle = str(author.get("handle") or author.get("did") or "")
+    if not text or not handle:
+        return None
+    created = _parse_time(record.get("createdAt")) or published
+    mention: dict[str, Any] = {
+        "source": "bluesky",
+        "external_id": str(uri)[:255],
+        "url": post_url(handle, str(uri)),
+        "text": text,
+        "created_at": created.isoformat(),
+        "author": {
+            "handle": f"@{handle}"[:200],
+            "name": str(author.get("displayName") or handle)[:200],
+            "url": f"https://bsky.app/profile/{handle}",
+        },
+        "addressed": addressed,
+        "private": False,
+    }
+    if author.get("followersCount") is not None:
+        mention["author"]["followers"] = author["followersCount"]
+    langs = record.get("langs")
+    if isinstance(langs, list) and langs and isinstance(langs[0], str):
+        mention["language"] = langs[0]
+    reply = record.get("reply") if isinstance(record.get("reply"), dict) else None
+    parent = {"uri": str(uri), "cid": str(cid)}
+    root = reply.get("root") if reply else None
+    if reply and isinstance(reply.get("parent"), dict):
+        mention["in_reply_to"] = str(reply["parent"].get("uri"))[:255]
+    ref = {**parent, "root": root if isinstance(root, dict) and root.get("cid") else parent}
+    return SourceItem(mention, published, reply_ref=ref)

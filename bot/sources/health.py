@@ -1,0 +1,155 @@
+"""Is a source down? One alert in the configured channel when a source has been failing (or,
+where the team asked for it, quiet) for longer than allowed, and one "recovered" message when it
+works again; the flag lives on the source's cursor row, so replicas and restarts say it once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.clock import Clock
+from bot.config import WebcareConfig
+from storage import cursors, outbox
+from storage.models import JobKind
+
+log = logging.getLogger(__name__)
+DEFAULT_AFTER_MINUTES = 30  # when no source_alerts are configured (status, health)
+
+
+@dataclass(frozen=True, slots=True)
+class Down:
+    """Why a source counts as down, and since when."""
+
+    reason: str  # "failing" or "quiet"
+    since: datetime
+    error: str | None = None
+
+
+def down_state(source: Any, row: Any, *, now: datetime, after_minutes: int) -> Down | None:
+    """Failing for `after_minutes`, or no new item for the source's `quiet_alert_minutes`
+    (only for a source that has brought items before)."""
+    if row is None:
+        return None
+    if row.failing_since is not None and now - row.failing_since >= timedelta(
+        minutes=after_minutes
+    ):
+        return Down("failing", row.failing_since, row.last_error)
+    quiet = getattr(source, "quiet_alert_minutes", None)
+    newest = row.newest_seen_at
+    if quiet and row.items_seen and newest and now - newest >= timedelta(minutes=quiet):
+        return Down("quiet", newest)
+    return None
+
+
+class SourceHealth:
+    def __init__(
+        self,
+        *,
+        engine: AsyncEngine,
+        config: WebcareConfig,
+        clock: Clock,
+        on_alert: Callable[[], None] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.config = config
+        self.clock = clock
+        self.on_alert = on_alert
+
+    def after_minutes(self) -> int:
+        alerts = self.config.source_alerts
+        return alerts.after_minutes if alerts else DEFAULT_AFTER_MINUTES
+
+    async def down_sources(self) -> dict[str, Down]:
+        """The configured sources that are down now, by name."""
+        now = self.clock.now()
+        async with self.engine.connect() as conn:
+            rows = await cursors.all_cursors(conn)
+        found = {}
+        for source in self.config.sources:
+            down = down_state(
+                source, rows.get(source.name), now=now, after_minutes=self.after_minutes()
+            )
+            if down is not None:
+                found[source.name] = down
+        return found
+
+    async def check(self) -> int:
+        """Queue the alerts and recoveries that are due; returns how many were queued."""
+        alerts = self.config.source_alerts
+        if alerts is None:
+            return 0
+        now = self.clock.now()
+        down = await self.down_sources()
+        queued = 0
+        async with self.engine.begin() as conn:
+            rows = await cursors.all_cursors(conn)
+            for source in self.config.sources:
+                payload = await _change(conn, source.name, rows.get(source.name), down, now)
+                if payload is not None:
+                    await conn.run_sync(
+                        lambda sync, body=payload: outbox.enqueue(
+                            sync,
+                            kind=JobKind.SOURCE_ALERT,
+                            channel=alerts.channel,
+                            now=now,
+                            payload=body,
+                        )
+                    )
+                    log.warning("source %s: %s", source.name, payload["state"])
+                    queued += 1
+        if queued and self.on_alert is not None:
+            self.on_alert()
+        return queued
+
+
+async def _change(
+    conn: Any, name: str, row: Any, down: dict[str, Down], now: datetime
+) -> dict[str, Any] | None:
+    """The message to post when the source went down or came back (claimed on its row)."""
+    state = down.get(name)
+    if state is not None and row.down_alert_at is None:
+        if await cursors.mark_down_alerted(conn, name=name, now=now):
+            return {
+                "source": name,
+                "state": state.reason,
+                "since": state.since.isoformat(),
+                "error": state.error,
+            }
+        return None
+    came_back = state is None and row is not None and row.down_alert_at is not None
+    if came_back and await cursors.mark_recovered(conn, name=name):
+        return {"source": name, "state": "recovered", "since": row.down_alert_at.isoformat()}
+    return None
+
+
+def source_report(config: WebcareConfig, rows: dict[str, Any], *, now: datetime) -> dict[str, Any]:
+    """Per configured source, what /healthz and /metrics show: last success and error, items
+    seen, lag (time since the newest item), and whether it counts as down."""
+    alerts = config.source_alerts
+    after = alerts.after_minutes if alerts else DEFAULT_AFTER_MINUTES
+    shown: dict[str, Any] = {}
+    for source in config.sources:
+        row = rows.get(source.name)
+        down = down_state(source, row, now=now, after_minutes=after)
+        newest = row.newest_seen_at if row else None
+        shown[source.name] = {
+            "type": source.type,
+            "last_success": _iso(row.last_success_at) if row else None,
+            "last_error": row.last_error if row and row.failures else None,
+            "last_error_at": _iso(row.last_error_at) if row and row.failures else None,
+            "failures_in_a_row": row.failures if row else 0,
+            "items_seen": row.items_seen if row else 0,
+            "lag_seconds": round((now - newest).total_seconds()) if newest else None,
+            "down": down is not None,
+            "down_reason": down.reason if down else None,
+        }
+    return shown
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
