@@ -228,23 +228,31 @@ def next_due_at(conn: Connection) -> datetime | None:
     )
 
 
+# Built once: these run inside every click's transaction, and building a statement with its
+# values inlined costs more Python time than the database takes to run it.
+_ENQUEUE = insert(OUTBOX)
+_ENQUEUE_CARD_UPDATE = {
+    name: dialect_insert(OUTBOX).on_conflict_do_nothing(
+        index_elements=["dedupe_key"], index_where=text("status = 'pending'")
+    )
+    for name, dialect_insert in (("sqlite", sqlite_insert), ("postgresql", pg_insert))
+}
+
+
 def enqueue_card_update(conn: Connection, *, case_id: int, channel: str, now: datetime) -> None:
     """Queue a refresh of the case's card unless one is already waiting."""
-    dialect_insert = sqlite_insert if conn.dialect.name == "sqlite" else pg_insert
-    statement = dialect_insert(OUTBOX).values(
-        kind=JobKind.UPDATE_CARD,
-        case_id=case_id,
-        channel=channel,
-        status="pending",
-        attempts=0,
-        not_before=now,
-        created_at=now,
-        dedupe_key=f"card:{case_id}",
-    )
     conn.execute(
-        statement.on_conflict_do_nothing(
-            index_elements=["dedupe_key"], index_where=text("status = 'pending'")
-        )
+        _ENQUEUE_CARD_UPDATE[conn.dialect.name],
+        {
+            "kind": JobKind.UPDATE_CARD,
+            "case_id": case_id,
+            "channel": channel,
+            "status": JobStatus.PENDING,
+            "attempts": 0,
+            "not_before": now,
+            "created_at": now,
+            "dedupe_key": f"card:{case_id}",
+        },
     )
 
 
@@ -259,14 +267,15 @@ def enqueue(
 ) -> None:
     """Queue one message for Slack (sent in order with the rest of its channel)."""
     conn.execute(
-        insert(OUTBOX).values(
-            kind=kind,
-            case_id=case_id,
-            channel=channel,
-            status=JobStatus.PENDING,
-            attempts=0,
-            not_before=now,
-            created_at=now,
-            payload=dict(payload) if payload else None,
-        )
+        _ENQUEUE,
+        {
+            "kind": kind,
+            "case_id": case_id,
+            "channel": channel,
+            "status": JobStatus.PENDING,
+            "attempts": 0,
+            "not_before": now,
+            "created_at": now,
+            "payload": dict(payload) if payload else None,
+        },
     )

@@ -1,6 +1,10 @@
 """Changing a case: lock it, then write the change, its audit event and the Slack refresh.
 
 Synchronous: run inside a unit of work (storage.db.unit_of_work), one transaction each.
+
+The statements of the hot path (every click) are built once: building one per call, with its
+values inlined, costs more Python time than SQLite takes to run it, and the unit of work's
+thread holds the GIL that the event loop (acking clicks) needs meanwhile.
 """
 
 from __future__ import annotations
@@ -9,27 +13,39 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, bindparam, insert, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql import ClauseElement
 
 from storage.models import JobKind
 from storage.outbox import enqueue_card_update
 from storage.schedule import enqueue_note
 from storage.tables import CASES, EVENTS, OUTBOX
 
+# SQLite has no row locks: a no-op write takes the database's write lock, and RETURNING reads
+# the row under it in the same statement. The column written is in no index and no foreign key:
+# rewriting `id` to itself made SQLite rewrite every index entry of the row and look for child
+# rows (events, mentions, outbox jobs) of a "changed" parent key, on every click.
+_LOCK_SQLITE = (
+    update(CASES)
+    .where(CASES.c.id == bindparam("case_id_"))
+    .values(mention_count=CASES.c.mention_count)
+    .returning(*CASES.c)
+)
+_LOCK_FOR_UPDATE = select(CASES).where(CASES.c.id == bindparam("case_id_")).with_for_update()
+# The SET clause comes from the keys passed at execution (one compiled form per key set).
+_UPDATE_CASE = update(CASES).where(CASES.c.id == bindparam("case_id_")).returning(*CASES.c)
+_INSERT_EVENT = insert(EVENTS)
+
 
 def lock_case(conn: Connection, *, case_id: int) -> Row[Any] | None:
     """Read a case and hold it until the transaction ends: concurrent changes queue up.
 
-    PostgreSQL locks the row; SQLite has no row locks, so a no-op write takes the database's
-    write lock first (reading first and writing later could fail instead of waiting).
+    PostgreSQL locks the row; SQLite takes the database's write lock first (reading first and
+    writing later could fail instead of waiting).
     """
-    query = select(CASES).where(CASES.c.id == case_id)
-    if conn.dialect.name == "sqlite":
-        conn.execute(update(CASES).where(CASES.c.id == case_id).values(id=CASES.c.id))
-    else:
-        query = query.with_for_update()
-    return (conn.execute(query)).first()
+    query = _LOCK_SQLITE if conn.dialect.name == "sqlite" else _LOCK_FOR_UPDATE
+    return conn.execute(query, {"case_id_": case_id}).first()
 
 
 def apply_change(
@@ -47,21 +63,18 @@ def apply_change(
     card refresh and the note's line in the thread."""
     changed = case
     if values:
-        changed = (
-            conn.execute(
-                update(CASES).where(CASES.c.id == case.id).values(**values).returning(*CASES.c)
-            )
-        ).one()
+        changed = _update_case(conn, case.id, values)
     conn.execute(
-        insert(EVENTS).values(
-            case_id=case.id,
-            kind=event,
-            from_status=case.status,
-            to_status=changed.status,
-            actor=actor,
-            at=now,
-            detail={**(note or {}), **(detail or {})},
-        )
+        _INSERT_EVENT,
+        {
+            "case_id": case.id,
+            "kind": event,
+            "from_status": case.status,
+            "to_status": changed.status,
+            "actor": actor,
+            "at": now,
+            "detail": {**(note or {}), **(detail or {})},
+        },
     )
     if not changed.slack_ts:
         return changed  # no card yet: when it is posted, it shows the new state anyway
@@ -70,6 +83,13 @@ def apply_change(
     if note is not None:
         enqueue_note(conn, case_id=case.id, channel=changed.slack_channel, note=note, now=now)
     return changed
+
+
+def _update_case(conn: Connection, case_id: int, values: Mapping[str, Any]) -> Row[Any]:
+    if any(isinstance(value, ClauseElement) for value in values.values()):  # SQL, not data
+        statement = update(CASES).where(CASES.c.id == case_id).values(**values)
+        return conn.execute(statement.returning(*CASES.c)).one()
+    return conn.execute(_UPDATE_CASE, {**values, "case_id_": case_id}).one()
 
 
 def move_case(
