@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -72,7 +73,17 @@ class Ingestor:
         self.clock = clock
         self.router = Router(config)
         self.on_stored = on_stored
-        self._calendars = {d.key: BusinessCalendar(config.hours_for(d)) for d in config.departments}
+        # Per department: key, channel, calendar, SLA minutes and minutes to the SLA warning.
+        self._targets = {
+            d.key: (
+                d.key,
+                d.channel,
+                BusinessCalendar(config.hours_for(d)),
+                d.sla_minutes,
+                d.sla_minutes * config.sla_warning_at,
+            )
+            for d in config.departments
+        }
         self._reopen_window = timedelta(days=config.reopen_window_days)
         self._unit = unit_of_work(engine)
         self._queue: list[_Request] = []
@@ -81,18 +92,20 @@ class Ingestor:
     def plan(self, mention: MentionIn) -> Incoming:
         """Route one mention and work out its SLA deadline (no I/O)."""
         decision = self.router.route(mention)
-        department = self.config.department(decision.department)
+        target = self._targets.get(decision.department)
+        if target is None:  # a department removed from the config: the default one takes it
+            target = self._targets[self.config.department(decision.department).key]
+        key, channel, calendar, sla_minutes, warn_minutes = target
         start = min(mention.created_at, self.clock.now())
-        calendar = self._calendars[department.key]
         return Incoming(
             mention=mention,
-            department=department.key,
-            channel=department.channel,
+            department=key,
+            channel=channel,
             priority=decision.priority,
             tags=decision.tags,
             rule=decision.rule,
-            sla_due_at=calendar.add(start, department.sla_minutes),
-            sla_warn_at=calendar.add(start, department.sla_minutes * self.config.sla_warning_at),
+            sla_due_at=calendar.add(start, sla_minutes),
+            sla_warn_at=calendar.add(start, warn_minutes),
         )
 
     async def ingest(self, mentions: Sequence[MentionIn]) -> IngestResult:
@@ -101,8 +114,9 @@ class Ingestor:
         self._queue.append(request)
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_queued())
-        # shield: a client hanging up must not cancel a transaction shared with others.
-        stored = await asyncio.shield(request.done)
+        # A client hanging up cancels only its own future: the writer task, and the transaction
+        # shared with others, carry on (and store its mentions all the same).
+        stored = await request.done
         return IngestResult.of(stored)
 
     async def _write_queued(self) -> None:
@@ -120,7 +134,8 @@ class Ingestor:
             stored = await self._store(items)
         except Exception as exc:
             if len(batch) == 1:
-                batch[0].done.set_exception(exc)
+                if not batch[0].done.done():  # its client may have hung up
+                    batch[0].done.set_exception(exc)
                 return
             # Keep one bad request from failing the others that shared its transaction.
             for request in batch:
@@ -129,14 +144,18 @@ class Ingestor:
         metrics.INGEST_BATCH.observe(len(items))
         offset = 0
         for request in batch:
-            request.done.set_result(stored[offset : offset + len(request.items)])
+            if not request.done.done():
+                request.done.set_result(stored[offset : offset + len(request.items)])
             offset += len(request.items)
+        received: Counter[str] = Counter()
         for item, result in zip(items, stored, strict=True):
-            if result.duplicate:
-                metrics.MENTIONS_DUPLICATE.inc()
-            else:
-                metrics.MENTIONS_RECEIVED.labels(source=item.mention.source).inc()
-        if self.on_stored and any(not s.duplicate for s in stored):
+            if not result.duplicate:
+                received[item.mention.source] += 1
+        if len(items) > received.total():
+            metrics.MENTIONS_DUPLICATE.inc(len(items) - received.total())
+        for source, count in received.items():
+            metrics.MENTIONS_RECEIVED.labels(source=source).inc(count)
+        if self.on_stored and received:
             self.on_stored()
 
     async def _store(self, items: list[Incoming]) -> list[Stored]:

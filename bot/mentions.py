@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, get_args
@@ -38,10 +39,13 @@ MAX_TEXT = 40_000
 MAX_URL = 2048  # what the url columns hold
 
 
+# Unicode category Cc (C0, DEL and C1 controls) except newline and tab.
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
 def _clean(text: str) -> str:
-    # NFC so "é" typed two ways is one string; drop NULs and other C0 controls except newline/tab.
-    text = unicodedata.normalize("NFC", text)
-    return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) != "Cc").strip()
+    # NFC so "é" typed two ways is one string; drop NULs and other controls except newline/tab.
+    return _CONTROLS.sub("", unicodedata.normalize("NFC", text)).strip()
 
 
 Clean = Annotated[str, AfterValidator(_clean)]
