@@ -161,6 +161,7 @@ class _PolledSource(_Strict):
     # Tell the source-alert channel when this source has had no new item for this long (for
     # sources that normally bring something every hour or day); failures are alerted anyway.
     quiet_alert_minutes: Annotated[int, Field(ge=5)] | None = None
+    timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 30.0  # per HTTP request
 
 
 class FeedSource(_PolledSource):

@@ -14,7 +14,6 @@ from typing import Any, Protocol
 
 import aiohttp
 
-TIMEOUT = aiohttp.ClientTimeout(total=30)
 USER_AGENT = "webcare-router (+https://github.com/webcare-router)"
 
 

@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 import aiohttp
 
 from bot.config import BlueskySource
-from bot.sources.base import TIMEOUT, USER_AGENT, Cursor, Fetched, PollFailed, SourceItem
+from bot.sources.base import USER_AGENT, Cursor, Fetched, PollFailed, SourceItem
 from bot.sources.platform_http import failure, nearly_exhausted, seconds_until_reset
 
 PAGE = 50
@@ -36,6 +36,7 @@ class Bluesky:
     def __init__(self, config: BlueskySource) -> None:
         self.config = config
         self.name = config.name
+        self.timeout = aiohttp.ClientTimeout(total=config.timeout_seconds)
         self.interval_seconds = config.interval_seconds
         self.base = str(config.service).rstrip("/")
         self._session: dict[str, str] | None = None
@@ -107,7 +108,7 @@ class Bluesky:
             headers["Authorization"] = f"Bearer {token}"
         try:
             request = http.get if body is None else http.post
-            async with request(url, json=body, headers=headers, timeout=TIMEOUT) as resp:
+            async with request(url, json=body, headers=headers, timeout=self.timeout) as resp:
                 try:
                     answer = await resp.json(content_type=None)
                 except (json.JSONDecodeError, aiohttp.ContentTypeError, UnicodeDecodeError):
@@ -262,7 +263,7 @@ def _item(entry: dict[str, Any], *, addressed: bool, published: datetime) -> Sou
         "text": text,
         "created_at": created.isoformat(),
         "author": {
-            "handle": f"@{handle}"[:200],
+            "handle": handle[:200],
             "name": str(author.get("displayName") or handle)[:200],
             "url": f"https://bsky.app/profile/{handle}",
         },

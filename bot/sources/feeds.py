@@ -18,7 +18,7 @@ import aiohttp
 import feedparser
 
 from bot.config import FeedSource
-from bot.sources.base import TIMEOUT, USER_AGENT, Cursor, Fetched, PollFailed, SourceItem
+from bot.sources.base import USER_AGENT, Cursor, Fetched, PollFailed, SourceItem
 
 
 class FeedError(Exception):
@@ -113,6 +113,7 @@ class RssFeed:
         self.feed = feed
         self.name = feed.name
         self.interval_seconds = feed.interval_seconds
+        self.timeout = aiohttp.ClientTimeout(total=feed.timeout_seconds)
 
     async def fetch(
         self, http: aiohttp.ClientSession, cursor: Cursor, *, now: datetime, backfill_from: datetime
@@ -123,7 +124,7 @@ class RssFeed:
         if cursor.last_modified:
             headers["If-Modified-Since"] = cursor.last_modified
         try:
-            async with http.get(str(self.feed.url), headers=headers, timeout=TIMEOUT) as resp:
+            async with http.get(str(self.feed.url), headers=headers, timeout=self.timeout) as resp:
                 if resp.status == 304:
                     return Fetched([], cursor, not_modified=True)
                 if resp.status == 429:

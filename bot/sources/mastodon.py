@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlparse
 import aiohttp
 
 from bot.config import MastodonSource
-from bot.sources.base import TIMEOUT, USER_AGENT, Cursor, Fetched, PollFailed, SourceItem
+from bot.sources.base import USER_AGENT, Cursor, Fetched, PollFailed, SourceItem
 from bot.sources.feeds import plain_text
 from bot.sources.platform_http import failure, nearly_exhausted, seconds_until_reset
 
@@ -35,6 +35,7 @@ class Mastodon:
     def __init__(self, config: MastodonSource) -> None:
         self.config = config
         self.name = config.name
+        self.timeout = aiohttp.ClientTimeout(total=config.timeout_seconds)
         self.interval_seconds = config.interval_seconds
         self.base = str(config.instance).rstrip("/")
         self.host = urlparse(self.base).netloc
@@ -138,7 +139,7 @@ class Mastodon:
         self, http: aiohttp.ClientSession, url: str
     ) -> tuple[list[dict[str, Any]], dict[str, str], Any]:
         try:
-            async with http.get(url, headers=self.headers, timeout=TIMEOUT) as resp:
+            async with http.get(url, headers=self.headers, timeout=self.timeout) as resp:
                 body = await _json(resp)
                 if resp.status >= 400:
                     raise failure(resp.status, body, resp.headers, RATE)
@@ -183,7 +184,7 @@ class Mastodon:
             "text": text,
             "created_at": published.isoformat(),
             "author": {
-                "handle": f"@{acct}"[:200],
+                "handle": acct[:200],
                 "name": str(account.get("display_name") or account.get("username") or acct)[:200],
                 "followers": account.get("followers_count"),
                 "url": account.get("url"),
@@ -223,7 +224,7 @@ class Mastodon:
         headers = {**self.headers, "Idempotency-Key": idempotency_key}
         try:
             async with http.post(
-                f"{self.base}/api/v1/statuses", json=body, headers=headers, timeout=TIMEOUT
+                f"{self.base}/api/v1/statuses", json=body, headers=headers, timeout=self.timeout
             ) as resp:
                 answer = await _json(resp)
                 if resp.status >= 300:

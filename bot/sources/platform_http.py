@@ -51,7 +51,9 @@ def failure(
     """A PollFailed for an error answer, with the platform's own message when it gave one."""
     detail = ""
     if isinstance(body, dict):
-        detail = str(body.get("error") or body.get("message") or "")[:200]
+        error, message = body.get("error"), body.get("message")  # Bluesky sends both
+        detail = f"{error} ({message})" if error and message else str(error or message or "")
+        detail = detail[:200]
     reason = f"HTTP {status}" + (f": {detail}" if detail else "")
     if status == 401:
         reason += " (check the access token / app password in the config)"

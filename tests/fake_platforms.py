@@ -1,0 +1,461 @@
+"""Fake Mastodon and Bluesky servers over real HTTP, answering in the platforms' documented
+formats: Mastodon's REST API (notifications, tag timelines and v2 search with `min_id` /
+`max_id` paging, `Link` headers, `X-RateLimit-*` headers, Idempotency-Key on posting) and
+Bluesky's XRPC (sessions with expiring access tokens, listNotifications and searchPosts with
+opaque cursors, createRecord checking a post's reply refs, `RateLimit-*` headers)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+
+TOKEN = "mastodon-test-token-123"
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+async def _serve(app: web.Application) -> tuple[web.AppRunner, str]:
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}"
+
+
+@dataclass
+class RateLimit:
+    """X-RateLimit-* bookkeeping: `remaining` requests until `reset`."""
+
+    limit: int = 300
+    remaining: int = 300
+    reset: datetime = field(default_factory=lambda: datetime.now(UTC) + timedelta(minutes=5))
+
+
+class FakeMastodon:
+    def __init__(self) -> None:
+        self.url = ""
+        self.host = ""
+        self.notifications: list[dict[str, Any]] = []  # newest first, like the API
+        self.tags: dict[str, list[dict[str, Any]]] = {}
+        self.searchable: list[dict[str, Any]] = []
+        self.posted: list[dict[str, Any]] = []
+        self.requests: list[str] = []
+        self.rate = RateLimit()
+        self.fail_with: int | None = None
+        self.delay = 0.0
+        self._ids = itertools.count(110_000_000_000_000_000)
+        self._idempotent: dict[str, dict[str, Any]] = {}
+
+    # -- content -----------------------------------------------------------------------------
+
+    def account(self, username: str, *, domain: str | None = None, followers: int = 10) -> dict:
+        acct = f"{username}@{domain}" if domain else username
+        host = domain or self.host
+        return {
+            "id": str(abs(hash(acct)) % 10**6),
+            "username": username,
+            "acct": acct,
+            "display_name": username.capitalize(),
+            "locked": False,
+            "bot": False,
+            "created_at": "2022-01-01T00:00:00.000Z",
+            "note": "",
+            "url": f"https://{host}/@{username}",
+            "followers_count": followers,
+            "following_count": 3,
+            "statuses_count": 42,
+        }
+
+    def status(
+        self,
+        html: str,
+        *,
+        account: dict[str, Any],
+        at: datetime,
+        visibility: str = "public",
+        language: str | None = "nl",
+        spoiler: str = "",
+        in_reply_to_id: str | None = None,
+    ) -> dict[str, Any]:
+        status_id = str(next(self._ids))
+        host = account["url"].split("/")[2]
+        return {
+            "id": status_id,
+            "created_at": _iso(at),
+            "in_reply_to_id": in_reply_to_id,
+            "in_reply_to_account_id": None,
+            "sensitive": bool(spoiler),
+            "spoiler_text": spoiler,
+            "visibility": visibility,
+            "language": language,
+            "uri": f"https://{host}/users/{account['username']}/statuses/{status_id}",
+            "url": f"https://{host}/@{account['username']}/{status_id}",
+            "replies_count": 0,
+            "reblogs_count": 0,
+            "favourites_count": 0,
+            "content": html,
+            "reblog": None,
+            "account": account,
+            "media_attachments": [],
+            "mentions": [],
+            "tags": [],
+            "emojis": [],
+        }
+
+    def mention(self, status: dict[str, Any]) -> dict[str, Any]:
+        """A "mention" notification about `status`, newest first in the list."""
+        notification = {
+            "id": str(next(self._ids)),
+            "type": "mention",
+            "created_at": status["created_at"],
+            "account": status["account"],
+            "status": status,
+        }
+        self.notifications.insert(0, notification)
+        return notification
+
+    def tagged(self, tag: str, status: dict[str, Any]) -> None:
+        self.tags.setdefault(tag.lower(), []).insert(0, status)
+
+    # -- serving -----------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[FakeMastodon]:
+        app = web.Application(middlewares=[self._gate])
+        app.router.add_get("/api/v1/notifications", self._notifications)
+        app.router.add_get("/api/v1/timelines/tag/{tag}", self._tag)
+        app.router.add_get("/api/v2/search", self._search)
+        app.router.add_post("/api/v1/statuses", self._post)
+        runner, self.url = await _serve(app)
+        self.host = self.url.split("//")[1]
+        try:
+            yield self
+        finally:
+            await runner.cleanup()
+
+    def _rate_headers(self) -> dict[str, str]:
+        return {
+            "X-RateLimit-Limit": str(self.rate.limit),
+            "X-RateLimit-Remaining": str(max(0, self.rate.remaining)),
+            "X-RateLimit-Reset": _iso(self.rate.reset),
+        }
+
+    @web.middleware
+    async def _gate(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        self.requests.append(str(request.rel_url))
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if request.headers.get("Authorization") != f"Bearer {TOKEN}":
+            return web.json_response({"error": "The access token is invalid"}, status=401)
+        if self.fail_with:
+            return web.json_response({"error": "Something went wrong"}, status=self.fail_with)
+        if self.rate.remaining <= 0:
+            return web.json_response(
+                {"error": "Too many requests"}, status=429, headers=self._rate_headers()
+            )
+        self.rate.remaining -= 1
+        response = await handler(request)
+        response.headers.update(self._rate_headers())
+        return response
+
+    def _page(self, request: web.Request, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Mastodon's paging over a newest-first list by id."""
+        limit = min(int(request.query.get("limit", 20)), 40)
+        key = lambda item: int(item["id"])  # noqa: E731
+        if "min_id" in request.query:  # the page right after min_id, shown newest first
+            after = sorted((i for i in items if key(i) > int(request.query["min_id"])), key=key)
+            return sorted(after[:limit], key=key, reverse=True)
+        chosen = sorted(items, key=key, reverse=True)
+        if "max_id" in request.query:
+            chosen = [i for i in chosen if key(i) < int(request.query["max_id"])]
+        if "since_id" in request.query:
+            chosen = [i for i in chosen if key(i) > int(request.query["since_id"])]
+        return chosen[:limit]
+
+    def _linked(self, request: web.Request, page: list[dict[str, Any]]) -> web.Response:
+        headers = {}
+        if page:
+            base = f"{self.url}{request.path}"
+            extra = "&".join(
+                f"{k}={v}" for k, v in request.query.items() if k not in ("min_id", "max_id")
+            )
+            newest, oldest = page[0]["id"], page[-1]["id"]
+            headers["Link"] = (
+                f'<{base}?{extra}&max_id={oldest}>; rel="next", '
+                f'<{base}?{extra}&min_id={newest}>; rel="prev"'
+            )
+        return web.json_response(page, headers=headers)
+
+    async def _notifications(self, request: web.Request) -> web.Response:
+        types = request.query.getall("types[]", [])
+        items = [n for n in self.notifications if not types or n["type"] in types]
+        return self._linked(request, self._page(request, items))
+
+    async def _tag(self, request: web.Request) -> web.Response:
+        items = self.tags.get(request.match_info["tag"].lower(), [])
+        return self._linked(request, self._page(request, items))
+
+    async def _search(self, request: web.Request) -> web.Response:
+        query = request.query.get("q", "").lower()
+        hits = [s for s in self.searchable if query in s["content"].lower()]
+        return web.json_response(
+            {"accounts": [], "statuses": self._page(request, hits), "hashtags": []}
+        )
+
+    async def _post(self, request: web.Request) -> web.Response:
+        key = request.headers.get("Idempotency-Key")
+        if key and key in self._idempotent:
+            return web.json_response(self._idempotent[key])
+        body = await request.json()
+        if not body.get("status"):
+            return web.json_response({"error": "Validation failed: Text can't be blank"}, 422)
+        if body.get("visibility") not in ("public", "unlisted", "private", "direct"):
+            return web.json_response({"error": "Visibility is not included in the list"}, 422)
+        self.posted.append({**body, "idempotency_key": key})
+        brand = self.account("acmebank")
+        status = self.status(
+            f"<p>{body['status']}</p>",
+            account=brand,
+            at=datetime.now(UTC),
+            visibility=body["visibility"],
+            in_reply_to_id=body.get("in_reply_to_id"),
+        )
+        if key:
+            self._idempotent[key] = status
+        return web.json_response(status)
+
+
+class FakeBluesky:
+    HANDLE = "acmebank.bsky.social"
+    DID = "did:plc:acmebank000000000000000"
+    PASSWORD = "abcd-efgh-ijkl-mnop"
+
+    def __init__(self) -> None:
+        self.url = ""
+        self.notifications: list[dict[str, Any]] = []  # newest first
+        self.posts: list[dict[str, Any]] = []  # searchable, newest first
+        self.created: list[dict[str, Any]] = []
+        self.requests: list[str] = []
+        self.logins = 0
+        self.refreshes = 0
+        self.remaining = 3000
+        self.fail_with: int | None = None
+        self._tokens = itertools.count(1)
+        self._access: str | None = None
+        self._refresh: str | None = None
+        self._rkeys = itertools.count(1)
+        self._expired: set[str] = set()
+
+    def expire_access(self) -> None:
+        """The access token runs out (they live minutes); the refresh token still works."""
+        if self._access:
+            self._expired.add(self._access)
+        self._access = None
+
+    # -- content -----------------------------------------------------------------------------
+
+    def post(
+        self,
+        text: str,
+        *,
+        handle: str,
+        at: datetime,
+        reply_to: dict[str, Any] | None = None,
+        langs: tuple[str, ...] = ("nl",),
+    ) -> dict[str, Any]:
+        """A post view; `reply_to` is the post view it answers (the thread root is kept)."""
+        rkey = f"3l{next(self._rkeys):011d}"
+        did = f"did:plc:{handle.split('.')[0]:0<24}"
+        record: dict[str, Any] = {
+            "$type": "app.bsky.feed.post",
+            "createdAt": _iso(at),
+            "text": text,
+            "langs": list(langs),
+        }
+        if reply_to is not None:
+            parent = {"uri": reply_to["uri"], "cid": reply_to["cid"]}
+            root = reply_to["record"].get("reply", {}).get("root", parent)
+            record["reply"] = {"root": root, "parent": parent}
+        return {
+            "uri": f"at://{did}/app.bsky.feed.post/{rkey}",
+            "cid": f"bafyreib{rkey}cid",
+            "author": {
+                "did": did,
+                "handle": handle,
+                "displayName": handle.split(".")[0].capitalize(),
+                "avatar": f"https://cdn.bsky.app/img/avatar/plain/{did}/x@jpeg",
+                "labels": [],
+                "createdAt": "2023-05-01T00:00:00.000Z",
+            },
+            "record": record,
+            "replyCount": 0,
+            "repostCount": 0,
+            "likeCount": 0,
+            "quoteCount": 0,
+            "indexedAt": _iso(at + timedelta(seconds=1)),
+            "labels": [],
+        }
+
+    def notify(self, post: dict[str, Any], reason: str = "mention") -> None:
+        self.notifications.insert(
+            0,
+            {
+                "uri": post["uri"],
+                "cid": post["cid"],
+                "author": post["author"],
+                "reason": reason,
+                "record": post["record"],
+                "isRead": False,
+                "indexedAt": post["indexedAt"],
+                "labels": [],
+            },
+        )
+
+    # -- serving -----------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[FakeBluesky]:
+        app = web.Application(middlewares=[self._gate])
+        app.router.add_post("/xrpc/com.atproto.server.createSession", self._create_session)
+        app.router.add_post("/xrpc/com.atproto.server.refreshSession", self._refresh_session)
+        app.router.add_get("/xrpc/app.bsky.notification.listNotifications", self._list)
+        app.router.add_get("/xrpc/app.bsky.feed.searchPosts", self._search)
+        app.router.add_post("/xrpc/com.atproto.repo.createRecord", self._create_record)
+        runner, self.url = await _serve(app)
+        try:
+            yield self
+        finally:
+            await runner.cleanup()
+
+    @web.middleware
+    async def _gate(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        self.requests.append(str(request.rel_url))
+        headers = {
+            "RateLimit-Limit": "3000",
+            "RateLimit-Remaining": str(max(0, self.remaining)),
+            "RateLimit-Reset": str(int(datetime.now(UTC).timestamp()) + 300),
+            "RateLimit-Policy": "3000;w=300",
+        }
+        if self.fail_with:
+            return web.json_response(
+                {"error": "InternalServerError", "message": "Internal Server Error"},
+                status=self.fail_with,
+                headers=headers,
+            )
+        if self.remaining <= 0:
+            return web.json_response(
+                {"error": "RateLimitExceeded", "message": "Rate Limit Exceeded"},
+                status=429,
+                headers=headers,
+            )
+        self.remaining -= 1
+        response = await handler(request)
+        response.headers.update(headers)
+        return response
+
+    def _authorized(self, request: web.Request) -> web.Response | None:
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if token in self._expired:
+            return web.json_response(
+                {"error": "ExpiredToken", "message": "Token has expired"}, status=400
+            )
+        if not token or token != self._access:
+            return web.json_response(
+                {"error": "AuthenticationRequired", "message": "Authentication Required"},
+                status=401,
+            )
+        return None
+
+    def _new_tokens(self) -> dict[str, str]:
+        number = next(self._tokens)
+        self._access, self._refresh = f"access-{number}", f"refresh-{number}"
+        return {
+            "accessJwt": self._access,
+            "refreshJwt": self._refresh,
+            "handle": self.HANDLE,
+            "did": self.DID,
+        }
+
+    async def _create_session(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        if body.get("identifier") != self.HANDLE or body.get("password") != self.PASSWORD:
+            return web.json_response(
+                {"error": "AuthenticationRequired", "message": "Invalid identifier or password"},
+                status=401,
+            )
+        self.logins += 1
+        return web.json_response({**self._new_tokens(), "active": True})
+
+    async def _refresh_session(self, request: web.Request) -> web.Response:
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if token != self._refresh:
+            return web.json_response(
+                {"error": "ExpiredToken", "message": "Token has expired"}, status=400
+            )
+        self.refreshes += 1
+        return web.json_response(self._new_tokens())
+
+    @staticmethod
+    def _paged(request: web.Request, items: list[dict[str, Any]], name: str) -> web.Response:
+        limit = min(int(request.query.get("limit", 50)), 100)
+        start = int(request.query.get("cursor", "0") or 0)
+        page = items[start : start + limit]
+        body: dict[str, Any] = {name: page}
+        if start + limit < len(items):
+            body["cursor"] = str(start + limit)
+        return web.json_response(body)
+
+    async def _list(self, request: web.Request) -> web.Response:
+        if refused := self._authorized(request):
+            return refused
+        return self._paged(request, self.notifications, "notifications")
+
+    async def _search(self, request: web.Request) -> web.Response:
+        if refused := self._authorized(request):
+            return refused
+        query = request.query.get("q", "").lower()
+        if request.query.get("sort") != "latest":
+            return web.json_response({"error": "InvalidRequest"}, status=400)
+        hits = [p for p in self.posts if query in p["record"]["text"].lower()]
+        return self._paged(request, hits, "posts")
+
+    async def _create_record(self, request: web.Request) -> web.Response:
+        if refused := self._authorized(request):
+            return refused
+        body = await request.json()
+        record = body.get("record", {})
+        problems = []
+        if body.get("repo") != self.DID or body.get("collection") != "app.bsky.feed.post":
+            problems.append("repo/collection")
+        if record.get("$type") != "app.bsky.feed.post" or not record.get("createdAt"):
+            problems.append("record type/createdAt")
+        if len(record.get("text", "")) > 300:
+            problems.append("Record/text must not be longer than 300 graphemes")
+        reply = record.get("reply")
+        if reply is not None:
+            for ref in ("root", "parent"):
+                strong = reply.get(ref) or {}
+                if not str(strong.get("uri", "")).startswith("at://") or not strong.get("cid"):
+                    problems.append(f"reply/{ref} must be a strong ref")
+        if problems:
+            return web.json_response(
+                {"error": "InvalidRequest", "message": "; ".join(problems)}, status=400
+            )
+        self.created.append(body)
+        rkey = f"3m{next(self._rkeys):011d}"
+        return web.json_response(
+            {
+                "uri": f"at://{self.DID}/app.bsky.feed.post/{rkey}",
+                "cid": f"bafyreic{rkey}",
+                "commit": {"cid": "bafyreicommit", "rev": "3m0000000000"},
+                "validationStatus": "valid",
+            }
+        )

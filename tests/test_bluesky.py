@@ -1,0 +1,204 @@
+"""Bluesky: notifications and searches become cases, read back to the last seen post through
+XRPC cursors, the session survives an expired token, and a reply lands in the right thread."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from bot.config import WebcareConfig, parse_config
+from bot.sources.poller import PollFailed
+from storage.models import Case, Draft, Mention
+from tests.conftest import CONFIG, BotUnderTest
+from tests.fake_platforms import FakeBluesky
+from tests.fake_slack import FakeSlack
+from tests.test_claim import ANNA, _click
+from tests.test_delivery import _rich_text, _texts
+from tests.test_drafts import _draft_message, _submit
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+@pytest.fixture
+async def bluesky() -> AsyncIterator[FakeBluesky]:
+    async with FakeBluesky().running() as server:
+        yield server
+
+
+@pytest.fixture
+def config(bluesky: FakeBluesky) -> WebcareConfig:
+    source = {
+        "name": "bsky",
+        "type": "bluesky",
+        "service": bluesky.url,
+        "handle": FakeBluesky.HANDLE,
+        "app_password": FakeBluesky.PASSWORD,
+        "search": ["acme bank"],
+    }
+    return parse_config({**CONFIG, "sources": [source]}, source="test.yml")
+
+
+async def _mentions(bot: BotUnderTest) -> list[Any]:
+    async with bot.runtime.engine.connect() as conn:
+        return list(await conn.execute(select(Mention).order_by(Mention.id)))
+
+
+async def test_mentions_replies_and_search_hits_become_cases_likes_do_not(
+    bot: BotUnderTest, slack: FakeSlack, bluesky: FakeBluesky
+) -> None:
+    ours = bluesky.post(
+        "Nieuw: betalen met je horloge", handle=bluesky.HANDLE, at=NOW - timedelta(hours=2)
+    )
+    reply = bluesky.post(
+        "Werkt bij mij niet, <!channel> help",
+        handle="karin.bsky.social",
+        at=NOW - timedelta(minutes=30),
+        reply_to=ours,
+    )
+    bluesky.notify(reply, "reply")
+    bluesky.notify(
+        bluesky.post("hoi", handle="joop.bsky.social", at=NOW - timedelta(minutes=20)), "like"
+    )
+    hit = bluesky.post(
+        "Acme Bank heeft de beste app",
+        handle="els.bsky.social",
+        at=NOW - timedelta(minutes=10),
+        langs=("en",),
+    )
+    bluesky.posts.insert(0, hit)
+
+    assert (await bot.runtime.poller.poll("bsky")).stored == 2
+    first, second = await _mentions(bot)
+    assert first.text == "Werkt bij mij niet, <!channel> help" and first.addressed
+    assert first.author_handle == "karin.bsky.social"
+    assert (
+        first.url
+        == f"https://bsky.app/profile/karin.bsky.social/post/{reply['uri'].rsplit('/', 1)[1]}"
+    )
+    assert first.in_reply_to == ours["uri"]
+    assert second.text == "Acme Bank heeft de beste app" and not second.addressed
+    assert second.language == "en"
+    await bot.deliver()
+    karin_card = next(m for m in slack.posts("CWEBCARE1") if "karin" in str(m["blocks"]))
+    assert all("<!channel>" not in shown for shown in _texts(karin_card))
+    assert _rich_text(karin_card) == "Werkt bij mij niet, <!channel> help"  # shown literally
+    # Nothing new: nothing stored, and only the first page of each listing was read.
+    bluesky.requests.clear()
+    assert (await bot.runtime.poller.poll("bsky")).stored == 0
+    assert len(bluesky.requests) == 2 and bluesky.logins == 1
+
+
+async def test_listings_are_read_back_to_the_last_seen_post_across_pages_and_restarts(
+    bot: BotUnderTest, bluesky: FakeBluesky, config: WebcareConfig, slack: FakeSlack
+) -> None:
+    from bot.runtime import Runtime
+    from tests.conftest import make_settings
+
+    bluesky.notify(bluesky.post("begin", handle="a.bsky.social", at=NOW - timedelta(hours=5)))
+    await bot.runtime.poller.poll("bsky")
+    for n in range(120):  # gained while the bot was down: three pages of 50
+        at = NOW - timedelta(hours=4) + timedelta(seconds=n)
+        bluesky.notify(bluesky.post(f"bericht {n}", handle=f"k{n}.bsky.social", at=at))
+    restarted = Runtime(make_settings(slack), config, engine=bot.runtime.engine)
+    try:
+        assert (await restarted.poller.poll("bsky")).stored == 120
+        assert (await restarted.poller.poll("bsky")).stored == 0
+    finally:
+        await restarted.http.close()
+        await restarted.sources_http.close()
+    texts = [m.text for m in await _mentions(bot)]
+    assert texts == ["begin"] + [f"bericht {n}" for n in range(120)]
+
+
+async def test_an_expired_session_is_refreshed_and_errors_are_clear(
+    bot: BotUnderTest, bluesky: FakeBluesky
+) -> None:
+    await bot.runtime.poller.poll("bsky")
+    bluesky.expire_access()
+    bluesky.notify(bluesky.post("nog iets", handle="b.bsky.social", at=NOW - timedelta(minutes=1)))
+    assert (await bot.runtime.poller.poll("bsky")).stored == 1
+    assert bluesky.refreshes == 1 and bluesky.logins == 1
+
+    bluesky.remaining = 0
+    with pytest.raises(PollFailed, match="429") as limited:
+        await bot.runtime.poller.poll("bsky")
+    assert limited.value.retry_after is not None and 250 < limited.value.retry_after <= 300
+    bluesky.remaining = 1000
+    bluesky.fail_with = 502
+    with pytest.raises(PollFailed, match="HTTP 502: InternalServerError"):
+        await bot.runtime.poller.poll("bsky")
+
+
+async def test_wrong_credentials_say_what_to_check(bluesky: FakeBluesky) -> None:
+    import aiohttp
+
+    from bot.sources.base import Cursor
+    from bot.sources.poller import build_sources
+
+    source = {
+        "name": "bsky",
+        "type": "bluesky",
+        "service": bluesky.url,
+        "handle": FakeBluesky.HANDLE,
+        "app_password": "wrong-password",
+    }
+    config = parse_config({**CONFIG, "sources": [source]}, source="test.yml")
+    async with aiohttp.ClientSession() as http:
+        with pytest.raises(PollFailed, match=r"401.*app password"):
+            await build_sources(config)["bsky"].fetch(
+                http, Cursor(), now=NOW, backfill_from=NOW - timedelta(days=1)
+            )
+
+
+async def test_send_replies_in_the_thread_with_root_and_parent_refs(
+    bot: BotUnderTest, slack: FakeSlack, bluesky: FakeBluesky
+) -> None:
+    root = bluesky.post("Onze app is vernieuwd", handle=bluesky.HANDLE, at=NOW - timedelta(hours=3))
+    middle = bluesky.post(
+        "Mooi!", handle="joop.bsky.social", at=NOW - timedelta(hours=2), reply_to=root
+    )
+    customer = bluesky.post(
+        "Maar inloggen lukt me niet",
+        handle="karin.bsky.social",
+        at=NOW - timedelta(minutes=5),
+        reply_to=middle,
+    )
+    bluesky.notify(customer, "reply")
+    await bot.runtime.poller.poll("bsky")
+    await bot.deliver()
+    card = slack.last_post("CWEBCARE1")
+    assert card is not None
+    await _click(bot, slack, "case_draft_reply", ANNA, card=card)
+    await _submit(bot, slack, "Hoi Karin, stuur ons een DM, dan kijken we mee.")
+    await _click(bot, slack, "draft_send", ANNA, card=_draft_message(slack, "CWEBCARE1"))
+
+    (created,) = bluesky.created
+    record = created["record"]
+    assert record["text"] == "Hoi Karin, stuur ons een DM, dan kijken we mee."
+    assert record["reply"]["parent"] == {"uri": customer["uri"], "cid": customer["cid"]}
+    assert record["reply"]["root"] == {"uri": root["uri"], "cid": root["cid"]}  # the thread's
+    async with bot.runtime.engine.connect() as conn:
+        (draft,) = list(await conn.execute(select(Draft)))
+        (case,) = list(await conn.execute(select(Case)))
+    assert draft.sent_url.startswith(f"https://bsky.app/profile/{bluesky.HANDLE}/post/3m")
+    assert case.first_response_at is not None
+
+
+async def test_a_private_reply_cannot_go_out_on_bluesky_and_the_agent_is_told(
+    bot: BotUnderTest, slack: FakeSlack, bluesky: FakeBluesky
+) -> None:
+    bluesky.notify(bluesky.post("Mijn IBAN is fout", handle="karin.bsky.social", at=NOW))
+    await bot.runtime.poller.poll("bsky")
+    await bot.deliver()
+    card = slack.last_post("CWEBCARE1")
+    assert card is not None
+    await _click(bot, slack, "case_draft_reply", ANNA, card=card)
+    await _submit(bot, slack, "We sturen je een DM.", public=False)
+    await _click(bot, slack, "draft_send", ANNA, card=_draft_message(slack, "CWEBCARE1"))
+    await slack.wait_for(lambda: bool(slack.ephemerals))
+    assert "Bluesky has no private replies" in slack.ephemerals[-1]["text"]
+    assert bluesky.created == []

@@ -1,0 +1,278 @@
+"""Mastodon: the brand account's mentions and searches become cases, paged and rate-limited as
+the API says, and an approved reply is posted in the right conversation and visibility."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from bot.config import WebcareConfig, parse_config
+from bot.sources.poller import PollFailed
+from storage.models import Case, Mention
+from tests.conftest import CONFIG, BotUnderTest
+from tests.fake_platforms import TOKEN, FakeMastodon
+from tests.fake_slack import FakeSlack
+from tests.test_claim import ANNA, _click
+from tests.test_drafts import _draft_message, _submit
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+@pytest.fixture
+async def mastodon() -> AsyncIterator[FakeMastodon]:
+    async with FakeMastodon().running() as server:
+        yield server
+
+
+def _source(server: FakeMastodon, **overrides: Any) -> dict[str, Any]:
+    return {
+        "name": "mastodon",
+        "type": "mastodon",
+        "instance": server.url,
+        "access_token": TOKEN,
+        "search": ["acme bank", "#acmebank"],
+        "timeout_seconds": 2,
+        **overrides,
+    }
+
+
+@pytest.fixture
+def config(mastodon: FakeMastodon) -> WebcareConfig:
+    return parse_config({**CONFIG, "sources": [_source(mastodon)]}, source="test.yml")
+
+
+async def _mentions(bot: BotUnderTest) -> list[Any]:
+    async with bot.runtime.engine.connect() as conn:
+        return list(await conn.execute(select(Mention).order_by(Mention.id)))
+
+
+async def _cases(bot: BotUnderTest) -> list[Any]:
+    async with bot.runtime.engine.connect() as conn:
+        return list(await conn.execute(select(Case).order_by(Case.id)))
+
+
+def _customer(server: FakeMastodon, name: str = "karin") -> dict[str, Any]:
+    return server.account(name, domain="social.example", followers=1500)
+
+
+async def test_mentions_dms_and_searches_become_cases_once_each(
+    bot: BotUnderTest, slack: FakeSlack, mastodon: FakeMastodon
+) -> None:
+    karin, piet = _customer(mastodon), mastodon.account("piet")  # piet is on our instance
+    public = mastodon.status(
+        '<p><span class="h-card"><a href="https://x/@acmebank" class="u-url mention">@<span>'
+        "acmebank</span></a></span> mijn pas van Acme Bank doet het niet &amp; ik ben "
+        "&lt;boos&gt;</p>"
+        "<script>alert(1)</script>",
+        account=karin,
+        at=NOW - timedelta(minutes=20),
+    )
+    mastodon.mention(public)
+    mastodon.searchable.append(public)  # also found by the search: still one case
+    direct = mastodon.status(
+        "<p>@acmebank mijn rekeningnummer is privé</p>",
+        account=piet,
+        at=NOW - timedelta(minutes=10),
+        visibility="direct",
+    )
+    mastodon.mention(direct)
+    mastodon.tagged(
+        "acmebank",
+        mastodon.status(
+            "<p>Wat een goede app van <a href='x'>#AcmeBank</a></p>",
+            account=mastodon.account("joop", domain="other.example"),
+            at=NOW - timedelta(minutes=5),
+            spoiler="reclame",
+        ),
+    )
+
+    result = await bot.runtime.poller.poll("mastodon")
+    assert result.stored == 3
+    first, second, third = await _mentions(bot)
+    assert first.text == "@acmebank mijn pas van Acme Bank doet het niet & ik ben <boos>"
+    assert first.author_handle == "karin@social.example"
+    assert first.addressed and not first.private and first.url == public["url"]
+    assert second.author_handle == f"piet@{mastodon.host}" and second.private
+    assert third.text == "[CW: reclame] Wat een goede app van #AcmeBank" and not third.addressed
+    cases = await _cases(bot)
+    assert [c.reactive for c in cases] == [True, True, False]
+    assert [c.private for c in cases] == [False, True, False]
+
+    await bot.deliver()
+    card = slack.last_post("CWEBCARE1")
+    assert card is not None and "alert(1)" not in str(card["blocks"])
+    # Nothing new: one request per stream, each from its saved min_id, and nothing stored.
+    mastodon.requests.clear()
+    assert (await bot.runtime.poller.poll("mastodon")).stored == 0
+    assert len(mastodon.requests) == 3 and all("min_id=" in r for r in mastodon.requests)
+
+
+async def test_a_burst_bigger_than_a_page_is_read_in_full_following_link_headers(
+    bot: BotUnderTest, mastodon: FakeMastodon
+) -> None:
+    karin = _customer(mastodon)
+    mastodon.mention(mastodon.status("<p>eerste</p>", account=karin, at=NOW - timedelta(hours=1)))
+    await bot.runtime.poller.poll("mastodon")
+    for n in range(95):
+        author = mastodon.account(f"klant{n}", domain="social.example")
+        at = NOW - timedelta(minutes=50) + timedelta(seconds=n)
+        mastodon.mention(mastodon.status(f"<p>storing nummer {n}</p>", account=author, at=at))
+    mastodon.requests.clear()
+    assert (await bot.runtime.poller.poll("mastodon")).stored == 95
+    texts = [m.text for m in await _mentions(bot)]
+    assert texts == ["eerste"] + [f"storing nummer {n}" for n in range(95)]
+    notification_requests = [r for r in mastodon.requests if "notifications" in r]
+    assert len(notification_requests) == 3  # 40 + 40 + 15, the last page short
+    assert "min_id=" in notification_requests[1]  # the rel="prev" link, forwards in time
+
+
+async def test_the_first_poll_takes_only_the_backfill_window(
+    bot: BotUnderTest, mastodon: FakeMastodon
+) -> None:
+    karin = _customer(mastodon)
+    for hours in (72, 50, 30, 2, 1):
+        mastodon.mention(
+            mastodon.status(
+                f"<p>{hours} uur oud</p>", account=karin, at=NOW - timedelta(hours=hours)
+            )
+        )
+    assert (await bot.runtime.poller.poll("mastodon")).stored == 2
+    assert [m.text for m in await _mentions(bot)] == ["2 uur oud", "1 uur oud"]
+
+
+async def test_the_rate_limit_is_respected_and_nothing_is_lost(
+    bot: BotUnderTest, mastodon: FakeMastodon
+) -> None:
+    karin = _customer(mastodon)
+    mastodon.mention(mastodon.status("<p>begin</p>", account=karin, at=NOW - timedelta(hours=1)))
+    await bot.runtime.poller.poll("mastodon")
+    for n in range(60):
+        author = mastodon.account(f"k{n}", domain="social.example")
+        mastodon.mention(
+            mastodon.status(
+                f"<p>bericht {n}</p>", account=author, at=NOW - timedelta(minutes=59 - n)
+            )
+        )
+    mastodon.rate.remaining = 3  # one page, then the reserve is reached
+    mastodon.rate.reset = NOW + timedelta(minutes=4)
+    result = await bot.runtime.poller.poll("mastodon")
+    assert result.stored == 40 and result.wait_seconds is not None
+    assert 200 < result.wait_seconds <= 240  # until the window resets
+    mastodon.rate.remaining = 0  # exhausted: the instance answers 429
+    with pytest.raises(PollFailed, match="429") as limited:
+        await bot.runtime.poller.poll("mastodon")
+    assert limited.value.retry_after is not None and limited.value.retry_after > 200
+    mastodon.rate.remaining = 300
+    assert (await bot.runtime.poller.poll("mastodon")).stored == 20
+    assert len(await _mentions(bot)) == 61
+
+
+async def test_failures_are_clear_and_harm_nothing(
+    bot: BotUnderTest, mastodon: FakeMastodon, config: WebcareConfig
+) -> None:
+    mastodon.fail_with = 503
+    with pytest.raises(PollFailed, match="HTTP 503: Something went wrong"):
+        await bot.runtime.poller.poll("mastodon")
+    mastodon.fail_with = None
+    mastodon.delay = 3  # beyond the source's 2 s timeout
+    with pytest.raises(PollFailed, match="Timeout"):
+        await bot.runtime.poller.poll("mastodon")
+    mastodon.delay = 0
+    from bot.sources.poller import build_sources
+
+    wrong = parse_config(
+        {**CONFIG, "sources": [_source(mastodon, access_token="not-the-token")]},
+        source="test.yml",
+    )
+    with pytest.raises(PollFailed, match=r"401.*access token"):
+        await build_sources(wrong)["mastodon"].fetch(
+            bot.runtime.sources_http, _empty(), now=NOW, backfill_from=NOW - timedelta(days=1)
+        )
+    async with bot.session.get(f"{bot.url}/healthz") as response:
+        health = (await response.json())["sources"]["mastodon"]
+    assert health["failures_in_a_row"] == 2 and "Timeout" in health["last_error"]
+    status, _ = await bot.post_webhook({**_webhook_mention(), "external_id": "w1"})
+    assert status == 202  # the webhook is untouched by a failing source
+
+
+def _empty() -> Any:
+    from bot.sources.base import Cursor
+
+    return Cursor()
+
+
+def _webhook_mention() -> dict[str, Any]:
+    from tests.conftest import mention
+
+    return mention("1")
+
+
+async def test_items_gained_while_the_bot_was_down_are_caught_up_once(
+    bot: BotUnderTest, mastodon: FakeMastodon, config: WebcareConfig, slack: FakeSlack
+) -> None:
+    from bot.runtime import Runtime
+    from tests.conftest import make_settings
+
+    karin = _customer(mastodon)
+    mastodon.mention(mastodon.status("<p>een</p>", account=karin, at=NOW - timedelta(hours=3)))
+    await bot.runtime.poller.poll("mastodon")
+    mastodon.mention(mastodon.status("<p>twee</p>", account=karin, at=NOW - timedelta(hours=2)))
+    restarted = Runtime(make_settings(slack), config, engine=bot.runtime.engine)
+    try:
+        assert (await restarted.poller.poll("mastodon")).stored == 1
+        assert (await restarted.poller.poll("mastodon")).stored == 0
+    finally:
+        await restarted.http.close()
+        await restarted.sources_http.close()
+    assert [m.text for m in await _mentions(bot)] == ["een", "twee"]
+    assert len(await _cases(bot)) == 1  # karin's second message joined her case
+
+
+@pytest.mark.parametrize(
+    ("visibility", "public_draft", "posted_as"),
+    [("public", True, "public"), ("unlisted", True, "unlisted"), ("direct", False, "direct")],
+)
+async def test_send_replies_in_the_conversation_with_matching_visibility(
+    bot: BotUnderTest,
+    slack: FakeSlack,
+    mastodon: FakeMastodon,
+    visibility: str,
+    public_draft: bool,
+    posted_as: str,
+) -> None:
+    karin = _customer(mastodon)
+    first = mastodon.status("<p>hallo</p>", account=karin, at=NOW - timedelta(minutes=30))
+    latest = mastodon.status(
+        "<p>nog steeds geen antwoord</p>",
+        account=karin,
+        at=NOW - timedelta(minutes=5),
+        visibility=visibility,
+    )
+    mastodon.mention(first)
+    mastodon.mention(latest)
+    await bot.runtime.poller.poll("mastodon")
+    await bot.deliver()
+    card = slack.last_post("CWEBCARE1")
+    assert card is not None
+    await _click(bot, slack, "case_draft_reply", ANNA, card=card)
+    await _submit(bot, slack, "Sorry Karin, we bellen je vandaag.", public=public_draft)
+    draft = _draft_message(slack, "CWEBCARE1")
+    await _click(bot, slack, "draft_send", ANNA, card=draft)
+
+    (posted,) = mastodon.posted
+    assert posted["in_reply_to_id"] == latest["id"]  # the customer's latest message
+    assert posted["visibility"] == posted_as
+    assert posted["status"] == "@karin@social.example Sorry Karin, we bellen je vandaag."
+    assert posted["idempotency_key"].startswith("webcare-draft-")
+    (case,) = await _cases(bot)
+    assert case.first_response_at is not None
+    async with bot.runtime.engine.connect() as conn:
+        from storage.models import Draft
+
+        (sent,) = list(await conn.execute(select(Draft)))
+    assert sent.sent_url is not None
+    assert sent.sent_url.startswith(f"https://{mastodon.host}/@acmebank/")

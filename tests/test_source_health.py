@@ -1,0 +1,166 @@
+"""A source that breaks or goes quiet is noticed: one alert in the alert channel, one
+"recovered" message, listed in /webcare status, /healthz and /metrics; and a hanging source
+never holds up the others, the webhook or Slack delivery."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.config import WebcareConfig, parse_config
+from bot.sources.poller import PollFailed
+from storage.models import Mention
+from tests.conftest import CONFIG, BotUnderTest, mention
+from tests.fake_platforms import TOKEN, FakeBluesky, FakeMastodon
+from tests.fake_slack import FakeSlack
+from tests.test_status import _command, _text
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+ALERTS = "C0SOURCES1"
+
+
+@pytest.fixture
+async def mastodon() -> AsyncIterator[FakeMastodon]:
+    async with FakeMastodon().running() as server:
+        yield server
+
+
+@pytest.fixture
+async def bluesky() -> AsyncIterator[FakeBluesky]:
+    async with FakeBluesky().running() as server:
+        yield server
+
+
+@pytest.fixture
+def config(mastodon: FakeMastodon, bluesky: FakeBluesky) -> WebcareConfig:
+    sources = [
+        {
+            "name": "mastodon",
+            "type": "mastodon",
+            "instance": mastodon.url,
+            "access_token": TOKEN,
+            "timeout_seconds": 1,
+            "quiet_alert_minutes": 120,
+        },
+        {
+            "name": "bsky",
+            "type": "bluesky",
+            "service": bluesky.url,
+            "handle": FakeBluesky.HANDLE,
+            "app_password": FakeBluesky.PASSWORD,
+        },
+    ]
+    return parse_config(
+        {**CONFIG, "sources": sources, "source_alerts": {"channel": ALERTS, "after_minutes": 30}},
+        source="test.yml",
+    )
+
+
+def _alert_texts(slack: FakeSlack) -> list[str]:
+    return [post["text"] for post in slack.posts(ALERTS)]
+
+
+async def _metric(bot: BotUnderTest, line_start: str) -> float:
+    async with bot.session.get(f"{bot.url}/metrics") as response:
+        body = await response.text()
+    (line,) = [line for line in body.splitlines() if line.startswith(line_start)]
+    return float(line.rsplit(" ", 1)[1])
+
+
+async def test_a_failing_source_is_alerted_once_listed_in_status_and_recovers_once(
+    bot: BotUnderTest, slack: FakeSlack, bluesky: FakeBluesky
+) -> None:
+    health = bot.runtime.poller.health
+    await bot.runtime.poller.poll("bsky")
+    bluesky.fail_with = 500
+    with pytest.raises(PollFailed):
+        await bot.runtime.poller.poll("bsky")
+    assert await health.check() == 0  # failing for a moment is not down yet
+    bot.clock.advance(minutes=31)
+    with pytest.raises(PollFailed):
+        await bot.runtime.poller.poll("bsky")
+    assert await health.check() == 1
+    assert await health.check() == 0  # said once
+    await bot.deliver()
+    (alert,) = _alert_texts(slack)
+    assert alert.startswith(":warning: Source *bsky* has been failing since")
+    assert "HTTP 500: InternalServerError" in alert
+
+    status = _text(await _command(bot, "status"))
+    assert "Sources down: *bsky* (HTTP 500: InternalServerError" in status
+    assert await _metric(bot, 'webcare_source_down{source="bsky",type="bluesky"}') == 1
+    async with bot.session.get(f"{bot.url}/healthz") as response:
+        shown = (await response.json())["sources"]["bsky"]
+    assert shown["down"] and shown["down_reason"] == "failing" and shown["failures_in_a_row"] == 2
+
+    bluesky.fail_with = None
+    await bot.runtime.poller.poll("bsky")
+    assert await health.check() == 1
+    assert await health.check() == 0
+    await bot.deliver()
+    assert _alert_texts(slack)[-1].startswith(":white_check_mark: Source *bsky* works again")
+    assert "Sources down" not in _text(await _command(bot, "status"))
+    assert await _metric(bot, 'webcare_source_down{source="bsky",type="bluesky"}') == 0
+
+
+async def test_a_source_that_usually_brings_items_and_goes_quiet_is_alerted(
+    bot: BotUnderTest, slack: FakeSlack, mastodon: FakeMastodon
+) -> None:
+    health = bot.runtime.poller.health
+    await bot.runtime.poller.poll("mastodon")  # nothing yet: never alerted as quiet
+    bot.clock.advance(hours=5)
+    assert await health.check() == 0
+    karin = mastodon.account("karin", domain="social.example")
+    mastodon.mention(mastodon.status("<p>hoi</p>", account=karin, at=bot.clock.now()))
+    await bot.runtime.poller.poll("mastodon")
+    bot.clock.advance(minutes=119)
+    assert await health.check() == 0
+    bot.clock.advance(minutes=2)
+    assert await health.check() == 1
+    await bot.deliver()
+    assert "Source *mastodon* has brought nothing new since" in _alert_texts(slack)[-1]
+    mastodon.mention(mastodon.status("<p>weer iets</p>", account=karin, at=bot.clock.now()))
+    await bot.runtime.poller.poll("mastodon")
+    assert await health.check() == 1
+    await bot.deliver()
+    assert "Source *mastodon* works again" in _alert_texts(slack)[-1]
+
+
+async def test_the_alert_is_in_dutch_for_a_dutch_team(
+    bot: BotUnderTest, slack: FakeSlack, bluesky: FakeBluesky
+) -> None:
+    bot.runtime.worker.lang = "nl"
+    bluesky.fail_with = 503
+    with pytest.raises(PollFailed):
+        await bot.runtime.poller.poll("bsky")
+    bot.clock.advance(hours=1)
+    await bot.runtime.poller.health.check()
+    await bot.deliver()
+    assert _alert_texts(slack)[-1].startswith(":warning: Bron *bsky* faalt sinds")
+
+
+async def test_a_hanging_source_holds_up_neither_the_others_nor_the_webhook_nor_slack(
+    bot: BotUnderTest, slack: FakeSlack, mastodon: FakeMastodon, bluesky: FakeBluesky
+) -> None:
+    mastodon.delay = 3  # every request hangs past the 1 s timeout
+    bluesky.notify(bluesky.post("Acme is top", handle="els.bsky.social", at=NOW))
+    polling = asyncio.create_task(bot.runtime.poller.run_forever())
+    delivering = asyncio.create_task(bot.runtime.worker.run_forever())
+    try:
+        status, _ = await bot.post_webhook(mention("w1", text="Via de webhook"))
+        assert status == 202
+        await slack.wait_for(lambda: len(slack.posts("CWEBCARE1")) == 2, seconds=5)
+        async with bot.runtime.engine.connect() as conn:
+            sources = set(await conn.scalars(select(Mention.source)))
+            count = await conn.scalar(select(func.count()).select_from(Mention))
+        assert sources == {"x", "bluesky"} and count == 2
+    finally:
+        for task in (polling, delivering):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
