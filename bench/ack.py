@@ -171,18 +171,43 @@ async def _serve_bot(args: argparse.Namespace) -> None:
     runtime.worker.interval = args.interval
     seed_s = time.perf_counter() - started
     await runtime.start(run_worker=True)
-    profile = cProfile.Profile() if args.profile else None
-    if profile is not None:
-        profile.enable()
+    profiles = _RoundProfiles(runtime.engine) if args.profile else None
 
     async def cleanup() -> None:
-        if profile is not None:
-            profile.disable()
-            profile.dump_stats(args.profile)
+        if profiles is not None:
+            profiles.dump(args.profile)
         await runtime.stop()
 
     ready = {"port": runtime.port, "seed_s": round(seed_s, 2)}
     await _until_stopped(ready, cleanup, args.gc_log)
+
+
+class _RoundProfiles:
+    """cProfile of the bot during the measured rounds only: SIGUSR1 starts, SIGUSR2 stops.
+
+    Two profiles: the event loop's thread, and the SQLite writer thread of the unit of work
+    (cProfile sees one thread only; the writer competes with the loop for the GIL).
+    """
+
+    def __init__(self, engine: Any) -> None:
+        from storage.db import unit_of_work
+
+        self.loop_profile, self.db_profile = cProfile.Profile(), cProfile.Profile()
+        self.writer = getattr(unit_of_work(engine), "_writer", None)  # None on PostgreSQL
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGUSR1, self._switch, True)
+        loop.add_signal_handler(signal.SIGUSR2, self._switch, False)
+
+    def _switch(self, on: bool) -> None:
+        (self.loop_profile.enable if on else self.loop_profile.disable)()
+        if self.writer is not None:  # runs in the writer thread, between units of work
+            self.writer.submit(self.db_profile.enable if on else self.db_profile.disable).result()
+
+    def dump(self, path: str) -> None:
+        self._switch(False)
+        self.loop_profile.dump_stats(path)
+        if self.writer is not None:
+            self.db_profile.dump_stats(f"{path}.db")
 
 
 async def _serve_bare(args: argparse.Namespace) -> None:
@@ -572,7 +597,13 @@ async def run_rounds(
         clicks = args.warmup_clicks if r == 0 else args.clicks
         for server in (bare, bot):
             plan = plan_round(batch, clicks, rng)  # the bare app gets the same kind of clicks
+            profiling = bool(args.profile) and server is bot and r > 0
+            if profiling:
+                bot.proc.send_signal(signal.SIGUSR1)
+                await asyncio.sleep(0.2)
             phase = await run_phase(server, slack, plan, args.concurrency, args.timeout)
+            if profiling:
+                bot.proc.send_signal(signal.SIGUSR2)
             if server is bot:
                 clicked |= {case for case, _body in plan.clicks}
                 losers += plan.losers
@@ -643,7 +674,11 @@ def main() -> int:
     )
     parser.add_argument("--timeout", type=float, default=300, help="seconds per phase or wait")
     parser.add_argument("--random-seed", type=int, default=1, help="of the click order")
-    parser.add_argument("--profile", help="write the bot process's cProfile stats here")
+    parser.add_argument(
+        "--profile",
+        help="write cProfile stats of the bot during its measured rounds here "
+        "(event loop thread; PATH.db: the SQLite writer thread)",
+    )
     parser.add_argument("--serve", choices=["slack", "bot", "bare"], help=argparse.SUPPRESS)
     parser.add_argument("--slack-url", help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)

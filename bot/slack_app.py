@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 import aiohttp
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.middleware.async_middleware import AsyncMiddleware
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -65,11 +69,28 @@ def build_bolt_app(
         process_before_response=settings.webcare_ack_after_work,
     )
 
-    @app.middleware
-    async def add_services(context, next):  # type: ignore[no-untyped-def]
-        context["lang"] = services.lang
-        context["services"] = services
-        await next()
-
+    app.middleware(_AddServices(services))
     register_listeners(app)
     return app
+
+
+class _AddServices(AsyncMiddleware):
+    """Puts `services` (and the language) in every request's context.
+
+    A subclass rather than a function middleware: Bolt inspects a function's signature and
+    builds its arguments on every request, which is most of the cost of a middleware this small.
+    """
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    async def async_process(
+        self,
+        *,
+        req: AsyncBoltRequest,
+        resp: BoltResponse,
+        next: Callable[[], Awaitable[BoltResponse]],  # Bolt passes it by this name
+    ) -> BoltResponse:
+        req.context["lang"] = self.services.lang
+        req.context["services"] = self.services
+        return await next()

@@ -2,9 +2,9 @@
 
 Synchronous: run inside a unit of work (storage.db.unit_of_work), one transaction each.
 
-The statements of the hot path (every click) are built once: building one per call, with its
-values inlined, costs more Python time than SQLite takes to run it, and the unit of work's
-thread holds the GIL that the event loop (acking clicks) needs meanwhile.
+Every click runs lock_case and apply_change: on SQLite (the unit of work's stdlib driver) they
+go through the raw driver (storage.transitions_sqlite); elsewhere their statements are built
+once, since building one per call, values inlined, cost more than running it.
 """
 
 from __future__ import annotations
@@ -17,21 +17,12 @@ from sqlalchemy import Row, bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ClauseElement
 
+from storage import transitions_sqlite as fast
 from storage.models import JobKind
 from storage.outbox import enqueue_card_update
 from storage.schedule import enqueue_note
 from storage.tables import CASES, EVENTS, OUTBOX
 
-# SQLite has no row locks: a no-op write takes the database's write lock, and RETURNING reads
-# the row under it in the same statement. The column written is in no index and no foreign key:
-# rewriting `id` to itself made SQLite rewrite every index entry of the row and look for child
-# rows (events, mentions, outbox jobs) of a "changed" parent key, on every click.
-_LOCK_SQLITE = (
-    update(CASES)
-    .where(CASES.c.id == bindparam("case_id_"))
-    .values(mention_count=CASES.c.mention_count)
-    .returning(*CASES.c)
-)
 _LOCK_FOR_UPDATE = select(CASES).where(CASES.c.id == bindparam("case_id_")).with_for_update()
 # The SET clause comes from the keys passed at execution (one compiled form per key set).
 _UPDATE_CASE = update(CASES).where(CASES.c.id == bindparam("case_id_")).returning(*CASES.c)
@@ -44,8 +35,14 @@ def lock_case(conn: Connection, *, case_id: int) -> Row[Any] | None:
     PostgreSQL locks the row; SQLite takes the database's write lock first (reading first and
     writing later could fail instead of waiting).
     """
-    query = _LOCK_SQLITE if conn.dialect.name == "sqlite" else _LOCK_FOR_UPDATE
-    return conn.execute(query, {"case_id_": case_id}).first()
+    cur = fast.cursor(conn)
+    if cur is not None:
+        return fast.lock_case(cur, case_id)  # type: ignore[no-any-return]
+    if conn.dialect.name == "sqlite":  # SQLite through another driver than the unit of work's
+        statement = update(CASES).where(CASES.c.id == case_id)
+        conn.execute(statement.values(mention_count=CASES.c.mention_count))
+        return conn.execute(select(CASES).where(CASES.c.id == case_id)).first()
+    return conn.execute(_LOCK_FOR_UPDATE, {"case_id_": case_id}).first()
 
 
 def apply_change(
@@ -61,32 +58,45 @@ def apply_change(
 ) -> Row[Any]:
     """Write `values` to a locked case, log the event (`note` and `detail`), and queue the
     card refresh and the note's line in the thread."""
+    cur = fast.cursor(conn)
+    if any(isinstance(value, ClauseElement) for value in values.values()):
+        cur = None  # SQL expressions, not data: only SQLAlchemy can write them
     changed = case
     if values:
-        changed = _update_case(conn, case.id, values)
-    conn.execute(
-        _INSERT_EVENT,
-        {
-            "case_id": case.id,
-            "kind": event,
-            "from_status": case.status,
-            "to_status": changed.status,
-            "actor": actor,
-            "at": now,
-            "detail": {**(note or {}), **(detail or {})},
-        },
-    )
+        changed = _update_case(conn, cur, case.id, values)
+    event_row = {
+        "case_id": case.id,
+        "kind": event,
+        "from_status": case.status,
+        "to_status": changed.status,
+        "actor": actor,
+        "at": now,
+        "detail": {**(note or {}), **(detail or {})},
+    }
+    if cur is None:
+        conn.execute(_INSERT_EVENT, event_row)
+    else:
+        fast.insert_event(cur, **event_row)
     if not changed.slack_ts:
         return changed  # no card yet: when it is posted, it shows the new state anyway
+    channel = changed.slack_channel
     if values:
-        enqueue_card_update(conn, case_id=case.id, channel=changed.slack_channel, now=now)
+        if cur is None:
+            enqueue_card_update(conn, case_id=case.id, channel=channel, now=now)
+        else:
+            fast.enqueue_card_update(cur, case_id=case.id, channel=channel, now=now)
     if note is not None:
-        enqueue_note(conn, case_id=case.id, channel=changed.slack_channel, note=note, now=now)
+        if cur is None:
+            enqueue_note(conn, case_id=case.id, channel=channel, note=note, now=now)
+        else:
+            fast.enqueue_note(cur, case_id=case.id, channel=channel, note=note, now=now)
     return changed
 
 
-def _update_case(conn: Connection, case_id: int, values: Mapping[str, Any]) -> Row[Any]:
-    if any(isinstance(value, ClauseElement) for value in values.values()):  # SQL, not data
+def _update_case(conn: Connection, cur: Any, case_id: int, values: Mapping[str, Any]) -> Row[Any]:
+    if cur is not None:
+        return fast.update_case(cur, case_id, values)  # type: ignore[no-any-return]
+    if any(isinstance(value, ClauseElement) for value in values.values()):
         statement = update(CASES).where(CASES.c.id == case_id).values(**values)
         return conn.execute(statement.returning(*CASES.c)).one()
     return conn.execute(_UPDATE_CASE, {**values, "case_id_": case_id}).one()
