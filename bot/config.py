@@ -5,7 +5,9 @@ Every error names the file, the path inside it (`rules[3].match.keywords`) and w
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Mapping
 from datetime import time
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -13,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
 import yaml
+from dotenv import dotenv_values
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -477,4 +480,35 @@ def load_config(path: Path) -> WebcareConfig:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "?"
         raise ConfigError([f"{path}: {where}: not valid YAML ({exc})"]) from None
-    return parse_config(data, source=str(path))
+    return parse_config(expand_env(data, source=str(path)), source=str(path))
+
+
+_ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+
+
+def expand_env(data: Any, *, source: str, env: Mapping[str, str] | None = None) -> Any:
+    """Replace each value written as `${NAME}` by that environment variable (or `.env` entry),
+    so secrets such as access tokens need not sit in the config file."""
+    if env is None:
+        env = {**{k: v for k, v in dotenv_values(".env").items() if v is not None}, **os.environ}
+    problems: list[str] = []
+
+    def walk(node: Any, loc: tuple[str | int, ...]) -> Any:
+        if isinstance(node, dict):
+            return {key: walk(value, (*loc, key)) for key, value in node.items()}
+        if isinstance(node, list):
+            return [walk(value, (*loc, index)) for index, value in enumerate(node)]
+        if isinstance(node, str) and (match := _ENV_REF.match(node)):
+            if match[1] not in env:
+                problems.append(
+                    f"{source}: {format_loc(loc)}: environment variable {match[1]} is not set "
+                    "(set it, or add it to .env)"
+                )
+                return node
+            return env[match[1]]
+        return node
+
+    expanded = walk(data, ())
+    if problems:
+        raise ConfigError(problems)
+    return expanded

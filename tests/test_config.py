@@ -97,3 +97,61 @@ def test_a_missing_or_broken_file_says_what_to_do(tmp_path: Path) -> None:
     empty.write_text("")
     with pytest.raises(ConfigError, match="must hold a mapping"):
         load_config(empty)
+
+
+def test_sources_of_each_kind_are_checked_where_they_are_written() -> None:
+    sources = [
+        {"name": "alerts", "url": "https://www.google.com/alerts/feeds/1/2"},  # type: rss
+        {"name": "masto", "type": "mastodon", "instance": "mastodon.social"},
+        {"name": "sky", "type": "bluesky", "handle": "acme.bsky.social", "app_password": "x"},
+        {"name": "tiktok", "type": "tiktok"},
+    ]
+    problems = _problems(_config(sources=sources, source_alerts={"channel": "#alerts"}))
+    assert "webcare.yml: sources[1].instance: Input should be a valid URL" in problems[0]
+    assert "webcare.yml: sources[1].access_token: Field required" in problems
+    assert any(p.startswith("webcare.yml: sources[2].app_password:") for p in problems)
+    assert "webcare.yml: sources[3]: type must be rss, mastodon or bluesky" in problems
+    assert any(p.startswith("webcare.yml: source_alerts.channel: '#alerts'") for p in problems)
+
+
+def test_secrets_can_come_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import yaml
+
+    source = {
+        "name": "masto",
+        "type": "mastodon",
+        "instance": "https://mastodon.social",
+        "access_token": "${MASTODON_TOKEN}",
+    }
+    path = tmp_path / "webcare.yml"
+    path.write_text(yaml.safe_dump(_config(sources=[source])))
+    monkeypatch.chdir(tmp_path)  # no .env here
+    monkeypatch.delenv("MASTODON_TOKEN", raising=False)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert caught.value.problems == [
+        f"{path}: sources[0].access_token: environment variable MASTODON_TOKEN is not set "
+        "(set it, or add it to .env)"
+    ]
+    (tmp_path / ".env").write_text("MASTODON_TOKEN=from-dot-env-123\n")
+    assert load_config(path).sources[0].access_token == "from-dot-env-123"  # type: ignore[union-attr]
+    monkeypatch.setenv("MASTODON_TOKEN", "from-the-environment")
+    assert load_config(path).sources[0].access_token == "from-the-environment"  # type: ignore[union-attr]
+
+
+def test_the_readmes_source_examples_are_valid_as_written() -> None:
+    import re
+
+    import yaml
+
+    from bot.config import expand_env
+
+    readme = (EXAMPLE.parent / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```yaml\n(.*?)```", readme, flags=re.DOTALL)
+    examples = [yaml.safe_load(b) for b in blocks if b.startswith(("sources:", "source_alerts:"))]
+    assert len(examples) >= 4  # feeds, Mastodon, Bluesky, alerts
+    env = {"MASTODON_TOKEN": "token-1234567890", "BLUESKY_APP_PASSWORD": "abcd-efgh-ijkl-mnop"}
+    for example in examples:
+        parse_config(expand_env(_config(**example), source="README.md", env=env), source="README")

@@ -276,3 +276,26 @@ async def test_send_replies_in_the_conversation_with_matching_visibility(
         (sent,) = list(await conn.execute(select(Draft)))
     assert sent.sent_url is not None
     assert sent.sent_url.startswith(f"https://{mastodon.host}/@acmebank/")
+
+
+async def test_the_cli_lists_the_account_and_tries_it_without_storing(
+    mastodon: FakeMastodon, tmp_path: Any
+) -> None:
+    import yaml
+
+    from tests.test_reports import _cli
+
+    karin = _customer(mastodon)
+    mastodon.mention(mastodon.status("<p>Mijn factuur!</p>", account=karin, at=NOW))
+    raw = {**CONFIG, "sources": [{**_source(mastodon), "access_token": "${MASTODON_TOKEN}"}]}
+    (tmp_path / "webcare.yml").write_text(yaml.safe_dump(raw))
+    (tmp_path / ".env").write_text(f"MASTODON_TOKEN={TOKEN}\n")
+    database = f"sqlite+aiosqlite:///{tmp_path / 'webcare.db'}"
+
+    code, out, err = await _cli(tmp_path, database, "sources", "test", "mastodon")
+    assert code == 0, err
+    assert "-> billing [normal] by Billing: Mijn factuur!" in out
+    code, out, _err = await _cli(tmp_path, database, "sources")
+    assert code == 0
+    assert f"mastodon  mastodon {mastodon.url}/ notifications search acme bank, #acmebank" in out
+    assert "never polled" in out and TOKEN not in out
