@@ -288,6 +288,10 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
         "en": "This draft is being sent right now.",
         "nl": "Dit concept wordt nu verstuurd.",
     },
+    "error.draft_changed": {
+        "en": "The draft was edited after you saw it: read the new version, then approve that.",
+        "nl": "Het concept is aangepast nadat je het zag: lees de nieuwe versie en keur die goed.",
+    },
     "error.draft_approved": {
         "en": "This draft is already approved.",
         "nl": "Dit concept is al goedgekeurd.",

@@ -27,7 +27,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.config import Department
-from bot.drafts import DraftCheck
+from bot.drafts import DraftCheck, draft_version
 from bot.i18n import Lang, t
 from bot.render import escape, safe_url
 
@@ -188,7 +188,7 @@ def draft_message(
                 ButtonElement(
                     text=PlainTextObject(text=t("draft.approve", lang)),
                     action_id=APPROVE,
-                    value=str(draft.id),
+                    value=f"{draft.id}@{draft_version(draft)}",
                 )
             )
         else:

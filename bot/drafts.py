@@ -146,9 +146,22 @@ async def save_draft(
     return await unit_of_work(engine).run(work)
 
 
+def draft_version(draft: Any) -> str:
+    """Changes with every edit: an approval names the version the approver read."""
+    return str(int(draft.updated_at.timestamp() * 1000))
+
+
 async def approve_draft(
-    engine: AsyncEngine, *, draft_id: int, actor: Actor, department: Department, now: datetime
+    engine: AsyncEngine,
+    *,
+    draft_id: int,
+    actor: Actor,
+    department: Department,
+    now: datetime,
+    seen_version: str | None = None,
 ) -> None:
+    """Approve the draft as the approver saw it: an edit made since (whose refreshed message
+    may not have reached their screen yet) is refused, not approved unread."""
     if not department.requires_approval:
         raise InvalidTransition("no_approval_needed")
 
@@ -158,6 +171,8 @@ async def approve_draft(
             raise InvalidTransition("own_draft")
         if draft.status != DraftStatus.DRAFT:
             raise InvalidTransition(f"draft_{draft.status}")
+        if seen_version is not None and seen_version != draft_version(draft):
+            raise InvalidTransition("draft_changed")
         case = lock_case(conn, case_id=draft.case_id)
         assert case is not None
         conn.execute(

@@ -184,8 +184,10 @@ async def approve(
 ) -> None:
     await ack()
     services: Services = context["services"]
+    # "12@1764230400123": the draft and the version the approver was shown.
+    draft_id, _, seen_version = body["actions"][0]["value"].partition("@")
     try:
-        draft = await drafts.get_draft(services.engine, draft_id=int(body["actions"][0]["value"]))
+        draft = await drafts.get_draft(services.engine, draft_id=int(draft_id))
         _case, department = await _department(services, draft)
         await drafts.approve_draft(
             services.engine,
@@ -193,6 +195,7 @@ async def approve(
             actor=actor_of(body),
             department=department,
             now=services.clock.now(),
+            seen_version=seen_version or None,
         )
     except InvalidTransition as refused:
         await tell(client, body, refusal_text(refused, services.lang))

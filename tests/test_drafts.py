@@ -221,6 +221,26 @@ async def test_a_department_that_wants_approval_gets_a_second_pair_of_eyes(
     assert _buttons(approved) == ["draft_edit", "draft_mark_sent", "draft_send"]
 
 
+async def test_an_approval_of_text_that_was_edited_since_is_refused(
+    bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    await _open_draft(bot, slack, "Storing bij het inloggen", "COUTAGES1")
+    await _submit(bot, slack, "We zoeken het uit!")
+    seen_by_bram = _draft_message(slack, "COUTAGES1")
+    bot.clock.advance(seconds=5)
+    await _click(bot, slack, "draft_edit", ANNA, card=seen_by_bram)
+    await _submit(bot, slack, "We zoeken het uit! Je krijgt 50 euro.")
+    # Bram's screen still shows the old text when he clicks.
+    await _click(bot, slack, "draft_approve", BRAM, card=seen_by_bram)
+    assert slack.ephemerals[-1]["text"].startswith("The draft was edited after you saw it")
+    current = _draft_message(slack, "COUTAGES1")
+    assert "approved by" not in current["blocks"][0]["elements"][0]["text"]
+    await _click(bot, slack, "draft_approve", BRAM, card=current)
+    approved = _draft_message(slack, "COUTAGES1")
+    assert "approved by <@U0BRAM>" in approved["blocks"][0]["elements"][0]["text"]
+    assert "Je krijgt 50 euro" in approved["blocks"][1]["elements"][0]["elements"][0]["text"]
+
+
 async def test_send_posts_the_reply_to_the_sources_webhook_and_records_its_url(
     bot: BotUnderTest, slack: FakeSlack, receiver: ReplyReceiver
 ) -> None:
