@@ -29,7 +29,6 @@ from bot.i18n import Lang
 from bot.outbox_messages import Obsolete, Undeliverable, compose
 from storage import outbox
 from storage.db import unit_of_work
-from storage.models import JobKind
 from storage.outbox import Job
 
 log = logging.getLogger(__name__)
@@ -246,8 +245,10 @@ class OutboxWorker:
                 blocks=message.blocks,
             )
             return message.channel, message.ts or ""
-        if ambiguous and job.kind is JobKind.POST_CARD:
-            found = await self._find_posted(job)
+        # A post whose earlier try may have reached Slack (a timeout, a crash mid-call) is
+        # looked for first. Not in DMs: that needs im:history, and a repeated DM is harmless.
+        if ambiguous and not _is_direct_message(message.channel):
+            found = await self._find_posted(job, thread_ts=message.thread_ts)
             if found:
                 log.info("job %s was already in Slack (ts %s): not posting again", job.id, found)
                 return found
@@ -266,13 +267,16 @@ class OutboxWorker:
         self._posted(job.channel)
         return response["channel"], response["ts"]
 
-    async def _find_posted(self, job: Job) -> tuple[str, str] | None:
-        """Look in the channel's history for a message this job already posted."""
+    async def _find_posted(self, job: Job, *, thread_ts: str | None) -> tuple[str, str] | None:
+        """Look in the channel (or the thread) for a message this job already posted."""
         oldest = (job.not_before - timedelta(minutes=5)).timestamp()
+        where: dict[str, object] = {"channel": job.channel}
+        if thread_ts:
+            where["ts"] = thread_ts
         response = await self._call(
             job,
-            "conversations_history",
-            channel=job.channel,
+            "conversations_replies" if thread_ts else "conversations_history",
+            **where,
             oldest=f"{oldest:.6f}",
             include_all_metadata=True,
             limit=200,
@@ -325,3 +329,8 @@ class OutboxWorker:
 
 class _Dead(Exception):
     pass
+
+
+def _is_direct_message(channel: str) -> bool:
+    """DMs are addressed by user id (U…/W…) or DM channel id (D…)."""
+    return channel[:1] in ("U", "W", "D")

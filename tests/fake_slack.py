@@ -114,6 +114,7 @@ class FakeSlack:
         self._failures: dict[str, deque[tuple[int, int | None, str | None]]] = {}
         self._down = False
         self._delay = 0.0
+        self._delayed_methods: set[str] | None = None
         self._last_ts_us = 0
         self._tickets: set[str] = set()
         self._sockets: set[web.WebSocketResponse] = set()
@@ -131,6 +132,7 @@ class FakeSlack:
             "chat.postMessage": self._post_message,
             "chat.update": self._update,
             "conversations.history": self._history,
+            "conversations.replies": self._replies,
             "conversations.join": self._join,
             "conversations.open": self._open,
             "users.info": self._users_info,
@@ -232,9 +234,11 @@ class FakeSlack:
         """While down, every Web API call is answered with HTTP 503."""
         self._down = down
 
-    def set_delay(self, seconds: float) -> None:
-        """Hold every Web API answer back this long; the call itself takes effect at once."""
+    def set_delay(self, seconds: float, *, methods: set[str] | None = None) -> None:
+        """Hold Web API answers (of `methods`, or all) back this long; the call itself takes
+        effect at once."""
         self._delay = seconds
+        self._delayed_methods = methods
 
     # -- Socket Mode -------------------------------------------------------------------------
 
@@ -319,7 +323,7 @@ class FakeSlack:
             self.ratelimited_count += 1
         self.calls.append(Call(method, args, token, status, body, time.monotonic()))
         await self._notify()
-        if self._delay:
+        if self._delay and (self._delayed_methods is None or method in self._delayed_methods):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), self._delay)
         return web.json_response(body, status=status, headers=headers)
@@ -488,6 +492,27 @@ class FakeSlack:
             "pin_count": 0,
             "channel_actions_ts": None,
             "channel_actions_count": 0,
+        }
+
+    def _replies(self, args: dict[str, Any]) -> dict[str, Any]:
+        """A thread: its parent first, then the replies, oldest first (as Slack answers)."""
+        channel, parent_ts = self._channel(args), args.get("ts")
+        if not parent_ts:
+            raise _Fail("invalid_arguments")
+        thread = [
+            m
+            for m in self._messages
+            if m["channel"] == channel and (m["ts"] == parent_ts or m["thread_ts"] == parent_ts)
+        ]
+        if not thread:
+            raise _Fail("thread_not_found")
+        oldest = float(args.get("oldest") or 0)
+        shown = [m for m in thread if m["ts"] == parent_ts or float(m["ts"]) > oldest]
+        limit = int(args.get("limit") or 1000)
+        with_metadata = _truthy(args.get("include_all_metadata"))
+        return {
+            "messages": [_public(m, with_metadata=with_metadata) for m in shown[:limit]],
+            "has_more": len(shown) > limit,
         }
 
     def _join(self, args: dict[str, Any]) -> dict[str, Any]:

@@ -322,3 +322,25 @@ async def test_a_failed_card_refresh_does_not_block_the_channel(
     await bot.post_webhook(mention("2", author={"handle": "someone-else"}))
     await bot.deliver()
     assert len([m for m in slack.posts("CWEBCARE1") if m["thread_ts"] in (None, m["ts"])]) == 2
+
+
+async def test_a_timed_out_thread_reply_that_reached_slack_is_not_posted_again(
+    bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    await bot.post_webhook(mention("1"))
+    await bot.deliver()
+    card = slack.last_post("CWEBCARE1")
+    assert card is not None
+    worker = bot.runtime.worker
+    worker.retry_base = 0.01
+    worker.client = AsyncWebClient(token=slack.bot_token, base_url=slack.api_url, timeout=0.3)
+    await bot.post_webhook(mention("2", text="Hallo? Nog iemand daar?"))
+    # The reply lands in the thread, but the answer comes too late.
+    slack.set_delay(5, methods={"chat.postMessage"})
+    delivering = asyncio.create_task(bot.deliver())
+    await slack.wait_for(lambda: len(slack.thread("CWEBCARE1", card["ts"])) >= 1)
+    slack.set_delay(0)
+    await delivering
+    replies = [m for m in slack.thread("CWEBCARE1", card["ts"]) if "Nog iemand" in str(m)]
+    assert len(replies) == 1
+    assert slack.calls_to("conversations.replies")

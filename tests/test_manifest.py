@@ -31,6 +31,7 @@ METHOD_SCOPES: dict[str, frozenset[str]] = {
     "chat_postEphemeral": frozenset({"chat:write"}),
     # Department channels may be public or private: both history scopes.
     "conversations_history": frozenset({"channels:history", "groups:history"}),
+    "conversations_replies": frozenset({"channels:history", "groups:history"}),
     "conversations_join": frozenset({"channels:join"}),
     "conversations_open": frozenset({"im:write"}),
     "users_info": frozenset({"users:read"}),
