@@ -13,7 +13,7 @@ from bot.reply_webhook import ReplyFailed, send_reply
 from bot.sources import bluesky, mastodon
 from bot.sources.base import Source
 from storage import cursors
-from storage.cases import latest_external_id
+from storage.cases import latest_mention
 
 __all__ = ["ReplyFailed", "ReplyPublisher"]
 
@@ -36,37 +36,41 @@ class ReplyPublisher:
         """Post the draft as a reply to the customer's latest message; returns its URL.
         Raises ReplyFailed with a reason fit for the agent when nothing was published."""
         async with self.engine.connect() as conn:
-            in_reply_to = await latest_external_id(conn, case_id=case.id)
+            latest = await latest_mention(conn, case_id=case.id)
             target = None
-            if in_reply_to is not None:
+            if latest is not None:
                 target = await cursors.reply_target(
-                    conn, source=case.source, external_id=in_reply_to
+                    conn, source=latest.source, external_id=latest.external_id
                 )
-        account = self.sources.get(target.source_name) if target is not None else None
+        in_reply_to = latest.external_id if latest is not None else None
         private = not draft.public
         try:
-            if isinstance(account, mastodon.Mastodon) and account.config.replies:
+            if target is not None:
+                account, ref = self.sources.get(target.source_name), target.ref
+            else:  # came in through the webhook: let a configured account look the post up
+                account, ref = await self._resolve(case.source, latest.url if latest else None)
+            if isinstance(account, mastodon.Mastodon) and account.config.replies and ref:
                 return await account.post_reply(
                     self.http,
-                    target.ref,  # type: ignore[union-attr]
+                    ref,
                     text=draft.text,
                     private=private,
                     idempotency_key=f"webcare-draft-{draft.id}",
                 )
-            if isinstance(account, bluesky.Bluesky) and account.config.replies:
-                return await account.post_reply(
-                    self.http,
-                    target.ref,  # type: ignore[union-attr]
-                    text=draft.text,
-                    private=private,
-                )
+            if isinstance(account, bluesky.Bluesky) and account.config.replies and ref:
+                return await account.post_reply(self.http, ref, text=draft.text, private=private)
         except (mastodon.ReplyRefused, bluesky.ReplyRefused) as refused:
             raise ReplyFailed(str(refused)) from None
         hook = self.config.reply_webhooks.get(case.source)
         if hook is None:
+            why = (
+                "the account could not find the post"
+                if self.config.replies_through(case.source)
+                else "no account or reply webhook is configured for it"
+            )
             raise ReplyFailed(
-                "the bot cannot answer this message on its platform (it did not come in "
-                "through a configured account); post the reply yourself and mark it as sent"
+                f"the bot cannot answer this message on its platform ({why}); post the reply "
+                "yourself and mark it as sent"
             )
         return await send_reply(
             hook,
@@ -79,3 +83,19 @@ class ReplyPublisher:
                 "customer": {"handle": case.author_handle},
             },
         )
+
+    async def _resolve(
+        self, platform: str, url: str | None
+    ) -> tuple[Source | None, dict[str, Any] | None]:
+        """The first configured account on `platform` that can reply and finds the post."""
+        if url is None or platform in self.config.reply_webhooks:
+            return None, None
+        for account in self.sources.values():
+            if not isinstance(account, mastodon.Mastodon | bluesky.Bluesky):
+                continue
+            if account.config.type != platform or not account.config.replies:
+                continue
+            ref = await account.resolve(self.http, url)
+            if ref is not None:
+                return account, ref
+        return None, None

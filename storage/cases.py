@@ -55,6 +55,18 @@ async def latest_external_id(conn: AsyncConnection, *, case_id: int) -> str | No
     )
 
 
+async def latest_mention(conn: AsyncConnection, *, case_id: int) -> Row[Any] | None:
+    """The customer's latest message in the case (what a reply answers)."""
+    return (
+        await conn.execute(
+            select(MENTIONS.c.source, MENTIONS.c.external_id, MENTIONS.c.url)
+            .where(MENTIONS.c.case_id == case_id)
+            .order_by(MENTIONS.c.created_at.desc(), MENTIONS.c.id.desc())
+            .limit(1)
+        )
+    ).first()
+
+
 @dataclass(frozen=True, slots=True)
 class JobContext:
     """Everything an outbox message is rendered from, read in one go."""

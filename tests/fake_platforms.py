@@ -53,6 +53,7 @@ class FakeMastodon:
         self.delay = 0.0
         self._ids = itertools.count(110_000_000_000_000_000)
         self._idempotent: dict[str, dict[str, Any]] = {}
+        self._by_url: dict[str, dict[str, Any]] = {}  # every status, for resolve=true
 
     # -- content -----------------------------------------------------------------------------
 
@@ -87,7 +88,7 @@ class FakeMastodon:
     ) -> dict[str, Any]:
         status_id = str(next(self._ids))
         host = account["url"].split("/")[2]
-        return {
+        status = {
             "id": status_id,
             "created_at": _iso(at),
             "in_reply_to_id": in_reply_to_id,
@@ -109,6 +110,8 @@ class FakeMastodon:
             "tags": [],
             "emojis": [],
         }
+        self._by_url[status["url"]] = self._by_url[status["uri"]] = status
+        return status
 
     def mention(self, status: dict[str, Any]) -> dict[str, Any]:
         """A "mention" notification about `status`, newest first in the list."""
@@ -205,6 +208,10 @@ class FakeMastodon:
 
     async def _search(self, request: web.Request) -> web.Response:
         query = request.query.get("q", "").lower()
+        if request.query.get("resolve") == "true" and query.startswith("https://"):
+            found = self._by_url.get(request.query["q"])
+            statuses = [found] if found else []
+            return web.json_response({"accounts": [], "statuses": statuses, "hashtags": []})
         hits = [s for s in self.searchable if query in s["content"].lower()]
         return web.json_response(
             {"accounts": [], "statuses": self._page(request, hits), "hashtags": []}
@@ -253,6 +260,7 @@ class FakeBluesky:
         self._refresh: str | None = None
         self._rkeys = itertools.count(1)
         self._expired: set[str] = set()
+        self._by_uri: dict[str, dict[str, Any]] = {}
 
     def expire_access(self) -> None:
         """The access token runs out (they live minutes); the refresh token still works."""
@@ -284,7 +292,7 @@ class FakeBluesky:
             parent = {"uri": reply_to["uri"], "cid": reply_to["cid"]}
             root = reply_to["record"].get("reply", {}).get("root", parent)
             record["reply"] = {"root": root, "parent": parent}
-        return {
+        view = {
             "uri": f"at://{did}/app.bsky.feed.post/{rkey}",
             "cid": f"bafyreib{rkey}cid",
             "author": {
@@ -303,6 +311,8 @@ class FakeBluesky:
             "indexedAt": _iso(at + timedelta(seconds=1)),
             "labels": [],
         }
+        self._by_uri[view["uri"]] = view
+        return view
 
     def notify(self, post: dict[str, Any], reason: str = "mention") -> None:
         self.notifications.insert(
@@ -329,6 +339,8 @@ class FakeBluesky:
         app.router.add_get("/xrpc/app.bsky.notification.listNotifications", self._list)
         app.router.add_get("/xrpc/app.bsky.feed.searchPosts", self._search)
         app.router.add_post("/xrpc/com.atproto.repo.createRecord", self._create_record)
+        app.router.add_get("/xrpc/com.atproto.identity.resolveHandle", self._resolve_handle)
+        app.router.add_get("/xrpc/app.bsky.feed.getPosts", self._get_posts)
         runner, self.url = await _serve(app)
         try:
             yield self
@@ -426,6 +438,21 @@ class FakeBluesky:
             return web.json_response({"error": "InvalidRequest"}, status=400)
         hits = [p for p in self.posts if query in p["record"]["text"].lower()]
         return self._paged(request, hits, "posts")
+
+    async def _resolve_handle(self, request: web.Request) -> web.Response:
+        handle = request.query.get("handle", "")
+        for view in self._by_uri.values():
+            if view["author"]["handle"] == handle:
+                return web.json_response({"did": view["author"]["did"]})
+        return web.json_response(
+            {"error": "InvalidRequest", "message": "Unable to resolve handle"}, status=400
+        )
+
+    async def _get_posts(self, request: web.Request) -> web.Response:
+        if refused := self._authorized(request):
+            return refused
+        uris = request.query.getall("uris", [])
+        return web.json_response({"posts": [self._by_uri[u] for u in uris if u in self._by_uri]})
 
     async def _create_record(self, request: web.Request) -> web.Response:
         if refused := self._authorized(request):

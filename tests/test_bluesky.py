@@ -202,3 +202,23 @@ async def test_a_private_reply_cannot_go_out_on_bluesky_and_the_agent_is_told(
     await slack.wait_for(lambda: bool(slack.ephemerals))
     assert "Bluesky has no private replies" in slack.ephemerals[-1]["text"]
     assert bluesky.created == []
+
+
+async def test_a_bluesky_post_that_came_through_the_webhook_is_answered_in_its_thread(
+    bot: BotUnderTest, slack: FakeSlack, bluesky: FakeBluesky
+) -> None:
+    from tests.conftest import mention
+
+    root = bluesky.post("Onze app is vernieuwd", handle=bluesky.HANDLE, at=NOW - timedelta(hours=1))
+    post = bluesky.post("Inloggen lukt niet", handle="karin.bsky.social", at=NOW, reply_to=root)
+    url = f"https://bsky.app/profile/karin.bsky.social/post/{post['uri'].rsplit('/', 1)[1]}"
+    assert (await bot.post_webhook(mention("b1", source="bluesky", url=url)))[0] == 202
+    await bot.deliver()
+    card = slack.last_post("CWEBCARE1")
+    assert card is not None
+    await _click(bot, slack, "case_draft_reply", ANNA, card=card)
+    await _submit(bot, slack, "Hoi Karin!")
+    await _click(bot, slack, "draft_send", ANNA, card=_draft_message(slack, "CWEBCARE1"))
+    (created,) = bluesky.created
+    assert created["record"]["reply"]["parent"] == {"uri": post["uri"], "cid": post["cid"]}
+    assert created["record"]["reply"]["root"] == {"uri": root["uri"], "cid": root["cid"]}

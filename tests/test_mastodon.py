@@ -299,3 +299,35 @@ async def test_the_cli_lists_the_account_and_tries_it_without_storing(
     assert code == 0
     assert f"mastodon  mastodon {mastodon.url}/ notifications search acme bank, #acmebank" in out
     assert "never polled" in out and TOKEN not in out
+
+
+async def test_a_mastodon_post_that_came_through_the_webhook_is_answered_too(
+    bot: BotUnderTest, slack: FakeSlack, mastodon: FakeMastodon
+) -> None:
+    from tests.conftest import mention
+
+    # A listening tool pushed it: the bot knows only its URL; the instance looks it up.
+    status = mastodon.status("<p>hallo</p>", account=_customer(mastodon), at=NOW)
+    pushed = mention("m1", source="mastodon", url=status["url"], text="hallo")
+    assert (await bot.post_webhook(pushed))[0] == 202
+    await bot.deliver()
+    card = slack.last_post("CWEBCARE1")
+    assert card is not None
+    await _click(bot, slack, "case_draft_reply", ANNA, card=card)
+    await _submit(bot, slack, "Hoi!")
+    await _click(bot, slack, "draft_send", ANNA, card=_draft_message(slack, "CWEBCARE1"))
+    (posted,) = mastodon.posted
+    assert posted["in_reply_to_id"] == status["id"] and posted["visibility"] == "public"
+
+    # A post the instance cannot find: the agent is told, nothing is marked sent.
+    other = mention("m2", source="mastodon", url="https://gone.example/@x/1", text="weg")
+    await bot.post_webhook({**other, "author": {"handle": "x@gone.example"}})
+    await bot.deliver()
+    card = slack.last_post("CWEBCARE1")
+    assert card is not None
+    await _click(bot, slack, "case_draft_reply", ANNA, card=card)
+    await _submit(bot, slack, "Hoi!")
+    await _click(bot, slack, "draft_send", ANNA, card=_draft_message(slack, "CWEBCARE1"))
+    await slack.wait_for(lambda: bool(slack.ephemerals))
+    assert "cannot answer this message on its platform" in slack.ephemerals[-1]["text"]
+    assert len(mastodon.posted) == 1

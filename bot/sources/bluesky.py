@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -26,6 +27,7 @@ PAGE = 50
 MAX_PAGES = 10
 RATE = ("RateLimit-Remaining", "RateLimit-Reset")
 REASONS = ("mention", "reply", "quote")  # not likes, reposts or follows
+_POST_URL = re.compile(r"^https://bsky\.app/profile/([^/]+)/post/([A-Za-z0-9]+)$")
 
 
 class ReplyRefused(Exception):
@@ -199,6 +201,29 @@ class Bluesky:
         return items, newest, None
 
     # -- replying --------------------------------------------------------------------------
+
+    async def resolve(self, http: aiohttp.ClientSession, url: str) -> dict[str, Any] | None:
+        """The reply ref of a post known only by its bsky.app URL (a mention that came in
+        through the webhook): the author's handle to a DID, then the post's uri and cid."""
+        match = _POST_URL.match(url)
+        if match is None:
+            return None
+        actor, rkey = match.groups()
+        try:
+            if not actor.startswith("did:"):
+                answer, _ = await self._xrpc(
+                    http, "com.atproto.identity.resolveHandle", params={"handle": actor}
+                )
+                actor = str(answer.get("did") or "") if isinstance(answer, dict) else ""
+            uri = f"at://{actor}/app.bsky.feed.post/{rkey}"
+            answer, _ = await self._xrpc(http, "app.bsky.feed.getPosts", params={"uris": uri})
+        except PollFailed as failed:
+            raise ReplyRefused(f"could not look the post up: {failed}") from None
+        posts = answer.get("posts") if isinstance(answer, dict) else None
+        if not posts or not isinstance(posts[0], dict):
+            return None
+        item = _item(posts[0], addressed=False, published=datetime.now(UTC))
+        return item.reply_ref if item is not None else None
 
     async def post_reply(
         self, http: aiohttp.ClientSession, ref: dict[str, Any], *, text: str, private: bool

@@ -201,6 +201,17 @@ class Mastodon:
         ref = {"status_id": str(status["id"]), "visibility": visibility, "acct": acct}
         return SourceItem(mention, published, reply_ref=ref)
 
+    async def resolve(self, http: aiohttp.ClientSession, url: str) -> dict[str, Any] | None:
+        """The reply ref of a post known only by its URL (a mention that came in through the
+        webhook): the instance looks it up, fetching it from its home server if need be."""
+        query = urlencode({"q": url, "type": "statuses", "resolve": "true", "limit": "1"})
+        try:
+            statuses, _links, _headers = await self._get(http, f"{self.base}/api/v2/search?{query}")
+        except PollFailed as failed:
+            raise ReplyRefused(f"could not look the post up: {failed}") from None
+        item = self._item(statuses[0], addressed=False) if statuses else None
+        return item.reply_ref if item is not None else None
+
     async def post_reply(
         self,
         http: aiohttp.ClientSession,
