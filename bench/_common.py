@@ -89,6 +89,20 @@ def cpu_seconds(pid: int | None = None) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime (fields 14, 15)
 
 
+def thread_cpu_seconds(pid: int) -> dict[str, float]:
+    """User + system CPU seconds of process `pid`'s main thread and of its other threads."""
+    seconds = {"main": 0.0, "other threads": 0.0}
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/stat") as stat:
+                fields = stat.read().rpartition(")")[2].split()
+        except FileNotFoundError:  # the thread ended meanwhile
+            continue
+        key = "main" if task == str(pid) else "other threads"
+        seconds[key] += (int(fields[11]) + int(fields[12])) / _TICK
+    return seconds
+
+
 def setup_logging() -> None:
     """Progress of the benchmark at INFO, the app's own logs at WARNING, all on stderr."""
     logging.basicConfig(

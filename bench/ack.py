@@ -49,6 +49,7 @@ from bench._common import (
     environment,
     mention,
     setup_logging,
+    thread_cpu_seconds,
 )
 
 log = logging.getLogger("bench.ack")
@@ -268,6 +269,9 @@ class Server:
     def cpu(self) -> float:
         return cpu_seconds(self.proc.pid)
 
+    def thread_cpu(self) -> dict[str, float]:
+        return thread_cpu_seconds(self.proc.pid)
+
     async def stop(self) -> None:
         if self.proc.returncode is None:
             self.proc.terminate()
@@ -387,6 +391,7 @@ class Phase:
     ended_at: float = 0.0
     wall_s: float = 0.0
     server_cpu_s: float = 0.0
+    server_thread_cpu_s: Counter[str] = field(default_factory=Counter)
     slack_cpu_s: float = 0.0
     loadgen_cpu_s: float = 0.0
     statuses: Counter[int] = field(default_factory=Counter)
@@ -423,11 +428,14 @@ async def run_phase(
     timeout = aiohttp.ClientTimeout(total=30)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         cpu0, slack0, own0 = server.cpu(), slack.cpu(), cpu_seconds()
+        threads0 = server.thread_cpu()
         t0, phase.started_at = time.perf_counter(), time.time()
         async with asyncio.timeout(limit_s):
             await asyncio.gather(*(worker(session) for _ in range(concurrency)))
         phase.wall_s, phase.ended_at = time.perf_counter() - t0, time.time()
         phase.server_cpu_s = server.cpu() - cpu0
+        phase.server_thread_cpu_s.update(server.thread_cpu())
+        phase.server_thread_cpu_s.subtract(threads0)
         phase.slack_cpu_s = slack.cpu() - slack0
         phase.loadgen_cpu_s = cpu_seconds() - own0
     phase.latencies.sort()
@@ -478,6 +486,9 @@ def summarise(phases: list[Phase]) -> dict[str, Any]:
     wall = sum(p.wall_s for p in phases)
     every = sorted(x for p in phases for x in p.latencies)
     server_cpu = sum(p.server_cpu_s for p in phases)
+    threads = Counter[str]()
+    for phase in phases:
+        threads.update(phase.server_thread_cpu_s)
     settle_cpu = sum(p.after.get("bot_cpu_s", 0.0) for p in phases)
     slack_cpu = sum(p.slack_cpu_s + p.after.get("slack_cpu_s", 0.0) for p in phases)
     statuses = Counter[int]()
@@ -495,6 +506,10 @@ def summarise(phases: list[Phase]) -> dict[str, Any]:
         "pooled_p99_ms": round(1000 * quantile(every, 0.99), 2),
         "clicks_per_s": round(clicks / wall, 1),
         "server_cpu_share": round(server_cpu / wall, 3),
+        # main: the event loop; other threads: mostly the SQLite writer of the unit of work
+        "cpu_ms_per_click_by_thread": {
+            name: round(1000 * s / clicks, 3) for name, s in threads.most_common() if s > 0
+        },
         "fake_slack_cpu_ms_per_click": round(1000 * slack_cpu / clicks, 3),
         "loadgen_cpu_share": round(sum(p.loadgen_cpu_s for p in phases) / wall, 3),
         "statuses": {str(k): v for k, v in sorted(statuses.items())},

@@ -69,20 +69,21 @@ def build_bolt_app(
         process_before_response=settings.webcare_ack_after_work,
     )
 
-    app.middleware(_AddServices(services))
+    app.middleware(_AddServices(services, ack_after_work=settings.webcare_ack_after_work))
     register_listeners(app)
     return app
 
 
 class _AddServices(AsyncMiddleware):
-    """Puts `services` (and the language) in every request's context.
+    """Puts `services`, the language and `ack_after_work` in every request's context.
 
     A subclass rather than a function middleware: Bolt inspects a function's signature and
     builds its arguments on every request, which is most of the cost of a middleware this small.
     """
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, *, ack_after_work: bool) -> None:
         self.services = services
+        self.ack_after_work = ack_after_work
 
     async def async_process(
         self,
@@ -93,4 +94,5 @@ class _AddServices(AsyncMiddleware):
     ) -> BoltResponse:
         req.context["lang"] = self.services.lang
         req.context["services"] = self.services
+        req.context["ack_after_work"] = self.ack_after_work
         return await next()

@@ -25,7 +25,15 @@ from bot.render import ActionId
 from bot.resolve import resolve_modal
 from bot.services import Services
 from bot.spike_views import CRISIS_END, CRISIS_START
-from handlers.payloads import actor_of, attempt, refusal_text, replace_clicked_message, tell
+from handlers.payloads import (
+    Clicker,
+    actor_of,
+    after_ack,
+    attempt,
+    refusal_text,
+    replace_clicked_message,
+    tell,
+)
 from storage.cases import get_case as read_case
 from storage.cases import went_private
 
@@ -65,7 +73,7 @@ def _case_action(
         services: Services = context["services"]
         case_id, actor, _owner = _click(body)
         change = act(services.engine, case_id=case_id, actor=actor, now=services.clock.now())
-        await attempt(client, body, services, change)
+        await after_ack(context, attempt(client, Clicker.of(body), services, change))
 
     return listener
 
@@ -84,7 +92,7 @@ async def take_over(
         expected_owner=shown_owner or "",
         now=services.clock.now(),
     )
-    await attempt(client, body, services, change)
+    await after_ack(context, attempt(client, Clicker.of(body), services, change))
 
 
 async def open_follow_up_modal(

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+import asyncio
+import logging
+from collections.abc import Awaitable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
@@ -18,21 +21,59 @@ def actor_of(body: dict[str, Any]) -> Actor:
     return Actor(id=user["id"], name=user.get("name") or user.get("username") or user["id"])
 
 
+log = logging.getLogger(__name__)
+_BACKGROUND: set[asyncio.Task[object]] = set()
+
+
+@dataclass(frozen=True, slots=True)
+class Clicker:
+    """Where to answer the person who clicked: all a click's work keeps of its payload."""
+
+    channel: str
+    user: str
+
+    @classmethod
+    def of(cls, body: dict[str, Any]) -> Clicker:
+        return cls(channel=body["channel"]["id"], user=body["user"]["id"])
+
+
+async def after_ack(context: dict[str, Any], work: Coroutine[Any, Any, object]) -> None:
+    """Do a click's work once it is acked: awaited when Slack waits for the work
+    (WEBCARE_ACK_AFTER_WORK), otherwise in a task of its own, so the listener returns at once
+    and Bolt lets go of the request (the whole payload, with the card's blocks) instead of
+    holding it until the database and Slack have answered: less for the garbage collector to
+    walk through while a burst of clicks waits for the database."""
+    if context.get("ack_after_work"):
+        await work
+        return
+    task = asyncio.ensure_future(work)
+    _BACKGROUND.add(task)  # the loop keeps only weak references to tasks
+    task.add_done_callback(_finished)
+
+
+def _finished(task: asyncio.Task[object]) -> None:
+    _BACKGROUND.discard(task)
+    if not task.cancelled() and (error := task.exception()) is not None:
+        log.error("work after a click failed", exc_info=error)
+
+
 def refusal_text(refused: InvalidTransition, lang: Lang) -> str:
     """Why the action was refused, in the catalogue's words."""
     owner = f"<@{refused.owner}>" if refused.owner else t("error.nobody", lang)
     return t(f"error.{refused.reason}", lang, owner=owner, status=refused.status or "?")
 
 
-async def tell(client: AsyncWebClient, body: dict[str, Any], text: str) -> None:
+async def tell(client: AsyncWebClient, body: dict[str, Any] | Clicker, text: str) -> None:
     """An ephemeral answer to the clicker, where they clicked."""
-    await client.chat_postEphemeral(
-        channel=body["channel"]["id"], user=body["user"]["id"], text=text
-    )
+    clicker = body if isinstance(body, Clicker) else Clicker.of(body)
+    await client.chat_postEphemeral(channel=clicker.channel, user=clicker.user, text=text)
 
 
 async def attempt(
-    client: AsyncWebClient, body: dict[str, Any], services: Services, change: Awaitable[object]
+    client: AsyncWebClient,
+    body: dict[str, Any] | Clicker,
+    services: Services,
+    change: Awaitable[object],
 ) -> bool:
     """Make a change; tell the clicker why when it is refused. True when it was made."""
     try:
