@@ -145,3 +145,18 @@ def parse_mentions(payload: Any) -> list[MentionIn]:
     except ValidationError as exc:
         raise _first_error(exc) from None
     raise MentionError("expected a mention object or an array of mention objects")
+
+
+def parse_body(body: bytes) -> list[MentionIn] | None:
+    """The mentions of a well-formed JSON body, read and validated in one step by pydantic-core;
+    None for anything else (not JSON, an invalid mention, an empty array): then
+    `parse_mentions(json.loads(body))` says what is wrong, exactly as it always has."""
+    start = body.lstrip()[:1]
+    try:
+        if start == b"{":
+            return [_ONE.validate_json(body)]
+        if start == b"[":
+            return _MANY.validate_json(body) or None
+    except ValidationError:
+        pass
+    return None

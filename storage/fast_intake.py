@@ -71,12 +71,18 @@ _REOPEN = (
 
 def sqlite_datetime(value: datetime) -> str:
     """What SQLAlchemy stores for a `UTCDateTime` on SQLite: naive UTC, always microseconds."""
+    if value.tzinfo is UTC:  # nearly always: skip the conversions
+        return value.isoformat(" ", "microseconds")[:-6]  # without "+00:00"
     if value.tzinfo is None:
         raise ValueError("naive datetime given to a UTCDateTime column")
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
-_json = json.JSONEncoder().encode  # json.dumps with default options, minus its dispatch
+_encode = json.JSONEncoder().encode  # json.dumps with default options, minus its dispatch
+
+
+def _json(value: Any) -> str:
+    return "null" if value is None else _encode(value)
 
 
 @cache
