@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -62,7 +63,7 @@ def build_bolt_app(
     """A Bolt app with every listener registered; HTTP requests are verified unless Socket Mode."""
     from handlers import register_listeners
 
-    app = AsyncApp(
+    app = _WebcareApp(
         client=listener_client(settings, session),
         signing_secret=settings.slack_signing_secret or "",
         request_verification_enabled=not settings.socket_mode,
@@ -72,6 +73,25 @@ def build_bolt_app(
     app.middleware(_AddServices(services, ack_after_work=settings.webcare_ack_after_work))
     register_listeners(app)
     return app
+
+
+class _WebcareApp(AsyncApp):
+    """Bolt's app, telling listeners when a request's answer to Slack is on its way.
+
+    `context["answered"]` is done once the dispatch has returned the answer (the ack, in
+    HTTP and Socket Mode alike): work a listener starts after its ack waits for it
+    (handlers.payloads.after_ack), so a burst of clicks gets all its acks out before the
+    clicks' database work competes with them for the event loop and the GIL.
+    """
+
+    async def async_dispatch(self, req: AsyncBoltRequest) -> BoltResponse:
+        answered = asyncio.get_running_loop().create_future()
+        req.context["answered"] = answered
+        try:
+            return await super().async_dispatch(req)
+        finally:
+            if not answered.done():
+                answered.set_result(None)
 
 
 class _AddServices(AsyncMiddleware):

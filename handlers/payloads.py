@@ -38,17 +38,32 @@ class Clicker:
 
 
 async def after_ack(context: dict[str, Any], work: Coroutine[Any, Any, object]) -> None:
-    """Do a click's work once it is acked: awaited when Slack waits for the work
-    (WEBCARE_ACK_AFTER_WORK), otherwise in a task of its own, so the listener returns at once
-    and Bolt lets go of the request (the whole payload, with the card's blocks) instead of
-    holding it until the database and Slack have answered: less for the garbage collector to
-    walk through while a burst of clicks waits for the database."""
+    """Do a click's work once it is acked.
+
+    Awaited when Slack waits for the work (WEBCARE_ACK_AFTER_WORK). Otherwise in a task of its
+    own that starts once the answer is on its way to Slack (`context["answered"]`, see
+    bot.slack_app): the listener returns at once, so Bolt lets go of the request (the whole
+    payload, with the card's blocks) instead of holding it until the database and Slack have
+    answered, and the work never holds up the acks of the clicks that came with it.
+    """
     if context.get("ack_after_work"):
         await work
         return
-    task = asyncio.ensure_future(work)
+    task = asyncio.ensure_future(_once_answered(context.get("answered"), work))
     _BACKGROUND.add(task)  # the loop keeps only weak references to tasks
     task.add_done_callback(_finished)
+
+
+async def _once_answered(
+    answered: asyncio.Future[None] | None, work: Coroutine[Any, Any, object]
+) -> object:
+    if answered is not None:
+        try:
+            await asyncio.shield(answered)  # cancelling this task leaves the dispatch's future
+        except asyncio.CancelledError:
+            work.close()  # never started: no "coroutine was never awaited" warning
+            raise
+    return await work
 
 
 def _finished(task: asyncio.Task[object]) -> None:
