@@ -10,7 +10,7 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 
@@ -44,6 +44,9 @@ class IngestResult:
 
     @classmethod
     def of(cls, stored: Sequence[Stored]) -> IngestResult:
+        if len(stored) == 1:  # the webhook's usual request
+            case_id, duplicate, new_case = stored[0]
+            return cls(int(not duplicate), int(duplicate), [case_id], int(new_case))
         return cls(
             accepted=sum(not s.duplicate for s in stored),
             duplicates=sum(s.duplicate for s in stored),
@@ -52,12 +55,11 @@ class IngestResult:
         )
 
 
-@dataclass
 class _Request:
-    items: list[Incoming]
-    done: asyncio.Future[list[Stored]] = field(
-        default_factory=lambda: asyncio.get_running_loop().create_future()
-    )
+    __slots__ = ("done", "items")
+
+    def __init__(self, items: list[Incoming], done: asyncio.Future[list[Stored]]) -> None:
+        self.items, self.done = items, done
 
 
 class Ingestor:
@@ -115,7 +117,8 @@ class Ingestor:
 
     async def ingest(self, mentions: Sequence[MentionIn]) -> IngestResult:
         """Store the mentions (committed when this returns) and report what happened."""
-        request = _Request([self.plan(m) for m in mentions])
+        loop = asyncio.get_running_loop()
+        request = _Request([self.plan(m) for m in mentions], loop.create_future())
         self._queue.append(request)
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_queued())

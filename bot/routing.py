@@ -18,7 +18,7 @@ def fold(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one is built for every mention, and frozen costs
 class RouteDecision:
     department: str
     priority: str

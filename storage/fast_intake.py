@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -28,28 +28,28 @@ from storage.intake import (
 )
 from storage.models import OPEN_STATUSES, JobKind
 
-# Rows per multi-row INSERT: 18 columns x 500 stays well under SQLite's 32,766 variables.
-_CHUNK = 500
+# Rows per multi-row INSERT at most: 19 columns x 256 stays well under SQLite's 32,766
+# variables. Batches go in power-of-two chunks, so a few dozen statements cover every size
+# (and stay in sqlite3's statement cache) and each costs one step.
+_CHUNK = 256
 
 _CASE_COLUMNS = (
-    "department, status, priority, tags, rule, source, author_handle, author_name,"
+    "id, department, status, priority, tags, rule, source, author_handle, author_name,"
     " author_followers, author_url, reactive, private, opened_at, last_mention_at, sla_due_at,"
     " sla_warn_at, mention_count, slack_channel"
 )
 _MENTION_COLUMNS = (
-    "case_id, source, external_id, url, text, author_handle, language, addressed, private,"
+    "id, case_id, source, external_id, url, text, author_handle, language, addressed, private,"
     " in_reply_to, created_at, received_at"
+)
+_EVENT_COLUMNS = "case_id, kind, from_status, to_status, actor, at, detail"
+_JOB_COLUMNS = (
+    "kind, case_id, mention_id, channel, status, attempts, not_before, dedupe_key, created_at,"
+    " payload"
 )
 _OPEN = ", ".join(f"'{status}'" for status in OPEN_STATUSES)
 
-_INSERT_EVENT = (
-    "INSERT INTO case_events (case_id, kind, from_status, to_status, actor, at, detail)"
-    " VALUES (?, ?, ?, ?, 'system', ?, ?)"
-)
-_INSERT_JOB = (
-    "INSERT INTO outbox (kind, case_id, mention_id, channel, status, attempts, not_before,"
-    " dedupe_key, created_at, payload) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?)"
-)
+_LAST_IDS = "SELECT (SELECT max(id) FROM cases), (SELECT max(id) FROM mentions)"
 # storage.outbox.enqueue_card_update: one waiting refresh per case is enough.
 _INSERT_CARD_UPDATE = (
     "INSERT INTO outbox (kind, case_id, channel, status, attempts, not_before, created_at,"
@@ -85,6 +85,11 @@ def _json(value: Any) -> str:
     return "null" if value is None else _encode(value)
 
 
+@lru_cache(maxsize=256)
+def _tags_json(tags: tuple[str, ...]) -> str:
+    return _json(list(tags))
+
+
 @cache
 def _known_sql(count: int) -> str:
     marks = ", ".join("?" * count)
@@ -104,18 +109,36 @@ def _join_sql(count: int) -> str:
 
 
 @cache
-def _insert_sql(table: str, columns: str, returning: str, rows: int) -> str:
+def _insert_sql(table: str, columns: str, rows: int) -> str:
     row = "(" + ", ".join("?" * (columns.count(",") + 1)) + ")"
-    return f"INSERT INTO {table} ({columns}) VALUES {', '.join([row] * rows)} RETURNING {returning}"
+    return f"INSERT INTO {table} ({columns}) VALUES {', '.join([row] * rows)}"
 
 
 class SqliteWriter:
-    """storage.intake.Writer over the SQLAlchemy connection's own sqlite3 connection."""
+    """storage.intake.Writer over the SQLAlchemy connection's own sqlite3 connection.
+
+    The transaction takes SQLite's write lock first (BEGIN IMMEDIATE): what the batch reads
+    (known mentions, open cases, the last ids) cannot change before it writes, so new rows get
+    their ids from here, and every INSERT is one statement, one step of the SQLite engine. Each
+    step lets go of the GIL and has to win it back from the event loop: steps are what this
+    thread waits for, more than for SQLite itself.
+    """
 
     def __init__(self, conn: Connection) -> None:
         dbapi = conn.connection.dbapi_connection
         assert dbapi is not None
         self.cursor: Any = dbapi.cursor()
+        if not dbapi.in_transaction:  # type: ignore[attr-defined]
+            self.cursor.execute("BEGIN IMMEDIATE")
+        self._last_ids: list[int] | None = None
+
+    def _next_id(self, table: int, count: int) -> int:
+        """The first of `count` new ids in cases (0) or mentions (1)."""
+        if self._last_ids is None:
+            self._last_ids = [last or 0 for last in self.cursor.execute(_LAST_IDS).fetchall()[0]]
+        first = self._last_ids[table] + 1
+        self._last_ids[table] += count
+        return first
 
     def known_mentions(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
         found: dict[tuple[str, str], int] = {}
@@ -133,15 +156,18 @@ class SqliteWriter:
         return join_rows(sorted(rows))
 
     def insert_cases(self, items: list[Incoming], now: datetime) -> list[int]:
+        first = self._next_id(0, len(items))
         params: list[Any] = []
-        for item in items:
+        for case_id, item in enumerate(items, first):
             m, author = item.mention, item.mention.author
             opened = sqlite_datetime(min(m.created_at, now))
+            tags = _tags_json(item.tags)
             params += (
+                case_id,
                 item.department,
                 "new",
                 item.priority,
-                _json(list(item.tags)),
+                tags,
                 item.rule,
                 m.source,
                 author.handle,
@@ -157,16 +183,20 @@ class SqliteWriter:
                 1,
                 item.channel,
             )
-        ids = self._insert("cases", _CASE_COLUMNS, "id, source, author_handle", params, 18)
-        return [ids[(i.mention.source, i.mention.author.handle)] for i in items]
+        self._insert("cases", _CASE_COLUMNS, params, 19)
+        return list(range(first, first + len(items)))
 
     def insert_mentions(
         self, items: list[Incoming], case_ids: list[int], now: datetime
     ) -> list[int]:
+        first = self._next_id(1, len(items))
         received, params = sqlite_datetime(now), []
-        for item, case_id in zip(items, case_ids, strict=True):
+        for mention_id, item, case_id in zip(
+            range(first, first + len(items)), items, case_ids, strict=True
+        ):
             m = item.mention
             params += (
+                mention_id,
                 case_id,
                 m.source,
                 m.external_id,
@@ -180,21 +210,17 @@ class SqliteWriter:
                 sqlite_datetime(m.created_at),
                 received,
             )
-        ids = self._insert("mentions", _MENTION_COLUMNS, "id, source, external_id", params, 12)
-        return [ids[(i.mention.source, i.mention.external_id)] for i in items]
+        self._insert("mentions", _MENTION_COLUMNS, params, 13)
+        return list(range(first, first + len(items)))
 
-    def _insert(
-        self, table: str, columns: str, returning: str, params: list[Any], width: int
-    ) -> dict[tuple[str, str], int]:
-        """Multi-row INSERT … RETURNING, in chunks; ids by the returned key (the order of
-        RETURNING rows is not promised)."""
-        ids: dict[tuple[str, str], int] = {}
-        step = _CHUNK * width
-        for start in range(0, len(params), step):
-            chunk = params[start : start + step]
-            sql = _insert_sql(table, columns, returning, len(chunk) // width)
-            ids.update({(a, b): row_id for row_id, a, b in self.cursor.execute(sql, chunk)})
-        return ids
+    def _insert(self, table: str, columns: str, params: list[Any], width: int) -> None:
+        """Multi-row INSERTs of `width` values a row, in power-of-two chunks."""
+        rows, offset = len(params) // width, 0
+        while rows:
+            chunk = min(_CHUNK, 1 << (rows.bit_length() - 1))
+            end = offset + chunk * width
+            self.cursor.execute(_insert_sql(table, columns, chunk), params[offset:end])
+            rows, offset = rows - chunk, end
 
     def record(
         self, changes: list[CaseChange], events: list[Event], jobs: list[Job], now: datetime
@@ -210,31 +236,14 @@ class SqliteWriter:
                 cursor.execute(_REOPEN, (change.added, latest, due, warn, change.case_id))
             if change.card_channel is not None:
                 key = f"card:{change.case_id}"
-                cursor.execute(
-                    _INSERT_CARD_UPDATE, (change.case_id, change.card_channel, at, at, key)
-                )
-        if events:
-            cursor.executemany(
-                _INSERT_EVENT,
-                [
-                    (e.case_id, e.kind, e.from_status, e.to_status, at, _json(e.detail))
-                    for e in events
-                ],
-            )
-        if jobs:
-            cursor.executemany(
-                _INSERT_JOB,
-                [
-                    (
-                        j.kind,
-                        j.case_id,
-                        j.mention_id,
-                        j.channel,
-                        at,
-                        j.dedupe_key,
-                        at,
-                        _json(j.payload),
-                    )
-                    for j in jobs
-                ],
-            )
+                params = (change.case_id, change.card_channel, at, at, key)
+                cursor.execute(_INSERT_CARD_UPDATE, params)
+        values: list[Any] = []
+        for e in events:
+            values += (e.case_id, e.kind, e.from_status, e.to_status, "system", at, _json(e.detail))
+        self._insert("case_events", _EVENT_COLUMNS, values, 7)
+        values = []
+        for j in jobs:
+            values += (j.kind, j.case_id, j.mention_id, j.channel, "pending", 0, at)
+            values += (j.dedupe_key, at, _json(j.payload))
+        self._insert("outbox", _JOB_COLUMNS, values, 10)

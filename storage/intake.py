@@ -46,7 +46,7 @@ class MentionLike(Protocol):
     in_reply_to: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one is built for every mention, and frozen costs
 class Incoming:
     """A validated mention with the routing decision made for it."""
 
@@ -60,8 +60,7 @@ class Incoming:
     sla_warn_at: datetime  # when an unclaimed case gets a warning (business time)
 
 
-@dataclass(frozen=True, slots=True)
-class Stored:
+class Stored(NamedTuple):
     case_id: int
     duplicate: bool
     new_case: bool
