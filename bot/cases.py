@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.batching import batcher
 from storage import schedule
 from storage.db import unit_of_work
 from storage.models import CaseStatus as S
@@ -42,6 +43,7 @@ class Action(StrEnum):
     REPLY_SENT = "reply_sent"
 
 
+_BATCHED = (Action.CLAIM, Action.UNCLAIM, Action.TAKE_OVER)
 _OPEN = (S.NEW, S.CLAIMED, S.REPLIED, S.FOLLOW_UP, S.FORWARDED, S.REOPENED)
 
 
@@ -188,7 +190,11 @@ async def _act(
             note=note,
         )
 
+    # The buttons clicked in bursts, whose checks come before any write (bot.batching).
+    runner = batcher(engine, (InvalidTransition,)) if action in _BATCHED else None
     try:
+        if runner is not None:
+            return await runner.run(work)
         return await unit_of_work(engine).run(work)
     except IntegrityError:
         # Reopening while the customer already has another open case on the platform.
