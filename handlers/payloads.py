@@ -49,21 +49,17 @@ async def after_ack(context: dict[str, Any], work: Coroutine[Any, Any, object]) 
     if context.get("ack_after_work"):
         await work
         return
-    task = asyncio.ensure_future(_once_answered(context.get("answered"), work))
+    answered: asyncio.Future[None] | None = context.get("answered")
+    if answered is None or answered.done():
+        _start(work)
+    else:
+        answered.add_done_callback(lambda _answered: _start(work))
+
+
+def _start(work: Coroutine[Any, Any, object]) -> None:
+    task = asyncio.ensure_future(work)
     _BACKGROUND.add(task)  # the loop keeps only weak references to tasks
     task.add_done_callback(_finished)
-
-
-async def _once_answered(
-    answered: asyncio.Future[None] | None, work: Coroutine[Any, Any, object]
-) -> object:
-    if answered is not None:
-        try:
-            await asyncio.shield(answered)  # cancelling this task leaves the dispatch's future
-        except asyncio.CancelledError:
-            work.close()  # never started: no "coroutine was never awaited" warning
-            raise
-    return await work
 
 
 def _finished(task: asyncio.Task[object]) -> None:
