@@ -10,6 +10,9 @@ click each, the rest on a card clicked a moment before (the loser gets an epheme
 Rounds alternate bare, bot, bare, bot after a warm-up of each; latency is the best round (by
 p99) of each, counts and CPU cover every measured round. After each bot round the script waits
 until the outbox and the ephemerals are done, so that work never lands in a bare round.
+CPU per click is also split by thread (`cpu_ms_per_click_by_thread`: the event loop, and the
+rest, mostly the SQLite writer). `--profile PATH` writes cProfile stats of the bot during its
+measured rounds only: PATH for the event loop's thread, PATH.db for the SQLite writer's.
 Run: `python -m bench.ack [--quick]`. Exit 1 when a check fails (non-200, over 3 s, owners).
 """
 
