@@ -26,6 +26,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from storage.db import is_sqlite, unit_of_work
 
 T = TypeVar("T")
+# Enough to share a transaction among a burst's claims; few enough that finishing a batch (every
+# click's future resolved in one turn of the event loop) never stalls the loop for long.
+MAX_BATCH = 32
 Work = Callable[[Connection], Any]
 _Outcome = tuple[bool, Any]  # (made, result or the refusal)
 
@@ -50,7 +53,8 @@ class Batcher:
     async def _drain(self) -> None:
         try:
             while self._waiting:
-                batch, self._waiting = self._waiting, []
+                batch = self._waiting[:MAX_BATCH]
+                del self._waiting[:MAX_BATCH]
                 try:
                     works = [work for work, _ in batch]
                     outcomes = await unit_of_work(self.engine).run(partial(self._all, works))
