@@ -79,9 +79,10 @@ class _WebcareApp(AsyncApp):
     """Bolt's app, telling listeners when a request's answer to Slack is on its way.
 
     `context["answered"]` is done once the dispatch has returned the answer (the ack, in
-    HTTP and Socket Mode alike): work a listener starts after its ack waits for it
-    (handlers.payloads.after_ack), so a burst of clicks gets all its acks out before the
-    clicks' database work competes with them for the event loop and the GIL.
+    HTTP and Socket Mode alike). Work a listener hands to handlers.payloads.after_ack starts
+    only then: it never delays its own click's answer, and in a burst of clicks the database
+    work of the first ones does not compete with the acks of the rest for the event loop and
+    the GIL while those are still being read.
     """
 
     async def async_dispatch(self, req: AsyncBoltRequest) -> BoltResponse:
