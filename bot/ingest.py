@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 
 # Above this many mentions a transaction is split; keeps SQLite's write lock short.
 MAX_BATCH = 1000
+# Up to this many mentions a transaction may run on the event loop (storage.db.UnitOfWork):
+# about a millisecond of SQLite.
+INLINE_MAX = 64
 # Event-loop rounds a transaction waits at most for more requests to join it.
 GATHER_ROUNDS = 4
 
@@ -180,7 +183,7 @@ class Ingestor:
                 work = partial(
                     store_incoming, items=items, now=now, reopen_after=now - self._reopen_window
                 )
-                return await self._unit.run(work)
+                return await self._unit.run(work, inline=len(items) <= INLINE_MAX)
             except IntegrityError:
                 # Another replica stored the same mention or opened the same author's case
                 # between our read and our write: reading again resolves it.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import weakref
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -11,6 +12,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy import create_engine as sa_create_engine
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -59,11 +61,20 @@ class UnitOfWork:
     aiosqlite moves every DBAPI call (cursor, execute, fetch, close) to its thread and back:
     ~50 hops for one ingest batch. On SQLite the whole function therefore runs in one worker
     thread with the stdlib driver; on PostgreSQL it runs through `run_sync` over asyncpg.
+
+    `run(work, inline=True)` (SQLite, short transactions that take the write lock first with
+    BEGIN IMMEDIATE: the webhook's group commit) runs `work` on the event loop itself when the
+    writer thread is idle and the lock is free at once, and otherwise in the thread as usual.
+    Handing a transaction to the thread and back costs more than a short one itself: the
+    thread hop, and the GIL going back and forth at every SQLite step.
     """
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._sync: Engine | None = None
+        self._busy = 0  # units handed to the writer thread and not finished
+        self._inline: Connection | None = None
+        self._inline_commits = 0
         if is_sqlite(engine):
             url = engine.url.set(drivername="sqlite")
             self._sync = sa_create_engine(url, connect_args={"check_same_thread": False})
@@ -72,13 +83,47 @@ class UnitOfWork:
             # our own threads, and only one thread competing with the event loop for the GIL.
             self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
 
-    async def run(self, work: Callable[[Connection], T]) -> T:
+    async def run(self, work: Callable[[Connection], T], *, inline: bool = False) -> T:
         if self._sync is None:
             async with self.engine.begin() as conn:
                 return await conn.run_sync(work)
-        return await asyncio.get_running_loop().run_in_executor(
-            self._writer, self._run_in_thread, work
-        )
+        if inline and not self._busy:
+            try:
+                return self._run_inline(work)
+            except _LockBusy:
+                pass  # another process writes: wait for it in the thread, not on the loop
+        self._busy += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(
+                self._writer, self._run_in_thread, work
+            )
+        finally:
+            self._busy -= 1
+
+    def _run_inline(self, work: Callable[[Connection], T]) -> T:
+        assert self._sync is not None
+        if self._inline is None:
+            self._inline = self._sync.connect()
+            raw = self._inline.connection.dbapi_connection
+            assert raw is not None
+            # Never wait for the lock on the event loop; never checkpoint (fsync) on it either:
+            # the writer thread checkpoints, see below.
+            raw.execute("PRAGMA busy_timeout=0")
+            raw.execute("PRAGMA wal_autocheckpoint=0")
+        try:
+            with self._inline.begin():
+                result = work(self._inline)
+        except OperationalError as exc:
+            if _is_busy(exc):
+                raise _LockBusy from exc
+            raise
+        self._inline_commits += 1
+        if self._inline_commits % _CHECKPOINT_EVERY == 0:
+            # What auto-checkpointing would do after ~1,000 WAL pages, in the writer thread.
+            task = asyncio.get_running_loop().create_task(self.run(_checkpoint))
+            _BACKGROUND.add(task)
+            task.add_done_callback(_BACKGROUND.discard)
+        return result
 
     def _run_in_thread(self, work: Callable[[Connection], T]) -> T:
         assert self._sync is not None
@@ -88,7 +133,27 @@ class UnitOfWork:
     def dispose(self) -> None:
         if self._sync is not None:
             self._writer.shutdown(wait=True)
+            if self._inline is not None:
+                self._inline.close()
             self._sync.dispose()
+
+
+# Inline ingest commits between checkpoints: a commit writes some 20-50 WAL pages.
+_CHECKPOINT_EVERY = 32
+_BACKGROUND: set[asyncio.Task[Any]] = set()
+
+
+class _LockBusy(Exception):
+    """The SQLite write lock is held by another connection (another process)."""
+
+
+def _is_busy(exc: OperationalError) -> bool:
+    code = getattr(exc.orig, "sqlite_errorcode", None)
+    return code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
+def _checkpoint(conn: Connection) -> None:
+    conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").all()
 
 
 _UNITS: weakref.WeakKeyDictionary[AsyncEngine, UnitOfWork] = weakref.WeakKeyDictionary()

@@ -11,6 +11,7 @@ written by a `Writer`: SQLAlchemy Core (`CoreWriter`, any database) or the raw s
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +19,7 @@ from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
 from storage.models import OPEN_STATUSES, JobKind
 from storage.outbox import enqueue_card_update
@@ -148,13 +150,19 @@ def store_incoming(
     """
     if fast is None:
         fast = conn.dialect.name == "sqlite"
-    if fast:
-        from storage.fast_intake import SqliteWriter
+    if not fast:
+        return _store(CoreWriter(conn), items, now, reopen_after)
+    from storage.fast_intake import SqliteWriter
 
-        db: Writer = SqliteWriter(conn)
-    else:
-        db = CoreWriter(conn)
+    try:
+        return _store(SqliteWriter(conn), items, now, reopen_after)
+    except sqlite3.Error as exc:  # as SQLAlchemy would raise it (IntegrityError, ...)
+        raise DBAPIError.instance(None, None, exc, sqlite3.Error) from exc
 
+
+def _store(
+    db: Writer, items: Sequence[Incoming], now: datetime, reopen_after: datetime
+) -> list[Stored]:
     keys = [(i.mention.source, i.mention.external_id) for i in items]
     known = db.known_mentions(keys)
     fresh: list[Incoming] = []

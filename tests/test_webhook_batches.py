@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import sqlite3
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, text
 
+from storage.db import is_sqlite
 from storage.models import Case, Mention, OutboxJob
 from tests.conftest import BotUnderTest, mention
 
@@ -71,3 +75,51 @@ async def test_a_signature_with_non_ascii_characters_is_refused(bot: BotUnderTes
     status, body = await bot.post_webhook(mention("1"), signature="v1=é")
     assert (status, body["error"]) == (401, "bad signature")
     assert await _count(bot, Mention) == 0
+
+
+async def test_while_another_process_writes_a_mention_waits_and_is_stored(
+    bot: BotUnderTest,
+) -> None:
+    if not is_sqlite(bot.runtime.engine):
+        pytest.skip("SQLite's write lock")
+    path = bot.runtime.engine.url.database
+    assert path is not None
+    other = sqlite3.connect(path, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")  # e.g. `webcare import` in another process
+    post = asyncio.create_task(bot.post_webhook(mention("1")))
+    await asyncio.sleep(0.3)
+    # The event loop is not stuck behind the lock: the bot still answers.
+    async with bot.session.get(f"{bot.url}/metrics") as response:
+        assert response.status == 200
+    assert not post.done()
+    other.commit()
+    other.close()
+    status, body = await post
+    assert (status, body["accepted"]) == (202, 1)
+    assert await _count(bot, Mention) == 1
+
+
+async def test_a_broken_database_is_a_503_and_stores_nothing(bot: BotUnderTest) -> None:
+    async with bot.runtime.engine.begin() as conn:
+        await conn.execute(text("ALTER TABLE mentions RENAME TO mentions_gone"))
+    status, body = await bot.post_webhook(mention("1"))
+    assert status == 503 and "nothing was stored" in body["error"]
+    async with bot.runtime.engine.begin() as conn:
+        await conn.execute(text("ALTER TABLE mentions_gone RENAME TO mentions"))
+    assert await _count(bot, Case) == 0
+
+
+async def test_the_write_ahead_log_is_checkpointed_under_a_stream_of_mentions(
+    bot: BotUnderTest,
+) -> None:
+    if not is_sqlite(bot.runtime.engine):
+        pytest.skip("SQLite's write-ahead log")
+    for i in range(100):  # one transaction each
+        assert (await bot.post_webhook(mention(str(i), author={"handle": f"w{i}"})))[0] == 202
+    await asyncio.sleep(0.2)  # the last checkpoint, in the writer thread
+    path = bot.runtime.engine.url.database
+    assert path is not None
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        _busy, frames, _done = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    # Within SQLite's own auto-checkpoint size (1,000 pages); 100 commits write far more.
+    assert frames < 1000
