@@ -46,7 +46,7 @@ class Batcher:
         """The result of `work(conn)` once its transaction has committed (or its refusal)."""
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._waiting.append((work, future))
-        if self._drainer is None:
+        if self._drainer is None or self._drainer.done():
             self._drainer = asyncio.ensure_future(self._drain())
         return await future  # type: ignore[no-any-return]
 
