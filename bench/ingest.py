@@ -13,9 +13,11 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import re
 import signal
 import sqlite3
+import statistics
 import sys
 import tempfile
 import time
@@ -129,14 +131,22 @@ class Server:
 
     async def batch_size(self) -> dict[str, float]:
         """The bot's group commit so far, from its /metrics: transactions, mentions per one."""
+        return group_commit(*await self.batch_totals())
+
+    async def batch_totals(self) -> tuple[float, float]:
+        """(transactions, mentions) the bot has committed so far."""
         async with (
             aiohttp.ClientSession() as session,
             session.get(self.url.replace(PATH, "/metrics")) as response,
         ):
             text = await response.text()
         found = dict(re.findall(r"^webcare_ingest_batch_size_(sum|count) (\S+)$", text, re.M))
-        count, mean = float(found["count"]), float(found["sum"]) / float(found["count"])
-        return {"transactions": int(count), "mentions_per_transaction": round(mean, 2)}
+        return float(found["count"]), float(found["sum"])
+
+
+def group_commit(transactions: float, mentions: float) -> dict[str, float]:
+    mean = mentions / transactions if transactions else 0.0
+    return {"transactions": int(transactions), "mentions_per_transaction": round(mean, 2)}
 
 
 # -- the load generator ----------------------------------------------------------------------
@@ -212,10 +222,20 @@ async def run_phase(
 
 
 def targets(size: int, bot: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
-    """The issue's targets: 0.5x the bare handler for one mention, 5,000 mentions/s in arrays."""
+    """The issue's targets: 0.5x the bare handler for one mention, 5,000 mentions/s in arrays.
+
+    `ratio` compares the best rounds; `ratio_median` the median rounds, which says more on a
+    machine that others are using at the same time.
+    """
     if size == 1:
         ratio = round(bot["rps"] / base["rps"], 3)
-        return {"ratio": ratio, "target_ratio": 0.5, "meets_target": ratio >= 0.5}
+        median = statistics.median(bot["rps_rounds"]) / statistics.median(base["rps_rounds"])
+        return {
+            "ratio": ratio,
+            "ratio_median": round(median, 3),
+            "target_ratio": 0.5,
+            "meets_target": ratio >= 0.5,
+        }
     rate = bot["mentions_per_s"]
     return {"target_mentions_per_s": 5000, "meets_target": rate >= 5000}
 
@@ -239,6 +259,7 @@ def summarise(phases: list[Phase], per: str) -> dict[str, Any]:
 
 
 async def bench(args: argparse.Namespace) -> dict[str, Any]:
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="webcare-bench-") as tmp:
         db = str(Path(tmp) / "webcare.db")
         servers = [await Server.start("baseline", db), await Server.start("bot", db)]
@@ -266,6 +287,9 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         "bot_group_commit": group_commit,
         "requests": sum(p.requests for p in phases),
         "rounds": args.rounds,
+        # The machine's 1-minute load before and after: well above what the benchmark itself
+        # puts on it (about 1.5) means someone else was using the cores too.
+        "load_average_1m": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
         **environment(),
     }
 
@@ -284,6 +308,7 @@ async def run_all(
     ]
     for name, size, requests, concurrency in plans:
         rounds: dict[str, list[Phase]] = {"baseline": [], "bot": []}
+        committed = await servers[1].batch_totals()
         for r in range(args.rounds):
             for server in servers:
                 batch = bodies.make(requests, size)
@@ -294,11 +319,13 @@ async def run_all(
         phases += rounds["baseline"] + rounds["bot"]
         per = "request" if size == 1 else "mention"
         base, bot = summarise(rounds["baseline"], per), summarise(rounds["bot"], per)
+        transactions, mentions = await servers[1].batch_totals()
         results[name] = {
             "concurrency": concurrency,
             **targets(size, bot, base),
             **{f"bot_{k}": v for k, v in bot.items()},
             **{f"baseline_{k}": v for k, v in base.items()},
+            "bot_group_commit": group_commit(transactions - committed[0], mentions - committed[1]),
         }
     return phases, results
 

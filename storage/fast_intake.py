@@ -131,6 +131,15 @@ class SqliteWriter:
         if not dbapi.in_transaction:  # type: ignore[attr-defined]
             self.cursor.execute("BEGIN IMMEDIATE")
         self._last_ids: list[int] | None = None
+        # Datetimes as text, by value: a mention's time goes into two rows, and mentions of one
+        # stretch of closed hours share their SLA deadlines.
+        self._texts: dict[datetime, str] = {}
+
+    def _text(self, value: datetime) -> str:
+        text = self._texts.get(value)
+        if text is None:
+            text = self._texts[value] = sqlite_datetime(value)
+        return text
 
     def _next_id(self, table: int, count: int) -> int:
         """The first of `count` new ids in cases (0) or mentions (1)."""
@@ -160,7 +169,7 @@ class SqliteWriter:
         params: list[Any] = []
         for case_id, item in enumerate(items, first):
             m, author = item.mention, item.mention.author
-            opened = sqlite_datetime(min(m.created_at, now))
+            opened = self._text(min(m.created_at, now))
             tags = _tags_json(item.tags)
             params += (
                 case_id,
@@ -178,8 +187,8 @@ class SqliteWriter:
                 m.private,
                 opened,
                 opened,
-                sqlite_datetime(item.sla_due_at),
-                sqlite_datetime(item.sla_warn_at),
+                self._text(item.sla_due_at),
+                self._text(item.sla_warn_at),
                 1,
                 item.channel,
             )
@@ -207,7 +216,7 @@ class SqliteWriter:
                 m.addressed,
                 m.private,
                 m.in_reply_to,
-                sqlite_datetime(m.created_at),
+                self._text(m.created_at),
                 received,
             )
         self._insert("mentions", _MENTION_COLUMNS, params, 13)
