@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from storage.db import is_sqlite, unit_of_work
+from storage.db import UnitOfWork, is_sqlite, unit_of_work
 
 T = TypeVar("T")
 # Enough to share a transaction among a burst's claims; few enough that finishing a batch (every
@@ -37,7 +37,8 @@ class Batcher:
     """Runs changes in shared SQLite transactions; one transaction in flight at a time."""
 
     def __init__(self, engine: AsyncEngine, refusals: tuple[type[Exception], ...]) -> None:
-        self.engine = engine
+        # Weakly: _BATCHERS would otherwise keep every engine alive (tests make hundreds).
+        self._engine = weakref.ref(engine)
         self.refusals = refusals
         self._waiting: list[tuple[Work, asyncio.Future[Any]]] = []
         self._drainer: asyncio.Task[None] | None = None
@@ -57,7 +58,7 @@ class Batcher:
                 del self._waiting[:MAX_BATCH]
                 try:
                     works = [work for work, _ in batch]
-                    outcomes = await unit_of_work(self.engine).run(partial(self._all, works))
+                    outcomes = await self._unit().run(partial(self._all, works))
                 except Exception:  # rolled back: each on its own, so one cannot sink the rest
                     outcomes = [await self._alone(work) for work, _ in batch]
                 for (_, future), (made, value) in zip(batch, outcomes, strict=True):
@@ -69,6 +70,12 @@ class Batcher:
                         future.set_exception(value)
         finally:
             self._drainer = None
+
+    def _unit(self) -> UnitOfWork:
+        engine = self._engine()
+        if engine is None:
+            raise RuntimeError("the engine of these changes is gone")
+        return unit_of_work(engine)
 
     def _all(self, works: list[Work], conn: Connection) -> list[_Outcome]:
         """In the writer thread, one transaction: each change made or refused by its checks."""
@@ -82,7 +89,7 @@ class Batcher:
 
     async def _alone(self, work: Work) -> _Outcome:
         try:
-            return True, await unit_of_work(self.engine).run(work)
+            return True, await self._unit().run(work)
         except Exception as error:
             return False, error
 
