@@ -9,6 +9,7 @@ once, since building one per call, values inlined, cost more than running it.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -93,7 +94,9 @@ def apply_change(
     return changed
 
 
-def _update_case(conn: Connection, cur: Any, case_id: int, values: Mapping[str, Any]) -> Row[Any]:
+def _update_case(
+    conn: Connection, cur: sqlite3.Cursor | None, case_id: int, values: Mapping[str, Any]
+) -> Row[Any]:
     if cur is not None:
         return fast.update_case(cur, case_id, values)  # type: ignore[no-any-return]
     if any(isinstance(value, ClauseElement) for value in values.values()):
