@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import weakref
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
@@ -116,25 +118,38 @@ class UnitOfWork:
         except OperationalError as exc:
             if _is_busy(exc):
                 raise _LockBusy from exc
+            self._drop_inline()  # whatever went wrong, the next one starts afresh
             raise
         self._inline_commits += 1
         if self._inline_commits % _CHECKPOINT_EVERY == 0:
             # What auto-checkpointing would do after ~1,000 WAL pages, in the writer thread.
-            task = asyncio.get_running_loop().create_task(self.run(_checkpoint))
+            task = asyncio.get_running_loop().create_task(self._checkpoint())
             _BACKGROUND.add(task)
             task.add_done_callback(_BACKGROUND.discard)
         return result
+
+    async def _checkpoint(self) -> None:
+        try:
+            await self.run(_checkpoint)
+        except Exception as exc:  # shutting down, or the database is gone: the next one will do
+            log.info("WAL checkpoint skipped: %s", exc)
 
     def _run_in_thread(self, work: Callable[[Connection], T]) -> T:
         assert self._sync is not None
         with self._sync.begin() as conn:
             return work(conn)
 
+    def _drop_inline(self) -> None:
+        if self._inline is not None:
+            # Not back into the pool: its pragmas are for the event loop only.
+            self._inline.invalidate()
+            self._inline.close()
+            self._inline = None
+
     def dispose(self) -> None:
         if self._sync is not None:
             self._writer.shutdown(wait=True)
-            if self._inline is not None:
-                self._inline.close()
+            self._drop_inline()
             self._sync.dispose()
 
 
