@@ -81,6 +81,9 @@ def apply_change(
     if not changed.slack_ts:
         return changed  # no card yet: when it is posted, it shows the new state anyway
     channel = changed.slack_channel
+    if values and note is not None and cur is not None:
+        fast.enqueue_card_update_and_note(cur, case_id=case.id, channel=channel, note=note, now=now)
+        return changed
     if values:
         if cur is None:
             enqueue_card_update(conn, case_id=case.id, channel=channel, now=now)

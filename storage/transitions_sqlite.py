@@ -50,6 +50,15 @@ _ENQUEUE_NOTE = (
     f" payload) VALUES ('{JobKind.POST_NOTE}', ?, ?, 'pending', 0, ?, ?, ?)"
 )
 
+# Both in one statement, in that order (a waiting refresh is not queued twice; a note always is).
+_ENQUEUE_CARD_UPDATE_AND_NOTE = (
+    "INSERT INTO outbox (kind, case_id, channel, status, attempts, not_before, created_at,"
+    " dedupe_key, payload) VALUES"
+    f" ('{JobKind.UPDATE_CARD}', ?, ?, 'pending', 0, ?, ?, ?, NULL),"
+    f" ('{JobKind.POST_NOTE}', ?, ?, 'pending', 0, ?, ?, NULL, ?)"
+    " ON CONFLICT (dedupe_key) WHERE status = 'pending' DO NOTHING"
+)
+
 _json = json.JSONEncoder().encode  # json.dumps with default options, minus its dispatch
 
 
@@ -155,3 +164,13 @@ def enqueue_note(
 ) -> None:
     at = sqlite_datetime(now)
     cur.execute(_ENQUEUE_NOTE, (case_id, channel, at, at, _json(dict(note)) if note else "null"))
+
+
+def enqueue_card_update_and_note(
+    cur: sqlite3.Cursor, *, case_id: int, channel: str, note: Mapping[str, Any], now: datetime
+) -> None:
+    """enqueue_card_update, then enqueue_note: the same rows, one statement."""
+    at = sqlite_datetime(now)
+    payload = _json(dict(note)) if note else "null"
+    params = (case_id, channel, at, at, f"card:{case_id}", case_id, channel, at, at, payload)
+    cur.execute(_ENQUEUE_CARD_UPDATE_AND_NOTE, params)
