@@ -58,7 +58,13 @@ class ReplyPublisher:
                     idempotency_key=f"webcare-draft-{draft.id}",
                 )
             if isinstance(account, bluesky.Bluesky) and account.config.replies and ref:
-                return await account.post_reply(self.http, ref, text=draft.text, private=private)
+                return await account.post_reply(
+                    self.http,
+                    ref,
+                    text=draft.text,
+                    private=private,
+                    rkey=bluesky.tid(draft.created_at, clock_id=draft.id),
+                )
         except (mastodon.ReplyRefused, bluesky.ReplyRefused) as refused:
             raise ReplyFailed(str(refused)) from None
         hook = self.config.reply_webhooks.get(case.source)

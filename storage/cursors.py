@@ -112,9 +112,7 @@ async def save_reply_targets(
     )
 
 
-async def reply_target(
-    conn: AsyncConnection, *, source: str, external_id: str
-) -> Row[Any] | None:
+async def reply_target(conn: AsyncConnection, *, source: str, external_id: str) -> Row[Any] | None:
     return (
         await conn.execute(
             select(REPLY_TARGETS).where(

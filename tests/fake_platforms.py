@@ -51,7 +51,10 @@ class FakeMastodon:
         self.rate = RateLimit()
         self.fail_with: int | None = None
         self.delay = 0.0
-        self._ids = itertools.count(110_000_000_000_000_000)
+        self.post_delay = 0.0  # the reply is stored, then the answer is this late
+        self.brand: dict[str, Any] = {}  # the account the token belongs to, once serving
+        self._replies: list[dict[str, Any]] = []
+        self._sequence = itertools.count()
         self._idempotent: dict[str, dict[str, Any]] = {}
         self._by_url: dict[str, dict[str, Any]] = {}  # every status, for resolve=true
 
@@ -86,7 +89,7 @@ class FakeMastodon:
         spoiler: str = "",
         in_reply_to_id: str | None = None,
     ) -> dict[str, Any]:
-        status_id = str(next(self._ids))
+        status_id = self._snowflake(at)
         host = account["url"].split("/")[2]
         status = {
             "id": status_id,
@@ -116,7 +119,7 @@ class FakeMastodon:
     def mention(self, status: dict[str, Any]) -> dict[str, Any]:
         """A "mention" notification about `status`, newest first in the list."""
         notification = {
-            "id": str(next(self._ids)),
+            "id": self._snowflake(datetime.fromisoformat(status["created_at"])),
             "type": "mention",
             "created_at": status["created_at"],
             "account": status["account"],
@@ -124,6 +127,10 @@ class FakeMastodon:
         }
         self.notifications.insert(0, notification)
         return notification
+
+    def _snowflake(self, at: datetime) -> str:
+        """Mastodon's ids: milliseconds since 1970 << 16, plus a sequence number."""
+        return str((int(at.timestamp() * 1000) << 16) | (next(self._sequence) & 0xFFFF))
 
     def tagged(self, tag: str, status: dict[str, Any]) -> None:
         self.tags.setdefault(tag.lower(), []).insert(0, status)
@@ -137,8 +144,11 @@ class FakeMastodon:
         app.router.add_get("/api/v1/timelines/tag/{tag}", self._tag)
         app.router.add_get("/api/v2/search", self._search)
         app.router.add_post("/api/v1/statuses", self._post)
+        app.router.add_get("/api/v1/accounts/verify_credentials", self._me)
+        app.router.add_get("/api/v1/statuses/{id}/context", self._context)
         runner, self.url = await _serve(app)
         self.host = self.url.split("//")[1]
+        self.brand = self.account("acmebank")
         try:
             yield self
         finally:
@@ -212,10 +222,20 @@ class FakeMastodon:
             found = self._by_url.get(request.query["q"])
             statuses = [found] if found else []
             return web.json_response({"accounts": [], "statuses": statuses, "hashtags": []})
-        hits = [s for s in self.searchable if query in s["content"].lower()]
-        return web.json_response(
-            {"accounts": [], "statuses": self._page(request, hits), "hashtags": []}
+        # As StatusesSearchService: newest first; min_id/max_id bound the range, offset pages.
+        hits = sorted(
+            (s for s in self.searchable if query in s["content"].lower()),
+            key=lambda s: int(s["id"]),
+            reverse=True,
         )
+        if "min_id" in request.query:
+            hits = [s for s in hits if int(s["id"]) > int(request.query["min_id"])]
+        if "max_id" in request.query:
+            hits = [s for s in hits if int(s["id"]) < int(request.query["max_id"])]
+        limit = min(int(request.query.get("limit", 20)), 40)
+        offset = int(request.query.get("offset", 0))
+        page = hits[offset : offset + limit]
+        return web.json_response({"accounts": [], "statuses": page, "hashtags": []})
 
     async def _post(self, request: web.Request) -> web.Response:
         key = request.headers.get("Idempotency-Key")
@@ -227,17 +247,34 @@ class FakeMastodon:
         if body.get("visibility") not in ("public", "unlisted", "private", "direct"):
             return web.json_response({"error": "Visibility is not included in the list"}, 422)
         self.posted.append({**body, "idempotency_key": key})
-        brand = self.account("acmebank")
         status = self.status(
             f"<p>{body['status']}</p>",
-            account=brand,
+            account=self.brand,
             at=datetime.now(UTC),
             visibility=body["visibility"],
             in_reply_to_id=body.get("in_reply_to_id"),
         )
         if key:
             self._idempotent[key] = status
+        self._replies.append(status)
+        if self.post_delay:
+            await asyncio.sleep(self.post_delay)
         return web.json_response(status)
+
+    def forget_idempotency_keys(self) -> None:
+        """Mastodon keeps them for an hour."""
+        self._idempotent.clear()
+
+    async def _me(self, _request: web.Request) -> web.Response:
+        return web.json_response({**self.brand, "source": {"privacy": "public"}})
+
+    async def _context(self, request: web.Request) -> web.Response:
+        status_id = request.match_info["id"]
+        known = [s for s in self._by_url.values() if s["id"] == status_id]
+        if not known:
+            return web.json_response({"error": "Record not found"}, status=404)
+        below = [r for r in self._replies if r["in_reply_to_id"] == status_id]
+        return web.json_response({"ancestors": [], "descendants": below})
 
 
 class FakeBluesky:
@@ -252,6 +289,7 @@ class FakeBluesky:
         self.created: list[dict[str, Any]] = []
         self.requests: list[str] = []
         self.logins = 0
+        self.create_delay = 0.0  # the post is stored, then the answer is this late
         self.refreshes = 0
         self.remaining = 3000
         self.fail_with: int | None = None
@@ -341,6 +379,7 @@ class FakeBluesky:
         app.router.add_post("/xrpc/com.atproto.repo.createRecord", self._create_record)
         app.router.add_get("/xrpc/com.atproto.identity.resolveHandle", self._resolve_handle)
         app.router.add_get("/xrpc/app.bsky.feed.getPosts", self._get_posts)
+        app.router.add_get("/xrpc/com.atproto.repo.getRecord", self._get_record)
         runner, self.url = await _serve(app)
         try:
             yield self
@@ -368,7 +407,8 @@ class FakeBluesky:
                 status=429,
                 headers=headers,
             )
-        self.remaining -= 1
+        self.remaining -= 1  # the answer reports what is left after this request
+        headers["RateLimit-Remaining"] = str(self.remaining)
         response = await handler(request)
         response.headers.update(headers)
         return response
@@ -407,6 +447,14 @@ class FakeBluesky:
         return web.json_response({**self._new_tokens(), "active": True})
 
     async def _refresh_session(self, request: web.Request) -> web.Response:
+        if await request.read():  # xrpc-server's assertEmptyBody for a procedure without input
+            return web.json_response(
+                {
+                    "error": "InvalidRequest",
+                    "message": "A request body was provided when none was expected",
+                },
+                status=400,
+            )
         token = request.headers.get("Authorization", "").removeprefix("Bearer ")
         if token != self._refresh:
             return web.json_response(
@@ -417,12 +465,17 @@ class FakeBluesky:
 
     @staticmethod
     def _paged(request: web.Request, items: list[dict[str, Any]], name: str) -> web.Response:
+        """Newest first; the cursor is a position in time (like the AppView's), so items that
+        arrive between two pages do not shift what the next page holds."""
         limit = min(int(request.query.get("limit", 50)), 100)
-        start = int(request.query.get("cursor", "0") or 0)
-        page = items[start : start + limit]
+        ordered = sorted(items, key=lambda i: (i["indexedAt"], i["uri"]), reverse=True)
+        if cursor := request.query.get("cursor"):
+            at, _, uri = cursor.partition("::")
+            ordered = [i for i in ordered if (i["indexedAt"], i["uri"]) < (at, uri)]
+        page = ordered[:limit]
         body: dict[str, Any] = {name: page}
-        if start + limit < len(items):
-            body["cursor"] = str(start + limit)
+        if len(ordered) > limit:
+            body["cursor"] = f"{page[-1]['indexedAt']}::{page[-1]['uri']}"
         return web.json_response(body)
 
     async def _list(self, request: web.Request) -> web.Response:
@@ -454,6 +507,16 @@ class FakeBluesky:
         uris = request.query.getall("uris", [])
         return web.json_response({"posts": [self._by_uri[u] for u in uris if u in self._by_uri]})
 
+    async def _get_record(self, request: web.Request) -> web.Response:
+        rkey = request.query.get("rkey")
+        for created in self.created:
+            if created.get("rkey") == rkey and request.query.get("repo") == self.DID:
+                uri = f"at://{self.DID}/app.bsky.feed.post/{rkey}"
+                return web.json_response({"uri": uri, "cid": "bafyexisting", "value": created})
+        return web.json_response(
+            {"error": "RecordNotFound", "message": f"Could not locate record: {rkey}"}, status=400
+        )
+
     async def _create_record(self, request: web.Request) -> web.Response:
         if refused := self._authorized(request):
             return refused
@@ -476,8 +539,14 @@ class FakeBluesky:
             return web.json_response(
                 {"error": "InvalidRequest", "message": "; ".join(problems)}, status=400
             )
+        rkey = body.get("rkey") or f"3m{next(self._rkeys):011d}"
+        if any(c.get("rkey") == rkey for c in self.created if c.get("rkey")):
+            return web.json_response(
+                {"error": "InvalidRequest", "message": "Record already exists"}, status=400
+            )
         self.created.append(body)
-        rkey = f"3m{next(self._rkeys):011d}"
+        if self.create_delay:
+            await asyncio.sleep(self.create_delay)
         return web.json_response(
             {
                 "uri": f"at://{self.DID}/app.bsky.feed.post/{rkey}",

@@ -38,6 +38,7 @@ def config(bluesky: FakeBluesky) -> WebcareConfig:
         "handle": FakeBluesky.HANDLE,
         "app_password": FakeBluesky.PASSWORD,
         "search": ["acme bank"],
+        "timeout_seconds": 2,
     }
     return parse_config({**CONFIG, "sources": [source]}, source="test.yml")
 
@@ -184,7 +185,7 @@ async def test_send_replies_in_the_thread_with_root_and_parent_refs(
     async with bot.runtime.engine.connect() as conn:
         (draft,) = list(await conn.execute(select(Draft)))
         (case,) = list(await conn.execute(select(Case)))
-    assert draft.sent_url.startswith(f"https://bsky.app/profile/{bluesky.HANDLE}/post/3m")
+    assert draft.sent_url == f"https://bsky.app/profile/{bluesky.HANDLE}/post/{created['rkey']}"
     assert case.first_response_at is not None
 
 
@@ -222,3 +223,44 @@ async def test_a_bluesky_post_that_came_through_the_webhook_is_answered_in_its_t
     (created,) = bluesky.created
     assert created["record"]["reply"]["parent"] == {"uri": post["uri"], "cid": post["cid"]}
     assert created["record"]["reply"]["root"] == {"uri": root["uri"], "cid": root["cid"]}
+
+
+async def test_a_send_whose_answer_was_lost_is_not_posted_twice(
+    bot: BotUnderTest, slack: FakeSlack, bluesky: FakeBluesky
+) -> None:
+    bluesky.notify(bluesky.post("Help", handle="karin.bsky.social", at=NOW))
+    await bot.runtime.poller.poll("bsky")
+    await bot.deliver()
+    card = slack.last_post("CWEBCARE1")
+    assert card is not None
+    await _click(bot, slack, "case_draft_reply", ANNA, card=card)
+    await _submit(bot, slack, "Hoi Karin!")
+    draft = _draft_message(slack, "CWEBCARE1")
+    bluesky.create_delay = 3  # stored, but the answer comes after the 2 s timeout
+    await _click(bot, slack, "draft_send", ANNA, card=draft)
+    assert slack.ephemerals[-1]["text"].startswith("Sending the reply failed: TimeoutError")
+    bluesky.create_delay = 0
+    await _click(bot, slack, "draft_send", ANNA, card=draft)
+    assert len(bluesky.created) == 1  # found under its record key, not posted again
+    async with bot.runtime.engine.connect() as conn:
+        (sent,) = list(await conn.execute(select(Draft)))
+    assert sent.status == "sent" and sent.sent_url.endswith(bluesky.created[0]["rkey"])
+
+
+async def test_a_burst_cut_short_by_the_rate_limit_is_finished_on_the_next_poll(
+    bot: BotUnderTest, bluesky: FakeBluesky
+) -> None:
+    bluesky.notify(bluesky.post("begin", handle="a.bsky.social", at=NOW - timedelta(hours=5)))
+    await bot.runtime.poller.poll("bsky")
+    for n in range(180):
+        at = NOW - timedelta(hours=4) + timedelta(seconds=n)
+        bluesky.notify(bluesky.post(f"bericht {n}", handle=f"k{n}.bsky.social", at=at))
+    bluesky.remaining = 4  # two pages, then the reserve is reached
+    first = await bot.runtime.poller.poll("bsky")
+    assert first.stored == 100 and first.wait_seconds is not None
+    bluesky.notify(bluesky.post("nieuw", handle="z.bsky.social", at=NOW))  # arrives meanwhile
+    bluesky.remaining = 3000
+    assert (await bot.runtime.poller.poll("bsky")).stored == 80  # the rest of the burst
+    assert (await bot.runtime.poller.poll("bsky")).stored == 1  # then what came on top
+    assert (await bot.runtime.poller.poll("bsky")).stored == 0
+    assert len(await _mentions(bot)) == 182

@@ -206,3 +206,35 @@ async def test_the_cli_lists_sources_and_tries_one_without_storing(
     assert code == 0 and "reviews" in out and "never polled" in out
     code, _out, err = await _cli(tmp_path, database, "sources", "test", "nope")
     assert code == 2 and "no source 'nope'" in err
+
+
+async def test_back_dated_entries_are_caught_but_never_ones_before_the_first_backfill(
+    bot: BotUnderTest, feeds: FeedServer
+) -> None:
+    feed = _feed(bot, "reviews")
+    ancient = ("old", "Van vorige maand", NOW - timedelta(days=30))
+    feeds.bodies["reviews"] = rss([ancient, ("a", "Vandaag", NOW - timedelta(minutes=5))])
+    assert (await bot.runtime.poller.poll(feed)).stored == 1
+    # A review site publishes one dated yesterday, after we saw today's.
+    feeds.bodies["reviews"] = rss(
+        [
+            ancient,
+            ("y", "Gisteren geschreven", NOW - timedelta(hours=20)),
+            ("a", "Vandaag", NOW - timedelta(minutes=5)),
+        ]
+    )
+    assert (await bot.runtime.poller.poll(feed)).stored == 1
+    texts = [m.text for m in await _mentions(bot)]
+    assert texts == ["Vandaag & meer", "Gisteren geschreven & meer"]
+
+
+async def test_undated_entries_do_not_move_the_cursor(bot: BotUnderTest, feeds: FeedServer) -> None:
+    body = rss([("a", "Met datum", NOW - timedelta(hours=3))])
+    undated = "<item><title>Zonder datum</title><link>https://reviews.example.com/r/u</link></item>"
+    feeds.bodies["reviews"] = body.replace("</item>", "</item>" + undated, 1)
+    assert (await bot.runtime.poller.poll(_feed(bot, "reviews"))).stored == 2
+    async with bot.runtime.engine.connect() as conn:
+        from storage.models import SourceCursor
+
+        cursor = (await conn.execute(select(SourceCursor))).one()
+    assert cursor.newest_seen_at == NOW - timedelta(hours=3)

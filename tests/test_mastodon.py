@@ -234,7 +234,12 @@ async def test_items_gained_while_the_bot_was_down_are_caught_up_once(
 
 @pytest.mark.parametrize(
     ("visibility", "public_draft", "posted_as"),
-    [("public", True, "public"), ("unlisted", True, "unlisted"), ("direct", False, "direct")],
+    [
+        ("public", True, "public"),
+        ("unlisted", True, "unlisted"),
+        ("private", True, "direct"),  # followers-only: not to all the brand's followers
+        ("direct", False, "direct"),
+    ],
 )
 async def test_send_replies_in_the_conversation_with_matching_visibility(
     bot: BotUnderTest,
@@ -331,3 +336,69 @@ async def test_a_mastodon_post_that_came_through_the_webhook_is_answered_too(
     await slack.wait_for(lambda: bool(slack.ephemerals))
     assert "cannot answer this message on its platform" in slack.ephemerals[-1]["text"]
     assert len(mastodon.posted) == 1
+
+
+async def test_a_search_burst_is_read_in_full_and_late_posts_are_still_found(
+    bot: BotUnderTest, mastodon: FakeMastodon
+) -> None:
+    joop = mastodon.account("joop", domain="other.example")
+    mastodon.searchable.append(
+        mastodon.status("<p>acme bank eerst</p>", account=joop, at=NOW - timedelta(hours=1))
+    )
+    await bot.runtime.poller.poll("mastodon")
+    for n in range(90):  # more than two pages of hits, newest first
+        author = mastodon.account(f"z{n}", domain="other.example")
+        at = NOW - timedelta(minutes=50) + timedelta(seconds=n)
+        mastodon.searchable.append(
+            mastodon.status(f"<p>acme bank nummer {n}</p>", account=author, at=at)
+        )
+    assert (await bot.runtime.poller.poll("mastodon")).stored == 90
+    # A post from a slow server arrives with a time (and id) just before the cursor.
+    late = mastodon.account("traag", domain="slow.example")
+    mastodon.tagged(
+        "acmebank",
+        mastodon.status("<p>#acmebank te laat</p>", account=late, at=NOW - timedelta(hours=2)),
+    )
+    await bot.runtime.poller.poll("mastodon")
+    mastodon.tagged(
+        "acmebank",
+        mastodon.status("<p>#acmebank nu</p>", account=late, at=NOW - timedelta(minutes=1)),
+    )
+    await bot.runtime.poller.poll("mastodon")
+    mastodon.tagged(
+        "acmebank",
+        mastodon.status(
+            "<p>#acmebank laat binnen</p>",
+            account=mastodon.account("x", domain="far.example"),
+            at=NOW - timedelta(minutes=8),  # older than the newest seen, within the overlap
+        ),
+    )
+    await bot.runtime.poller.poll("mastodon")
+    texts = [m.text for m in await _mentions(bot)]
+    assert len(texts) == len(set(texts)) == 94
+    assert "#acmebank laat binnen" in texts and "#acmebank nu" in texts
+
+
+async def test_a_send_whose_answer_was_lost_is_not_posted_again_later(
+    bot: BotUnderTest, slack: FakeSlack, mastodon: FakeMastodon
+) -> None:
+    mastodon.mention(mastodon.status("<p>hallo</p>", account=_customer(mastodon), at=NOW))
+    await bot.runtime.poller.poll("mastodon")
+    await bot.deliver()
+    card = slack.last_post("CWEBCARE1")
+    assert card is not None
+    await _click(bot, slack, "case_draft_reply", ANNA, card=card)
+    await _submit(bot, slack, "Hoi Karin, opgelost!")
+    draft = _draft_message(slack, "CWEBCARE1")
+    mastodon.post_delay = 3  # published, but the answer comes after our 2 s timeout
+    await _click(bot, slack, "draft_send", ANNA, card=draft)
+    assert slack.ephemerals[-1]["text"].startswith("Sending the reply failed: TimeoutError")
+    mastodon.post_delay = 0
+    mastodon.forget_idempotency_keys()  # an hour later
+    await _click(bot, slack, "draft_send", ANNA, card=draft)
+    assert len(mastodon.posted) == 1  # found in the thread, not posted again
+    async with bot.runtime.engine.connect() as conn:
+        from storage.models import Draft
+
+        (sent,) = list(await conn.execute(select(Draft)))
+    assert sent.status == "sent" and sent.sent_url.startswith(f"https://{mastodon.host}/@acmebank/")

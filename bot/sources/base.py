@@ -44,6 +44,7 @@ class SourceItem:
     mention: dict[str, Any]  # a mention object, as the webhook takes them
     published: datetime
     reply_ref: dict[str, Any] | None = None  # how to answer it on its platform
+    dated: bool = True  # False: the platform gave no time, `published` is when it was fetched
 
 
 @dataclass(slots=True)

@@ -13,7 +13,8 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -26,8 +27,19 @@ from bot.sources.platform_http import failure, nearly_exhausted, seconds_until_r
 PAGE = 50
 MAX_PAGES = 10
 RATE = ("RateLimit-Remaining", "RateLimit-Reset")
+LATE_OVERLAP = timedelta(minutes=15)
 REASONS = ("mention", "reply", "quote")  # not likes, reposts or follows
 _POST_URL = re.compile(r"^https://bsky\.app/profile/([^/]+)/post/([A-Za-z0-9]+)$")
+
+
+@dataclass(frozen=True, slots=True)
+class Stream:
+    key: str  # its cursor's name in the source's state
+    method: str
+    query: dict[str, str]
+    field: str  # where the listing's entries are in the answer
+    addressed: bool
+    late: bool = False  # entries can be indexed late: look back LATE_OVERLAP
 
 
 class ReplyRefused(Exception):
@@ -79,7 +91,7 @@ class Bluesky:
                 status, answer, _ = await self._call(
                     http,
                     "com.atproto.server.refreshSession",
-                    body={},
+                    post=True,  # a procedure without input: the server refuses any body
                     token=self._session["refreshJwt"],
                 )
                 if status < 300 and isinstance(answer, dict) and "accessJwt" in answer:
@@ -103,13 +115,14 @@ class Bluesky:
         params: dict[str, str] | None = None,
         body: dict[str, Any] | None = None,
         token: str | None = None,
+        post: bool = False,
     ) -> tuple[int, Any, Any]:
         url = f"{self.base}/xrpc/{method}" + (f"?{urlencode(params)}" if params else "")
         headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
         try:
-            request = http.get if body is None else http.post
+            request = http.post if post or body is not None else http.get
             async with request(url, json=body, headers=headers, timeout=self.timeout) as resp:
                 try:
                     answer = await resp.json(content_type=None)
@@ -127,23 +140,19 @@ class Bluesky:
         state = dict(cursor.state)
         found: dict[str, SourceItem] = {}
         wait: float | None = None
-        streams: list[tuple[str, str, dict[str, str], str, bool]] = []
+        streams: list[Stream] = []
         if self.config.notifications:
             method = "app.bsky.notification.listNotifications"
-            streams.append(("notifications", method, {}, "notifications", True))
+            streams.append(Stream("notifications", method, {}, "notifications", True))
         for term in self.config.search:
             query = {"q": term, "sort": "latest"}
             key = f"search:{term.lower()}"
-            streams.append((key, "app.bsky.feed.searchPosts", query, "posts", False))
-        for key, method, query, field, addressed in streams:
-            seen = _parse_time(state.get(key)) or backfill_from
-            items, newest, wait = await self._read_stream(
-                http, method, query, field=field, addressed=addressed, seen=seen
-            )
+            # Search indexing lags: look back a little behind the newest post seen.
+            streams.append(Stream(key, "app.bsky.feed.searchPosts", query, "posts", False, True))
+        for stream in streams:
+            items, wait = await self._read_stream(http, stream, state, backfill_from)
             for item in items:
                 found.setdefault(item.mention["external_id"], item)
-            if newest is not None and newest > seen:
-                state[key] = newest.isoformat()
             if wait is not None:
                 break
         items = sorted(found.values(), key=lambda item: item.published)
@@ -155,50 +164,63 @@ class Bluesky:
     async def _read_stream(
         self,
         http: aiohttp.ClientSession,
-        method: str,
-        query: dict[str, str],
-        *,
-        field: str,
-        addressed: bool,
-        seen: datetime,
-    ) -> tuple[list[SourceItem], datetime | None, float | None]:
-        """Entries indexed after `seen`, newest time seen, and a rate-limit wait if any."""
+        stream: Stream,
+        state: dict[str, Any],
+        backfill_from: datetime,
+    ) -> tuple[list[SourceItem], float | None]:
+        """Entries indexed since the stream's cursor, newest first, down to the cursor.
+
+        The cursor (the newest `indexedAt` seen) moves only once a read has come all the way
+        down to it. A read cut short (rate limit, page cap) keeps the page cursor where it
+        stopped in `state`, and the next poll goes on from there before starting at the top
+        again, so a burst bigger than a poll is never skipped. Updates `state` in place."""
+        resume_key = f"{stream.key}#resume"
+        seen = _parse_time(state.get(stream.key)) or backfill_from
+        cutoff = seen - LATE_OVERLAP if stream.late and stream.key in state else seen
+        resume = state.get(resume_key) if isinstance(state.get(resume_key), dict) else None
+        page_cursor: str | None = resume["cursor"] if resume else None
+        top = _parse_time(resume["newest"]) if resume else None
         items: list[SourceItem] = []
-        newest: datetime | None = None
-        page_cursor: str | None = None
         for page in range(MAX_PAGES):
-            params = {**query, "limit": str(PAGE)}
+            params = {**stream.query, "limit": str(PAGE)}
             if page_cursor:
                 params["cursor"] = page_cursor
             try:
-                answer, headers = await self._xrpc(http, method, params=params)
+                answer, headers = await self._xrpc(http, stream.method, params=params)
             except PollFailed as failed:
                 if page == 0 or failed.retry_after is None:
                     raise
-                return items, newest, failed.retry_after
-            entries = answer.get(field) if isinstance(answer, dict) else None
+                _suspend(state, resume_key, page_cursor, top)
+                return items, failed.retry_after
+            entries = answer.get(stream.field) if isinstance(answer, dict) else None
             if not isinstance(entries, list):
-                raise PollFailed(f"{method} answered without {field!r}")
-            reached_seen = False
+                raise PollFailed(f"{stream.method} answered without {stream.field!r}")
+            reached = False
             for entry in entries:
                 indexed = _parse_time(entry.get("indexedAt")) if isinstance(entry, dict) else None
                 if indexed is None:
                     continue
-                newest = indexed if newest is None or indexed > newest else newest
-                if indexed <= seen:
-                    reached_seen = True
+                top = indexed if top is None or indexed > top else top
+                if indexed <= cutoff:
+                    reached = True
                     continue
-                if field == "notifications" and entry.get("reason") not in REASONS:
+                if stream.field == "notifications" and entry.get("reason") not in REASONS:
                     continue
-                item = _item(entry, addressed=addressed, published=indexed)
+                item = _item(entry, addressed=stream.addressed, published=indexed)
                 if item is not None:
                     items.append(item)
+            next_cursor = answer.get("cursor")
+            if reached or not entries or not next_cursor:
+                if top is not None and top > seen:
+                    state[stream.key] = top.isoformat()
+                state.pop(resume_key, None)
+                return items, None
+            page_cursor = str(next_cursor)
             if nearly_exhausted(headers, remaining=RATE[0]):
-                return items, newest, seconds_until_reset(headers, names=RATE) or 60.0
-            page_cursor = answer.get("cursor")
-            if reached_seen or not entries or not page_cursor:
-                break
-        return items, newest, None
+                _suspend(state, resume_key, page_cursor, top)
+                return items, seconds_until_reset(headers, names=RATE) or 60.0
+        _suspend(state, resume_key, page_cursor, top)
+        return items, None
 
     # -- replying --------------------------------------------------------------------------
 
@@ -226,9 +248,19 @@ class Bluesky:
         return item.reply_ref if item is not None else None
 
     async def post_reply(
-        self, http: aiohttp.ClientSession, ref: dict[str, Any], *, text: str, private: bool
+        self,
+        http: aiohttp.ClientSession,
+        ref: dict[str, Any],
+        *,
+        text: str,
+        private: bool,
+        rkey: str,
     ) -> str:
-        """Publish `text` in the thread of the post in `ref`; returns the reply's URL."""
+        """Publish `text` in the thread of the post in `ref`; returns the reply's URL.
+
+        The record key is fixed per draft (`rkey`, a TID): createRecord has no idempotency
+        key, so a record with that key already in the repo (a Send whose answer was lost) is
+        returned instead of posting the reply twice."""
         if private:
             raise ReplyRefused(
                 "Bluesky has no private replies: answer in Bluesky's chat, then mark it as sent"
@@ -240,19 +272,46 @@ class Bluesky:
             "createdAt": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
             "reply": {"root": ref.get("root") or parent, "parent": parent},
         }
+        collection = "app.bsky.feed.post"
         try:
             session = await self._ensure_session(http, renew=False)
-            answer, _ = await self._xrpc(
-                http,
-                "com.atproto.repo.createRecord",
-                body={"repo": session["did"], "collection": "app.bsky.feed.post", "record": record},
-            )
+            where = {"repo": session["did"], "collection": collection, "rkey": rkey}
+            try:
+                answer, _ = await self._xrpc(http, "com.atproto.repo.getRecord", params=where)
+            except PollFailed as missing:
+                if "RecordNotFound" not in str(missing):
+                    raise
+                answer, _ = await self._xrpc(
+                    http, "com.atproto.repo.createRecord", body={**where, "record": record}
+                )
         except PollFailed as failed:
             raise ReplyRefused(str(failed)) from None
         uri = answer.get("uri") if isinstance(answer, dict) else None
         if not isinstance(uri, str) or not uri.startswith("at://"):
             raise ReplyRefused("Bluesky's answer has no uri of the reply")
         return post_url(session.get("handle") or self.config.handle, uri)
+
+
+_TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"  # base32-sortable
+
+
+def tid(moment: datetime, clock_id: int) -> str:
+    """An AT Protocol TID (13 characters): microseconds since 1970 and a 10-bit clock id."""
+    value = ((int(moment.timestamp() * 1_000_000) << 10) | (clock_id & 0x3FF)) & ((1 << 63) - 1)
+    chars = []
+    for _ in range(13):
+        chars.append(_TID_ALPHABET[value & 31])
+        value >>= 5
+    return "".join(reversed(chars))
+
+
+def _suspend(
+    state: dict[str, Any], key: str, page_cursor: str | None, top: datetime | None
+) -> None:
+    """Remember where an unfinished read stopped (and the newest item it saw on top)."""
+    if page_cursor is None:
+        return  # stopped on the very first page: the next poll simply starts over
+    state[key] = {"cursor": page_cursor, "newest": top.isoformat() if top else None}
 
 
 def post_url(handle: str, uri: str) -> str:

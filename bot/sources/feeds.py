@@ -9,7 +9,7 @@ from __future__ import annotations
 import calendar
 import hashlib
 import html
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -19,6 +19,8 @@ import feedparser
 
 from bot.config import FeedSource
 from bot.sources.base import USER_AGENT, Cursor, Fetched, PollFailed, SourceItem
+
+LATE_OVERLAP = timedelta(days=2)
 
 
 class FeedError(Exception):
@@ -102,7 +104,7 @@ def parse_feed(body: bytes, *, feed: FeedSource, fetched_at: datetime) -> list[S
             mention["url"] = link
         if feed.language:
             mention["language"] = feed.language
-        items.append(SourceItem(mention, published))
+        items.append(SourceItem(mention, published, dated=stamp is not None))
     return sorted(items, key=lambda item: item.published)
 
 
@@ -140,12 +142,24 @@ class RssFeed:
             items = parse_feed(body, feed=self.feed, fetched_at=now)
         except FeedError as exc:
             raise PollFailed(str(exc)) from None
-        since = cursor.newest_seen_at or backfill_from
-        newest = max((item.published for item in items), default=cursor.newest_seen_at)
+        # Feeds gain back-dated entries (a review published with yesterday's date): look back
+        # LATE_OVERLAP behind the newest entry seen, but never before the first poll's
+        # backfill window; dedupe drops what was stored before.
+        state = dict(cursor.state)
+        floor = _time(state.get("floor")) or backfill_from
+        state.setdefault("floor", floor.isoformat())
+        since = max(cursor.newest_seen_at - LATE_OVERLAP, floor) if cursor.newest_seen_at else floor
+        # An entry without a date gets the fetch time: it must not move the cursor.
+        dated = [item.published for item in items if item.dated]
+        newest = max([*dated, *filter(None, [cursor.newest_seen_at])], default=None)
         return Fetched(
             [item for item in items if item.published > since],
-            Cursor(etag, last_modified, newest, cursor.state),
+            Cursor(etag, last_modified, newest, state),
         )
+
+
+def _time(value: object) -> datetime | None:
+    return datetime.fromisoformat(value) if isinstance(value, str) else None
 
 
 def retry_after(headers: Any, default: float = 60.0) -> float:

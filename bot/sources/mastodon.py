@@ -11,7 +11,9 @@ the poller waits for the window to reset.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlparse
 
@@ -23,8 +25,25 @@ from bot.sources.feeds import plain_text
 from bot.sources.platform_http import failure, nearly_exhausted, seconds_until_reset
 
 PAGE = 40  # Mastodon's maximum page size
+LATE_OVERLAP = timedelta(minutes=15)  # how far tag and search streams look back for late posts
 MAX_PAGES = 10  # per stream and poll; the rest comes next poll (the cursor has moved on)
 RATE = ("X-RateLimit-Remaining", "X-RateLimit-Reset")
+
+
+@dataclass(frozen=True, slots=True)
+class Stream:
+    key: str  # its cursor's name in the source's state
+    path: str
+    query: dict[str, str]
+    addressed: bool
+    late: bool = False  # posts can show up with an id older than the cursor
+
+
+@dataclass(slots=True)
+class Read:
+    items: list[SourceItem]
+    cursor: str | None  # the new min_id; None keeps the old one
+    wait: float | None = None
 
 
 class ReplyRefused(Exception):
@@ -39,25 +58,31 @@ class Mastodon:
         self.interval_seconds = config.interval_seconds
         self.base = str(config.instance).rstrip("/")
         self.host = urlparse(self.base).netloc
+        self._account_id: str | None = None  # the brand account's id, once asked
         self.headers = {
             "Authorization": f"Bearer {config.access_token}",
             "User-Agent": USER_AGENT,
             "Accept": "application/json",
         }
 
-    def _streams(self) -> list[tuple[str, str, dict[str, str], bool]]:
-        """(cursor key, path, query, addressed) per stream; notifications first, so a post that
-        mentions the account and matches a search counts as addressed."""
+    def _streams(self) -> list[Stream]:
+        """Notifications first, so a post that mentions the account and matches a search
+        counts as addressed."""
         streams = []
         if self.config.notifications:
-            streams.append(("notifications", "/api/v1/notifications", {"types[]": "mention"}, True))
+            # include_filtered: Mastodon 4.3+ holds back private mentions from accounts the
+            # brand does not follow (a notification policy); a webcare team needs them all.
+            query = {"types[]": "mention", "include_filtered": "true"}
+            streams.append(Stream("notifications", "/api/v1/notifications", query, True))
         for term in self.config.search:
             if term.startswith("#"):
                 path = f"/api/v1/timelines/tag/{quote(term[1:], safe='')}"
-                streams.append((f"tag:{term[1:].lower()}", path, {}, False))
+                streams.append(Stream(f"tag:{term[1:].lower()}", path, {}, False, late=True))
             else:
                 query = {"q": term, "type": "statuses", "resolve": "false"}
-                streams.append((f"search:{term.lower()}", "/api/v2/search", query, False))
+                streams.append(
+                    Stream(f"search:{term.lower()}", "/api/v2/search", query, False, late=True)
+                )
         return streams
 
     async def fetch(
@@ -66,19 +91,13 @@ class Mastodon:
         state = dict(cursor.state)
         found: dict[str, SourceItem] = {}
         wait: float | None = None
-        for key, path, query, addressed in self._streams():
-            items, newest_id, wait = await self._read_stream(
-                http,
-                path,
-                query,
-                addressed=addressed,
-                min_id=state.get(key),
-                backfill_from=backfill_from,
-            )
-            for item in items:
+        for stream in self._streams():
+            read = await self._read(http, stream, state.get(stream.key), backfill_from)
+            for item in read.items:
                 found.setdefault(item.mention["external_id"], item)
-            if newest_id is not None:
-                state[key] = newest_id
+            if read.cursor is not None:
+                state[stream.key] = read.cursor
+            wait = read.wait
             if wait is not None:
                 break  # rate limit nearly used up: the other streams wait for the next poll
         items = sorted(found.values(), key=lambda item: item.published)
@@ -87,53 +106,74 @@ class Mastodon:
             newest = cursor.newest_seen_at
         return Fetched(items, Cursor(newest_seen_at=newest, state=state), wait_seconds=wait)
 
-    async def _read_stream(
-        self,
-        http: aiohttp.ClientSession,
-        path: str,
-        query: dict[str, str],
-        *,
-        addressed: bool,
-        min_id: str | None,
-        backfill_from: datetime,
-    ) -> tuple[list[SourceItem], str | None, float | None]:
-        """New items of one stream, the newest id seen, and how long to wait (rate limit)."""
+    async def _read(
+        self, http: aiohttp.ClientSession, stream: Stream, min_id: str | None, backfill: datetime
+    ) -> Read:
+        """New items of one stream and its next cursor (None: keep the old one).
+
+        Notifications and tag timelines page forwards from `min_id` (`Link: rel="prev"`), so a
+        poll cut short by the rate limit has read the oldest part and moves the cursor only
+        that far. Search answers newest first with `min_id` as a lower bound, so it pages by
+        `offset` and moves the cursor only once it has read down to that bound. Posts from
+        other servers can arrive (or be indexed) late with an older id: tag and search streams
+        look back LATE_OVERLAP behind their cursor, and dedupe drops what was seen."""
         first = min_id is None
-        params = {**query, "limit": str(PAGE)}
+        params = {**stream.query, "limit": str(PAGE)}
         if min_id is not None:
-            params["min_id"] = min_id
-        url: str | None = f"{self.base}{path}?{urlencode(params)}"
+            params["min_id"] = _earlier(min_id, LATE_OVERLAP) if stream.late else min_id
+        by_offset = stream.path == "/api/v2/search"
+        url: str | None = f"{self.base}{stream.path}?{urlencode(params)}"
         items: list[SourceItem] = []
         newest_id: str | None = None
         for page in range(MAX_PAGES):
             assert url is not None
             try:
-                statuses, links, headers = await self._get(http, url)
+                entries, links, headers = await self._get(http, url)
             except PollFailed as failed:
                 if page == 0 or failed.retry_after is None:
                     raise
-                return items, newest_id, failed.retry_after  # 429 mid-way: keep what we have
-            page_ids = [entry["id"] for entry in statuses if isinstance(entry.get("id"), str)]
-            if page_ids:
-                top = max(page_ids, key=_id_order)
+                return self._partial(items, newest_id, by_offset, first, failed.retry_after)
+            ids = [entry["id"] for entry in entries if isinstance(entry.get("id"), str)]
+            if ids:
+                top = max(ids, key=_id_order)
                 if newest_id is None or _id_order(top) > _id_order(newest_id):
                     newest_id = top
-            parsed = [self._item(entry, addressed=addressed) for entry in statuses]
-            page_items = [item for item in parsed if item is not None]
-            items += [i for i in page_items if not first or i.published > backfill_from]
+            page_items = [
+                item
+                for item in (self._item(entry, addressed=stream.addressed) for entry in entries)
+                if item is not None
+            ]
+            items += [i for i in page_items if not first or i.published > backfill]
+            if len(entries) < PAGE:
+                return Read(items, newest_id or min_id)  # a short page is the last one
             if nearly_exhausted(headers, remaining=RATE[0]):
-                return items, newest_id, seconds_until_reset(headers, names=RATE) or 60.0
-            if len(statuses) < PAGE:
-                break  # a short page is the last one
-            if first:  # backwards, until the page reaches back past the backfill window
-                if min(i.published for i in page_items) <= backfill_from if page_items else True:
-                    break
-                url = links.get("next")
-            else:  # forwards from the cursor
-                url = links.get("prev") or _with_min_id(url, newest_id)
+                wait = seconds_until_reset(headers, names=RATE) or 60.0
+                return self._partial(items, newest_id, by_offset, first, wait)
+            oldest = min((i.published for i in page_items), default=None)
+            if first and (oldest is None or oldest <= backfill):
+                return Read(items, newest_id)  # back past the backfill window
+            if by_offset:
+                url = _with_offset(url, PAGE * (page + 1))
+            else:  # first poll: backwards in time; then forwards from the cursor
+                url = links.get("next") if first else links.get("prev")
             if url is None:
-                break
-        return items, newest_id, None
+                return Read(items, newest_id or min_id)
+        return self._partial(items, newest_id, by_offset, first, None)
+
+    @staticmethod
+    def _partial(
+        items: list[SourceItem],
+        newest_id: str | None,
+        by_offset: bool,
+        first: bool,
+        wait: float | None,
+    ) -> Read:
+        """A read cut short: forward paging keeps its progress; newest-first paging (search,
+        and the first poll of any stream) keeps the old cursor, so nothing in between is
+        skipped; the next poll reads it again and dedupe drops the repeats."""
+        if by_offset or first:
+            return Read(items, None, wait)
+        return Read(items, newest_id, wait)
 
     async def _get(
         self, http: aiohttp.ClientSession, url: str
@@ -223,17 +263,23 @@ class Mastodon:
     ) -> str:
         """Publish `text` as a reply to the status in `ref`; returns the reply's URL.
 
-        The reply is as visible as the post it answers (a direct message stays direct), and
-        direct when the agent chose a private reply. It names the customer, as Mastodon only
-        delivers a direct reply to the accounts it mentions."""
-        visibility = "direct" if private or ref["visibility"] == "direct" else ref["visibility"]
+        Public and unlisted posts are answered alike; followers-only and direct posts, and any
+        reply the agent chose to make private, are answered directly (a followers-only reply
+        would show to all the brand's followers). The reply names the customer, as Mastodon
+        only delivers a direct reply to the accounts it mentions. Mastodon keeps an
+        Idempotency-Key for an hour only, so a reply already in the thread (an earlier Send
+        whose answer was lost) is looked for first and never posted twice."""
+        original = str(ref["visibility"])
+        visibility = "direct" if private or original in ("direct", "private") else original
         acct = str(ref["acct"])
-        local = acct.removesuffix(f"@{self.host}")
-        if f"@{acct}".lower() not in text.lower() and f"@{local}".lower() not in text.lower():
+        if not _names(text, acct, self.host):
             text = f"@{acct} {text}"
-        body = {"status": text, "in_reply_to_id": ref["status_id"], "visibility": visibility}
-        headers = {**self.headers, "Idempotency-Key": idempotency_key}
         try:
+            existing = await self._earlier_reply(http, str(ref["status_id"]), text)
+            if existing is not None:
+                return existing
+            body = {"status": text, "in_reply_to_id": ref["status_id"], "visibility": visibility}
+            headers = {**self.headers, "Idempotency-Key": idempotency_key}
             async with http.post(
                 f"{self.base}/api/v1/statuses", json=body, headers=headers, timeout=self.timeout
             ) as resp:
@@ -242,10 +288,52 @@ class Mastodon:
                     raise ReplyRefused(str(failure(resp.status, answer, resp.headers, RATE)))
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise ReplyRefused(f"{type(exc).__name__}") from None
+        except PollFailed as failed:
+            raise ReplyRefused(str(failed)) from None
         url = answer.get("url") or answer.get("uri") if isinstance(answer, dict) else None
         if not isinstance(url, str) or not url.startswith(("https://", "http://")):
             raise ReplyRefused("the instance's answer has no URL of the reply")
         return url
+
+    async def _earlier_reply(
+        self, http: aiohttp.ClientSession, status_id: str, text: str
+    ) -> str | None:
+        """The URL of our reply with this text already under the status, if there is one."""
+        if self._account_id is None:
+            async with http.get(
+                f"{self.base}/api/v1/accounts/verify_credentials",
+                headers=self.headers,
+                timeout=self.timeout,
+            ) as resp:
+                me = await _json(resp)
+                if resp.status >= 300 or not isinstance(me, dict):
+                    raise failure(resp.status, me, resp.headers, RATE)
+                self._account_id = str(me.get("id"))
+        async with http.get(
+            f"{self.base}/api/v1/statuses/{quote(status_id, safe='')}/context",
+            headers=self.headers,
+            timeout=self.timeout,
+        ) as resp:
+            context = await _json(resp)
+            if resp.status >= 300 or not isinstance(context, dict):
+                raise failure(resp.status, context, resp.headers, RATE)
+        wanted = " ".join(text.split())
+        for reply in context.get("descendants") or []:
+            if (
+                isinstance(reply, dict)
+                and str(reply.get("in_reply_to_id")) == status_id
+                and str((reply.get("account") or {}).get("id")) == self._account_id
+                and plain_text(str(reply.get("content") or "")) == wanted
+            ):
+                return str(reply.get("url") or reply.get("uri"))
+        return None
+
+
+def _names(text: str, acct: str, host: str) -> bool:
+    """Whether `text` mentions the account (as @user@domain, or @user when it is local)."""
+    handles = {acct, acct.removesuffix(f"@{host}")}
+    pattern = "|".join(re.escape(f"@{handle}") for handle in handles)
+    return re.search(rf"(?<![\w@])(?:{pattern})(?![\w@.-]*\w)", text, re.IGNORECASE) is not None
 
 
 async def _json(resp: aiohttp.ClientResponse) -> Any:
@@ -260,11 +348,18 @@ def _id_order(status_id: str) -> tuple[int, str]:
     return (len(status_id), status_id)
 
 
-def _with_min_id(url: str, min_id: str | None) -> str | None:
-    """The next page of an endpoint without Link headers (search), forwards from `min_id`."""
-    if min_id is None:
-        return None
+def _with_offset(url: str, offset: int) -> str:
+    """The same search, `offset` results further down."""
     parsed = urlparse(url)
     query = dict(parse_qsl(parsed.query))
-    query["min_id"] = min_id
+    query["offset"] = str(offset)
     return parsed._replace(query=urlencode(query)).geturl()
+
+
+def _earlier(status_id: str, by: timedelta) -> str:
+    """A Mastodon id `by` earlier: ids are Snowflakes, milliseconds since 1970 shifted left by
+    16 bits, so subtracting moves the bound back in time."""
+    try:
+        return str(max(0, int(status_id) - (int(by.total_seconds() * 1000) << 16)))
+    except ValueError:
+        return status_id

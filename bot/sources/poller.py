@@ -89,13 +89,20 @@ class SourcePoller:
                 now=now,
                 backfill_from=now - timedelta(hours=self.config.backfill_hours),
             )
+            stored = await self._store(name, fetched.items)
         except PollFailed as failed:
-            async with self.engine.begin() as conn:
-                await cursors.save_failure(conn, name=name, now=now, error=str(failed))
+            await self._failed(name, now, str(failed))
             raise
-        stored = await self._store(name, fetched.items)
+        except Exception as exc:  # a bug or the database: still a failing source to alert on
+            await self._failed(name, now, f"{type(exc).__name__}: {exc}"[:300])
+            raise
         await self._saved(name, now, fetched, stored)
         return PollResult(stored, fetched.not_modified, fetched.wait_seconds)
+
+    async def _failed(self, name: str, now: Any, error: str) -> None:
+        with contextlib.suppress(Exception):  # the database may be what failed
+            async with self.engine.begin() as conn:
+                await cursors.save_failure(conn, name=name, now=now, error=error)
 
     async def _store(self, name: str, items: list[SourceItem]) -> int:
         mentions, targets = _valid(name, items)
