@@ -125,8 +125,11 @@ def home_view_blocks(
     now: datetime,
     team_url: str | None,
     lang: Lang,
+    sources_down: Mapping[str, Down] | None = None,
 ) -> list[Block]:
     blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text=t("home.title", lang)))]
+    if sources_down:
+        blocks.append(sources_down_block(sources_down, lang=lang))
     if expected is not None:
         blocks.append(
             ContextBlock(

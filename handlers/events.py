@@ -29,6 +29,7 @@ async def publish_home(
         mine = await stats.owned_by(conn, user=user)
     statuses = await team_status(services.engine, config=services.config, now=now)
     expected = await expected_reply_minutes(services.engine, config=services.config)
+    down = await services.source_health.down_sources() if services.source_health else {}
     blocks = home_view_blocks(
         mine=mine,
         statuses=statuses,
@@ -36,5 +37,6 @@ async def publish_home(
         now=now,
         team_url=services.workspace.url,
         lang=lang,
+        sources_down=down,
     )
     await client.views_publish(user_id=user, view=View(type="home", blocks=blocks))

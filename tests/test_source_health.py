@@ -18,7 +18,7 @@ from storage.models import Mention
 from tests.conftest import CONFIG, BotUnderTest, mention
 from tests.fake_platforms import TOKEN, FakeBluesky, FakeMastodon
 from tests.fake_slack import FakeSlack
-from tests.test_status import _command, _text
+from tests.test_status import _command, _text, open_home
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 ALERTS = "C0SOURCES1"
@@ -93,6 +93,8 @@ async def test_a_failing_source_is_alerted_once_listed_in_status_and_recovers_on
 
     status = _text(await _command(bot, "status"))
     assert "Sources down: *bsky* (HTTP 500: InternalServerError" in status
+    home = await open_home(bot, slack, "U0ANNA")
+    assert home["blocks"][1]["text"]["text"].startswith(":warning: Sources down: *bsky*")
     assert await _metric(bot, 'webcare_source_down{source="bsky",type="bluesky"}') == 1
     async with bot.session.get(f"{bot.url}/healthz") as response:
         shown = (await response.json())["sources"]["bsky"]

@@ -104,6 +104,15 @@ async def test_the_app_home_shows_my_cases_the_queue_and_the_reply_time(
     bot: BotUnderTest, slack: FakeSlack
 ) -> None:
     await _board(bot, slack)
+    home = await open_home(bot, slack, "U0ANNA")
+    texts = [b["text"]["text"] for b in home["blocks"] if b["type"] == "section"]
+    assert texts[0].startswith("Your open cases (1):")
+    assert any(t.startswith("*Billing* — new 2 · claimed 1") for t in texts)
+
+
+async def open_home(bot: BotUnderTest, slack: FakeSlack, user: str) -> dict[str, Any]:
+    """Open the App Home as Slack reports it (app_home_opened); returns the published view."""
+    slack.home_views.pop(user, None)
     event = {
         "token": "legacy",
         "team_id": "T_FAKE",
@@ -113,8 +122,8 @@ async def test_the_app_home_shows_my_cases_the_queue_and_the_reply_time(
         "event_time": int(time.time()),
         "event": {
             "type": "app_home_opened",
-            "user": "U0ANNA",
-            "channel": "D0ANNA",
+            "user": user,
+            "channel": "D" + user[1:],
             "tab": "home",
             "event_ts": f"{time.time():.6f}",
         },
@@ -123,11 +132,8 @@ async def test_the_app_home_shows_my_cases_the_queue_and_the_reply_time(
     headers = {**slack_signed(body), "Content-Type": "application/json"}
     async with bot.session.post(f"{bot.url}/slack/events", data=body, headers=headers) as resp:
         assert resp.status == 200
-    await slack.wait_for(lambda: "U0ANNA" in slack.home_views)
-    home = slack.home_views["U0ANNA"]
-    texts = [b["text"]["text"] for b in home["blocks"] if b["type"] == "section"]
-    assert texts[0].startswith("Your open cases (1):")
-    assert any(t.startswith("*Billing* — new 2 · claimed 1") for t in texts)
+    await slack.wait_for(lambda: user in slack.home_views)
+    return slack.home_views[user]
 
 
 async def test_the_expected_reply_time_is_published(bot: BotUnderTest) -> None:
