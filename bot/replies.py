@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.config import WebcareConfig
 from bot.reply_webhook import ReplyFailed, send_reply
 from bot.sources import bluesky, mastodon
-from bot.sources.base import Source
+from bot.sources.base import ReplyRefused, Source
 from storage import cursors
 from storage.cases import latest_mention
 
@@ -65,7 +65,7 @@ class ReplyPublisher:
                     private=private,
                     rkey=bluesky.tid(draft.created_at, clock_id=draft.id),
                 )
-        except (mastodon.ReplyRefused, bluesky.ReplyRefused) as refused:
+        except ReplyRefused as refused:
             raise ReplyFailed(str(refused)) from None
         hook = self.config.reply_webhooks.get(case.source)
         if hook is None:

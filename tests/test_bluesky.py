@@ -18,7 +18,7 @@ from tests.fake_platforms import FakeBluesky
 from tests.fake_slack import FakeSlack
 from tests.test_claim import ANNA, _click
 from tests.test_delivery import _rich_text, _texts
-from tests.test_drafts import _draft_message, _submit
+from tests.test_drafts import draft_on_card
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -170,12 +170,13 @@ async def test_send_replies_in_the_thread_with_root_and_parent_refs(
     )
     bluesky.notify(customer, "reply")
     await bot.runtime.poller.poll("bsky")
-    await bot.deliver()
-    card = slack.last_post("CWEBCARE1")
-    assert card is not None
-    await _click(bot, slack, "case_draft_reply", ANNA, card=card)
-    await _submit(bot, slack, "Hoi Karin, stuur ons een DM, dan kijken we mee.")
-    await _click(bot, slack, "draft_send", ANNA, card=_draft_message(slack, "CWEBCARE1"))
+    await _click(
+        bot,
+        slack,
+        "draft_send",
+        ANNA,
+        card=await draft_on_card(bot, slack, "Hoi Karin, stuur ons een DM, dan kijken we mee."),
+    )
 
     (created,) = bluesky.created
     record = created["record"]
@@ -194,12 +195,13 @@ async def test_a_private_reply_cannot_go_out_on_bluesky_and_the_agent_is_told(
 ) -> None:
     bluesky.notify(bluesky.post("Mijn IBAN is fout", handle="karin.bsky.social", at=NOW))
     await bot.runtime.poller.poll("bsky")
-    await bot.deliver()
-    card = slack.last_post("CWEBCARE1")
-    assert card is not None
-    await _click(bot, slack, "case_draft_reply", ANNA, card=card)
-    await _submit(bot, slack, "We sturen je een DM.", public=False)
-    await _click(bot, slack, "draft_send", ANNA, card=_draft_message(slack, "CWEBCARE1"))
+    await _click(
+        bot,
+        slack,
+        "draft_send",
+        ANNA,
+        card=await draft_on_card(bot, slack, "We sturen je een DM.", public=False),
+    )
     await slack.wait_for(lambda: bool(slack.ephemerals))
     assert "Bluesky has no private replies" in slack.ephemerals[-1]["text"]
     assert bluesky.created == []
@@ -214,12 +216,7 @@ async def test_a_bluesky_post_that_came_through_the_webhook_is_answered_in_its_t
     post = bluesky.post("Inloggen lukt niet", handle="karin.bsky.social", at=NOW, reply_to=root)
     url = f"https://bsky.app/profile/karin.bsky.social/post/{post['uri'].rsplit('/', 1)[1]}"
     assert (await bot.post_webhook(mention("b1", source="bluesky", url=url)))[0] == 202
-    await bot.deliver()
-    card = slack.last_post("CWEBCARE1")
-    assert card is not None
-    await _click(bot, slack, "case_draft_reply", ANNA, card=card)
-    await _submit(bot, slack, "Hoi Karin!")
-    await _click(bot, slack, "draft_send", ANNA, card=_draft_message(slack, "CWEBCARE1"))
+    await _click(bot, slack, "draft_send", ANNA, card=await draft_on_card(bot, slack, "Hoi Karin!"))
     (created,) = bluesky.created
     assert created["record"]["reply"]["parent"] == {"uri": post["uri"], "cid": post["cid"]}
     assert created["record"]["reply"]["root"] == {"uri": root["uri"], "cid": root["cid"]}
@@ -230,12 +227,7 @@ async def test_a_send_whose_answer_was_lost_is_not_posted_twice(
 ) -> None:
     bluesky.notify(bluesky.post("Help", handle="karin.bsky.social", at=NOW))
     await bot.runtime.poller.poll("bsky")
-    await bot.deliver()
-    card = slack.last_post("CWEBCARE1")
-    assert card is not None
-    await _click(bot, slack, "case_draft_reply", ANNA, card=card)
-    await _submit(bot, slack, "Hoi Karin!")
-    draft = _draft_message(slack, "CWEBCARE1")
+    draft = await draft_on_card(bot, slack, "Hoi Karin!")
     bluesky.create_delay = 3  # stored, but the answer comes after the 2 s timeout
     await _click(bot, slack, "draft_send", ANNA, card=draft)
     assert slack.ephemerals[-1]["text"].startswith("Sending the reply failed: TimeoutError")

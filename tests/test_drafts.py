@@ -96,6 +96,19 @@ async def _open_draft(bot: BotUnderTest, slack: FakeSlack, text: str, channel: s
     assert slack.views[-1]["callback_id"] == "draft_modal"
 
 
+async def draft_on_card(
+    bot: BotUnderTest, slack: FakeSlack, text: str, *, public: bool = True
+) -> dict[str, Any]:
+    """Deliver what is queued, draft `text` on the newest card in the webcare channel as Anna;
+    returns the draft's message in the card's thread."""
+    await bot.deliver()
+    card = slack.last_post("CWEBCARE1")
+    assert card is not None
+    await _click(bot, slack, "case_draft_reply", ANNA, card=card)
+    await _submit(bot, slack, text, public=public)
+    return _draft_message(slack, "CWEBCARE1")
+
+
 async def _submit(
     bot: BotUnderTest, slack: FakeSlack, text: str, who: tuple[str, str] = ANNA, **options: bool
 ) -> dict[str, Any]:

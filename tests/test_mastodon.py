@@ -17,7 +17,7 @@ from tests.conftest import CONFIG, BotUnderTest
 from tests.fake_platforms import TOKEN, FakeMastodon
 from tests.fake_slack import FakeSlack
 from tests.test_claim import ANNA, _click
-from tests.test_drafts import _draft_message, _submit
+from tests.test_drafts import draft_on_card
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -260,12 +260,9 @@ async def test_send_replies_in_the_conversation_with_matching_visibility(
     mastodon.mention(first)
     mastodon.mention(latest)
     await bot.runtime.poller.poll("mastodon")
-    await bot.deliver()
-    card = slack.last_post("CWEBCARE1")
-    assert card is not None
-    await _click(bot, slack, "case_draft_reply", ANNA, card=card)
-    await _submit(bot, slack, "Sorry Karin, we bellen je vandaag.", public=public_draft)
-    draft = _draft_message(slack, "CWEBCARE1")
+    draft = await draft_on_card(
+        bot, slack, "Sorry Karin, we bellen je vandaag.", public=public_draft
+    )
     await _click(bot, slack, "draft_send", ANNA, card=draft)
 
     (posted,) = mastodon.posted
@@ -315,24 +312,14 @@ async def test_a_mastodon_post_that_came_through_the_webhook_is_answered_too(
     status = mastodon.status("<p>hallo</p>", account=_customer(mastodon), at=NOW)
     pushed = mention("m1", source="mastodon", url=status["url"], text="hallo")
     assert (await bot.post_webhook(pushed))[0] == 202
-    await bot.deliver()
-    card = slack.last_post("CWEBCARE1")
-    assert card is not None
-    await _click(bot, slack, "case_draft_reply", ANNA, card=card)
-    await _submit(bot, slack, "Hoi!")
-    await _click(bot, slack, "draft_send", ANNA, card=_draft_message(slack, "CWEBCARE1"))
+    await _click(bot, slack, "draft_send", ANNA, card=await draft_on_card(bot, slack, "Hoi!"))
     (posted,) = mastodon.posted
     assert posted["in_reply_to_id"] == status["id"] and posted["visibility"] == "public"
 
     # A post the instance cannot find: the agent is told, nothing is marked sent.
     other = mention("m2", source="mastodon", url="https://gone.example/@x/1", text="weg")
     await bot.post_webhook({**other, "author": {"handle": "x@gone.example"}})
-    await bot.deliver()
-    card = slack.last_post("CWEBCARE1")
-    assert card is not None
-    await _click(bot, slack, "case_draft_reply", ANNA, card=card)
-    await _submit(bot, slack, "Hoi!")
-    await _click(bot, slack, "draft_send", ANNA, card=_draft_message(slack, "CWEBCARE1"))
+    await _click(bot, slack, "draft_send", ANNA, card=await draft_on_card(bot, slack, "Hoi!"))
     await slack.wait_for(lambda: bool(slack.ephemerals))
     assert "cannot answer this message on its platform" in slack.ephemerals[-1]["text"]
     assert len(mastodon.posted) == 1
@@ -384,12 +371,7 @@ async def test_a_send_whose_answer_was_lost_is_not_posted_again_later(
 ) -> None:
     mastodon.mention(mastodon.status("<p>hallo</p>", account=_customer(mastodon), at=NOW))
     await bot.runtime.poller.poll("mastodon")
-    await bot.deliver()
-    card = slack.last_post("CWEBCARE1")
-    assert card is not None
-    await _click(bot, slack, "case_draft_reply", ANNA, card=card)
-    await _submit(bot, slack, "Hoi Karin, opgelost!")
-    draft = _draft_message(slack, "CWEBCARE1")
+    draft = await draft_on_card(bot, slack, "Hoi Karin, opgelost!")
     mastodon.post_delay = 3  # published, but the answer comes after our 2 s timeout
     await _click(bot, slack, "draft_send", ANNA, card=draft)
     assert slack.ephemerals[-1]["text"].startswith("Sending the reply failed: TimeoutError")

@@ -25,6 +25,10 @@ class PollFailed(Exception):
         self.retry_after = retry_after
 
 
+class ReplyRefused(Exception):
+    """The platform did not publish a reply; the reason is fit to show the agent."""
+
+
 @dataclass(frozen=True, slots=True)
 class Cursor:
     """What a source saw before: HTTP validators, newest item time, platform ids."""
@@ -67,3 +71,13 @@ class Source(Protocol):
         """Everything new since `cursor`; on the first poll nothing older than
         `backfill_from`. Raises PollFailed when the source cannot be read."""
         ...
+
+
+class PolledSource:
+    """What every source takes from its config: its name, how often and how patiently."""
+
+    def __init__(self, config: Any) -> None:
+        self.config = config
+        self.name: str = config.name
+        self.interval_seconds: int = config.interval_seconds
+        self.timeout = aiohttp.ClientTimeout(total=config.timeout_seconds)

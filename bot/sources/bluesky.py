@@ -21,7 +21,15 @@ from urllib.parse import urlencode
 import aiohttp
 
 from bot.config import BlueskySource
-from bot.sources.base import USER_AGENT, Cursor, Fetched, PollFailed, SourceItem
+from bot.sources.base import (
+    USER_AGENT,
+    Cursor,
+    Fetched,
+    PolledSource,
+    PollFailed,
+    ReplyRefused,
+    SourceItem,
+)
 from bot.sources.platform_http import failure, nearly_exhausted, seconds_until_reset
 
 PAGE = 50
@@ -42,16 +50,11 @@ class Stream:
     late: bool = False  # entries can be indexed late: look back LATE_OVERLAP
 
 
-class ReplyRefused(Exception):
-    """Bluesky did not publish the reply; the reason is fit to show the agent."""
+class Bluesky(PolledSource):
+    config: BlueskySource
 
-
-class Bluesky:
     def __init__(self, config: BlueskySource) -> None:
-        self.config = config
-        self.name = config.name
-        self.timeout = aiohttp.ClientTimeout(total=config.timeout_seconds)
-        self.interval_seconds = config.interval_seconds
+        super().__init__(config)
         self.base = str(config.service).rstrip("/")
         self._session: dict[str, str] | None = None
         self._login = asyncio.Lock()

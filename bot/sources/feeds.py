@@ -18,7 +18,7 @@ import aiohttp
 import feedparser
 
 from bot.config import FeedSource
-from bot.sources.base import USER_AGENT, Cursor, Fetched, PollFailed, SourceItem
+from bot.sources.base import USER_AGENT, Cursor, Fetched, PolledSource, PollFailed, SourceItem
 
 LATE_OVERLAP = timedelta(days=2)
 
@@ -108,14 +108,12 @@ def parse_feed(body: bytes, *, feed: FeedSource, fetched_at: datetime) -> list[S
     return sorted(items, key=lambda item: item.published)
 
 
-class RssFeed:
+class RssFeed(PolledSource):
     """One configured feed, fetched with a conditional GET."""
 
     def __init__(self, feed: FeedSource) -> None:
+        super().__init__(feed)
         self.feed = feed
-        self.name = feed.name
-        self.interval_seconds = feed.interval_seconds
-        self.timeout = aiohttp.ClientTimeout(total=feed.timeout_seconds)
 
     async def fetch(
         self, http: aiohttp.ClientSession, cursor: Cursor, *, now: datetime, backfill_from: datetime

@@ -20,7 +20,15 @@ from urllib.parse import parse_qsl, quote, urlencode, urlparse
 import aiohttp
 
 from bot.config import MastodonSource
-from bot.sources.base import USER_AGENT, Cursor, Fetched, PollFailed, SourceItem
+from bot.sources.base import (
+    USER_AGENT,
+    Cursor,
+    Fetched,
+    PolledSource,
+    PollFailed,
+    ReplyRefused,
+    SourceItem,
+)
 from bot.sources.feeds import plain_text
 from bot.sources.platform_http import failure, nearly_exhausted, seconds_until_reset
 
@@ -46,16 +54,11 @@ class Read:
     wait: float | None = None
 
 
-class ReplyRefused(Exception):
-    """The instance did not publish the reply; the reason is fit to show the agent."""
+class Mastodon(PolledSource):
+    config: MastodonSource
 
-
-class Mastodon:
     def __init__(self, config: MastodonSource) -> None:
-        self.config = config
-        self.name = config.name
-        self.timeout = aiohttp.ClientTimeout(total=config.timeout_seconds)
-        self.interval_seconds = config.interval_seconds
+        super().__init__(config)
         self.base = str(config.instance).rstrip("/")
         self.host = urlparse(self.base).netloc
         self._account_id: str | None = None  # the brand account's id, once asked
@@ -300,23 +303,9 @@ class Mastodon:
     ) -> str | None:
         """The URL of our reply with this text already under the status, if there is one."""
         if self._account_id is None:
-            async with http.get(
-                f"{self.base}/api/v1/accounts/verify_credentials",
-                headers=self.headers,
-                timeout=self.timeout,
-            ) as resp:
-                me = await _json(resp)
-                if resp.status >= 300 or not isinstance(me, dict):
-                    raise failure(resp.status, me, resp.headers, RATE)
-                self._account_id = str(me.get("id"))
-        async with http.get(
-            f"{self.base}/api/v1/statuses/{quote(status_id, safe='')}/context",
-            headers=self.headers,
-            timeout=self.timeout,
-        ) as resp:
-            context = await _json(resp)
-            if resp.status >= 300 or not isinstance(context, dict):
-                raise failure(resp.status, context, resp.headers, RATE)
+            me = await self._object(http, "/api/v1/accounts/verify_credentials")
+            self._account_id = str(me.get("id"))
+        context = await self._object(http, f"/api/v1/statuses/{quote(status_id, safe='')}/context")
         wanted = " ".join(text.split())
         for reply in context.get("descendants") or []:
             if (
@@ -327,6 +316,16 @@ class Mastodon:
             ):
                 return str(reply.get("url") or reply.get("uri"))
         return None
+
+    async def _object(self, http: aiohttp.ClientSession, path: str) -> dict[str, Any]:
+        """GET a JSON object from the instance; PollFailed when it answers anything else."""
+        async with http.get(
+            f"{self.base}{path}", headers=self.headers, timeout=self.timeout
+        ) as resp:
+            answer = await _json(resp)
+            if resp.status >= 300 or not isinstance(answer, dict):
+                raise failure(resp.status, answer, resp.headers, RATE)
+            return answer
 
 
 def _names(text: str, acct: str, host: str) -> bool:
