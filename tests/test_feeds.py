@@ -3,6 +3,7 @@ new entries become cases, old ones and repeats do not, and a broken feed harms n
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -61,10 +62,13 @@ class FeedServer:
         self.status: dict[str, int] = {}
         self.requests: list[dict[str, str]] = []
         self.url = ""
+        self.delay = 0.0
 
     async def handle(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
         self.requests.append({"feed": name, **request.headers})
+        if self.delay:
+            await asyncio.sleep(self.delay)
         if status := self.status.get(name):
             return web.Response(status=status, headers={"Retry-After": "120"})
         body = self.bodies[name]
@@ -91,7 +95,13 @@ async def feeds() -> AsyncIterator[FeedServer]:
 def config(feeds: FeedServer) -> WebcareConfig:
     sources = [
         {"name": "alerts", "url": f"{feeds.url}/alerts", "source": "forum"},
-        {"name": "reviews", "url": f"{feeds.url}/reviews", "source": "review", "language": "nl"},
+        {
+            "name": "reviews",
+            "url": f"{feeds.url}/reviews",
+            "source": "review",
+            "language": "nl",
+            "timeout_seconds": 1,
+        },
     ]
     return parse_config({**CONFIG, "sources": sources}, source="test.yml")
 
@@ -238,3 +248,19 @@ async def test_undated_entries_do_not_move_the_cursor(bot: BotUnderTest, feeds: 
 
         cursor = (await conn.execute(select(SourceCursor))).one()
     assert cursor.newest_seen_at == NOW - timedelta(hours=3)
+
+
+async def test_a_feed_that_errors_or_hangs_fails_with_the_reason_and_is_read_afterwards(
+    bot: BotUnderTest, feeds: FeedServer
+) -> None:
+    feed = _feed(bot, "reviews")
+    feeds.status["reviews"] = 503
+    with pytest.raises(PollFailed, match="HTTP 503"):
+        await bot.runtime.poller.poll(feed)
+    del feeds.status["reviews"]
+    feeds.bodies["reviews"] = rss([("a", "Eindelijk", NOW - timedelta(minutes=1))])
+    feeds.delay = 2  # longer than the feed's 1 s timeout
+    with pytest.raises(PollFailed, match="TimeoutError"):
+        await bot.runtime.poller.poll(feed)
+    feeds.delay = 0
+    assert (await bot.runtime.poller.poll(feed)).stored == 1
