@@ -2,7 +2,8 @@
 
 Both servers run in their own processes (`--serve bot|baseline`, started by this script) so the
 load generator does not share their GIL. Phases alternate baseline, bot, baseline, bot, ...;
-rates are the best round of each, CPU costs the total over all measured rounds.
+rates are the best round of each (`ratio_median` compares the median rounds), CPU costs the
+total over all measured rounds. `load_average_1m` shows whether others used the machine too.
 Run: `python -m bench.ingest [--quick]`. Exit 1 when a check (202s, rows stored) fails.
 """
 

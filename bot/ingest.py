@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 # Above this many mentions a transaction is split; keeps SQLite's write lock short.
 MAX_BATCH = 1000
 # Up to this many mentions a transaction may run on the event loop (storage.db.UnitOfWork):
-# about a millisecond of SQLite.
+# a couple of milliseconds of SQLite at most; larger ones go to the writer thread.
 INLINE_MAX = 64
 # Event-loop rounds a transaction waits at most for more requests to join it.
 GATHER_ROUNDS = 4
