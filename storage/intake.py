@@ -1,8 +1,9 @@
 """Storing incoming mentions in one transaction: dedupe, thread into cases, queue the cards.
 
 Synchronous on purpose: the whole unit of work runs in one go (through `run_sync` on
-PostgreSQL, in a worker thread with the stdlib driver on SQLite, see storage.db.run_unit),
-instead of one thread hop per statement through aiosqlite.
+PostgreSQL; on SQLite with the stdlib driver, in the writer thread or, for a short batch, on
+the event loop, see storage.db.UnitOfWork), instead of one thread hop per statement through
+aiosqlite.
 
 What happens to a batch is decided here, once, for both databases; the statements are
 written by a `Writer`: SQLAlchemy Core (`CoreWriter`, any database) or the raw sqlite3 driver
