@@ -29,6 +29,11 @@ T = TypeVar("T")
 # Enough to share a transaction among a burst's claims; few enough that finishing a batch (every
 # click's future resolved in one turn of the event loop) never stalls the loop for long.
 MAX_BATCH = 32
+# A batch this small runs on the event loop when SQLite's writer is idle (UnitOfWork's inline
+# mode): cheaper than the hop to the thread and back, and too short to hold up other requests.
+# Its first statement is the case lock's write, so it takes the write lock first, or hands the
+# batch to the thread when another connection has it.
+INLINE_MAX = 4
 Work = Callable[[Connection], Any]
 _Outcome = tuple[bool, Any]  # (made, result or the refusal)
 
@@ -58,7 +63,9 @@ class Batcher:
                 del self._waiting[:MAX_BATCH]
                 try:
                     works = [work for work, _ in batch]
-                    outcomes = await self._unit().run(partial(self._all, works))
+                    outcomes = await self._unit().run(
+                        partial(self._all, works), inline=len(works) <= INLINE_MAX
+                    )
                 except Exception:  # rolled back: each on its own, so one cannot sink the rest
                     outcomes = [await self._alone(work) for work, _ in batch]
                 for (_, future), (made, value) in zip(batch, outcomes, strict=True):
