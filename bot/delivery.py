@@ -26,9 +26,11 @@ from bot import metrics
 from bot.clock import Clock
 from bot.config import WebcareConfig
 from bot.i18n import Lang
+from bot.languages import PeopleLanguages
 from bot.outbox_messages import Obsolete, Undeliverable, compose
 from storage import outbox
 from storage.db import unit_of_work
+from storage.models import JobKind
 from storage.outbox import Job
 
 log = logging.getLogger(__name__)
@@ -77,6 +79,8 @@ class OutboxWorker:
         self.config = config
         self.clock = clock
         self.lang = lang
+        # Each person's language for their DMs (WEBCARE_USER_LANGUAGE); None: the team's.
+        self.languages: PeopleLanguages | None = None
         self.interval = interval
         self.retry_base = retry_base
         self.unit = unit_of_work(engine)
@@ -232,7 +236,10 @@ class OutboxWorker:
 
     async def _deliver(self, job: Job, *, ambiguous: bool) -> tuple[str, str]:
         try:
-            message = await compose(self.engine, job, config=self.config, lang=self.lang)
+            lang = self.lang
+            if self.languages is not None and job.kind is JobKind.POST_DM:
+                lang = self.languages.lang_for(job.channel)  # a DM: channel is the person
+            message = await compose(self.engine, job, config=self.config, lang=lang)
         except Undeliverable as exc:
             raise _Dead(str(exc)) from None
         if message.ts:  # a change to a message already in Slack

@@ -16,6 +16,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import WebcareConfig
 from bot.delivery import OutboxWorker
 from bot.ingest import Ingestor
+from bot.languages import PeopleLanguages
 from bot.replies import ReplyPublisher
 from bot.scheduler import Scheduler
 from bot.server import create_web_app
@@ -79,23 +80,24 @@ class Runtime:
         self.scheduler = Scheduler(
             engine=self.engine, clock=self.clock, config=config, on_fired=self.worker.wake
         )
-        self.bolt_app = build_bolt_app(
-            settings,
-            services=Services(
-                engine=self.engine,
-                clock=self.clock,
-                config=config,
-                lang=lang,
-                wake_outbox=self.worker.wake,
-                wake_scheduler=self.scheduler.wake,
-                workspace=self.workspace,
-                replies=ReplyPublisher(
-                    engine=self.engine, config=config, http=self.sources_http, sources=self.sources
-                ),
-                source_health=self.poller.health,
+        self.services = Services(
+            engine=self.engine,
+            clock=self.clock,
+            config=config,
+            lang=lang,
+            wake_outbox=self.worker.wake,
+            wake_scheduler=self.scheduler.wake,
+            workspace=self.workspace,
+            replies=ReplyPublisher(
+                engine=self.engine, config=config, http=self.sources_http, sources=self.sources
             ),
-            session=self.http,
+            source_health=self.poller.health,
+            languages=PeopleLanguages(self.worker.client, default=lang)
+            if settings.webcare_user_language
+            else None,
         )
+        self.worker.languages = self.services.languages
+        self.bolt_app = build_bolt_app(settings, services=self.services, session=self.http)
         self.web_app = create_web_app(self)
         self.socket_handler: AsyncSocketModeHandler | None = None
         self.auth: str = "not checked"

@@ -14,6 +14,7 @@ from bot.config import WebcareConfig
 from bot.i18n import Lang
 
 if TYPE_CHECKING:
+    from bot.languages import PeopleLanguages
     from bot.replies import ReplyPublisher
     from bot.sources.health import SourceHealth
 
@@ -36,6 +37,7 @@ class Services:
     workspace: Workspace = field(default_factory=Workspace)
     replies: ReplyPublisher | None = None  # publishes approved drafts on their platform
     source_health: SourceHealth | None = None  # which polled sources are down
+    languages: PeopleLanguages | None = None  # each person's language (else `lang` for all)
 
     def calendar_for(self, department_key: str) -> BusinessCalendar:
         return BusinessCalendar(self.config.hours_for(self.config.department(department_key)))

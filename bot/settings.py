@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     # Answer Slack only once a listener has finished (serverless hosts, and deterministic tests).
     # Normally Slack gets its answer as soon as the listener calls ack().
     webcare_ack_after_work: bool = False
+    # Answer each person in their own Slack language (en or nl) where only they see it (modals,
+    # ephemeral messages, /webcare, App Home). Off by default: many people keep Slack's en-US.
+    webcare_user_language: bool = False
 
     @field_validator("slack_api_url")
     @classmethod

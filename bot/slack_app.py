@@ -113,7 +113,9 @@ class _AddServices(AsyncMiddleware):
         resp: BoltResponse,
         next: Callable[[], Awaitable[BoltResponse]],  # Bolt passes it by this name
     ) -> BoltResponse:
-        req.context["lang"] = self.services.lang
+        languages = self.services.languages
+        user_id = req.context.user_id
+        req.context["lang"] = languages.lang_for(user_id) if languages else self.services.lang
         req.context["services"] = self.services
         req.context["ack_after_work"] = self.ack_after_work
         return await next()

@@ -73,7 +73,9 @@ def _case_action(
         services: Services = context["services"]
         case_id, actor, _owner = _click(body)
         change = act(services.engine, case_id=case_id, actor=actor, now=services.clock.now())
-        await after_ack(context, attempt(client, Clicker.of(body), services, change))
+        await after_ack(
+            context, attempt(client, Clicker.of(body), services, change, context["lang"])
+        )
 
     return listener
 
@@ -92,7 +94,7 @@ async def take_over(
         expected_owner=shown_owner or "",
         now=services.clock.now(),
     )
-    await after_ack(context, attempt(client, Clicker.of(body), services, change))
+    await after_ack(context, attempt(client, Clicker.of(body), services, change, context["lang"]))
 
 
 async def open_follow_up_modal(
@@ -114,13 +116,13 @@ async def open_forward_modal(
     async with services.engine.connect() as conn:
         case = await read_case(conn, case_id=case_id)
     if case is None:
-        await tell(client, body, refusal_text(InvalidTransition("not_found"), services.lang))
+        await tell(client, body, refusal_text(InvalidTransition("not_found"), context["lang"]))
         return
     view = forward_modal(
         case_id=case_id,
         current=services.config.department(case.department),
         config=services.config,
-        lang=services.lang,
+        lang=context["lang"],
     )
     await client.views_open(trigger_id=body["trigger_id"], view=view)
 
@@ -139,11 +141,11 @@ async def answer_forward(
             services.engine, case_id=case_id, actor=actor, take=take, now=services.clock.now()
         )
     except InvalidTransition as refused:
-        await tell(client, body, refusal_text(refused, services.lang))
+        await tell(client, body, refusal_text(refused, context["lang"]))
         return
     services.wake_outbox()
     text, blocks = simple_dm(
-        "forward.taken" if take else "forward.sent_back", services.lang, id=case_id
+        "forward.taken" if take else "forward.sent_back", context["lang"], id=case_id
     )
     await replace_clicked_message(client, body, text, blocks)
 
@@ -161,7 +163,7 @@ async def start_crisis(
         config=services.config,
         now=services.clock.now(),
     )
-    await attempt(client, body, services, change)
+    await attempt(client, body, services, change, context["lang"])
 
 
 async def end_crisis(
@@ -175,7 +177,7 @@ async def end_crisis(
         actor=actor_of(body),
         now=services.clock.now(),
     )
-    await attempt(client, body, services, change)
+    await attempt(client, body, services, change, context["lang"])
 
 
 async def open_resolve_modal(
@@ -186,7 +188,7 @@ async def open_resolve_modal(
     case_id, _actor, _owner = _click(body)
     async with services.engine.connect() as conn:
         ask = await went_private(conn, case_id=case_id)  # one indexed query: well within 3 s
-    view = resolve_modal(case_id=case_id, ask_public_close=ask, lang=services.lang)
+    view = resolve_modal(case_id=case_id, ask_public_close=ask, lang=context["lang"])
     await client.views_open(trigger_id=body["trigger_id"], view=view)
 
 
@@ -215,9 +217,9 @@ async def answer_follow_up(
             snooze_until=snooze,
         )
     except InvalidTransition as refused:
-        await tell(client, body, refusal_text(refused, services.lang))
+        await tell(client, body, refusal_text(refused, context["lang"]))
         return
     services.wake_outbox()
     services.wake_scheduler()
-    text, blocks = follow_up_answered(answer=answer, actor=actor.name, lang=services.lang)
+    text, blocks = follow_up_answered(answer=answer, actor=actor.name, lang=context["lang"])
     await replace_clicked_message(client, body, text, blocks)

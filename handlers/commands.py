@@ -7,7 +7,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.i18n import t
+from bot.i18n import Lang, t
 from bot.render import as_dicts, escape, help_blocks
 from bot.report_views import busiest_hours_png, report_blocks
 from bot.reports import PERIODS, build_report, period_bounds
@@ -29,7 +29,7 @@ async def webcare_command(
     context: dict[str, Any],
 ) -> None:
     services: Services = context["services"]
-    lang = services.lang
+    lang = context["lang"]
     words = (command.get("text") or "").split()
     sub = words[0].lower() if words else "help"
     # Answers go only to the person who asked ("ephemeral"), as JSON so they can carry blocks.
@@ -40,7 +40,7 @@ async def webcare_command(
             response_type="ephemeral",
         )
     elif sub == "status":
-        await ack(**await _status(services, command, words[1:]), response_type="ephemeral")
+        await ack(**await _status(services, command, words[1:], lang), response_type="ephemeral")
     elif sub == "mine":
         async with services.engine.connect() as conn:
             cases = await stats.owned_by(conn, user=command["user_id"])
@@ -51,7 +51,7 @@ async def webcare_command(
             response_type="ephemeral",
         )
     elif sub == "report":
-        await _report(ack, respond, services, command, words[1:], client)
+        await _report(ack, respond, services, command, words[1:], client, lang)
     else:
         await ack(text=t("command.unknown", lang, sub=escape(sub[:40])), response_type="ephemeral")
 
@@ -61,9 +61,11 @@ def _team_url(services: Services, command: dict[str, Any]) -> str | None:
     return services.workspace.url or (f"https://{domain}.slack.com/" if domain else None)
 
 
-async def _status(services: Services, command: dict[str, Any], args: list[str]) -> dict[str, Any]:
+async def _status(
+    services: Services, command: dict[str, Any], args: list[str], lang: Lang
+) -> dict[str, Any]:
     """The answer to `/webcare status [department]`."""
-    lang, config = services.lang, services.config
+    config = services.config
     only = None
     if args:
         only = find_department(config, " ".join(args))
@@ -90,9 +92,10 @@ async def _report(
     command: dict[str, Any],
     args: list[str],
     client: AsyncWebClient,
+    lang: Lang,
 ) -> None:
     """`/webcare report [today|week|month] [department]`: figures now, the chart in a DM."""
-    lang, config = services.lang, services.config
+    config = services.config
     period = args[0].lower() if args else "week"
     department = find_department(config, " ".join(args[1:])) if args[1:] else None
     if period not in PERIODS or (args[1:] and department is None):

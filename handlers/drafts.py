@@ -12,7 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import crisis, drafts
 from bot import draft_views as views
 from bot.cases import InvalidTransition
-from bot.i18n import t
+from bot.i18n import Lang, t
 from bot.render import ActionId
 from bot.replies import ReplyFailed
 from bot.services import Services
@@ -34,6 +34,7 @@ def register(app: AsyncApp) -> None:
 async def _modal(
     services: Services,
     *,
+    lang: Lang,
     case_id: int,
     draft_id: int | None,
     text: str,
@@ -48,12 +49,12 @@ async def _modal(
         case_id=case_id,
         draft_id=draft_id,
         department=services.config.department(case.department),
-        source_label=t(f"source.{case.source}", services.lang),
+        source_label=t(f"source.{case.source}", lang),
         author_handle=case.author_handle,
         limit=drafts.PLATFORM_LIMITS.get(case.source),
         text=text,
         public=not case.private if public is None else public,
-        lang=services.lang,
+        lang=lang,
         text_version=text_version,
     )
 
@@ -66,9 +67,16 @@ async def open_new_draft(
     case_id = int(body["actions"][0]["value"])
     try:
         text = await _holding_text(services, case_id=case_id, agent=actor_of(body).name)
-        view = await _modal(services, case_id=case_id, draft_id=None, text=text, public=None)
+        view = await _modal(
+            services,
+            lang=context["lang"],
+            case_id=case_id,
+            draft_id=None,
+            text=text,
+            public=None,
+        )
     except InvalidTransition as refused:
-        await tell(client, body, refusal_text(refused, services.lang))
+        await tell(client, body, refusal_text(refused, context["lang"]))
         return
     await client.views_open(trigger_id=body["trigger_id"], view=view)
 
@@ -96,10 +104,15 @@ async def open_draft_for_edit(
     try:
         draft = await drafts.get_draft(services.engine, draft_id=int(body["actions"][0]["value"]))
         view = await _modal(
-            services, case_id=draft.case_id, draft_id=draft.id, text=draft.text, public=draft.public
+            services,
+            lang=context["lang"],
+            case_id=draft.case_id,
+            draft_id=draft.id,
+            text=draft.text,
+            public=draft.public,
         )
     except InvalidTransition as refused:
-        await tell(client, body, refusal_text(refused, services.lang))
+        await tell(client, body, refusal_text(refused, context["lang"]))
         return
     await client.views_open(trigger_id=body["trigger_id"], view=view)
 
@@ -125,6 +138,7 @@ async def apply_template(
     public = values[views.VISIBILITY][views.VISIBILITY]["selected_option"]["value"] == "public"
     updated = await _modal(
         services,
+        lang=context["lang"],
         case_id=meta["case_id"],
         draft_id=meta["draft_id"],
         text=text,
@@ -138,7 +152,7 @@ async def save_draft(
     ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], context: dict[str, Any]
 ) -> None:
     services: Services = context["services"]
-    lang, meta = services.lang, json.loads(view["private_metadata"])
+    lang, meta = context["lang"], json.loads(view["private_metadata"])
     text, public, override = views.read_draft_modal(view["state"]["values"])
     block = views.text_block(view["state"]["values"])
     if not text:
@@ -198,7 +212,7 @@ async def approve(
             seen_version=seen_version or None,
         )
     except InvalidTransition as refused:
-        await tell(client, body, refusal_text(refused, services.lang))
+        await tell(client, body, refusal_text(refused, context["lang"]))
         return
     services.wake_outbox()
 
@@ -222,7 +236,7 @@ async def record_sent(
         await _mark_sent(services, body, draft, url, department)
     except InvalidTransition as refused:
         await ack(
-            response_action="errors", errors={views.URL: refusal_text(refused, services.lang)}
+            response_action="errors", errors={views.URL: refusal_text(refused, context["lang"])}
         )
         return
     await ack()
@@ -235,7 +249,7 @@ async def send(
     """Publish the reply on its platform (or through the reply webhook), then record it as sent."""
     await ack()
     services: Services = context["services"]
-    lang = services.lang
+    lang = context["lang"]
     try:
         draft = await drafts.get_draft(services.engine, draft_id=int(body["actions"][0]["value"]))
         case, department = await _department(services, draft)

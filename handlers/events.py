@@ -24,7 +24,7 @@ async def publish_home(
     if event.get("tab") != "home":
         return
     services: Services = context["services"]
-    lang, now, user = services.lang, services.clock.now(), event["user"]
+    lang, now, user = context["lang"], services.clock.now(), event["user"]
     async with services.engine.connect() as conn:
         mine = await stats.owned_by(conn, user=user)
     statuses = await team_status(services.engine, config=services.config, now=now)

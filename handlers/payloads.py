@@ -85,12 +85,13 @@ async def attempt(
     body: dict[str, Any] | Clicker,
     services: Services,
     change: Awaitable[object],
+    lang: Lang,
 ) -> bool:
     """Make a change; tell the clicker why when it is refused. True when it was made."""
     try:
         await change
     except InvalidTransition as refused:
-        await tell(client, body, refusal_text(refused, services.lang))
+        await tell(client, body, refusal_text(refused, lang))
         return False
     services.wake_outbox()
     return True

@@ -31,7 +31,7 @@ async def forward_case(
     ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], context: dict[str, Any]
 ) -> None:
     services: Services = context["services"]
-    lang, now, actor = services.lang, services.clock.now(), actor_of(body)
+    lang, now, actor = context["lang"], services.clock.now(), actor_of(body)
     case_id = int(view["private_metadata"])
     try:
         request = read_forward_modal(view["state"]["values"], actor=actor.id, lang=lang)
@@ -88,7 +88,7 @@ async def resolve_case(
             public_close=public_close,
         )
     except InvalidTransition as refused:
-        await ack(response_action="errors", errors={NOTE: refusal_text(refused, services.lang)})
+        await ack(response_action="errors", errors={NOTE: refusal_text(refused, context["lang"])})
         return
     await ack()
     services.wake_outbox()
@@ -102,7 +102,7 @@ async def schedule_follow_up(
     context: dict[str, Any],
 ) -> None:
     services: Services = context["services"]
-    lang, now = services.lang, services.clock.now()
+    lang, now = context["lang"], services.clock.now()
     case_id = int(view["private_metadata"])
     async with services.engine.connect() as conn:
         case = await get_case(conn, case_id=case_id)

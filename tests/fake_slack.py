@@ -540,12 +540,16 @@ class FakeSlack:
             "tz": "Europe/Amsterdam",
             "tz_label": "Central European Time",
             "tz_offset": 3600,
-            "locale": "en-US",
             "is_bot": False,
             "deleted": False,
             "profile": {"real_name": name, "display_name": user.lower()},
         }
-        return {"user": {**info, **self.users.get(user, {})}}
+        if _truthy(args.get("include_locale")):  # only asked for, as Slack does
+            info["locale"] = "en-US"
+        overrides = self.users.get(user, {})
+        if "locale" in overrides and not _truthy(args.get("include_locale")):
+            overrides = {k: v for k, v in overrides.items() if k != "locale"}
+        return {"user": {**info, **overrides}}
 
     def _views_open(self, args: dict[str, Any]) -> dict[str, Any]:
         if not args.get("trigger_id"):

@@ -3,9 +3,10 @@ asks for exists; and a Dutch team sees Dutch."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import string
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import aiohttp
@@ -84,3 +85,72 @@ async def test_a_dutch_team_gets_dutch_status_and_reports(
     assert "Binnen de SLA beantwoord" in report["blocks"][2]["text"]["text"]
     unknown = await _command(dutch_bot, "rapport")
     assert unknown["text"] == "`/webcare rapport` ken ik niet. Probeer `/webcare help`."
+
+
+@pytest.fixture
+async def mixed_bot(
+    engine: AsyncEngine, config: WebcareConfig, slack: FakeSlack
+) -> AsyncIterator[BotUnderTest]:
+    """An English team that answers each person in their own Slack language."""
+    settings = make_settings(slack, webcare_user_language=True)
+    runtime = Runtime(settings, config, engine=engine)
+    await runtime.start(run_worker=False)
+    async with aiohttp.ClientSession() as session:
+        yield BotUnderTest(runtime, session)
+    await runtime.stop()
+
+
+async def test_each_person_is_answered_in_their_slack_language_the_channel_in_the_teams(
+    mixed_bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    from tests.test_status import _command
+
+    slack.users["U0ANNA"] = {"locale": "nl-NL"}
+    slack.users["U0BRAM"] = {"locale": "de-DE"}  # a language the bot does not speak
+    await mixed_bot.post_webhook(mention("1", text="Mijn factuur klopt niet"))
+    await mixed_bot.deliver()
+    # The first answer to someone new never waits for Slack: the team's language.
+    first = await _command(mixed_bot, "status billing")
+    assert first["blocks"][0]["text"]["text"] == "Where we stand"
+    await slack.wait_for(lambda: len(slack.calls_to("users.info")) >= 1)
+    assert slack.calls_to("users.info")[0].args["include_locale"] in (True, "true", "1")
+    await _until(lambda: _learnt(mixed_bot, "U0ANNA"))
+    status = await _command(mixed_bot, "status billing")
+    assert status["blocks"][0]["text"]["text"] == "Hoe we ervoor staan"
+    await _command(mixed_bot, "status billing", user="U0BRAM")
+    await _until(lambda: _learnt(mixed_bot, "U0BRAM"))
+    bram = await _command(mixed_bot, "status billing", user="U0BRAM")
+    assert bram["blocks"][0]["text"]["text"] == "Where we stand"
+    card = slack.last_post("CBILLING1")
+    assert card is not None and card["text"].startswith("New mention on X")
+
+
+async def _until(condition: Callable[[], bool], seconds: float = 5) -> None:
+    """Wait for something the bot does after Slack answered (no further call to wait on)."""
+    for _ in range(int(seconds * 100)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise TimeoutError("the bot did not get there")
+
+
+def _learnt(bot: BotUnderTest, user: str) -> bool:
+    languages = bot.runtime.services.languages
+    assert languages is not None
+    return languages.knows(user)
+
+
+async def test_a_forwarded_case_reaches_the_person_in_their_language(
+    mixed_bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    from tests.test_forward import _forward_to_petra
+
+    slack.users["UBILLING1"] = {"locale": "nl-NL"}
+    languages = mixed_bot.runtime.services.languages
+    assert languages is not None
+    languages.lang_for("UBILLING1")  # Petra used the bot before: her language is known
+    await _until(lambda: languages.knows("UBILLING1"))
+    dm = await _forward_to_petra(mixed_bot, slack)
+    assert dm["blocks"][0]["text"]["text"].startswith("*Anna heeft case #1 in <#CBILLING1>")
+    card = slack.last_post("CBILLING1")
+    assert card is not None and "Forwarded to <@UBILLING1>" in str(card["blocks"])
