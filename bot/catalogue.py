@@ -288,6 +288,10 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
         "en": "This draft is being sent right now.",
         "nl": "Dit concept wordt nu verstuurd.",
     },
+    "error.failed": {
+        "en": ":warning: Something went wrong and nothing was changed. Please try again.",
+        "nl": ":warning: Er ging iets mis en er is niets veranderd. Probeer het nog eens.",
+    },
     "error.draft_changed": {
         "en": "The draft was edited after you saw it: read the new version, then approve that.",
         "nl": "Het concept is aangepast nadat je het zag: lees de nieuwe versie en keur die goed.",

@@ -12,6 +12,7 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot import background
 from bot.clock import Clock, SystemClock
 from bot.config import WebcareConfig
 from bot.delivery import OutboxWorker
@@ -167,6 +168,7 @@ class Runtime:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._runner is not None:
             await self._runner.cleanup()
+        await background.drain()  # clicks already acked: finish their changes first
         close_unit_of_work(self.engine)
         await self.http.close()
         await self.sources_http.close()

@@ -95,7 +95,9 @@ def _check_signature(request: web.Request, body: bytes, signer: hmac.HMAC) -> st
     mac = signer.copy()  # = sign(secret, timestamp, body)
     mac.update(timestamp.encode() + b":")
     mac.update(body)
-    # As bytes: a header with non-ASCII characters is a bad signature, not a TypeError.
-    if not hmac.compare_digest(b"v1=" + mac.hexdigest().encode(), signature.encode()):
+    # As bytes: a header with non-ASCII characters (or bytes that are not UTF-8, which aiohttp
+    # keeps as surrogates) is a bad signature, not an error.
+    sent = signature.encode("utf-8", "surrogateescape")
+    if not hmac.compare_digest(b"v1=" + mac.hexdigest().encode(), sent):
         return "bad signature"
     return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Coroutine
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import background
 from bot.cases import Actor, InvalidTransition
 from bot.i18n import Lang, t
 from bot.services import Services
@@ -22,7 +24,6 @@ def actor_of(body: dict[str, Any]) -> Actor:
 
 
 log = logging.getLogger(__name__)
-_BACKGROUND: set[asyncio.Task[object]] = set()
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,21 +52,9 @@ async def after_ack(context: dict[str, Any], work: Coroutine[Any, Any, object]) 
         return
     answered: asyncio.Future[None] | None = context.get("answered")
     if answered is None or answered.done():
-        _start(work)
+        background.start(work)
     else:
-        answered.add_done_callback(lambda _answered: _start(work))
-
-
-def _start(work: Coroutine[Any, Any, object]) -> None:
-    task = asyncio.ensure_future(work)
-    _BACKGROUND.add(task)  # the loop keeps only weak references to tasks
-    task.add_done_callback(_finished)
-
-
-def _finished(task: asyncio.Task[object]) -> None:
-    _BACKGROUND.discard(task)
-    if not task.cancelled() and (error := task.exception()) is not None:
-        log.error("work after a click failed", exc_info=error)
+        answered.add_done_callback(lambda _answered: background.start(work))
 
 
 def refusal_text(refused: InvalidTransition, lang: Lang) -> str:
@@ -87,11 +76,17 @@ async def attempt(
     change: Awaitable[object],
     lang: Lang,
 ) -> bool:
-    """Make a change; tell the clicker why when it is refused. True when it was made."""
+    """Make a change; tell the clicker why when it is refused, or that it failed (the database
+    was unavailable, a bug): never silence after a click. True when it was made."""
     try:
         await change
     except InvalidTransition as refused:
         await tell(client, body, refusal_text(refused, lang))
+        return False
+    except Exception:
+        log.exception("a click's change failed")
+        with contextlib.suppress(Exception):  # Slack may be what is failing
+            await tell(client, body, t("error.failed", lang))
         return False
     services.wake_outbox()
     return True

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy import create_engine as sa_create_engine
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -114,7 +114,7 @@ class UnitOfWork:
             raw.execute("PRAGMA wal_autocheckpoint=0")
         try:
             with self._inline.begin():
-                result = work(self._inline)
+                result = _translating_errors(work, self._inline)
         except OperationalError as exc:
             if _is_busy(exc):
                 raise _LockBusy from exc
@@ -137,7 +137,7 @@ class UnitOfWork:
     def _run_in_thread(self, work: Callable[[Connection], T]) -> T:
         assert self._sync is not None
         with self._sync.begin() as conn:
-            return work(conn)
+            return _translating_errors(work, conn)
 
     def _drop_inline(self) -> None:
         if self._inline is not None:
@@ -160,6 +160,16 @@ _BACKGROUND: set[asyncio.Task[Any]] = set()
 
 class _LockBusy(Exception):
     """The SQLite write lock is held by another connection (another process)."""
+
+
+def _translating_errors(work: Callable[[Connection], T], conn: Connection) -> T:
+    """Run `work`; an error from the sqlite3 driver itself (the hot paths that skip
+    SQLAlchemy) is raised as SQLAlchemy's (IntegrityError, OperationalError, …), so callers
+    handle both paths, and both databases, alike."""
+    try:
+        return work(conn)
+    except sqlite3.Error as exc:
+        raise DBAPIError.instance(None, None, exc, sqlite3.Error) from exc
 
 
 def _is_busy(exc: OperationalError) -> bool:

@@ -197,12 +197,13 @@ def _store(
         key: Stored(case_id, False, id(item) in firsts)
         for item, key, case_id in zip(fresh, fresh_keys, fresh_cases, strict=True)
     }
+    case_of_key = dict(zip(fresh_keys, fresh_cases, strict=True))
     results = []
-    for item, key in zip(items, keys, strict=True):
+    for key in keys:
         if key in stored_now:
             results.append(stored_now.pop(key))
-        else:  # stored before, or earlier in this same batch
-            case_id = known.get(key) or case_of[(key[0], item.mention.author.handle)]
+        else:  # stored before, or earlier in this same batch (maybe under another author)
+            case_id = known.get(key) or case_of_key[key]
             results.append(Stored(case_id, duplicate=True, new_case=False))
     return results
 

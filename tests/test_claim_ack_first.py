@@ -58,3 +58,29 @@ async def test_fifty_clicks_acked_first_make_one_owner_and_tell_the_rest(
     assert all(f"<@{winner}> already has this case" in e["text"] for e in slack.ephemerals)
     notes = [m["text"] for m in slack.thread("CWEBCARE1", card["ts"])]
     assert notes == [f"Agent{int(winner[-2:])} claimed this"]
+
+
+async def test_a_claim_the_database_cannot_save_is_reported_to_the_clicker(
+    acking_bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    from sqlalchemy import text
+
+    from storage.models import Case
+
+    bot = acking_bot
+    await bot.post_webhook(mention("1"))
+    await bot.deliver()
+    card = slack.last_post("CWEBCARE1")
+    assert card is not None
+    async with bot.runtime.engine.begin() as conn:  # the audit log cannot be written
+        await conn.execute(text("ALTER TABLE case_events RENAME TO case_events_gone"))
+    try:
+        assert await bot.click(card, "case_claim", user="U0ANNA", name="Anna") == 200
+        await slack.wait_for(lambda: len(slack.ephemerals) == 1)
+    finally:
+        async with bot.runtime.engine.begin() as conn:
+            await conn.execute(text("ALTER TABLE case_events_gone RENAME TO case_events"))
+    assert slack.ephemerals[0]["text"].startswith(":warning: Something went wrong")
+    async with bot.runtime.engine.connect() as conn:
+        owner = await conn.scalar(select(Case.owner_id))
+    assert owner is None  # nothing half-done

@@ -76,3 +76,25 @@ async def test_after_the_reopen_window_a_new_case_starts(
     await bot.deliver()
     assert later["case_ids"] != first["case_ids"]
     assert len([m for m in slack.posts("CWEBCARE1") if m["thread_ts"] in (None, m["ts"])]) == 2
+
+
+async def test_reopening_while_the_customer_has_another_open_case_is_refused_clearly(
+    bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    await bot.post_webhook(mention("1"))
+    await bot.deliver()
+    old_card = _card(slack)
+    await _resolve(bot, slack, ANNA)
+    async with bot.runtime.engine.begin() as conn:
+        long_ago = datetime.now(UTC) - timedelta(days=8)
+        await conn.execute(update(Case).values(resolved_at=long_ago))
+    await bot.post_webhook(mention("2"))  # after the window: a new, open case
+    await bot.deliver()
+    resolved = next(m for m in slack.posts("CWEBCARE1") if m["ts"] == old_card["ts"])
+    await _click(bot, slack, "case_reopen", ANNA, card=resolved)
+    assert slack.ephemerals[-1]["text"] == (
+        "The customer already has another open case; work on that one."
+    )
+    async with bot.runtime.engine.connect() as conn:
+        statuses = list((await conn.execute(select(Case.status).order_by(Case.id))).scalars())
+    assert statuses == ["resolved", "new"]

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import sqlite3
+import time
 
 import pytest
 from sqlalchemy import func, select, text
@@ -77,6 +78,23 @@ async def test_a_signature_with_non_ascii_characters_is_refused(bot: BotUnderTes
     assert await _count(bot, Mention) == 0
 
 
+async def test_a_signature_header_that_is_not_utf8_is_refused(bot: BotUnderTest) -> None:
+    body = json.dumps(mention("1")).encode()
+    request = (
+        b"POST /ingest/webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        b"X-Webcare-Timestamp: " + str(int(time.time())).encode() + b"\r\n"
+        b"X-Webcare-Signature: v1=\xff\xfe\r\n"
+        b"Content-Length: " + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body
+    )
+    reader, writer = await asyncio.open_connection("127.0.0.1", bot.runtime.port)
+    writer.write(request)
+    await writer.drain()
+    answer = await reader.read()
+    writer.close()
+    assert answer.startswith(b"HTTP/1.1 401") and b"bad signature" in answer
+    assert await _count(bot, Mention) == 0
+
+
 async def test_while_another_process_writes_a_mention_waits_and_is_stored(
     bot: BotUnderTest,
 ) -> None:
@@ -123,3 +141,13 @@ async def test_the_write_ahead_log_is_checkpointed_under_a_stream_of_mentions(
         _busy, frames, _done = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
     # Within SQLite's own auto-checkpoint size (1,000 pages); 100 commits write far more.
     assert frames < 1000
+
+
+async def test_one_id_twice_in_a_request_under_two_authors_is_stored_once(
+    bot: BotUnderTest,
+) -> None:
+    first = mention("dup", author={"handle": "anna"})
+    second = mention("dup", author={"handle": "someone-else"}, text="Zelfde id, andere naam")
+    status, body = await bot.post_webhook([first, second])
+    assert status == 202 and (body["accepted"], body["duplicates"]) == (1, 1)
+    assert await _count(bot, Mention) == 1
