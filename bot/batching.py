@@ -21,9 +21,10 @@ from functools import partial
 from typing import Any, TypeVar
 
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from storage.db import UnitOfWork, is_sqlite, unit_of_work
+from storage.db import UnitOfWork, is_busy, is_sqlite, unit_of_work
 
 T = TypeVar("T")
 # Enough to share a transaction among a burst's claims; few enough that finishing a batch (every
@@ -66,6 +67,11 @@ class Batcher:
                     outcomes = await self._unit().run(
                         partial(self._all, works), inline=len(works) <= INLINE_MAX
                     )
+                except OperationalError as error:
+                    if not is_busy(error):
+                        outcomes = [await self._alone(work) for work, _ in batch]
+                    else:  # the database stayed locked: one by one would wait as long again
+                        outcomes = [(False, error)] * len(batch)
                 except Exception:  # rolled back: each on its own, so one cannot sink the rest
                     outcomes = [await self._alone(work) for work, _ in batch]
                 for (_, future), (made, value) in zip(batch, outcomes, strict=True):

@@ -116,7 +116,7 @@ class UnitOfWork:
             with self._inline.begin():
                 result = _translating_errors(work, self._inline)
         except OperationalError as exc:
-            if _is_busy(exc):
+            if is_busy(exc):
                 raise _LockBusy from exc
             self._drop_inline()  # whatever went wrong, the next one starts afresh
             raise
@@ -172,7 +172,8 @@ def _translating_errors(work: Callable[[Connection], T], conn: Connection) -> T:
         raise DBAPIError.instance(None, None, exc, sqlite3.Error) from exc
 
 
-def _is_busy(exc: OperationalError) -> bool:
+def is_busy(exc: OperationalError) -> bool:
+    """Whether SQLite said another connection holds the lock."""
     code = getattr(exc.orig, "sqlite_errorcode", None)
     return code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
