@@ -161,9 +161,10 @@ class SpikeAlerts(_Strict):
 class _PolledSource(_Strict):
     name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
     interval_seconds: Annotated[int, Field(ge=30, le=86_400)] = 300
-    # Tell the source-alert channel when this source has had no new item for this long (for
-    # sources that normally bring something every hour or day); failures are alerted anyway.
-    quiet_alert_minutes: Annotated[int, Field(ge=5)] | None = None
+    # Tell the source-alert channel when this source has had no new item for this long;
+    # failures are alerted anyway. Unset: learnt from the source's own pace once it has
+    # brought enough items (see README); 0: never.
+    quiet_alert_minutes: Annotated[int, Field(ge=0)] | None = None
     timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 30.0  # per HTTP request
 
 

@@ -40,6 +40,7 @@ async def save_success(
         "last_success_at": now,
         "failures": 0,
         "failing_since": None,
+        "first_success_at": func.coalesce(CURSORS.c.first_success_at, now),
         "items_seen": CURSORS.c.items_seen + items,
     }
     if state is not None:

@@ -315,6 +315,7 @@ class SourceCursor(SQLModel, table=True):
     # Platform cursors beyond ETag/Last-Modified: Mastodon min_ids, Bluesky's newest indexedAt.
     state: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     failing_since: datetime | None = _utc(nullable=True)  # first failure of the current run
+    first_success_at: datetime | None = _utc(nullable=True)  # to learn the source's usual pace
     down_alert_at: datetime | None = _utc(nullable=True)  # "source down" posted, not recovered
 
 

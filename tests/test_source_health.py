@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -166,3 +166,59 @@ async def test_a_hanging_source_holds_up_neither_the_others_nor_the_webhook_nor_
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+async def test_a_busy_source_that_stops_is_noticed_from_its_own_pace(
+    bot: BotUnderTest, slack: FakeSlack, bluesky: FakeBluesky
+) -> None:
+    from sqlalchemy import update
+
+    from storage.models import SourceCursor
+
+    health = bot.runtime.poller.health
+    bluesky.notify(bluesky.post("hoi", handle="a.bsky.social", at=NOW - timedelta(minutes=1)))
+    await bot.runtime.poller.poll("bsky")
+    # Its history, as a day of polling would leave it: 120 items in 10 hours (a 5-minute pace).
+    async with bot.runtime.engine.begin() as conn:
+        await conn.execute(
+            update(SourceCursor)
+            .where(SourceCursor.name == "bsky")
+            .values(items_seen=120, first_success_at=bot.clock.now() - timedelta(hours=10))
+        )
+    async with bot.session.get(f"{bot.url}/healthz") as response:
+        shown = (await response.json())["sources"]["bsky"]
+    assert shown["quiet_after_minutes"] == 12 * 60  # ten gaps is 50 minutes: the floor holds
+    bot.clock.advance(hours=11)
+    assert await health.check() == 0  # a quiet night is not an outage
+    bot.clock.advance(hours=2)
+    assert await health.check() == 1
+    await bot.deliver()
+    assert "Source *bsky* has brought nothing new since" in _alert_texts(slack)[-1]
+
+
+async def test_a_source_too_new_to_know_its_pace_is_never_called_quiet(
+    bot: BotUnderTest, slack: FakeSlack, bluesky: FakeBluesky
+) -> None:
+    health = bot.runtime.poller.health
+    bluesky.notify(bluesky.post("hoi", handle="a.bsky.social", at=NOW - timedelta(minutes=1)))
+    await bot.runtime.poller.poll("bsky")  # one item: no pace to learn from yet
+    bot.clock.advance(days=3)
+    assert await health.check() == 0
+    assert _alert_texts(slack) == []
+
+
+def test_quiet_alerts_can_be_switched_off_per_source(config: WebcareConfig) -> None:
+    from types import SimpleNamespace
+
+    from bot.sources.health import quiet_after
+
+    busy = SimpleNamespace(
+        items_seen=500,
+        first_success_at=NOW - timedelta(days=2),
+        newest_seen_at=NOW,
+    )
+    learning = config.sources[1].model_copy(update={"quiet_alert_minutes": None})
+    off = config.sources[1].model_copy(update={"quiet_alert_minutes": 0})
+    assert quiet_after(learning, busy) == timedelta(hours=12)
+    assert quiet_after(off, busy) is None
+    assert quiet_after(config.sources[0], busy) == timedelta(minutes=120)

@@ -30,20 +30,40 @@ class Down:
     error: str | None = None
 
 
+# Learning a source's pace: only from this many items on, and never quicker than the floor
+# (a busy source is quieter at night); quiet means this many usual gaps without an item.
+LEARN_FROM_ITEMS = 50
+LEARNT_FLOOR = timedelta(hours=12)
+LEARNT_GAPS = 10
+
+
 def down_state(source: Any, row: Any, *, now: datetime, after_minutes: int) -> Down | None:
-    """Failing for `after_minutes`, or no new item for the source's `quiet_alert_minutes`
-    (only for a source that has brought items before)."""
+    """Failing for `after_minutes`, or quiet: no new item for longer than `quiet_after`."""
     if row is None:
         return None
     if row.failing_since is not None and now - row.failing_since >= timedelta(
         minutes=after_minutes
     ):
         return Down("failing", row.failing_since, row.last_error)
-    quiet = getattr(source, "quiet_alert_minutes", None)
-    newest = row.newest_seen_at
-    if quiet and row.items_seen and newest and now - newest >= timedelta(minutes=quiet):
+    quiet, newest = quiet_after(source, row), row.newest_seen_at
+    if quiet is not None and row.items_seen and newest and now - newest >= quiet:
         return Down("quiet", newest)
     return None
+
+
+def quiet_after(source: Any, row: Any) -> timedelta | None:
+    """How long without a new item counts as quiet for this source: its
+    `quiet_alert_minutes`, or else ten of its usual gaps between items (at least twelve
+    hours), once it has brought fifty items; None: not (yet) watched for quiet."""
+    configured = getattr(source, "quiet_alert_minutes", None)
+    if configured is not None:
+        return timedelta(minutes=configured) if configured else None
+    if row is None or row.items_seen < LEARN_FROM_ITEMS or not row.first_success_at:
+        return None
+    if not row.newest_seen_at or row.newest_seen_at <= row.first_success_at:
+        return None
+    usual_gap = (row.newest_seen_at - row.first_success_at) / row.items_seen
+    return max(LEARNT_FLOOR, LEARNT_GAPS * usual_gap)
 
 
 class SourceHealth:
@@ -137,6 +157,7 @@ def source_report(config: WebcareConfig, rows: dict[str, Any], *, now: datetime)
         row = rows.get(source.name)
         down = down_state(source, row, now=now, after_minutes=after)
         newest = row.newest_seen_at if row else None
+        quiet = quiet_after(source, row)
         shown[source.name] = {
             "type": source.type,
             "last_success": _iso(row.last_success_at) if row else None,
@@ -147,6 +168,7 @@ def source_report(config: WebcareConfig, rows: dict[str, Any], *, now: datetime)
             "lag_seconds": round((now - newest).total_seconds()) if newest else None,
             "down": down is not None,
             "down_reason": down.reason if down else None,
+            "quiet_after_minutes": round(quiet.total_seconds() / 60) if quiet else None,
         }
     return shown
 
