@@ -176,7 +176,9 @@ class FeedSource(_PolledSource):
     source: str = "rss"  # what its mentions count as (rss, forum, review, reddit, …)
     addressed: bool = False
     private: bool = False
-    language: str | None = None
+    language: Annotated[str, Field(pattern=r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")] | None = (
+        None  # a language tag such as nl or en-GB
+    )
 
     @field_validator("source")
     @classmethod

@@ -21,6 +21,7 @@ from urllib.parse import urlencode
 import aiohttp
 
 from bot.config import BlueskySource
+from bot.sources import shaping
 from bot.sources.base import (
     USER_AGENT,
     Cursor,
@@ -333,39 +334,43 @@ def _parse_time(value: object) -> datetime | None:
 
 
 def _item(entry: dict[str, Any], *, addressed: bool, published: datetime) -> SourceItem | None:
-    """A post (search hit) or a notification about a post, as a mention object."""
+    """A post (search hit) or a notification about a post, as a mention object; None for
+    anything that is not a readable post."""
     record, author = entry.get("record"), entry.get("author")
     uri, cid = entry.get("uri"), entry.get("cid")
-    if not (isinstance(record, dict) and isinstance(author, dict) and uri and cid):
+    if not (isinstance(record, dict) and isinstance(author, dict)):
         return None
-    text = " ".join(str(record.get("text") or "").split())
-    handle = str(author.get("handle") or author.get("did") or "")
-    if not text or not handle:
+    if not (isinstance(uri, str) and uri.startswith("at://") and isinstance(cid, str) and cid):
         return None
-    created = _parse_time(record.get("createdAt")) or published
+    body = record.get("text")
+    handle = shaping.line(author.get("handle")) or shaping.line(author.get("did"))
+    if not isinstance(body, str) or not body.strip() or handle is None or " " in handle:
+        return None
+    created = shaping.moment(record.get("createdAt")) or published
     mention: dict[str, Any] = {
         "source": "bluesky",
-        "external_id": str(uri)[:255],
-        "url": post_url(handle, str(uri)),
-        "text": text,
+        "external_id": uri[:255],
+        "url": post_url(handle, uri),
+        "text": shaping.text(body),
         "created_at": created.isoformat(),
-        "author": {
-            "handle": handle[:200],
-            "name": str(author.get("displayName") or handle)[:200],
-            "url": f"https://bsky.app/profile/{handle}",
-        },
+        "author": shaping.author(
+            handle[:200],
+            name=author.get("displayName"),
+            followers=author.get("followersCount"),
+            url=f"https://bsky.app/profile/{handle}",
+        ),
         "addressed": addressed,
         "private": False,
     }
-    if author.get("followersCount") is not None:
-        mention["author"]["followers"] = author["followersCount"]
     langs = record.get("langs")
-    if isinstance(langs, list) and langs and isinstance(langs[0], str):
-        mention["language"] = langs[0]
+    if isinstance(langs, list) and langs and (language := shaping.language(langs[0])):
+        mention["language"] = language
     reply = record.get("reply") if isinstance(record.get("reply"), dict) else None
-    parent = {"uri": str(uri), "cid": str(cid)}
+    parent = {"uri": uri, "cid": cid}
     root = reply.get("root") if reply else None
-    if reply and isinstance(reply.get("parent"), dict):
-        mention["in_reply_to"] = str(reply["parent"].get("uri"))[:255]
-    ref = {**parent, "root": root if isinstance(root, dict) and root.get("cid") else parent}
+    parent_ref = reply.get("parent") if reply else None
+    if isinstance(parent_ref, dict) and (in_reply_to := shaping.line(parent_ref.get("uri"), 255)):
+        mention["in_reply_to"] = in_reply_to
+    strong_root = isinstance(root, dict) and isinstance(root.get("uri"), str) and root.get("cid")
+    ref = {**parent, "root": {"uri": root["uri"], "cid": root["cid"]} if strong_root else parent}
     return SourceItem(mention, published, reply_ref=ref)

@@ -18,6 +18,7 @@ import aiohttp
 import feedparser
 
 from bot.config import FeedSource
+from bot.sources import shaping
 from bot.sources.base import USER_AGENT, Cursor, Fetched, PolledSource, PollFailed, SourceItem
 
 LATE_OVERLAP = timedelta(days=2)
@@ -90,18 +91,23 @@ def parse_feed(body: bytes, *, feed: FeedSource, fetched_at: datetime) -> list[S
         stamp = entry.get("published_parsed") or entry.get("updated_parsed")
         published = datetime.fromtimestamp(calendar.timegm(stamp), tz=UTC) if stamp else fetched_at
         ident = entry.get("id") or link or hashlib.sha256(text.encode()).hexdigest()[:32]
-        author = plain_text(entry.get("author") or "") or urlparse(link).netloc or site
+        url = shaping.web_url(link)
+        author = (
+            shaping.line(plain_text(str(entry.get("author") or "")))
+            or (urlparse(url).netloc if url else None)
+            or site
+        )
         mention: dict[str, Any] = {
             "source": feed.source,
             "external_id": f"{feed.name}:{ident}"[:255],
-            "text": text,
+            "text": shaping.text(text),
             "created_at": published.isoformat(),
             "author": {"handle": author[:200], "name": author[:200]},
             "addressed": feed.addressed,
             "private": feed.private,
         }
-        if link.startswith(("http://", "https://")):
-            mention["url"] = link
+        if url:
+            mention["url"] = url
         if feed.language:
             mention["language"] = feed.language
         items.append(SourceItem(mention, published, dated=stamp is not None))

@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlparse
 import aiohttp
 
 from bot.config import MastodonSource
+from bot.sources import shaping
 from bot.sources.base import (
     USER_AGENT,
     Cursor,
@@ -201,47 +202,48 @@ class Mastodon(PolledSource):
         return [entry for entry in body if isinstance(entry, dict)], links, headers
 
     def _item(self, entry: dict[str, Any], *, addressed: bool) -> SourceItem | None:
-        """A status (or a mention notification's status) as a mention object."""
+        """A status (or a mention notification's status) as a mention object; None for
+        anything that is not a readable post."""
         status = entry.get("status") if "type" in entry else entry
         if not isinstance(status, dict) or not isinstance(status.get("account"), dict):
             return None
-        try:
-            published = datetime.fromisoformat(str(status["created_at"]).replace("Z", "+00:00"))
-        except (KeyError, ValueError):
-            return None
+        published, uri = shaping.moment(status.get("created_at")), status.get("uri")
         account = status["account"]
-        acct = str(account.get("acct") or account.get("username") or "")
-        if acct and "@" not in acct:
+        acct = shaping.line(account.get("acct")) or shaping.line(account.get("username"))
+        if published is None or acct is None or not isinstance(uri, str) or not uri.strip():
+            return None
+        if "@" not in acct:
             acct = f"{acct}@{self.host}"  # a local account: give its full address
-        text = plain_text(str(status.get("content") or ""))
-        if status.get("spoiler_text"):
-            text = f"[CW: {plain_text(str(status['spoiler_text']))}] {text}".strip()
-        if not text and status.get("media_attachments"):
-            text = f"[{len(status['media_attachments'])} attachment(s), no text]"
-        if not text or not acct or not status.get("uri"):
+        body = plain_text(str(status.get("content") or ""))
+        if warning := shaping.line(status.get("spoiler_text"), 500):
+            body = f"[CW: {plain_text(warning)}] {body}".strip()
+        media = status.get("media_attachments")
+        if not body and isinstance(media, list) and media:
+            body = f"[{len(media)} attachment(s), no text]"
+        if not body:
             return None
         visibility = str(status.get("visibility") or "public")
         mention: dict[str, Any] = {
             "source": "mastodon",
-            "external_id": str(status["uri"])[:255],  # the same post through any stream
-            "text": text,
+            "external_id": uri.strip()[:255],  # the same post through any stream
+            "text": shaping.text(body),
             "created_at": published.isoformat(),
-            "author": {
-                "handle": acct[:200],
-                "name": str(account.get("display_name") or account.get("username") or acct)[:200],
-                "followers": account.get("followers_count"),
-                "url": account.get("url"),
-            },
+            "author": shaping.author(
+                acct[:200],
+                name=account.get("display_name") or account.get("username"),
+                followers=account.get("followers_count"),
+                url=account.get("url"),
+            ),
             "addressed": addressed,
             "private": visibility == "direct",
         }
-        if str(status.get("url") or status["uri"]).startswith(("https://", "http://")):
-            mention["url"] = str(status.get("url") or status["uri"])
-        if status.get("language"):
-            mention["language"] = status["language"]
-        if status.get("in_reply_to_id"):
-            mention["in_reply_to"] = str(status["in_reply_to_id"])
-        ref = {"status_id": str(status["id"]), "visibility": visibility, "acct": acct}
+        if url := shaping.web_url(status.get("url")) or shaping.web_url(uri):
+            mention["url"] = url
+        if language := shaping.language(status.get("language")):
+            mention["language"] = language
+        if reply_to := shaping.line(status.get("in_reply_to_id"), 255):
+            mention["in_reply_to"] = reply_to
+        ref = {"status_id": str(status.get("id")), "visibility": visibility, "acct": acct}
         return SourceItem(mention, published, reply_ref=ref)
 
     async def resolve(self, http: aiohttp.ClientSession, url: str) -> dict[str, Any] | None:
