@@ -18,6 +18,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.ingest
+	$(BIN)/python -m bench.ack
 	$(BIN)/python -m bench.delivery
 
 $(STAMP): pyproject.toml
