@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
+import hypothesis
 import pytest
 from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import text
@@ -27,6 +28,11 @@ from bot.webhook import sign
 from storage.db import close_unit_of_work, create_engine
 from storage.migrate import upgrade
 from tests.fake_slack import FakeSlack
+
+# Property tests explore the same examples on every run: CI stays reproducible, and a new
+# failure is found by a developer changing code, not by a dice roll on the build.
+hypothesis.settings.register_profile("webcare", derandomize=True, deadline=None)
+hypothesis.settings.load_profile("webcare")
 
 PG_URL = os.environ.get("WEBCARE_TEST_DATABASE_URL")
 WEBHOOK_SECRET = "test-webhook-secret"

@@ -12,19 +12,21 @@ from bot.mentions import MAX_TEXT, MAX_URL
 
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
 _CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]")
+# Lone surrogates: JSON can carry them ("\\ud800"), but they are not text and cannot be stored.
+_SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 def line(value: object, limit: int = 200) -> str | None:
     """A one-line string (controls and runs of white space folded), or None when empty."""
     if not isinstance(value, str):
         return None
-    folded = " ".join(_CONTROLS.sub(" ", value).split())[:limit].strip()
+    folded = " ".join(_CONTROLS.sub(" ", _SURROGATES.sub("", value)).split())[:limit].strip()
     return folded or None
 
 
 def text(value: str) -> str:
     """A post's text, within what a mention holds."""
-    return value.strip()[:MAX_TEXT]
+    return _SURROGATES.sub("\ufffd", value).strip()[:MAX_TEXT]
 
 
 def count(value: object) -> int | None:
