@@ -16,11 +16,17 @@ from tests.conftest import BotUnderTest, make_settings, mention
 from tests.fake_slack import FakeSlack
 
 
-@pytest.fixture
+@pytest.fixture(params=[False, True], ids=["ack-first", "ack-after-work"])
 async def socket_bot(
-    engine: AsyncEngine, config: WebcareConfig, slack: FakeSlack
+    request: pytest.FixtureRequest, engine: AsyncEngine, config: WebcareConfig, slack: FakeSlack
 ) -> AsyncIterator[BotUnderTest]:
-    settings = make_settings(slack, slack_app_token=slack.app_token, slack_signing_secret=None)
+    """The bot in Socket Mode, acking first as in production, and after the work as tests do."""
+    settings = make_settings(
+        slack,
+        slack_app_token=slack.app_token,
+        slack_signing_secret=None,
+        webcare_ack_after_work=request.param,
+    )
     runtime = Runtime(settings, config, engine=engine)
     await runtime.start(run_worker=False)
     async with aiohttp.ClientSession() as session:
