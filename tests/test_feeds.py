@@ -13,6 +13,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from bot.config import WebcareConfig, parse_config
+from bot.sources.feeds import RssFeed
 from bot.sources.poller import PollFailed
 from storage.models import Mention
 from tests.conftest import CONFIG, BotUnderTest
@@ -78,11 +79,16 @@ class FeedServer:
         return web.Response(text=body, content_type="application/atom+xml", headers={"ETag": etag})
 
 
+async def _redirect_to_itself(request: web.Request) -> web.Response:
+    raise web.HTTPFound(str(request.url))
+
+
 @pytest.fixture
 async def feeds() -> AsyncIterator[FeedServer]:
     server = FeedServer()
     app = web.Application()
     app.router.add_get("/feeds/{name}", server.handle)
+    app.router.add_get("/loop", _redirect_to_itself)
     runner = web.AppRunner(app)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
@@ -264,3 +270,21 @@ async def test_a_feed_that_errors_or_hangs_fails_with_the_reason_and_is_read_aft
         await bot.runtime.poller.poll(feed)
     feeds.delay = 0
     assert (await bot.runtime.poller.poll(feed)).stored == 1
+
+
+async def test_a_feeds_secret_key_never_shows_in_errors(
+    bot: BotUnderTest, feeds: FeedServer
+) -> None:
+    from bot.config import FeedSource
+
+    base = feeds.url.removesuffix("/feeds")
+    private = FeedSource(name="private", url=f"{base}/loop?apikey=SECRET123")  # type: ignore[arg-type]
+    bot.runtime.poller.sources["private"] = RssFeed(private)
+    with pytest.raises(PollFailed) as failed:
+        await bot.runtime.poller.poll("private")
+    assert "TooManyRedirects" in str(failed.value) and "SECRET123" not in str(failed.value)
+    async with bot.runtime.engine.connect() as conn:
+        from storage.models import SourceCursor
+
+        stored = (await conn.execute(select(SourceCursor.last_error))).scalar_one()
+    assert "SECRET123" not in stored and "/loop?…" in stored

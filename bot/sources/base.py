@@ -8,6 +8,7 @@ crash in between re-fetches items that dedupe then drops: nothing twice, nothing
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -18,11 +19,17 @@ USER_AGENT = "webcare-router (+https://github.com/webcare-router)"
 
 
 class PollFailed(Exception):
-    """The source could not be read this time; `retry_after` (seconds) when it said so."""
+    """The source could not be read this time; `retry_after` (seconds) when it said so.
+
+    The reason is shown in Slack and in /healthz, so a URL in it loses its query string (a
+    private feed's key or a Google Alerts id travels there)."""
 
     def __init__(self, reason: str, retry_after: float | None = None) -> None:
-        super().__init__(reason)
+        super().__init__(_QUERY.sub(r"\1?…", reason))
         self.retry_after = retry_after
+
+
+_QUERY = re.compile(r"(https?://[^\s?'\"<>]+)\?[^\s'\"<>]*")
 
 
 class ReplyRefused(Exception):
