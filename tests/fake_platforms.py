@@ -290,6 +290,9 @@ class FakeBluesky:
         self.requests: list[str] = []
         self.logins = 0
         self.create_delay = 0.0  # the post is stored, then the answer is this late
+        self.dms: list[dict[str, Any]] = []  # messages sent in chat: convoId, text, sender
+        self.dms_closed: set[str] = set()  # DIDs that accept no messages from the brand
+        self.dm_delay = 0.0
         self.refreshes = 0
         self.remaining = 3000
         self.fail_with: int | None = None
@@ -380,6 +383,9 @@ class FakeBluesky:
         app.router.add_get("/xrpc/com.atproto.identity.resolveHandle", self._resolve_handle)
         app.router.add_get("/xrpc/app.bsky.feed.getPosts", self._get_posts)
         app.router.add_get("/xrpc/com.atproto.repo.getRecord", self._get_record)
+        app.router.add_get("/xrpc/chat.bsky.convo.getConvoForMembers", self._convo_for)
+        app.router.add_get("/xrpc/chat.bsky.convo.getMessages", self._messages)
+        app.router.add_post("/xrpc/chat.bsky.convo.sendMessage", self._send_message)
         runner, self.url = await _serve(app)
         try:
             yield self
@@ -515,6 +521,60 @@ class FakeBluesky:
                 return web.json_response({"uri": uri, "cid": "bafyexisting", "value": created})
         return web.json_response(
             {"error": "RecordNotFound", "message": f"Could not locate record: {rkey}"}, status=400
+        )
+
+    def _chat(self, request: web.Request) -> web.Response | None:
+        """Chat goes through the PDS to the chat service, named in the atproto-proxy header."""
+        if refused := self._authorized(request):
+            return refused
+        if request.headers.get("atproto-proxy") != "did:web:api.bsky.chat#bsky_chat":
+            return web.json_response(
+                {"error": "MethodNotImplemented", "message": "Method Not Implemented"}, status=501
+            )
+        return None
+
+    async def _convo_for(self, request: web.Request) -> web.Response:
+        if refused := self._chat(request):
+            return refused
+        members = request.query.getall("members", [])
+        if not members or any(not m.startswith("did:") for m in members):
+            return web.json_response({"error": "InvalidRequest"}, status=400)
+        if any(m in self.dms_closed for m in members):
+            return web.json_response(
+                {
+                    "error": "MessagesDisabled",
+                    "message": "recipient has disabled incoming messages",
+                },
+                status=400,
+            )
+        convo_id = "3kconvo" + "".join(sorted(m.rsplit(":", 1)[-1] for m in members))[:12]
+        return web.json_response(
+            {"convo": {"id": convo_id, "rev": "1", "members": [], "muted": False, "unreadCount": 0}}
+        )
+
+    async def _messages(self, request: web.Request) -> web.Response:
+        if refused := self._chat(request):
+            return refused
+        convo = request.query.get("convoId")
+        mine = [m for m in reversed(self.dms) if m["convoId"] == convo]
+        views = [
+            {"id": f"m{i}", "text": m["text"], "sender": {"did": self.DID}}
+            for i, m in enumerate(mine)
+        ]
+        return web.json_response({"messages": views[: int(request.query.get("limit", 50))]})
+
+    async def _send_message(self, request: web.Request) -> web.Response:
+        if refused := self._chat(request):
+            return refused
+        body = await request.json()
+        text = (body.get("message") or {}).get("text")
+        if not body.get("convoId") or not text:
+            return web.json_response({"error": "InvalidRequest"}, status=400)
+        self.dms.append({"convoId": body["convoId"], "text": text})
+        if self.dm_delay:
+            await asyncio.sleep(self.dm_delay)
+        return web.json_response(
+            {"id": f"m{len(self.dms)}", "rev": "2", "text": text, "sender": {"did": self.DID}}
         )
 
     async def _create_record(self, request: web.Request) -> web.Response:

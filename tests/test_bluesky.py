@@ -190,21 +190,36 @@ async def test_send_replies_in_the_thread_with_root_and_parent_refs(
     assert case.first_response_at is not None
 
 
-async def test_a_private_reply_cannot_go_out_on_bluesky_and_the_agent_is_told(
+async def test_a_private_reply_goes_to_the_customer_as_a_direct_message(
     bot: BotUnderTest, slack: FakeSlack, bluesky: FakeBluesky
 ) -> None:
-    bluesky.notify(bluesky.post("Mijn IBAN is fout", handle="karin.bsky.social", at=NOW))
+    post = bluesky.post("Mijn IBAN is fout", handle="karin.bsky.social", at=NOW)
+    bluesky.notify(post)
     await bot.runtime.poller.poll("bsky")
-    await _click(
-        bot,
-        slack,
-        "draft_send",
-        ANNA,
-        card=await draft_on_card(bot, slack, "We sturen je een DM.", public=False),
-    )
-    await slack.wait_for(lambda: bool(slack.ephemerals))
-    assert "Bluesky has no private replies" in slack.ephemerals[-1]["text"]
-    assert bluesky.created == []
+    draft = await draft_on_card(bot, slack, "We sturen je een DM.", public=False)
+    bluesky.dm_delay = 3  # sent, but the answer comes after the 2 s timeout
+    await _click(bot, slack, "draft_send", ANNA, card=draft)
+    assert slack.ephemerals[-1]["text"].startswith("Sending the reply failed")
+    bluesky.dm_delay = 0
+    await _click(bot, slack, "draft_send", ANNA, card=draft)
+    (dm,) = bluesky.dms  # found in the conversation, not sent again
+    assert dm["text"] == "We sturen je een DM." and bluesky.created == []
+    async with bot.runtime.engine.connect() as conn:
+        (sent,) = list(await conn.execute(select(Draft)))
+    assert sent.status == "sent" and sent.sent_url == f"https://bsky.app/messages/{dm['convoId']}"
+
+
+async def test_a_customer_who_takes_no_messages_is_reported_to_the_agent(
+    bot: BotUnderTest, slack: FakeSlack, bluesky: FakeBluesky
+) -> None:
+    post = bluesky.post("Help", handle="karin.bsky.social", at=NOW)
+    bluesky.dms_closed.add(post["author"]["did"])
+    bluesky.notify(post)
+    await bot.runtime.poller.poll("bsky")
+    draft = await draft_on_card(bot, slack, "Stuur ons je gegevens in een DM.", public=False)
+    await _click(bot, slack, "draft_send", ANNA, card=draft)
+    assert "MessagesDisabled" in slack.ephemerals[-1]["text"]
+    assert bluesky.dms == []
 
 
 async def test_a_bluesky_post_that_came_through_the_webhook_is_answered_in_its_thread(

@@ -69,12 +69,14 @@ class Bluesky(PolledSource):
         *,
         params: dict[str, str] | None = None,
         body: dict[str, Any] | None = None,
+        proxy: str | None = None,
     ) -> tuple[Any, Any]:
-        """Call an XRPC method with the session, logging in or refreshing once when needed."""
+        """Call an XRPC method with the session, logging in or refreshing once when needed;
+        `proxy` names the service the PDS forwards it to (Bluesky's chat)."""
         for attempt in range(2):
             session = await self._ensure_session(http, renew=attempt > 0)
             status, answer, headers = await self._call(
-                http, method, params=params, body=body, token=session["accessJwt"]
+                http, method, params=params, body=body, token=session["accessJwt"], proxy=proxy
             )
             expired = (
                 status in (400, 401)
@@ -120,11 +122,14 @@ class Bluesky(PolledSource):
         body: dict[str, Any] | None = None,
         token: str | None = None,
         post: bool = False,
+        proxy: str | None = None,
     ) -> tuple[int, Any, Any]:
         url = f"{self.base}/xrpc/{method}" + (f"?{urlencode(params)}" if params else "")
         headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
+        if proxy:
+            headers["atproto-proxy"] = proxy
         try:
             request = http.post if post or body is not None else http.get
             async with request(url, json=body, headers=headers, timeout=self.timeout) as resp:
@@ -264,11 +269,10 @@ class Bluesky(PolledSource):
 
         The record key is fixed per draft (`rkey`, a TID): createRecord has no idempotency
         key, so a record with that key already in the repo (a Send whose answer was lost) is
-        returned instead of posting the reply twice."""
+        returned instead of posting the reply twice. Posts cannot be private: a private reply
+        goes to the customer as a direct message in Bluesky's chat."""
         if private:
-            raise ReplyRefused(
-                "Bluesky has no private replies: answer in Bluesky's chat, then mark it as sent"
-            )
+            return await self._direct_message(http, ref, text=text)
         parent = {"uri": ref["uri"], "cid": ref["cid"]}
         record: dict[str, Any] = {
             "$type": "app.bsky.feed.post",
@@ -295,7 +299,50 @@ class Bluesky(PolledSource):
             raise ReplyRefused("Bluesky's answer has no uri of the reply")
         return post_url(session.get("handle") or self.config.handle, uri)
 
+    async def _direct_message(
+        self, http: aiohttp.ClientSession, ref: dict[str, Any], *, text: str
+    ) -> str:
+        """Send `text` to the post's author in Bluesky's chat; returns the conversation's URL.
 
+        The app password needs "Allow access to your direct messages", and the customer must
+        accept messages from the brand. sendMessage has no idempotency either, so the last
+        messages are checked first: the same text already sent is not sent again."""
+        author = str(ref["uri"]).removeprefix("at://").split("/", 1)[0]
+        try:
+            if not author.startswith("did:"):
+                answer, _ = await self._xrpc(
+                    http, "com.atproto.identity.resolveHandle", params={"handle": author}
+                )
+                author = str(answer.get("did") or "")
+            answer, _ = await self._xrpc(
+                http, "chat.bsky.convo.getConvoForMembers", params={"members": author}, proxy=CHAT
+            )
+            convo_id = str((answer.get("convo") or {}).get("id") or "")
+            if not convo_id:
+                raise ReplyRefused("Bluesky's chat gave no conversation")
+            url = f"https://bsky.app/messages/{convo_id}"
+            recent, _ = await self._xrpc(
+                http,
+                "chat.bsky.convo.getMessages",
+                params={"convoId": convo_id, "limit": "20"},
+                proxy=CHAT,
+            )
+            me = (self._session or {}).get("did")
+            for message in recent.get("messages") or []:
+                if (message.get("sender") or {}).get("did") == me and message.get("text") == text:
+                    return url
+            await self._xrpc(
+                http,
+                "chat.bsky.convo.sendMessage",
+                body={"convoId": convo_id, "message": {"text": text}},
+                proxy=CHAT,
+            )
+        except PollFailed as failed:
+            raise ReplyRefused(f"the direct message was not sent: {failed}") from None
+        return url
+
+
+CHAT = "did:web:api.bsky.chat#bsky_chat"  # the service a PDS forwards chat.bsky.* calls to
 _TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"  # base32-sortable
 
 
