@@ -20,6 +20,7 @@ from bot.i18n import Lang
 log = logging.getLogger(__name__)
 LANGS: tuple[str, ...] = get_args(Lang)
 REFRESH_SECONDS = 12 * 3600.0  # people rarely switch; a day-old answer is good enough
+RETRY_SECONDS = 600.0  # after Slack could not say: not once per click
 MAX_PEOPLE = 10_000  # far above a webcare team; bounds memory if ids were ever junk
 
 
@@ -33,21 +34,23 @@ class PeopleLanguages:
     def __init__(self, client: AsyncWebClient, *, default: Lang) -> None:
         self.client = client
         self.default = default
-        self._known: dict[str, tuple[Lang, float]] = {}
+        self.enabled = True  # off for good when the app may not read profiles (users:read)
+        self._known: dict[str, tuple[Lang, float]] = {}  # person → (language, good until)
         self._asking: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()  # held: the loop keeps only weak refs
 
     def lang_for(self, user_id: str | None) -> Lang:
         """The person's language as far as known now; asks Slack in the background if not."""
-        if not user_id:
+        if not user_id or not self.enabled:
             return self.default
         known = self._known.get(user_id)
-        if known is None or time.monotonic() - known[1] > REFRESH_SECONDS:
+        if known is None or time.monotonic() > known[1]:
             self._ask(user_id)
         return known[0] if known else self.default
 
     def knows(self, user_id: str) -> bool:
-        """Whether Slack has told us this person's language."""
+        """Whether there is an answer for this person: their language, or (when Slack could
+        not say) the team's for a while."""
         return user_id in self._known
 
     def _ask(self, user_id: str) -> None:
@@ -65,8 +68,25 @@ class PeopleLanguages:
         try:
             answer: Any = await self.client.users_info(user=user_id, include_locale=True)
             locale = (answer.get("user") or {}).get("locale")
-            self._known[user_id] = (language_of(locale, self.default), time.monotonic())
-        except (SlackApiError, OSError, TimeoutError) as exc:
-            log.info("could not learn %s's language (%s); using %s", user_id, exc, self.default)
+            lang, keep = language_of(locale, self.default), REFRESH_SECONDS
+        except SlackApiError as exc:
+            error = exc.response.get("error") if exc.response is not None else None
+            if error in ("missing_scope", "not_allowed_token_type", "invalid_auth"):
+                log.warning("cannot read people's languages (%s): using %s", error, self.default)
+                self.enabled = False
+            retry = exc.response.headers.get("Retry-After") if exc.response is not None else None
+            lang, keep = self.default, max(RETRY_SECONDS, float(retry or 0))
+        except Exception as exc:  # Slack unreachable: ask again later, not on every click
+            log.info("could not learn %s's language (%r); using %s", user_id, exc, self.default)
+            lang, keep = self.default, RETRY_SECONDS
         finally:
             self._asking.discard(user_id)
+        if not self.knows(user_id) or keep == REFRESH_SECONDS:
+            self._known[user_id] = (lang, time.monotonic() + keep)
+        else:  # a failed refresh keeps what was learnt before, for a while longer
+            self._known[user_id] = (self._known[user_id][0], time.monotonic() + keep)
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -64,6 +64,7 @@ class ReplyPublisher:
                     text=draft.text,
                     private=private,
                     rkey=bluesky.tid(draft.created_at, clock_id=draft.id),
+                    since=draft.updated_at,
                 )
         except ReplyRefused as refused:
             raise ReplyFailed(str(refused)) from None

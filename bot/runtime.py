@@ -169,6 +169,8 @@ class Runtime:
         if self._runner is not None:
             await self._runner.cleanup()
         await background.drain()  # clicks already acked: finish their changes first
+        if self.services.languages is not None:
+            await self.services.languages.close()
         close_unit_of_work(self.engine)
         await self.http.close()
         await self.sources_http.close()

@@ -54,7 +54,12 @@ def health_handler(runtime: Runtime):  # type: ignore[no-untyped-def]
                 async with runtime.engine.connect() as conn:
                     body["outbox"] = await conn.run_sync(outbox.counts_by_status)
                     rows = await cursors.all_cursors(conn)
-                    body["sources"] = source_report(runtime.config, rows, now=runtime.clock.now())
+                    body["sources"] = source_report(
+                        runtime.config,
+                        rows,
+                        now=runtime.clock.now(),
+                        polled=runtime.poller.health.polled,
+                    )
         except Exception as exc:
             body["database"] = f"down: {type(exc).__name__}"
             return web.json_response({"status": "unavailable", **body}, status=503)
@@ -70,7 +75,14 @@ def metrics_handler(runtime: Runtime):  # type: ignore[no-untyped-def]
             async with asyncio.timeout(3), runtime.engine.connect() as conn:
                 metrics.OUTBOX_WAITING.set(await conn.run_sync(outbox.pending_count))
                 rows = await cursors.all_cursors(conn)
-            metrics.show_sources(source_report(runtime.config, rows, now=runtime.clock.now()))
+            metrics.show_sources(
+                source_report(
+                    runtime.config,
+                    rows,
+                    now=runtime.clock.now(),
+                    polled=runtime.poller.health.polled,
+                )
+            )
         except Exception:
             pass  # /metrics still answers; /healthz reports the database
         return web.Response(

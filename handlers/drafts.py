@@ -4,6 +4,7 @@ buttons on a draft in the thread (edit, approve, mark as sent, send)."""
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
@@ -18,6 +19,8 @@ from bot.replies import ReplyFailed
 from bot.services import Services
 from handlers.payloads import actor_of, refusal_text, tell
 from storage.cases import get_case
+
+log = logging.getLogger(__name__)
 
 
 def register(app: AsyncApp) -> None:
@@ -265,6 +268,11 @@ async def send(
     except ReplyFailed as failed:
         await drafts.abort_sending(services.engine, draft_id=draft.id, back_to=before)
         await tell(client, body, t("draft.send_failed", lang, reason=str(failed)))
+        return
+    except Exception:  # a bug or an answer nobody expected: never leave the draft "sending"
+        log.exception("sending draft %s failed", draft.id)
+        await drafts.abort_sending(services.engine, draft_id=draft.id, back_to=before)
+        await tell(client, body, t("error.failed", lang))
         return
     try:
         await _mark_sent(services, body, draft, url, department)

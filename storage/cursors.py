@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, func, select, update
+from sqlalchemy import Row, case, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -45,6 +45,13 @@ async def save_success(
     }
     if state is not None:
         values["state"] = state
+    if items:
+        values["last_item_at"] = now
+        # The first successful poll's items (the backfill) tell nothing of the usual pace.
+        values["items_learned"] = case(
+            (CURSORS.c.first_success_at.is_(None), CURSORS.c.items_learned),
+            else_=CURSORS.c.items_learned + items,
+        )
     if newest_seen_at is not None:
         values["newest_seen_at"] = newest_seen_at
     await conn.execute(update(CURSORS).where(CURSORS.c.name == name).values(**values))

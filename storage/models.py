@@ -315,7 +315,11 @@ class SourceCursor(SQLModel, table=True):
     # Platform cursors beyond ETag/Last-Modified: Mastodon min_ids, Bluesky's newest indexedAt.
     state: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     failing_since: datetime | None = _utc(nullable=True)  # first failure of the current run
-    first_success_at: datetime | None = _utc(nullable=True)  # to learn the source's usual pace
+    # A source's usual pace, learnt from what came in after its first successful poll (the
+    # backfill and items from before an upgrade would make it look busier than it is).
+    first_success_at: datetime | None = _utc(nullable=True)
+    last_item_at: datetime | None = _utc(nullable=True)  # when a poll last stored something
+    items_learned: int = 0  # items stored by polls after the first successful one
     down_alert_at: datetime | None = _utc(nullable=True)  # "source down" posted, not recovered
 
 

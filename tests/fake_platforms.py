@@ -7,7 +7,9 @@ opaque cursors, createRecord checking a post's reply refs, `RateLimit-*` headers
 from __future__ import annotations
 
 import asyncio
+import html
 import itertools
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -17,6 +19,16 @@ from typing import Any
 from aiohttp import web
 
 TOKEN = "mastodon-test-token-123"
+
+
+def _h_cards(text: str) -> str:
+    """Mentions as Mastodon publishes them: a link showing only the username."""
+    return re.sub(
+        r"@([\w.-]+)@([\w.:-]+)",
+        r'<span class="h-card"><a href="https://\2/@\1" class="u-url mention">@<span>\1'
+        r"</span></a></span>",
+        text,
+    )
 
 
 def _iso(moment: datetime) -> str:
@@ -248,7 +260,7 @@ class FakeMastodon:
             return web.json_response({"error": "Visibility is not included in the list"}, 422)
         self.posted.append({**body, "idempotency_key": key})
         status = self.status(
-            f"<p>{body['status']}</p>",
+            f"<p>{_h_cards(html.escape(body['status']))}</p>",
             account=self.brand,
             at=datetime.now(UTC),
             visibility=body["visibility"],
@@ -293,6 +305,7 @@ class FakeBluesky:
         self.dms: list[dict[str, Any]] = []  # messages sent in chat: convoId, text, sender
         self.dms_closed: set[str] = set()  # DIDs that accept no messages from the brand
         self.dm_delay = 0.0
+        self.dm_access = True  # the app password was made with access to direct messages
         self.refreshes = 0
         self.remaining = 3000
         self.fail_with: int | None = None
@@ -476,6 +489,10 @@ class FakeBluesky:
         limit = min(int(request.query.get("limit", 50)), 100)
         ordered = sorted(items, key=lambda i: (i["indexedAt"], i["uri"]), reverse=True)
         if cursor := request.query.get("cursor"):
+            if "::" not in cursor:
+                return web.json_response(
+                    {"error": "InvalidRequest", "message": "Malformed cursor"}, status=400
+                )
             at, _, uri = cursor.partition("::")
             ordered = [i for i in ordered if (i["indexedAt"], i["uri"]) < (at, uri)]
         page = ordered[:limit]
@@ -531,6 +548,10 @@ class FakeBluesky:
             return web.json_response(
                 {"error": "MethodNotImplemented", "message": "Method Not Implemented"}, status=501
             )
+        if not self.dm_access:  # as the PDS answers an app password without chat access
+            return web.json_response(
+                {"error": "InvalidToken", "message": "Bad token method"}, status=400
+            )
         return None
 
     async def _convo_for(self, request: web.Request) -> web.Response:
@@ -558,7 +579,7 @@ class FakeBluesky:
         convo = request.query.get("convoId")
         mine = [m for m in reversed(self.dms) if m["convoId"] == convo]
         views = [
-            {"id": f"m{i}", "text": m["text"], "sender": {"did": self.DID}}
+            {"id": f"m{i}", "text": m["text"], "sender": {"did": self.DID}, "sentAt": m["sentAt"]}
             for i, m in enumerate(mine)
         ]
         return web.json_response({"messages": views[: int(request.query.get("limit", 50))]})
@@ -570,7 +591,9 @@ class FakeBluesky:
         text = (body.get("message") or {}).get("text")
         if not body.get("convoId") or not text:
             return web.json_response({"error": "InvalidRequest"}, status=400)
-        self.dms.append({"convoId": body["convoId"], "text": text})
+        self.dms.append(
+            {"convoId": body["convoId"], "text": text, "sentAt": _iso(datetime.now(UTC))}
+        )
         if self.dm_delay:
             await asyncio.sleep(self.dm_delay)
         return web.json_response(

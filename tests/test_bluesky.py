@@ -16,7 +16,7 @@ from storage.models import Case, Draft, Mention
 from tests.conftest import CONFIG, BotUnderTest
 from tests.fake_platforms import FakeBluesky
 from tests.fake_slack import FakeSlack
-from tests.test_claim import ANNA, _click
+from tests.test_claim import ANNA, _click, _resolve
 from tests.test_delivery import _rich_text, _texts
 from tests.test_drafts import draft_on_card
 
@@ -271,3 +271,54 @@ async def test_a_burst_cut_short_by_the_rate_limit_is_finished_on_the_next_poll(
     assert (await bot.runtime.poller.poll("bsky")).stored == 1  # then what came on top
     assert (await bot.runtime.poller.poll("bsky")).stored == 0
     assert len(await _mentions(bot)) == 182
+
+
+async def test_the_same_canned_message_on_a_new_case_is_sent_again(
+    bot: BotUnderTest, slack: FakeSlack, bluesky: FakeBluesky
+) -> None:
+    from sqlalchemy import update
+
+    bluesky.notify(bluesky.post("Help", handle="karin.bsky.social", at=NOW - timedelta(hours=1)))
+    await bot.runtime.poller.poll("bsky")
+    draft = await draft_on_card(bot, slack, "Stuur ons een DM met je klantnummer.", public=False)
+    await _click(bot, slack, "draft_send", ANNA, card=draft)
+    await _resolve(bot, slack, ANNA)
+    async with bot.runtime.engine.begin() as conn:  # long resolved: her next post is a new case
+        await conn.execute(update(Case).values(resolved_at=NOW - timedelta(days=8)))
+    bluesky.notify(bluesky.post("Weer hulp nodig", handle="karin.bsky.social", at=NOW))
+    await bot.runtime.poller.poll("bsky")
+    again = await draft_on_card(bot, slack, "Stuur ons een DM met je klantnummer.", public=False)
+    await _click(bot, slack, "draft_send", ANNA, card=again)
+    assert [dm["text"] for dm in bluesky.dms] == ["Stuur ons een DM met je klantnummer."] * 2
+
+
+async def test_an_app_password_without_chat_access_is_named_as_the_cause(
+    bot: BotUnderTest, slack: FakeSlack, bluesky: FakeBluesky
+) -> None:
+    bluesky.dm_access = False
+    bluesky.notify(bluesky.post("Help", handle="karin.bsky.social", at=NOW))
+    await bot.runtime.poller.poll("bsky")
+    draft = await draft_on_card(bot, slack, "We sturen je een DM.", public=False)
+    await _click(bot, slack, "draft_send", ANNA, card=draft)
+    assert "Allow access to your direct messages" in slack.ephemerals[-1]["text"]
+    assert bluesky.logins == 1 and bluesky.refreshes == 0  # not mistaken for an expired session
+
+
+async def test_a_page_cursor_the_server_no_longer_takes_is_dropped_not_retried_forever(
+    bot: BotUnderTest, bluesky: FakeBluesky
+) -> None:
+    from sqlalchemy import update
+
+    from storage.models import SourceCursor
+
+    bluesky.notify(bluesky.post("eerst", handle="a.bsky.social", at=NOW - timedelta(hours=2)))
+    await bot.runtime.poller.poll("bsky")
+    async with bot.runtime.engine.begin() as conn:
+        state = (await conn.execute(select(SourceCursor.state))).scalar_one()
+        stale = {**state, "notifications#resume": {"cursor": "expired-cursor", "newest": None}}
+        await conn.execute(update(SourceCursor).values(state=stale))
+    bluesky.notify(bluesky.post("daarna", handle="b.bsky.social", at=NOW - timedelta(hours=1)))
+    assert (await bot.runtime.poller.poll("bsky")).stored == 1
+    async with bot.runtime.engine.connect() as conn:
+        state = (await conn.execute(select(SourceCursor.state))).scalar_one()
+    assert "notifications#resume" not in state

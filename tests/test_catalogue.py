@@ -154,3 +154,30 @@ async def test_a_forwarded_case_reaches_the_person_in_their_language(
     assert dm["blocks"][0]["text"]["text"].startswith("*Anna heeft case #1 in <#CBILLING1>")
     card = slack.last_post("CBILLING1")
     assert card is not None and "Forwarded to <@UBILLING1>" in str(card["blocks"])
+
+
+async def test_when_slack_cannot_say_a_language_it_is_not_asked_on_every_click(
+    mixed_bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    from tests.test_status import _command
+
+    slack.fail_next("users.info", status=200, error="ratelimited", count=1)
+    for _ in range(5):
+        answer = await _command(mixed_bot, "status billing")
+        assert answer["blocks"][0]["text"]["text"] == "Where we stand"  # the team's language
+        await asyncio.sleep(0.02)
+    assert len([c for c in slack.calls if c.method == "users.info"]) == 1
+
+
+async def test_without_permission_to_read_profiles_the_team_language_is_used_quietly(
+    mixed_bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    from tests.test_status import _command
+
+    slack.fail_next("users.info", status=200, error="missing_scope", count=1)
+    await _command(mixed_bot, "status", user="U0ANNA")
+    languages = mixed_bot.runtime.services.languages
+    assert languages is not None
+    await _until(lambda: not languages.enabled)
+    await _command(mixed_bot, "status", user="U0BRAM")  # someone new: nothing asked
+    assert len([c for c in slack.calls if c.method == "users.info"]) == 1

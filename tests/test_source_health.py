@@ -178,22 +178,42 @@ async def test_a_busy_source_that_stops_is_noticed_from_its_own_pace(
     health = bot.runtime.poller.health
     bluesky.notify(bluesky.post("hoi", handle="a.bsky.social", at=NOW - timedelta(minutes=1)))
     await bot.runtime.poller.poll("bsky")
-    # Its history, as a day of polling would leave it: 120 items in 10 hours (a 5-minute pace).
+    # Its history, as days of polling would leave it: 600 items in 50 hours (a 5-minute pace).
     async with bot.runtime.engine.begin() as conn:
         await conn.execute(
             update(SourceCursor)
             .where(SourceCursor.name == "bsky")
-            .values(items_seen=120, first_success_at=bot.clock.now() - timedelta(hours=10))
+            .values(items_learned=600, first_success_at=bot.clock.now() - timedelta(hours=50))
         )
     async with bot.session.get(f"{bot.url}/healthz") as response:
         shown = (await response.json())["sources"]["bsky"]
-    assert shown["quiet_after_minutes"] == 12 * 60  # ten gaps is 50 minutes: the floor holds
-    bot.clock.advance(hours=11)
-    assert await health.check() == 0  # a quiet night is not an outage
-    bot.clock.advance(hours=2)
+    assert shown["quiet_after_minutes"] == 3 * 24 * 60  # ten gaps is 50 minutes: the floor
+    bot.clock.advance(hours=60)
+    assert await health.check() == 0  # a quiet weekend is not an outage
+    bot.clock.advance(hours=13)
     assert await health.check() == 1
     await bot.deliver()
     assert "Source *bsky* has brought nothing new since" in _alert_texts(slack)[-1]
+
+
+async def test_after_a_restart_no_source_is_called_quiet_before_it_was_polled(
+    bot: BotUnderTest, slack: FakeSlack, mastodon: FakeMastodon, config: WebcareConfig
+) -> None:
+    from bot.runtime import Runtime
+    from tests.conftest import make_settings
+
+    karin = mastodon.account("karin", domain="social.example")
+    mastodon.mention(mastodon.status("<p>hoi</p>", account=karin, at=bot.clock.now()))
+    await bot.runtime.poller.poll("mastodon")
+    bot.clock.advance(hours=5)  # the bot was down longer than the source's quiet time
+    restarted = Runtime(make_settings(slack), config, engine=bot.runtime.engine, clock=bot.clock)
+    try:
+        assert await restarted.poller.health.check() == 0  # not judged before its first poll
+        await restarted.poller.poll("mastodon")  # works, and brings nothing new
+        assert await restarted.poller.health.check() == 1  # now it is quiet, truly
+    finally:
+        await restarted.http.close()
+        await restarted.sources_http.close()
 
 
 async def test_a_source_too_new_to_know_its_pace_is_never_called_quiet(
@@ -213,12 +233,16 @@ def test_quiet_alerts_can_be_switched_off_per_source(config: WebcareConfig) -> N
     from bot.sources.health import quiet_after
 
     busy = SimpleNamespace(
-        items_seen=500,
+        items_learned=500,
         first_success_at=NOW - timedelta(days=2),
-        newest_seen_at=NOW,
+        last_item_at=NOW,
+    )
+    slow = SimpleNamespace(
+        items_learned=60, first_success_at=NOW - timedelta(days=60), last_item_at=NOW
     )
     learning = config.sources[1].model_copy(update={"quiet_alert_minutes": None})
     off = config.sources[1].model_copy(update={"quiet_alert_minutes": 0})
-    assert quiet_after(learning, busy) == timedelta(hours=12)
+    assert quiet_after(learning, busy) == timedelta(days=3)  # the floor
+    assert quiet_after(learning, slow) == timedelta(days=10)  # one a day: ten days
     assert quiet_after(off, busy) is None
     assert quiet_after(config.sources[0], busy) == timedelta(minutes=120)

@@ -78,10 +78,12 @@ class Bluesky(PolledSource):
             status, answer, headers = await self._call(
                 http, method, params=params, body=body, token=session["accessJwt"], proxy=proxy
             )
-            expired = (
-                status in (400, 401)
-                and isinstance(answer, dict)
-                and (answer.get("error") in ("ExpiredToken", "InvalidToken"))
+            error = answer.get("error") if isinstance(answer, dict) else None
+            message = str(answer.get("message") or "") if isinstance(answer, dict) else ""
+            # "InvalidToken: Bad token method/scope" is a token without the right (e.g. no
+            # access to direct messages): a new session would not help.
+            expired = status in (400, 401) and (
+                error == "ExpiredToken" or (error == "InvalidToken" and "Bad token" not in message)
             )
             if not expired:
                 if status >= 400:
@@ -197,6 +199,11 @@ class Bluesky(PolledSource):
             try:
                 answer, headers = await self._xrpc(http, stream.method, params=params)
             except PollFailed as failed:
+                if page == 0 and resume and str(failed).startswith("HTTP 400"):
+                    # A page cursor it no longer takes: start over from the top.
+                    state.pop(resume_key, None)
+                    resume, page_cursor, top = None, None, None
+                    continue
                 if page == 0 or failed.retry_after is None:
                     raise
                 _suspend(state, resume_key, page_cursor, top)
@@ -264,6 +271,7 @@ class Bluesky(PolledSource):
         text: str,
         private: bool,
         rkey: str,
+        since: datetime,
     ) -> str:
         """Publish `text` in the thread of the post in `ref`; returns the reply's URL.
 
@@ -272,7 +280,7 @@ class Bluesky(PolledSource):
         returned instead of posting the reply twice. Posts cannot be private: a private reply
         goes to the customer as a direct message in Bluesky's chat."""
         if private:
-            return await self._direct_message(http, ref, text=text)
+            return await self._direct_message(http, ref, text=text, since=since)
         parent = {"uri": ref["uri"], "cid": ref["cid"]}
         record: dict[str, Any] = {
             "$type": "app.bsky.feed.post",
@@ -300,14 +308,17 @@ class Bluesky(PolledSource):
         return post_url(session.get("handle") or self.config.handle, uri)
 
     async def _direct_message(
-        self, http: aiohttp.ClientSession, ref: dict[str, Any], *, text: str
+        self, http: aiohttp.ClientSession, ref: dict[str, Any], *, text: str, since: datetime
     ) -> str:
         """Send `text` to the post's author in Bluesky's chat; returns the conversation's URL.
 
         The app password needs "Allow access to your direct messages", and the customer must
         accept messages from the brand. sendMessage has no idempotency either, so the last
-        messages are checked first: the same text already sent is not sent again."""
+        messages are checked first: the same text sent since `since` (the draft's last change:
+        an earlier try of this very Send) is not sent again."""
         author = str(ref["uri"]).removeprefix("at://").split("/", 1)[0]
+        if author == (self._session or {}).get("did"):
+            raise ReplyRefused("this is the brand's own post: there is no one to message")
         try:
             if not author.startswith("did:"):
                 answer, _ = await self._xrpc(
@@ -328,8 +339,13 @@ class Bluesky(PolledSource):
                 proxy=CHAT,
             )
             me = (self._session or {}).get("did")
-            for message in recent.get("messages") or []:
-                if (message.get("sender") or {}).get("did") == me and message.get("text") == text:
+            messages = recent.get("messages") if isinstance(recent, dict) else None
+            for message in messages if isinstance(messages, list) else []:
+                if not isinstance(message, dict) or message.get("text") != text:
+                    continue
+                sent_at = shaping.moment(message.get("sentAt"))
+                mine = (message.get("sender") or {}).get("did") == me
+                if mine and sent_at is not None and sent_at >= since:
                     return url
             await self._xrpc(
                 http,
@@ -338,6 +354,11 @@ class Bluesky(PolledSource):
                 proxy=CHAT,
             )
         except PollFailed as failed:
+            if "Bad token" in str(failed):
+                raise ReplyRefused(
+                    'the app password may not send direct messages: make one with "Allow '
+                    'access to your direct messages" ticked and put it in the config'
+                ) from None
             raise ReplyRefused(f"the direct message was not sent: {failed}") from None
         return url
 

@@ -31,38 +31,43 @@ class Down:
 
 
 # Learning a source's pace: only from this many items on, and never quicker than the floor
-# (a busy source is quieter at night); quiet means this many usual gaps without an item.
+# (many sources are calm at night and over the weekend); quiet means this many usual gaps
+# without a new item.
 LEARN_FROM_ITEMS = 50
-LEARNT_FLOOR = timedelta(hours=12)
+LEARNT_FLOOR = timedelta(days=3)
 LEARNT_GAPS = 10
 
 
-def down_state(source: Any, row: Any, *, now: datetime, after_minutes: int) -> Down | None:
-    """Failing for `after_minutes`, or quiet: no new item for longer than `quiet_after`."""
+def down_state(
+    source: Any, row: Any, *, now: datetime, after_minutes: int, watched: bool = True
+) -> Down | None:
+    """Failing for `after_minutes`, or quiet: no new item for longer than `quiet_after`.
+    Quiet is judged only for a source `watched` (polled successfully since this process
+    started): after downtime every source would look quiet until its first poll."""
     if row is None:
         return None
     if row.failing_since is not None and now - row.failing_since >= timedelta(
         minutes=after_minutes
     ):
         return Down("failing", row.failing_since, row.last_error)
-    quiet, newest = quiet_after(source, row), row.newest_seen_at
-    if quiet is not None and row.items_seen and newest and now - newest >= quiet:
-        return Down("quiet", newest)
+    quiet, last = quiet_after(source, row), row.last_item_at
+    if watched and quiet is not None and last is not None and now - last >= quiet:
+        return Down("quiet", last)
     return None
 
 
 def quiet_after(source: Any, row: Any) -> timedelta | None:
     """How long without a new item counts as quiet for this source: its
-    `quiet_alert_minutes`, or else ten of its usual gaps between items (at least twelve
-    hours), once it has brought fifty items; None: not (yet) watched for quiet."""
+    `quiet_alert_minutes`, or else ten of its usual gaps between arrivals (at least three
+    days) once fifty items have come in after its first poll; None: not watched for quiet."""
     configured = getattr(source, "quiet_alert_minutes", None)
     if configured is not None:
         return timedelta(minutes=configured) if configured else None
-    if row is None or row.items_seen < LEARN_FROM_ITEMS or not row.first_success_at:
+    if row is None or row.items_learned < LEARN_FROM_ITEMS or not row.first_success_at:
         return None
-    if not row.newest_seen_at or row.newest_seen_at <= row.first_success_at:
+    if not row.last_item_at or row.last_item_at <= row.first_success_at:
         return None
-    usual_gap = (row.newest_seen_at - row.first_success_at) / row.items_seen
+    usual_gap = (row.last_item_at - row.first_success_at) / row.items_learned
     return max(LEARNT_FLOOR, LEARNT_GAPS * usual_gap)
 
 
@@ -79,6 +84,10 @@ class SourceHealth:
         self.config = config
         self.clock = clock
         self.on_alert = on_alert
+        self.polled: set[str] = set()  # sources read successfully since this process started
+
+    def polled_ok(self, name: str) -> None:
+        self.polled.add(name)
 
     def after_minutes(self) -> int:
         alerts = self.config.source_alerts
@@ -92,7 +101,11 @@ class SourceHealth:
         found = {}
         for source in self.config.sources:
             down = down_state(
-                source, rows.get(source.name), now=now, after_minutes=self.after_minutes()
+                source,
+                rows.get(source.name),
+                now=now,
+                after_minutes=self.after_minutes(),
+                watched=source.name in self.polled,
             )
             if down is not None:
                 found[source.name] = down
@@ -147,7 +160,9 @@ async def _change(
     return None
 
 
-def source_report(config: WebcareConfig, rows: dict[str, Any], *, now: datetime) -> dict[str, Any]:
+def source_report(
+    config: WebcareConfig, rows: dict[str, Any], *, now: datetime, polled: set[str] | None = None
+) -> dict[str, Any]:
     """Per configured source, what /healthz and /metrics show: last success and error, items
     seen, lag (time since the newest item), and whether it counts as down."""
     alerts = config.source_alerts
@@ -155,7 +170,8 @@ def source_report(config: WebcareConfig, rows: dict[str, Any], *, now: datetime)
     shown: dict[str, Any] = {}
     for source in config.sources:
         row = rows.get(source.name)
-        down = down_state(source, row, now=now, after_minutes=after)
+        watched = polled is None or source.name in polled
+        down = down_state(source, row, now=now, after_minutes=after, watched=watched)
         newest = row.newest_seen_at if row else None
         quiet = quiet_after(source, row)
         shown[source.name] = {

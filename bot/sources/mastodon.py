@@ -210,8 +210,11 @@ class Mastodon(PolledSource):
         published, uri = shaping.moment(status.get("created_at")), status.get("uri")
         account = status["account"]
         acct = shaping.line(account.get("acct")) or shaping.line(account.get("username"))
+        status_id = status.get("id")
         if published is None or acct is None or not isinstance(uri, str) or not uri.strip():
             return None
+        if not isinstance(status_id, str) or not status_id:
+            return None  # no id: nothing to answer it with
         if "@" not in acct:
             acct = f"{acct}@{self.host}"  # a local account: give its full address
         body = plain_text(str(status.get("content") or ""))
@@ -243,7 +246,7 @@ class Mastodon(PolledSource):
             mention["language"] = language
         if reply_to := shaping.line(status.get("in_reply_to_id"), 255):
             mention["in_reply_to"] = reply_to
-        ref = {"status_id": str(status.get("id")), "visibility": visibility, "acct": acct}
+        ref = {"status_id": status_id, "visibility": visibility, "acct": acct}
         return SourceItem(mention, published, reply_ref=ref)
 
     async def resolve(self, http: aiohttp.ClientSession, url: str) -> dict[str, Any] | None:
@@ -308,13 +311,13 @@ class Mastodon(PolledSource):
             me = await self._object(http, "/api/v1/accounts/verify_credentials")
             self._account_id = str(me.get("id"))
         context = await self._object(http, f"/api/v1/statuses/{quote(status_id, safe='')}/context")
-        wanted = " ".join(text.split())
+        wanted = _comparable(text)
         for reply in context.get("descendants") or []:
             if (
                 isinstance(reply, dict)
                 and str(reply.get("in_reply_to_id")) == status_id
                 and str((reply.get("account") or {}).get("id")) == self._account_id
-                and plain_text(str(reply.get("content") or "")) == wanted
+                and _comparable(plain_text(str(reply.get("content") or ""))) == wanted
             ):
                 return str(reply.get("url") or reply.get("uri"))
         return None
@@ -328,6 +331,15 @@ class Mastodon(PolledSource):
             if resp.status >= 300 or not isinstance(answer, dict):
                 raise failure(resp.status, answer, resp.headers, RATE)
             return answer
+
+
+_MENTION = re.compile(r"(?<![\w@])@[\w.-]+(?:@[\w.-]+)?")
+
+
+def _comparable(text: str) -> str:
+    """A reply's words without its @mentions: Mastodon shows "@karin@social.example" as
+    "@karin" in the published HTML, so the text as posted and as shown differ there."""
+    return " ".join(_MENTION.sub("", text).split())
 
 
 def _names(text: str, acct: str, host: str) -> bool:

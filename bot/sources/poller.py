@@ -97,6 +97,7 @@ class SourcePoller:
             await self._failed(name, now, f"{type(exc).__name__}: {exc}"[:300])
             raise
         await self._saved(name, now, fetched, stored)
+        self.health.polled_ok(name)
         return PollResult(stored, fetched.not_modified, fetched.wait_seconds)
 
     async def _failed(self, name: str, now: Any, error: str) -> None:

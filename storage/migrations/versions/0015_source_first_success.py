@@ -1,4 +1,4 @@
-"""source cursors: when the source first worked (to learn its usual pace)
+"""source cursors: what a source's usual pace is learnt from
 
 Revision ID: 0015
 Revises: 0014
@@ -23,8 +23,18 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("first_success_at", storage.types.UTCDateTime(timezone=True), nullable=True)
         )
+        batch.add_column(
+            sa.Column("last_item_at", storage.types.UTCDateTime(timezone=True), nullable=True)
+        )
+        batch.add_column(
+            sa.Column("items_learned", sa.Integer(), nullable=False, server_default="0")
+        )
+    with op.batch_alter_table("source_cursors") as batch:
+        batch.alter_column("items_learned", server_default=None)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("source_cursors") as batch:
+        batch.drop_column("items_learned")
+        batch.drop_column("last_item_at")
         batch.drop_column("first_success_at")
