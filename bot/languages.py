@@ -65,26 +65,27 @@ class PeopleLanguages:
         task.add_done_callback(self._tasks.discard)
 
     async def _learn(self, user_id: str) -> None:
+        learnt: Lang | None = None
+        keep = RETRY_SECONDS  # after a failure: ask again later, not on every click
         try:
             answer: Any = await self.client.users_info(user=user_id, include_locale=True)
             locale = (answer.get("user") or {}).get("locale")
-            lang, keep = language_of(locale, self.default), REFRESH_SECONDS
+            learnt, keep = language_of(locale, self.default), REFRESH_SECONDS
         except SlackApiError as exc:
             error = exc.response.get("error") if exc.response is not None else None
             if error in ("missing_scope", "not_allowed_token_type", "invalid_auth"):
                 log.warning("cannot read people's languages (%s): using %s", error, self.default)
                 self.enabled = False
             retry = exc.response.headers.get("Retry-After") if exc.response is not None else None
-            lang, keep = self.default, max(RETRY_SECONDS, float(retry or 0))
-        except Exception as exc:  # Slack unreachable: ask again later, not on every click
+            keep = max(RETRY_SECONDS, float(retry or 0))
+        except Exception as exc:  # Slack unreachable
             log.info("could not learn %s's language (%r); using %s", user_id, exc, self.default)
-            lang, keep = self.default, RETRY_SECONDS
         finally:
             self._asking.discard(user_id)
-        if not self.knows(user_id) or keep == REFRESH_SECONDS:
-            self._known[user_id] = (lang, time.monotonic() + keep)
-        else:  # a failed refresh keeps what was learnt before, for a while longer
-            self._known[user_id] = (self._known[user_id][0], time.monotonic() + keep)
+        # A failed refresh keeps what was learnt before, for a while longer.
+        previous = self._known.get(user_id)
+        fallback = previous[0] if previous else self.default
+        self._known[user_id] = (learnt or fallback, time.monotonic() + keep)
 
     async def close(self) -> None:
         for task in list(self._tasks):

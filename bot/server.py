@@ -124,7 +124,3 @@ def expected_reply_handler(runtime: Runtime):  # type: ignore[no-untyped-def]
 
 def _rounded(minutes: float | None) -> int | None:
     return None if minutes is None else round(minutes)
-
-
-def _iso(moment: Any) -> str | None:
-    return moment.isoformat() if moment else None

@@ -12,7 +12,6 @@ written by a `Writer`: SQLAlchemy Core (`CoreWriter`, any database) or the raw s
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,7 +19,6 @@ from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError
 
 from storage.models import OPEN_STATUSES, JobKind
 from storage.outbox import enqueue_card_update
@@ -155,10 +153,8 @@ def store_incoming(
         return _store(CoreWriter(conn), items, now, reopen_after)
     from storage.fast_intake import SqliteWriter
 
-    try:
-        return _store(SqliteWriter(conn), items, now, reopen_after)
-    except sqlite3.Error as exc:  # as SQLAlchemy would raise it (IntegrityError, ...)
-        raise DBAPIError.instance(None, None, exc, sqlite3.Error) from exc
+    # A raw sqlite3 error is raised as SQLAlchemy's by the unit of work (storage.db).
+    return _store(SqliteWriter(conn), items, now, reopen_after)
 
 
 def _store(

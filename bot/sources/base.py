@@ -45,10 +45,6 @@ class Cursor:
     newest_seen_at: datetime | None = None
     state: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def first_poll(self) -> bool:
-        return self.newest_seen_at is None and not self.state and self.etag is None
-
 
 @dataclass(frozen=True, slots=True)
 class SourceItem:

@@ -186,11 +186,11 @@ class Bluesky(PolledSource):
         stopped in `state`, and the next poll goes on from there before starting at the top
         again, so a burst bigger than a poll is never skipped. Updates `state` in place."""
         resume_key = f"{stream.key}#resume"
-        seen = _parse_time(state.get(stream.key)) or backfill_from
+        seen = shaping.moment(state.get(stream.key)) or backfill_from
         cutoff = seen - LATE_OVERLAP if stream.late and stream.key in state else seen
         resume = state.get(resume_key) if isinstance(state.get(resume_key), dict) else None
         page_cursor: str | None = resume["cursor"] if resume else None
-        top = _parse_time(resume["newest"]) if resume else None
+        top = shaping.moment(resume["newest"]) if resume else None
         items: list[SourceItem] = []
         for page in range(MAX_PAGES):
             params = {**stream.query, "limit": str(PAGE)}
@@ -213,7 +213,9 @@ class Bluesky(PolledSource):
                 raise PollFailed(f"{stream.method} answered without {stream.field!r}")
             reached = False
             for entry in entries:
-                indexed = _parse_time(entry.get("indexedAt")) if isinstance(entry, dict) else None
+                indexed = (
+                    shaping.moment(entry.get("indexedAt")) if isinstance(entry, dict) else None
+                )
                 if indexed is None:
                     continue
                 top = indexed if top is None or indexed > top else top
@@ -389,16 +391,6 @@ def _suspend(
 def post_url(handle: str, uri: str) -> str:
     """The bsky.app address of a post, from its at:// uri."""
     return f"https://bsky.app/profile/{handle}/post/{uri.rsplit('/', 1)[-1]}"
-
-
-def _parse_time(value: object) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _item(entry: dict[str, Any], *, addressed: bool, published: datetime) -> SourceItem | None:

@@ -150,7 +150,7 @@ class RssFeed(PolledSource):
         # LATE_OVERLAP behind the newest entry seen, but never before the first poll's
         # backfill window; dedupe drops what was stored before.
         state = dict(cursor.state)
-        floor = _time(state.get("floor")) or backfill_from
+        floor = shaping.moment(state.get("floor")) or backfill_from
         state.setdefault("floor", floor.isoformat())
         since = max(cursor.newest_seen_at - LATE_OVERLAP, floor) if cursor.newest_seen_at else floor
         # An entry without a date gets the fetch time: it must not move the cursor.
@@ -160,10 +160,6 @@ class RssFeed(PolledSource):
             [item for item in items if item.published > since],
             Cursor(etag, last_modified, newest, state),
         )
-
-
-def _time(value: object) -> datetime | None:
-    return datetime.fromisoformat(value) if isinstance(value, str) else None
 
 
 def retry_after(headers: Any, default: float = 60.0) -> float:

@@ -95,9 +95,11 @@ class SourceHealth:
 
     async def down_sources(self) -> dict[str, Down]:
         """The configured sources that are down now, by name."""
-        now = self.clock.now()
         async with self.engine.connect() as conn:
             rows = await cursors.all_cursors(conn)
+        return self._down(rows, self.clock.now())
+
+    def _down(self, rows: dict[str, Any], now: datetime) -> dict[str, Down]:
         found = {}
         for source in self.config.sources:
             down = down_state(
@@ -117,10 +119,10 @@ class SourceHealth:
         if alerts is None:
             return 0
         now = self.clock.now()
-        down = await self.down_sources()
         queued = 0
         async with self.engine.begin() as conn:
             rows = await cursors.all_cursors(conn)
+            down = self._down(rows, now)
             for source in self.config.sources:
                 payload = await _change(conn, source.name, rows.get(source.name), down, now)
                 if payload is not None:
