@@ -9,6 +9,7 @@ import os
 import time
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -280,14 +281,25 @@ class BotUnderTest:
         await self.runtime.worker.run_until_idle()
 
 
+@asynccontextmanager
+async def running_bot(
+    settings: Settings, config: WebcareConfig, engine: AsyncEngine
+) -> AsyncIterator[BotUnderTest]:
+    """The bot serving on a free port; its outbox runs only when a test calls `deliver()`."""
+    runtime = Runtime(settings, config, engine=engine, clock=ShiftedClock())
+    await runtime.start(run_worker=False)
+    async with aiohttp.ClientSession() as session:
+        under_test = BotUnderTest(runtime, session)
+        try:
+            yield under_test
+        finally:
+            await under_test.runtime.stop()  # a test may have restarted it
+
+
 @pytest.fixture
 async def bot(
     engine: AsyncEngine, config: WebcareConfig, slack: FakeSlack
 ) -> AsyncIterator[BotUnderTest]:
-    """The bot in HTTP mode; its outbox runs only when a test calls `bot.deliver()`."""
-    runtime = Runtime(make_settings(slack), config, engine=engine, clock=ShiftedClock())
-    await runtime.start(run_worker=False)
-    async with aiohttp.ClientSession() as session:
-        under_test = BotUnderTest(runtime, session)
+    """The bot in HTTP mode, as the tests drive it."""
+    async with running_bot(make_settings(slack), config, engine) as under_test:
         yield under_test
-    await under_test.runtime.stop()  # a test may have restarted it

@@ -9,14 +9,12 @@ import string
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
-import aiohttp
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.catalogue import CATALOGUE
 from bot.config import WebcareConfig
-from bot.runtime import Runtime
-from tests.conftest import BotUnderTest, make_settings, mention
+from tests.conftest import BotUnderTest, make_settings, mention, running_bot
 from tests.fake_slack import FakeSlack
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,11 +47,8 @@ def test_every_key_the_code_uses_exists() -> None:
 async def dutch_bot(
     engine: AsyncEngine, config: WebcareConfig, slack: FakeSlack
 ) -> AsyncIterator[BotUnderTest]:
-    runtime = Runtime(make_settings(slack, webcare_language="nl"), config, engine=engine)
-    await runtime.start(run_worker=False)
-    async with aiohttp.ClientSession() as session:
-        yield BotUnderTest(runtime, session)
-    await runtime.stop()
+    async with running_bot(make_settings(slack, webcare_language="nl"), config, engine) as bot:
+        yield bot
 
 
 async def test_a_dutch_team_gets_dutch_cards(dutch_bot: BotUnderTest, slack: FakeSlack) -> None:
@@ -92,12 +87,8 @@ async def mixed_bot(
     engine: AsyncEngine, config: WebcareConfig, slack: FakeSlack
 ) -> AsyncIterator[BotUnderTest]:
     """An English team that answers each person in their own Slack language."""
-    settings = make_settings(slack, webcare_user_language=True)
-    runtime = Runtime(settings, config, engine=engine)
-    await runtime.start(run_worker=False)
-    async with aiohttp.ClientSession() as session:
-        yield BotUnderTest(runtime, session)
-    await runtime.stop()
+    async with running_bot(make_settings(slack, webcare_user_language=True), config, engine) as bot:
+        yield bot
 
 
 async def test_each_person_is_answered_in_their_slack_language_the_channel_in_the_teams(

@@ -6,16 +6,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-import aiohttp
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.clock import ShiftedClock
 from bot.config import WebcareConfig
-from bot.runtime import Runtime
 from storage.models import CaseEvent
-from tests.conftest import BotUnderTest, make_settings, mention
+from tests.conftest import BotUnderTest, make_settings, mention, running_bot
 from tests.fake_slack import FakeSlack
 
 
@@ -23,12 +20,10 @@ from tests.fake_slack import FakeSlack
 async def acking_bot(
     engine: AsyncEngine, config: WebcareConfig, slack: FakeSlack
 ) -> AsyncIterator[BotUnderTest]:
-    settings = make_settings(slack, webcare_ack_after_work=False)
-    runtime = Runtime(settings, config, engine=engine, clock=ShiftedClock())
-    await runtime.start(run_worker=False)
-    async with aiohttp.ClientSession() as session:
-        yield BotUnderTest(runtime, session)
-    await runtime.stop()
+    async with running_bot(
+        make_settings(slack, webcare_ack_after_work=False), config, engine
+    ) as bot:
+        yield bot
 
 
 async def test_fifty_clicks_acked_first_make_one_owner_and_tell_the_rest(

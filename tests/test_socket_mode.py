@@ -6,13 +6,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-import aiohttp
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import WebcareConfig
-from bot.runtime import Runtime
-from tests.conftest import BotUnderTest, make_settings, mention
+from tests.conftest import BotUnderTest, make_settings, mention, running_bot
 from tests.fake_slack import FakeSlack
 
 
@@ -27,11 +25,8 @@ async def socket_bot(
         slack_signing_secret=None,
         webcare_ack_after_work=request.param,
     )
-    runtime = Runtime(settings, config, engine=engine)
-    await runtime.start(run_worker=False)
-    async with aiohttp.ClientSession() as session:
-        yield BotUnderTest(runtime, session)
-    await runtime.stop()
+    async with running_bot(settings, config, engine) as bot:
+        yield bot
 
 
 async def test_slash_command_over_the_socket(socket_bot: BotUnderTest, slack: FakeSlack) -> None:
