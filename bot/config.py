@@ -44,6 +44,7 @@ class ConfigError(Exception):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("\n".join(problems))
         self.problems = problems
+        self.partial: Any = None
 
 
 class _Strict(BaseModel):
@@ -483,7 +484,15 @@ def load_config(path: Path) -> WebcareConfig:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "?"
         raise ConfigError([f"{path}: {where}: not valid YAML ({exc})"]) from None
-    return parse_config(expand_env(data, source=str(path)), source=str(path))
+    try:
+        data = expand_env(data, source=str(path))
+    except ConfigError as unset:  # report these together with everything else that is wrong
+        try:
+            parse_config(unset.partial, source=str(path))
+        except ConfigError as wrong:
+            raise ConfigError([*unset.problems, *wrong.problems]) from None
+        raise
+    return parse_config(data, source=str(path))
 
 
 _ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
@@ -513,5 +522,7 @@ def expand_env(data: Any, *, source: str, env: Mapping[str, str] | None = None) 
 
     expanded = walk(data, ())
     if problems:
-        raise ConfigError(problems)
+        error = ConfigError(problems)
+        error.partial = expanded  # what could be filled in, for checking the rest
+        raise error
     return expanded

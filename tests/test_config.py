@@ -155,3 +155,30 @@ def test_the_readmes_source_examples_are_valid_as_written() -> None:
     env = {"MASTODON_TOKEN": "token-1234567890", "BLUESKY_APP_PASSWORD": "abcd-efgh-ijkl-mnop"}
     for example in examples:
         parse_config(expand_env(_config(**example), source="README.md", env=env), source="README")
+
+
+def test_an_unset_secret_is_reported_with_the_files_other_problems(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import yaml
+
+    sources = [
+        {
+            "name": "m",
+            "type": "mastodon",
+            "instance": "https://m.example",
+            "access_token": "${TOKEN_X}",
+        },
+        {"name": "sky", "type": "bluesky", "handle": "acme.bsky.social"},
+    ]
+    path = tmp_path / "webcare.yml"
+    path.write_text(yaml.safe_dump(_config(sources=sources)))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TOKEN_X", raising=False)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert caught.value.problems == [
+        f"{path}: sources[0].access_token: environment variable TOKEN_X is not set "
+        "(set it, or add it to .env)",
+        f"{path}: sources[1].app_password: Field required",
+    ]
