@@ -179,7 +179,9 @@ async def test_failures_are_clear_and_harm_nothing(
         await bot.runtime.poller.poll("mastodon")
     mastodon.fail_with = None
     mastodon.delay = 3  # beyond the source's 2 s timeout
-    with pytest.raises(PollFailed, match="Timeout"):
+    with pytest.raises(
+        PollFailed, match=r"no answer from http://\S+/api/v1/notifications within 2 s"
+    ):
         await bot.runtime.poller.poll("mastodon")
     mastodon.delay = 0
     from bot.sources.poller import build_sources

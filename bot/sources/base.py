@@ -84,3 +84,11 @@ class PolledSource:
         self.name: str = config.name
         self.interval_seconds: int = config.interval_seconds
         self.timeout = aiohttp.ClientTimeout(total=config.timeout_seconds)
+
+    def unreachable(self, exc: Exception, url: str) -> PollFailed:
+        """Why a request failed, fit for Slack: a timeout says what and after how long
+        (its own message is empty, which read as "TimeoutError: .")."""
+        if isinstance(exc, TimeoutError):
+            where = url.split("?", 1)[0]
+            return PollFailed(f"no answer from {where} within {self.timeout.total:g} s")
+        return PollFailed(f"{type(exc).__name__}: {exc}"[:300])

@@ -141,7 +141,7 @@ class Bluesky(PolledSource):
                     answer = None
                 return resp.status, answer, resp.headers
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise PollFailed(f"{type(exc).__name__}: {exc}"[:300]) from None
+            raise self.unreachable(exc, url) from None
 
     # -- listening -------------------------------------------------------------------------
 

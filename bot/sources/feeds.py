@@ -141,7 +141,7 @@ class RssFeed(PolledSource):
                 etag = resp.headers.get("ETag") or cursor.etag
                 last_modified = resp.headers.get("Last-Modified") or cursor.last_modified
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise PollFailed(f"{type(exc).__name__}: {exc}"[:300]) from None
+            raise self.unreachable(exc, str(self.feed.url)) from None
         try:
             items = parse_feed(body, feed=self.feed, fetched_at=now)
         except FeedError as exc:

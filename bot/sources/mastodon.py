@@ -194,7 +194,7 @@ class Mastodon(PolledSource):
                 }
                 headers = resp.headers
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise PollFailed(f"{type(exc).__name__}: {exc}"[:300]) from None
+            raise self.unreachable(exc, url) from None
         if isinstance(body, dict) and "statuses" in body:  # /api/v2/search
             body = body["statuses"]
         if not isinstance(body, list):
