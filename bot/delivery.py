@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
@@ -276,7 +277,11 @@ class OutboxWorker:
 
     async def _find_posted(self, job: Job, *, thread_ts: str | None) -> tuple[str, str] | None:
         """Look in the channel (or the thread) for a message this job already posted."""
-        oldest = (job.not_before - timedelta(minutes=5)).timestamp()
+        # Slack's ts are Slack's wall clock, the job's times are ours (tests pin ours): carry
+        # the job's age across instead of comparing the two clocks, with 5 min for skew. From
+        # when the job was queued, not its last retry: a retry can come long after the post.
+        age = (self.clock.now() - (job.created_at or job.not_before)).total_seconds()
+        oldest = time.time() - age - 300
         where: dict[str, object] = {"channel": job.channel}
         if thread_ts:
             where["ts"] = thread_ts

@@ -116,7 +116,7 @@ class CardView:
     owner_id: str | None = None
     claimed_at: datetime | None = None
     resolved_at: datetime | None = None
-    last_mention_at: datetime | None = None
+    last_received_at: datetime | None = None  # when the latest message reached us
     follow_up_at: datetime | None = None
     first_response_at: datetime | None = None
     sla_warned: bool = False
@@ -231,8 +231,11 @@ def _status_facts(card: CardView, lang: Lang) -> list[str]:
         facts.append(
             ":raising_hand: " + t("card.owner", lang, owner=f"<@{card.owner_id}>", when=when)
         )
-        if card.last_mention_at and card.last_mention_at > card.claimed_at:
-            when = _when(card.last_mention_at, card, lang)
+        # News to the owner is what *arrived* after the claim, whatever date the platform
+        # gives it: a late feed or a delayed webhook can carry a post written before the claim
+        # that nobody had seen. So this compares arrival, never the customer's own timestamp.
+        if card.last_received_at and card.last_received_at > card.claimed_at:
+            when = _when(card.last_received_at, card, lang)
             facts.append(":speech_balloon: " + t("card.customer_replied", lang, when=when))
     if card.forwarded_to and card.forward_due_at:
         when = _when(card.forward_due_at, card, lang)

@@ -346,6 +346,7 @@ class CoreWriter:
                     "private": m.private,
                     "opened_at": opened,
                     "last_mention_at": opened,
+                    "last_received_at": now,
                     "sla_due_at": item.sla_due_at,
                     "sla_warn_at": item.sla_warn_at,
                     "mention_count": 1,
@@ -391,6 +392,7 @@ class CoreWriter:
             values: dict[str, Any] = {
                 "mention_count": CASES.c.mention_count + change.added,
                 "last_mention_at": greatest(CASES.c.last_mention_at, min(change.latest, now)),
+                "last_received_at": now,
             }
             if change.reopen is not None:
                 values |= {

@@ -87,7 +87,9 @@ class Case(SQLModel, table=True):
     reactive: bool = False
     private: bool = False
     opened_at: datetime = _utc(nullable=False)
-    last_mention_at: datetime = _utc(nullable=False)
+    last_mention_at: datetime = _utc(nullable=False)  # when the customer last wrote (their date)
+    # When the customer's latest message reached us: what "the customer replied" is judged by.
+    last_received_at: datetime | None = _utc(nullable=True)
     sla_due_at: datetime = _utc(nullable=False)
     mention_count: int = 1
     slack_channel: str | None = Field(default=None, max_length=40)
