@@ -28,6 +28,7 @@ from bot.clock import Clock
 from bot.config import WebcareConfig
 from bot.i18n import Lang
 from bot.languages import PeopleLanguages
+from bot.outage import OUTAGE, is_unavailable
 from bot.outbox_messages import Obsolete, Undeliverable, compose
 from storage import outbox
 from storage.db import unit_of_work
@@ -104,8 +105,12 @@ class OutboxWorker:
             while True:
                 try:
                     await self._start_drains()
-                except Exception:  # database down: keep polling, nothing is lost
-                    log.exception("outbox poll failed; trying again in %.0fs", poll)
+                    OUTAGE.ok()
+                except Exception as exc:  # database down: keep polling, nothing is lost
+                    if is_unavailable(exc):
+                        OUTAGE.failed(exc, doing="polling the outbox")
+                    else:
+                        log.exception("outbox poll failed; trying again in %.0fs", poll)
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), poll)

@@ -23,6 +23,7 @@ from bot.clock import Clock
 from bot.config import WebcareConfig
 from bot.deadlines import Deadlines
 from bot.mentions import MentionIn
+from bot.outage import is_unavailable
 from bot.routing import Router
 from storage.db import unit_of_work
 from storage.intake import Incoming, Stored, store_incoming
@@ -151,9 +152,10 @@ class Ingestor:
         try:
             stored = await self._store(items)
         except Exception as exc:
-            if len(batch) == 1:
-                if not batch[0].done.done():  # its client may have hung up
-                    batch[0].done.set_exception(exc)
+            if len(batch) == 1 or is_unavailable(exc):  # an outage fails them all alike
+                for request in batch:
+                    if not request.done.done():  # its client may have hung up
+                        request.done.set_exception(exc)
                 return
             # Keep one bad request from failing the others that shared its transaction.
             for request in batch:

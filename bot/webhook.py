@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -9,15 +10,17 @@ import logging
 import time
 
 from aiohttp import web
-from sqlalchemy.exc import SQLAlchemyError
 
 from bot import metrics
 from bot.ingest import Ingestor
 from bot.mentions import MentionError, parse_body, parse_mentions
+from bot.outage import OUTAGE, is_unavailable
 
 log = logging.getLogger(__name__)
 
 MAX_BODY = 1024 * 1024
+# A database that does not answer gets the sender a 503 after this long, not a hanging request.
+STORE_TIMEOUT = 10.0
 MAX_SKEW = 300  # seconds a timestamp may differ from our clock
 
 
@@ -64,10 +67,17 @@ def webhook_handler(*, ingestor: Ingestor, secret: str | None):  # type: ignore[
             except MentionError as exc:
                 return _error(400, exc.message, exc.field)
         try:
-            result = await ingestor.ingest(mentions)
-        except SQLAlchemyError:
-            log.exception("storing %d webhook mentions failed", len(mentions))
-            return _error(503, "storage unavailable; nothing was stored, send again later")
+            async with asyncio.timeout(STORE_TIMEOUT):
+                result = await ingestor.ingest(mentions)
+        except Exception as exc:
+            if not is_unavailable(exc):
+                log.exception("storing %d webhook mentions failed", len(mentions))
+                return _error(503, "storing failed; nothing was stored, send again later")
+            OUTAGE.failed(exc, doing="storing webhook mentions")
+            # After a timeout the commit may still land: the sender's retry is then answered
+            # as duplicates, so nothing is lost and nothing is stored twice.
+            return _error(503, "database unavailable; send again later (duplicates are recognised)")
+        OUTAGE.ok()
         # What json.dumps writes for {"accepted": …, "duplicates": …, "case_ids": […]}, for less.
         ids = ", ".join(map(str, result.case_ids))
         return web.Response(
