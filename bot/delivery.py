@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 LEASE = timedelta(seconds=60)
+MIN_LOOK_GAP = 0.25  # seconds between two looks for due work, however often woken
 MAX_BACKOFF = 300.0
 MAX_ATTEMPTS_ON_ERROR = 5  # unexpected errors (not Slack's): then the job is parked as dead
 METADATA_EVENT = "webcare_outbox_job"
@@ -101,6 +102,7 @@ class OutboxWorker:
         self._wake.set()
 
     async def run_forever(self, poll: float = 1.0) -> None:
+        loop = asyncio.get_running_loop()
         try:
             while True:
                 try:
@@ -111,9 +113,16 @@ class OutboxWorker:
                         OUTAGE.failed(exc, doing="polling the outbox")
                     else:
                         log.exception("outbox poll failed; trying again in %.0fs", poll)
+                looked_at = loop.time()
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), poll)
+                # Woken by new work: a burst of stored mentions shares one look. Each look is a
+                # query over the waiting jobs (on SQLite it also takes the writer thread, and
+                # with it the webhook's fast path); one per mention would make every mention
+                # cost more the longer the backlog grows.
+                if (gap := looked_at + MIN_LOOK_GAP - loop.time()) > 0:
+                    await asyncio.sleep(gap)
         finally:
             await self._cancel_drains()
 

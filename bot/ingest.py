@@ -17,7 +17,7 @@ from functools import partial
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot import metrics
+from bot import background, metrics
 from bot.business_time import BusinessCalendar
 from bot.clock import Clock
 from bot.config import WebcareConfig
@@ -27,6 +27,7 @@ from bot.outage import is_unavailable
 from bot.routing import Router
 from storage.db import unit_of_work
 from storage.intake import Incoming, Stored, store_incoming
+from storage.table_stats import TableStats
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,8 @@ class Ingestor:
         self._reopen_window = timedelta(days=config.reopen_window_days)
         self._unit = unit_of_work(engine)
         self._queue: list[_Request] = []
+        self._stats = TableStats() if engine.dialect.name == "postgresql" else None
+        self._analyzing = False
         self._writer: asyncio.Task[None] | None = None
 
     def plan(self, mention: MentionIn) -> Incoming:
@@ -162,6 +165,9 @@ class Ingestor:
                 await self._write([request])
             return
         metrics.INGEST_BATCH.observe(len(items))
+        if self._stats is not None and self._stats.stored(len(items)) and not self._analyzing:
+            self._analyzing = True
+            background.start(self._analyze())
         offset = 0
         for request in batch:
             if not request.done.done():
@@ -177,6 +183,15 @@ class Ingestor:
             metrics.MENTIONS_RECEIVED.labels(source=source).inc(count)
         if self.on_stored and received:
             self.on_stored()
+
+    async def _analyze(self) -> None:
+        assert self._stats is not None
+        try:
+            await self._unit.run(self._stats.analyze)
+        except Exception as exc:  # the planner's picture stays as it was; ingest goes on
+            log.warning("ANALYZE for the planner failed: %s", exc)
+        finally:
+            self._analyzing = False
 
     async def _store(self, items: list[Incoming]) -> list[Stored]:
         for attempt in range(3):

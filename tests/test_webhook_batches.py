@@ -11,6 +11,7 @@ import time
 import pytest
 from sqlalchemy import func, select, text
 
+from bot import background
 from storage.db import is_sqlite
 from storage.models import Case, Mention, OutboxJob
 from tests.conftest import BotUnderTest, mention
@@ -151,3 +152,22 @@ async def test_one_id_twice_in_a_request_under_two_authors_is_stored_once(
     status, body = await bot.post_webhook([first, second])
     assert status == 202 and (body["accepted"], body["duplicates"]) == (1, 1)
     assert await _count(bot, Mention) == 1
+
+
+async def test_postgresql_gets_statistics_while_a_new_database_fills_up(bot: BotUnderTest) -> None:
+    """A fresh database's planner thinks the tables are empty and reads them whole for every
+    batch; the bot analyses them as they grow, so ingest does not slow down."""
+    if is_sqlite(bot.runtime.engine):
+        pytest.skip("PostgreSQL's planner statistics")
+    for batch in range(12):
+        body = [mention(f"{batch}-{i}", author={"handle": f"p{batch}-{i}"}) for i in range(100)]
+        assert (await bot.post_webhook(body))[0] == 202
+    await background.drain()
+    async with bot.runtime.engine.connect() as conn:
+        analysed = await conn.execute(
+            text(
+                "SELECT reltuples FROM pg_class WHERE oid IN"
+                " (to_regclass('cases'), to_regclass('mentions'))"
+            )
+        )
+        assert [row.reltuples >= 1000 for row in analysed] == [True, True]
