@@ -64,6 +64,10 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
         "nl": "*Klant heeft gereageerd* {when}",
     },
     "card.follow_up": {"en": "Follow-up {when}", "nl": "Opvolgen {when}"},
+    "card.no_text": {
+        "en": "(no text: open the original)",
+        "nl": "(geen tekst: open het origineel)",
+    },
     "note.follow_up": {
         "en": "{actor} will check with the customer {due}",
         "nl": "{actor} vraagt de klant {due} of het is opgelost",

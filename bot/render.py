@@ -135,8 +135,11 @@ def _author_line(card: CardView, lang: Lang) -> str:
     handle = escape(f"@{_shorten(card.author_handle, 80)}")
     name = escape(_shorten(card.author_name, 80)) if card.author_name else handle
     url = card.author_url if card.author_url and len(card.author_url) <= 1000 else None
-    who = f"<{safe_url(url)}|{name}>" if url else f"*{name}*"
+    link = url if url and url.lower().startswith(("https://", "http://")) else None
+    who = f"<{safe_url(link)}|{name}>" if link else f"*{name}*"
     parts = [who] + ([handle] if card.author_name else [])
+    if url and not link:  # a contact that is no web link (mailto:, tel:): shown, not linked
+        parts.append(escape(_shorten(url, 120)))
     if card.author_followers is not None:
         count = format_count(card.author_followers, lang=lang)
         parts.append(t("card.followers", lang, count=count))
@@ -151,7 +154,7 @@ def _quote(text: str, url: str | None, source_label: str, lang: Lang) -> RichTex
             label = t("card.read_rest", lang, source=source_label)
             parts.append(RichTextElementParts.Link(url=url, text=label))
     else:
-        parts.append(RichTextElementParts.Text(text=text or "—"))
+        parts.append(RichTextElementParts.Text(text=text or t("card.no_text", lang)))
     return RichTextBlock(elements=[RichTextQuoteElement(elements=parts)])
 
 

@@ -190,7 +190,7 @@ class SqliteWriter:
                 author.handle,
                 author.name,
                 author.followers,
-                str(author.url) if author.url else None,
+                author.stored_url,
                 m.addressed,
                 m.private,
                 opened,

@@ -341,7 +341,7 @@ class CoreWriter:
                     "author_handle": m.author.handle,
                     "author_name": m.author.name,
                     "author_followers": m.author.followers,
-                    "author_url": str(m.author.url) if m.author.url else None,
+                    "author_url": m.author.stored_url,
                     "reactive": m.addressed,
                     "private": m.private,
                     "opened_at": opened,
