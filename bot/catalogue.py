@@ -273,8 +273,8 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
         "nl": "Het antwoord van {actor} is verstuurd{url}",
     },
     "error.own_draft": {
-        "en": "Someone else has to approve your draft.",
-        "nl": "Iemand anders moet je concept goedkeuren.",
+        "en": "You wrote or edited this draft: someone else has to approve it.",
+        "nl": "Je hebt aan dit concept geschreven: iemand anders moet het goedkeuren.",
     },
     "error.needs_approval": {
         "en": "This department wants a draft approved before it is sent.",

@@ -30,6 +30,7 @@ from handlers.payloads import (
     actor_of,
     after_ack,
     attempt,
+    payload_id,
     refusal_text,
     replace_clicked_message,
     tell,
@@ -60,7 +61,7 @@ def _click(body: dict[str, Any]) -> tuple[int, Actor, str | None]:
     # A card's block_id is "case:{id}:{owner or -}" (see bot.render._card_actions).
     shown_owner = action.get("block_id", "").split(":")[2:3]
     owner = shown_owner[0] if shown_owner and shown_owner[0] != "-" else None
-    return int(action["value"]), actor_of(body), owner
+    return payload_id(action["value"]), actor_of(body), owner
 
 
 def _case_action(
@@ -158,7 +159,7 @@ async def start_crisis(
     services: Services = context["services"]
     change = crisis.start_from_alert(
         services.engine,
-        alert_id=int(body["actions"][0]["value"]),
+        alert_id=payload_id(body["actions"][0]["value"]),
         actor=actor_of(body),
         config=services.config,
         now=services.clock.now(),
@@ -201,7 +202,7 @@ async def answer_follow_up(
     action = body["actions"][0]
     answer = FollowUpAnswer(action["action_id"])
     actor = actor_of(body)
-    case_id, now = int(action["value"]), services.clock.now()
+    case_id, now = payload_id(action["value"]), services.clock.now()
     try:
         async with services.engine.connect() as conn:
             case = await read_case(conn, case_id=case_id)

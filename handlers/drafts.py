@@ -17,7 +17,7 @@ from bot.i18n import Lang, t
 from bot.render import ActionId
 from bot.replies import ReplyFailed
 from bot.services import Services
-from handlers.payloads import actor_of, refusal_text, tell
+from handlers.payloads import actor_of, payload_id, refusal_text, tell
 from storage.cases import get_case
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ async def open_new_draft(
 ) -> None:
     await ack()
     services: Services = context["services"]
-    case_id = int(body["actions"][0]["value"])
+    case_id = payload_id(body["actions"][0]["value"])
     try:
         text = await _holding_text(services, case_id=case_id, agent=actor_of(body).name)
         view = await _modal(
@@ -105,7 +105,9 @@ async def open_draft_for_edit(
     await ack()
     services: Services = context["services"]
     try:
-        draft = await drafts.get_draft(services.engine, draft_id=int(body["actions"][0]["value"]))
+        draft = await drafts.get_draft(
+            services.engine, draft_id=payload_id(body["actions"][0]["value"])
+        )
         view = await _modal(
             services,
             lang=context["lang"],
@@ -204,7 +206,7 @@ async def approve(
     # "12@1764230400123": the draft and the version the approver was shown.
     draft_id, _, seen_version = body["actions"][0]["value"].partition("@")
     try:
-        draft = await drafts.get_draft(services.engine, draft_id=int(draft_id))
+        draft = await drafts.get_draft(services.engine, draft_id=payload_id(draft_id))
         _case, department = await _department(services, draft)
         await drafts.approve_draft(
             services.engine,
@@ -224,7 +226,7 @@ async def open_sent_modal(
     ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: dict[str, Any]
 ) -> None:
     await ack()
-    view = views.sent_modal(draft_id=int(body["actions"][0]["value"]), lang=context["lang"])
+    view = views.sent_modal(draft_id=payload_id(body["actions"][0]["value"]), lang=context["lang"])
     await client.views_open(trigger_id=body["trigger_id"], view=view)
 
 
@@ -234,7 +236,9 @@ async def record_sent(
     services: Services = context["services"]
     url = view["state"]["values"][views.URL][views.URL].get("value")
     try:
-        draft = await drafts.get_draft(services.engine, draft_id=int(view["private_metadata"]))
+        draft = await drafts.get_draft(
+            services.engine, draft_id=payload_id(view["private_metadata"])
+        )
         _case, department = await _department(services, draft)
         await _mark_sent(services, body, draft, url, department)
     except InvalidTransition as refused:
@@ -254,7 +258,9 @@ async def send(
     services: Services = context["services"]
     lang = context["lang"]
     try:
-        draft = await drafts.get_draft(services.engine, draft_id=int(body["actions"][0]["value"]))
+        draft = await drafts.get_draft(
+            services.engine, draft_id=payload_id(body["actions"][0]["value"])
+        )
         case, department = await _department(services, draft)
         before = await drafts.begin_sending(
             services.engine, draft_id=draft.id, department=department

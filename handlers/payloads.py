@@ -17,6 +17,21 @@ from bot.i18n import Lang, t
 from bot.services import Services
 
 
+class BadPayload(ValueError):
+    """A value in a Slack payload that no card or modal of ours sends (forged, or garbled)."""
+
+
+MAX_ID = 2**31 - 1  # the database's ids are INTEGER
+
+
+def payload_id(value: Any) -> int:
+    """The id a button's `value` or a modal's `private_metadata` carries; BadPayload if none."""
+    text = str(value).strip() if isinstance(value, str | int) else ""
+    if not text.isascii() or not text.isdigit() or not 0 < int(text) <= MAX_ID:
+        raise BadPayload(f"not an id: {str(value)[:40]!r}")
+    return int(text)
+
+
 def actor_of(body: dict[str, Any]) -> Actor:
     """The Slack user who clicked or submitted."""
     user = body["user"]

@@ -259,6 +259,8 @@ class Draft(SQLModel, table=True):
     author_id: str = Field(max_length=32)
     author_name: str = Field(max_length=120)
     approved_by: str | None = Field(default=None, max_length=32)
+    # Everyone who edited the text after its author: they wrote it too, so none may approve it.
+    editor_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     # Personal data the author chose to post in public anyway (kinds only, for the audit).
     overridden_findings: list[str] = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False)
