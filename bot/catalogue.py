@@ -339,6 +339,10 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
         "nl": "Dat kan niet bij een case met status “{status}”.",
     },
     "error.not_found": {"en": "This case no longer exists.", "nl": "Deze case bestaat niet meer."},
+    "error.wrong_card": {
+        "en": "This button does not belong to this card: nothing was changed.",
+        "nl": "Deze knop hoort niet bij deze kaart: er is niets veranderd.",
+    },
     "error.nobody": {"en": "nobody", "nl": "niemand"},
     "button.forward": {"en": "Forward", "nl": "Doorsturen"},
     "button.draft": {"en": "Draft reply", "nl": "Antwoord opstellen"},

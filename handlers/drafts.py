@@ -17,7 +17,15 @@ from bot.i18n import Lang, t
 from bot.render import ActionId
 from bot.replies import ReplyFailed
 from bot.services import Services
-from handlers.payloads import actor_of, payload_id, refusal_text, tell
+from handlers.payloads import (
+    Clicker,
+    actor_of,
+    clicked_message,
+    on_its_card,
+    payload_id,
+    refusal_text,
+    tell,
+)
 from storage.cases import get_case
 
 log = logging.getLogger(__name__)
@@ -68,6 +76,9 @@ async def open_new_draft(
     await ack()
     services: Services = context["services"]
     case_id = payload_id(body["actions"][0]["value"])
+    clicked = clicked_message(body)
+    if not await on_its_card(client, Clicker.of(body), clicked, services, case_id, context["lang"]):
+        return
     try:
         text = await _holding_text(services, case_id=case_id, agent=actor_of(body).name)
         view = await _modal(
