@@ -157,6 +157,22 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
         "nl": "Je kunt een case niet naar jezelf doorsturen.",
     },
     "forward.error.no_department": {"en": "Choose a department.", "nl": "Kies een afdeling."},
+    "forward.error.not_a_person": {
+        "en": "Choose a person from your workspace.",
+        "nl": "Kies een persoon uit je workspace.",
+    },
+    "forward.error.unknown_department": {
+        "en": "That department is not (or no longer) in the configuration.",
+        "nl": "Die afdeling staat niet (meer) in de configuratie.",
+    },
+    "error.too_long": {
+        "en": "At most {limit} characters, please (this is {length}).",
+        "nl": "Maximaal {limit} tekens graag (dit zijn er {length}).",
+    },
+    "draft.error.not_a_link": {
+        "en": "Give the web link (https://…) of the reply as it was published.",
+        "nl": "Geef de weblink (https://…) van het antwoord zoals het is geplaatst.",
+    },
     "forward.dm": {
         "en": "{by} forwarded case #{id} in {channel} to you",
         "nl": "{by} heeft case #{id} in {channel} naar je doorgestuurd",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
@@ -18,6 +19,7 @@ from bot.render import ActionId
 from bot.replies import ReplyFailed
 from bot.services import Services
 from handlers.payloads import (
+    BadPayload,
     Clicker,
     actor_of,
     clicked_message,
@@ -168,11 +170,15 @@ async def save_draft(
     ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], context: dict[str, Any]
 ) -> None:
     services: Services = context["services"]
-    lang, meta = context["lang"], json.loads(view["private_metadata"])
+    lang, meta = context["lang"], _draft_metadata(view.get("private_metadata"))
     text, public, override = views.read_draft_modal(view["state"]["values"])
     block = views.text_block(view["state"]["values"])
     if not text:
         await ack(response_action="errors", errors={block: t("draft.error.empty", lang)})
+        return
+    if len(text) > views.MAX_TEXT:  # what the modal allows; a payload may claim more
+        too_long = t("error.too_long", lang, limit=views.MAX_TEXT, length=len(text))
+        await ack(response_action="errors", errors={block: too_long})
         return
     async with services.engine.connect() as conn:
         case = await get_case(conn, case_id=meta["case_id"])
@@ -241,11 +247,32 @@ async def open_sent_modal(
     await client.views_open(trigger_id=body["trigger_id"], view=view)
 
 
+def _draft_metadata(raw: Any) -> dict[str, Any]:
+    """The draft modal's private_metadata: {"case_id": int, "draft_id": int | None}."""
+    try:
+        meta = json.loads(raw)
+        draft_id = meta.get("draft_id")
+        return {
+            "case_id": payload_id(meta.get("case_id")),
+            "draft_id": None if draft_id is None else payload_id(draft_id),
+        }
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise BadPayload(f"not a draft modal's metadata: {str(raw)[:40]!r}") from exc
+
+
 async def record_sent(
     ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], context: dict[str, Any]
 ) -> None:
     services: Services = context["services"]
-    url = view["state"]["values"][views.URL][views.URL].get("value")
+    url = (view["state"]["values"][views.URL][views.URL].get("value") or "").strip() or None
+    if url is not None and (
+        len(url) > 2048 or not re.match(r"https?://[^\s/]+", url, re.IGNORECASE)
+    ):  # a javascript: or data: "link" would be clickable on the draft's message
+        await ack(
+            response_action="errors",
+            errors={views.URL: t("draft.error.not_a_link", context["lang"])},
+        )
+        return
     try:
         draft = await drafts.get_draft(
             services.engine, draft_id=payload_id(view["private_metadata"])

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from bot.config import WebcareConfig, parse_config
 from bot.webhook import sign
-from storage.models import Case, CaseEvent
+from storage.models import Case, CaseEvent, Draft
 from tests.conftest import CONFIG, BotUnderTest, mention
 from tests.fake_slack import FakeSlack
 from tests.test_claim import ANNA, CARLA, _buttons, _click
@@ -348,3 +348,31 @@ async def test_two_agents_clicking_send_at_once_publish_the_reply_once(
         "This draft is being sent right now.",
         "This draft was already sent.",
     )
+
+
+async def test_what_no_modal_of_ours_sends_is_refused_and_nothing_is_stored(
+    bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    await _open_draft(bot, slack, "Mijn factuur klopt niet", "CBILLING1")
+    answer = await _submit(bot, slack, "x" * 3001)
+    assert list(answer["errors"].values()) == ["At most 3000 characters, please (this is 3001)."]
+    forged = {
+        **slack.views[-1],
+        "private_metadata": "{not json",
+        "state": {"values": _values("Hoi")},
+    }
+    assert await bot.submit_view(forged, user=ANNA[0], name=ANNA[1]) == {}
+    await _submit(bot, slack, "We hebben het aangepast!")
+    await _click(bot, slack, "draft_mark_sent", ANNA, card=_draft_message(slack, "CBILLING1"))
+    for link in ("javascript:alert(1)", "data:text/html,hi", "x.com/acme/status/1"):
+        view = {
+            **slack.views[-1],
+            "state": {"values": {"url": {"url": {"type": "url_text_input", "value": link}}}},
+        }
+        answer = await bot.submit_view(view, user=ANNA[0], name=ANNA[1])
+        assert answer["errors"]["url"].startswith("Give the web link"), link
+    async with bot.runtime.engine.connect() as conn:
+        drafts = list(await conn.execute(select(Draft)))
+    assert [(d.text, d.status, d.sent_url) for d in drafts] == [
+        ("We hebben het aangepast!", "draft", None)
+    ]
