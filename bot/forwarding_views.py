@@ -30,7 +30,7 @@ from slack_sdk.models.views import View
 from bot.config import Department, WebcareConfig
 from bot.forwarding import ForwardRequest
 from bot.i18n import Lang, format_when, t
-from bot.render import escape, slack_date
+from bot.render import escape, escape_within, slack_date
 
 MODAL_ID = "forward_modal"
 MODE, PERSON, DEPARTMENT, NOTE = "mode", "person", "department", "note"
@@ -152,7 +152,7 @@ def forwarded_dm(
     """The DM to the person a case was forwarded to, with Take it / Send back."""
     due = slack_date(due_at, format_when(due_at, lang=lang, timezone=timezone))
     head = t("forward.dm", lang, by=escape(by), id=case_id, channel=f"<#{channel}>")
-    after = [t("forward.dm_note", lang, note=escape(note))] if note else []
+    after = [t("forward.dm_note", lang, note=escape_within(note))] if note else []
     after.append(t("forward.dm_due", lang, due=due))
     return head, [
         SectionBlock(text=MarkdownTextObject(text=f"*{head}*\n{escape('@' + author_handle)}:")),

@@ -85,6 +85,24 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+# What a note in a thread line may take once escaped: the line around it (who, when, a link)
+# stays well within the 3,000 characters of a text object.
+NOTE_LIMIT = 2400
+
+
+def escape_within(text: str, limit: int = NOTE_LIMIT) -> str:
+    """`escape(text)` cut to at most `limit` characters (with "…"), never inside an entity:
+    escaping grows text ("&" is five characters), so the cut comes after it."""
+    escaped = escape(text)
+    if len(escaped) <= limit:
+        return escaped
+    cut = escaped[: limit - 1]
+    amp = cut.rfind("&")
+    if amp != -1 and ";" not in cut[amp:]:  # "&am" would show as broken markup
+        cut = cut[:amp]
+    return cut + "…"
+
+
 def safe_url(url: str) -> str:
     """A URL that cannot end a Slack link early (`|` and `>` would)."""
     return quote(url, safe=":/?#[]@!$&'()*+,;=%~-._")
@@ -305,8 +323,8 @@ def case_note(note: Mapping[str, Any], *, timezone: str, lang: Lang) -> tuple[st
         key,
         lang,
         to=f"<@{note['to']}>" if note.get("to") else "",
-        forward_note=": " + escape(forward_note) if forward_note else "",
-        closing_note=escape(note.get("closing_note") or ""),
+        forward_note=": " + escape_within(forward_note) if forward_note else "",
+        closing_note=escape_within(note.get("closing_note") or ""),
         url=f": <{safe_url(note['url'])}|{t('draft.view', lang)}>" if note.get("url") else "",
         actor=escape(note["actor"]),
         previous=escape(note.get("previous_owner") or "?"),
