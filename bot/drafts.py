@@ -20,7 +20,7 @@ from bot.personal_data import Finding, find_personal_data
 from storage.db import unit_of_work
 from storage.models import CaseStatus, DraftStatus, JobKind
 from storage.outbox import enqueue
-from storage.tables import DRAFTS
+from storage.tables import DRAFTS, EVENTS
 from storage.transitions import apply_change, lock_case
 
 # Characters a reply may have on each platform (None: no practical limit).
@@ -158,7 +158,7 @@ async def approve_draft(
     actor: Actor,
     department: Department,
     now: datetime,
-    seen_version: str | None = None,
+    seen_version: str | None,
 ) -> None:
     """Approve the draft as the approver saw it: an edit made since (whose refreshed message
     may not have reached their screen yet) is refused, not approved unread."""
@@ -167,11 +167,11 @@ async def approve_draft(
 
     def work(conn: Connection) -> Any:
         draft = _draft(conn, draft_id)
-        if draft.author_id == actor.id:
+        if actor.id in _authors(conn, draft):
             raise InvalidTransition("own_draft")
         if draft.status != DraftStatus.DRAFT:
             raise InvalidTransition(f"draft_{draft.status}")
-        if seen_version is not None and seen_version != draft_version(draft):
+        if seen_version != draft_version(draft):
             raise InvalidTransition("draft_changed")
         case = lock_case(conn, case_id=draft.case_id)
         assert case is not None
@@ -193,6 +193,17 @@ async def approve_draft(
         )
 
     return await unit_of_work(engine).run(work)
+
+
+def _authors(conn: Connection, draft: Any) -> set[str]:
+    """Everyone who wrote or edited the draft: an editor's text needs someone else's eyes too."""
+    saves = conn.execute(
+        select(EVENTS.c.actor, EVENTS.c.detail).where(
+            EVENTS.c.case_id == draft.case_id, EVENTS.c.kind == "draft_saved"
+        )
+    )
+    editors = {actor for actor, detail in saves if (detail or {}).get("draft_id") == draft.id}
+    return editors | {draft.author_id}
 
 
 async def mark_sent(

@@ -212,7 +212,7 @@ async def approve(
             actor=actor_of(body),
             department=department,
             now=services.clock.now(),
-            seen_version=seen_version or None,
+            seen_version=seen_version,  # no version named: refused, not "any version"
         )
     except InvalidTransition as refused:
         await tell(client, body, refusal_text(refused, context["lang"]))

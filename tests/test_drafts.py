@@ -304,3 +304,36 @@ async def test_two_agents_clicking_send_at_once_publish_the_reply_once(
         "This draft is being sent right now.",
         "This draft was already sent.",
     )
+
+
+async def test_whoever_edited_a_draft_is_an_author_and_may_not_approve_it(
+    bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    await _open_draft(bot, slack, "Storing bij het inloggen", "COUTAGES1")
+    await _submit(bot, slack, "We zoeken het uit!")
+    bot.clock.advance(seconds=5)
+    await _click(bot, slack, "draft_edit", BRAM, card=_draft_message(slack, "COUTAGES1"))
+    await _submit(bot, slack, "We zoeken het uit! Je krijgt 50 euro.", who=BRAM)
+    edited = _draft_message(slack, "COUTAGES1")
+    assert "50 euro" in json.dumps(edited["blocks"])
+    await _click(bot, slack, "draft_approve", BRAM, card=edited)
+    assert slack.ephemerals[-1]["text"] == "Someone else has to approve your draft."
+    assert (
+        "approved by" not in _draft_message(slack, "COUTAGES1")["blocks"][0]["elements"][0]["text"]
+    )
+
+
+async def test_an_approval_that_names_no_version_is_refused(
+    bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    await _open_draft(bot, slack, "Storing bij het inloggen", "COUTAGES1")
+    await _submit(bot, slack, "We zoeken het uit!")
+    draft = _draft_message(slack, "COUTAGES1")
+    for element in draft["blocks"][-1]["elements"]:
+        if element.get("action_id") == "draft_approve":
+            element["value"] = element["value"].partition("@")[0]
+    await _click(bot, slack, "draft_approve", BRAM, card=draft)
+    assert slack.ephemerals[-1]["text"].startswith("The draft was edited after you saw it")
+    assert (
+        "approved by" not in _draft_message(slack, "COUTAGES1")["blocks"][0]["elements"][0]["text"]
+    )
