@@ -153,6 +153,18 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
         "nl": "Je kunt een case niet naar jezelf doorsturen.",
     },
     "forward.error.no_department": {"en": "Choose a department.", "nl": "Kies een afdeling."},
+    "forward.error.not_a_person": {
+        "en": "Choose a person (not a channel or a bot).",
+        "nl": "Kies een persoon (geen kanaal of bot).",
+    },
+    "forward.error.unknown_department": {
+        "en": "That department does not exist (any more): choose another.",
+        "nl": "Die afdeling bestaat niet (meer): kies een andere.",
+    },
+    "forward.error.note_too_long": {
+        "en": "The note is too long: at most {limit} characters.",
+        "nl": "De toelichting is te lang: hooguit {limit} tekens.",
+    },
     "forward.dm": {
         "en": "{by} forwarded case #{id} in {channel} to you",
         "nl": "{by} heeft case #{id} in {channel} naar je doorgestuurd",

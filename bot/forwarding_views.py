@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -105,20 +106,33 @@ def forward_modal(*, case_id: int, current: Department, config: WebcareConfig, l
     )
 
 
-def read_forward_modal(values: dict[str, Any], *, actor: str, lang: Lang) -> ForwardRequest:
+# A Slack user id (U…, or W… in Enterprise Grid); channels (C…), bots (B…) and Slackbot are no
+# one to forward to, and anything else could carry `<!channel>` into a message.
+USER_ID = re.compile(r"[UW][A-Z0-9]{2,20}")
+
+
+def read_forward_modal(
+    values: dict[str, Any], *, actor: str, lang: Lang, departments: set[str]
+) -> ForwardRequest:
     """What was asked; raises BadForward naming the input to fix."""
     mode = values[MODE][MODE]["selected_option"]["value"]
     note = (values.get(NOTE, {}).get(NOTE, {}).get("value") or "").strip() or None
+    if note and len(note) > MAX_NOTE:  # the modal says so too, but a payload can be forged
+        raise BadForward(NOTE, t("forward.error.note_too_long", lang, limit=MAX_NOTE))
     if mode == PERSON:
         person = values.get(PERSON, {}).get(PERSON, {}).get("selected_user")
         if not person:
             raise BadForward(PERSON, t("forward.error.no_person", lang))
+        if not USER_ID.fullmatch(person) or person == "USLACKBOT":
+            raise BadForward(PERSON, t("forward.error.not_a_person", lang))
         if person == actor:
             raise BadForward(PERSON, t("forward.error.yourself", lang))
         return ForwardRequest(person=person, department=None, note=note)
     selected = values.get(DEPARTMENT, {}).get(DEPARTMENT, {}).get("selected_option")
     if not selected:
         raise BadForward(DEPARTMENT, t("forward.error.no_department", lang))
+    if selected.get("value") not in departments:  # never silently the default department
+        raise BadForward(DEPARTMENT, t("forward.error.unknown_department", lang))
     return ForwardRequest(person=None, department=selected["value"], note=note)
 
 

@@ -34,7 +34,12 @@ async def forward_case(
     lang, now, actor = context["lang"], services.clock.now(), actor_of(body)
     case_id = int(view["private_metadata"])
     try:
-        request = read_forward_modal(view["state"]["values"], actor=actor.id, lang=lang)
+        request = read_forward_modal(
+            view["state"]["values"],
+            actor=actor.id,
+            lang=lang,
+            departments={d.key for d in services.config.departments},
+        )
     except BadForward as bad:
         await ack(response_action="errors", errors={bad.block: bad.message})
         return
