@@ -30,6 +30,7 @@ from handlers.payloads import (
     actor_of,
     after_ack,
     attempt,
+    number,
     refusal_text,
     replace_clicked_message,
     tell,
@@ -60,7 +61,7 @@ def _click(body: dict[str, Any]) -> tuple[int, Actor, str | None]:
     # A card's block_id is "case:{id}:{owner or -}" (see bot.render._card_actions).
     shown_owner = action.get("block_id", "").split(":")[2:3]
     owner = shown_owner[0] if shown_owner and shown_owner[0] != "-" else None
-    return int(action["value"]), actor_of(body), owner
+    return number(action["value"]), actor_of(body), owner
 
 
 def _case_action(
@@ -158,7 +159,7 @@ async def start_crisis(
     services: Services = context["services"]
     change = crisis.start_from_alert(
         services.engine,
-        alert_id=int(body["actions"][0]["value"]),
+        alert_id=number(body["actions"][0]["value"]),
         actor=actor_of(body),
         config=services.config,
         now=services.clock.now(),

@@ -3,7 +3,6 @@ buttons on a draft in the thread (edit, approve, mark as sent, send)."""
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -17,7 +16,7 @@ from bot.i18n import Lang, t
 from bot.render import ActionId
 from bot.replies import ReplyFailed
 from bot.services import Services
-from handlers.payloads import actor_of, refusal_text, tell
+from handlers.payloads import actor_of, draft_metadata, number, refusal_text, tell
 from storage.cases import get_case
 
 log = logging.getLogger(__name__)
@@ -67,7 +66,7 @@ async def open_new_draft(
 ) -> None:
     await ack()
     services: Services = context["services"]
-    case_id = int(body["actions"][0]["value"])
+    case_id = number(body["actions"][0]["value"])
     try:
         text = await _holding_text(services, case_id=case_id, agent=actor_of(body).name)
         view = await _modal(
@@ -105,7 +104,9 @@ async def open_draft_for_edit(
     await ack()
     services: Services = context["services"]
     try:
-        draft = await drafts.get_draft(services.engine, draft_id=int(body["actions"][0]["value"]))
+        draft = await drafts.get_draft(
+            services.engine, draft_id=number(body["actions"][0]["value"])
+        )
         view = await _modal(
             services,
             lang=context["lang"],
@@ -127,7 +128,8 @@ async def apply_template(
     await ack()
     services: Services = context["services"]
     view = body["view"]
-    meta = json.loads(view["private_metadata"])
+    case_id, draft_id = draft_metadata(view)
+    meta = {"case_id": case_id, "draft_id": draft_id}
     key = body["actions"][0]["selected_option"]["value"]
     async with services.engine.connect() as conn:
         case = await get_case(conn, case_id=meta["case_id"])
@@ -155,7 +157,8 @@ async def save_draft(
     ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], context: dict[str, Any]
 ) -> None:
     services: Services = context["services"]
-    lang, meta = context["lang"], json.loads(view["private_metadata"])
+    case_id, draft_id = draft_metadata(view)
+    lang, meta = context["lang"], {"case_id": case_id, "draft_id": draft_id}
     text, public, override = views.read_draft_modal(view["state"]["values"])
     block = views.text_block(view["state"]["values"])
     if not text:
@@ -204,7 +207,7 @@ async def approve(
     # "12@1764230400123": the draft and the version the approver was shown.
     draft_id, _, seen_version = body["actions"][0]["value"].partition("@")
     try:
-        draft = await drafts.get_draft(services.engine, draft_id=int(draft_id))
+        draft = await drafts.get_draft(services.engine, draft_id=number(draft_id))
         _case, department = await _department(services, draft)
         await drafts.approve_draft(
             services.engine,
@@ -224,7 +227,7 @@ async def open_sent_modal(
     ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: dict[str, Any]
 ) -> None:
     await ack()
-    view = views.sent_modal(draft_id=int(body["actions"][0]["value"]), lang=context["lang"])
+    view = views.sent_modal(draft_id=number(body["actions"][0]["value"]), lang=context["lang"])
     await client.views_open(trigger_id=body["trigger_id"], view=view)
 
 
@@ -234,7 +237,7 @@ async def record_sent(
     services: Services = context["services"]
     url = view["state"]["values"][views.URL][views.URL].get("value")
     try:
-        draft = await drafts.get_draft(services.engine, draft_id=int(view["private_metadata"]))
+        draft = await drafts.get_draft(services.engine, draft_id=number(view["private_metadata"]))
         _case, department = await _department(services, draft)
         await _mark_sent(services, body, draft, url, department)
     except InvalidTransition as refused:
@@ -254,7 +257,9 @@ async def send(
     services: Services = context["services"]
     lang = context["lang"]
     try:
-        draft = await drafts.get_draft(services.engine, draft_id=int(body["actions"][0]["value"]))
+        draft = await drafts.get_draft(
+            services.engine, draft_id=number(body["actions"][0]["value"])
+        )
         case, department = await _department(services, draft)
         before = await drafts.begin_sending(
             services.engine, draft_id=draft.id, department=department

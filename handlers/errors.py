@@ -6,6 +6,9 @@ import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.response import BoltResponse
+
+from handlers.payloads import BadPayload
 
 log = logging.getLogger(__name__)
 
@@ -14,6 +17,10 @@ def register(app: AsyncApp) -> None:
     app.error(on_error)
 
 
-async def on_error(error: Exception, body: dict[str, Any]) -> None:
+async def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse | None:
     kind = body.get("type") or body.get("command") or "?"
+    if isinstance(error, BadPayload):  # one line, no traceback: anyone signed could flood it
+        log.warning("refused a %s payload: %s", kind, error)
+        return BoltResponse(status=200, body="")
     log.error("listener failed on a %s payload", kind, exc_info=error)
+    return None

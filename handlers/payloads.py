@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import Awaitable, Coroutine
 from dataclasses import dataclass
@@ -15,6 +16,27 @@ from bot import background
 from bot.cases import Actor, InvalidTransition
 from bot.i18n import Lang, t
 from bot.services import Services
+
+
+class BadPayload(ValueError):
+    """A payload value we never sent (forged or garbled): answered 200, nothing changed."""
+
+
+def number(value: Any) -> int:
+    """An id we put in a button value or a modal's private_metadata."""
+    if not isinstance(value, str) or not value.isdigit() or len(value) > 18:
+        raise BadPayload(f"not an id: {str(value)[:40]!r}")
+    return int(value)
+
+
+def draft_metadata(view: dict[str, Any]) -> tuple[int, int | None]:
+    """The case and draft (None for a new one) a draft modal was opened for."""
+    try:
+        meta = json.loads(view.get("private_metadata") or "")
+        draft_id = meta.get("draft_id")
+        return number(str(meta["case_id"])), None if draft_id is None else number(str(draft_id))
+    except (ValueError, KeyError, TypeError, AttributeError) as bad:
+        raise BadPayload(f"not a draft modal's metadata: {bad}") from None
 
 
 def actor_of(body: dict[str, Any]) -> Actor:

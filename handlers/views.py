@@ -17,7 +17,7 @@ from bot.i18n import t
 from bot.resolve import MODAL_ID as RESOLVE_MODAL
 from bot.resolve import NOTE, read_resolve_modal
 from bot.services import Services
-from handlers.payloads import actor_of, refusal_text
+from handlers.payloads import actor_of, number, refusal_text
 from storage.cases import get_case
 
 
@@ -32,7 +32,7 @@ async def forward_case(
 ) -> None:
     services: Services = context["services"]
     lang, now, actor = context["lang"], services.clock.now(), actor_of(body)
-    case_id = int(view["private_metadata"])
+    case_id = number(view["private_metadata"])
     try:
         request = read_forward_modal(
             view["state"]["values"],
@@ -86,7 +86,7 @@ async def resolve_case(
     try:
         await cases.resolve(
             services.engine,
-            case_id=int(view["private_metadata"]),
+            case_id=number(view["private_metadata"]),
             actor=actor_of(body),
             now=services.clock.now(),
             closing_note=closing_note,
@@ -108,7 +108,7 @@ async def schedule_follow_up(
 ) -> None:
     services: Services = context["services"]
     lang, now = context["lang"], services.clock.now()
-    case_id = int(view["private_metadata"])
+    case_id = number(view["private_metadata"])
     async with services.engine.connect() as conn:
         case = await get_case(conn, case_id=case_id)
     if case is None:

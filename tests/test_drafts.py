@@ -337,3 +337,34 @@ async def test_an_approval_that_names_no_version_is_refused(
     assert (
         "approved by" not in _draft_message(slack, "COUTAGES1")["blocks"][0]["elements"][0]["text"]
     )
+
+
+@pytest.mark.parametrize("value", ["abc@1", "", "1e9", "-1", "9" * 40])
+async def test_a_garbled_button_value_changes_nothing_and_is_no_server_error(
+    bot: BotUnderTest, slack: FakeSlack, value: str
+) -> None:
+    await _open_draft(bot, slack, "Storing bij het inloggen", "COUTAGES1")
+    await _submit(bot, slack, "We zoeken het uit!")
+    draft = _draft_message(slack, "COUTAGES1")
+    for element in draft["blocks"][-1]["elements"]:
+        element["value"] = value
+    for action in ("draft_approve", "draft_edit"):
+        assert await bot.click(draft, action, user=BRAM[0], name=BRAM[1]) == 200
+    await bot.deliver()
+    assert (
+        "approved by" not in _draft_message(slack, "COUTAGES1")["blocks"][0]["elements"][0]["text"]
+    )
+
+
+@pytest.mark.parametrize("metadata", ["", "not-a-case", "12; drop table"])
+async def test_a_garbled_modal_metadata_changes_nothing_and_is_no_server_error(
+    bot: BotUnderTest, slack: FakeSlack, metadata: str
+) -> None:
+    await _open_draft(bot, slack, "Storing bij het inloggen", "COUTAGES1")
+    view = {**slack.views[-1], "private_metadata": metadata}
+    view["state"] = {"values": _values("We zoeken het uit!")}
+    await bot.submit_view(view, user=ANNA[0], name=ANNA[1])  # asserts a 200
+    await bot.deliver()
+    async with bot.runtime.engine.connect() as conn:
+        events = (await conn.execute(select(CaseEvent.kind))).scalars().all()
+    assert "draft_saved" not in events
