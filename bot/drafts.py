@@ -20,7 +20,7 @@ from bot.personal_data import Finding, find_personal_data
 from storage.db import unit_of_work
 from storage.models import CaseStatus, DraftStatus, JobKind
 from storage.outbox import enqueue
-from storage.tables import DRAFTS, EVENTS
+from storage.tables import DRAFTS
 from storage.transitions import apply_change, lock_case
 
 # Characters a reply may have on each platform (None: no practical limit).
@@ -109,6 +109,7 @@ async def save_draft(
                         case_id=case_id,
                         author_id=actor.id,
                         author_name=actor.name,
+                        editor_ids=[],
                         created_at=now,
                         **values,
                     )
@@ -116,6 +117,16 @@ async def save_draft(
                 )
             ).scalar_one()
         else:
+            before = conn.execute(
+                select(DRAFTS.c.author_id, DRAFTS.c.editor_ids).where(
+                    DRAFTS.c.id == saved_id, DRAFTS.c.case_id == case_id
+                )
+            ).first()
+            if before is None:
+                raise InvalidTransition("draft_sent")
+            editors = list(before.editor_ids or [])
+            if actor.id != before.author_id and actor.id not in editors:
+                editors.append(actor.id)  # whoever changes the text is one of its authors
             edited = conn.execute(
                 update(DRAFTS)
                 .where(
@@ -123,7 +134,7 @@ async def save_draft(
                     DRAFTS.c.case_id == case_id,
                     DRAFTS.c.status != DraftStatus.SENT,
                 )
-                .values(**values)
+                .values(**values, editor_ids=editors)
             )
             if not edited.rowcount:
                 raise InvalidTransition("draft_sent")
@@ -158,7 +169,7 @@ async def approve_draft(
     actor: Actor,
     department: Department,
     now: datetime,
-    seen_version: str | None,
+    seen_version: str | None = None,
 ) -> None:
     """Approve the draft as the approver saw it: an edit made since (whose refreshed message
     may not have reached their screen yet) is refused, not approved unread."""
@@ -167,11 +178,14 @@ async def approve_draft(
 
     def work(conn: Connection) -> Any:
         draft = _draft(conn, draft_id)
-        if actor.id in _authors(conn, draft):
+        # Four eyes: nobody who wrote any of the text (its author, anyone who edited it)
+        # approves it.
+        if draft.author_id == actor.id or actor.id in (draft.editor_ids or []):
             raise InvalidTransition("own_draft")
         if draft.status != DraftStatus.DRAFT:
             raise InvalidTransition(f"draft_{draft.status}")
-        if seen_version != draft_version(draft):
+        # An approval names the version it read; one that names none approves nothing.
+        if seen_version is None or seen_version != draft_version(draft):
             raise InvalidTransition("draft_changed")
         case = lock_case(conn, case_id=draft.case_id)
         assert case is not None
@@ -193,17 +207,6 @@ async def approve_draft(
         )
 
     return await unit_of_work(engine).run(work)
-
-
-def _authors(conn: Connection, draft: Any) -> set[str]:
-    """Everyone who wrote or edited the draft: an editor's text needs someone else's eyes too."""
-    saves = conn.execute(
-        select(EVENTS.c.actor, EVENTS.c.detail).where(
-            EVENTS.c.case_id == draft.case_id, EVENTS.c.kind == "draft_saved"
-        )
-    )
-    editors = {actor for actor, detail in saves if (detail or {}).get("draft_id") == draft.id}
-    return editors | {draft.author_id}
 
 
 async def mark_sent(

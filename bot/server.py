@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
+import logging
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -20,10 +22,12 @@ from storage.db import ping
 if TYPE_CHECKING:
     from bot.runtime import Runtime
 
+log = logging.getLogger(__name__)
+
 
 def create_web_app(runtime: Runtime) -> web.Application:
-    # A little headroom over the webhook's own limit, so it can answer 413 itself with JSON.
-    app = web.Application(client_max_size=MAX_BODY + 1)
+    # The webhook answers a body over the limit with its own 413 (aiohttp raises, it catches).
+    app = web.Application(client_max_size=MAX_BODY)
     app.router.add_post(
         "/ingest/webhook",
         webhook_handler(ingestor=runtime.ingestor, secret=runtime.settings.webhook_secret),
@@ -38,27 +42,46 @@ def create_web_app(runtime: Runtime) -> web.Application:
 
 def slack_events_handler(bolt_app: AsyncApp):  # type: ignore[no-untyped-def]
     async def handle(request: web.Request) -> web.Response:
-        return await to_aiohttp_response(
-            await bolt_app.async_dispatch(await to_bolt_request(request))
-        )
+        try:
+            bolt_request = await to_bolt_request(request)
+        except (UnicodeDecodeError, LookupError, ValueError) as exc:
+            # Not UTF-8, an unknown charset, a payload that is not JSON: before any signature
+            # check, so one log line and a 400, never a traceback anyone could flood the log with.
+            log.warning("refused an unreadable request to /slack/events (%s)", type(exc).__name__)
+            return web.json_response({"error": "the request body could not be read"}, status=400)
+        return await to_aiohttp_response(await bolt_app.async_dispatch(bolt_request))
 
     return handle
 
 
 def health_handler(runtime: Runtime):  # type: ignore[no-untyped-def]
-    async def handle(_request: web.Request) -> web.Response:
-        body: dict[str, object] = {"slack": await runtime.slack_state()}
+    """Up or down for anyone (a load balancer, a monitor); the detail only with the token:
+    /healthz is unauthenticated, and workspace names or a feed's errors are nobody's business."""
+    token = runtime.settings.webcare_health_token
+
+    async def handle(request: web.Request) -> web.Response:
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        detail = bool(token) and hmac.compare_digest(given.encode(), token.encode())
+        slack = await runtime.slack_state()
+        if not detail:
+            slack["auth"] = str(slack["auth"]).split(":")[0]  # "ok", "error", "unreachable"
+        body: dict[str, object] = {"slack": slack}
         try:
             async with asyncio.timeout(3):
                 await ping(runtime.engine)
                 async with runtime.engine.connect() as conn:
                     body["outbox"] = await conn.run_sync(outbox.counts_by_status)
                     rows = await cursors.all_cursors(conn)
-                    body["sources"] = source_report(
+                    sources = source_report(
                         runtime.config,
                         rows,
                         now=runtime.clock.now(),
                         polled=runtime.poller.health.polled,
+                    )
+                    body["sources"] = (
+                        sources
+                        if detail
+                        else {name: "down" if s["down"] else "ok" for name, s in sources.items()}
                     )
         except Exception as exc:
             body["database"] = f"down: {type(exc).__name__}"
@@ -74,6 +97,7 @@ def metrics_handler(runtime: Runtime):  # type: ignore[no-untyped-def]
         try:
             async with asyncio.timeout(3), runtime.engine.connect() as conn:
                 metrics.OUTBOX_WAITING.set(await conn.run_sync(outbox.pending_count))
+                metrics.OUTBOX_DEAD.set(await conn.run_sync(outbox.dead_count))
                 rows = await cursors.all_cursors(conn)
             metrics.show_sources(
                 source_report(

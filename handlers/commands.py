@@ -14,7 +14,7 @@ from bot.reports import PERIODS, build_report, period_bounds
 from bot.services import Services
 from bot.status_views import mine_blocks, status_blocks
 from bot.team_status import find_department, team_status
-from storage import stats
+from storage import outbox, stats
 
 
 def register(app: AsyncApp) -> None:
@@ -79,8 +79,15 @@ async def _status(
     now = services.clock.now()
     statuses = await team_status(services.engine, config=config, now=now, only=only)
     down = await services.source_health.down_sources() if services.source_health else {}
+    async with services.engine.connect() as conn:
+        dead = await conn.run_sync(outbox.dead_count)
     blocks = status_blocks(
-        statuses, now=now, team_url=_team_url(services, command), lang=lang, sources_down=down
+        statuses,
+        now=now,
+        team_url=_team_url(services, command),
+        lang=lang,
+        sources_down=down,
+        dead_jobs=dead,
     )
     return {"text": t("status.title", lang), "blocks": as_dicts(blocks)}
 

@@ -19,8 +19,10 @@ def register(app: AsyncApp) -> None:
 
 async def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse | None:
     kind = body.get("type") or body.get("command") or "?"
-    if isinstance(error, BadPayload):  # one line, no traceback: anyone signed could flood it
-        log.warning("refused a %s payload: %s", kind, error)
+    if isinstance(error, BadPayload):
+        # Not from a card or modal of ours: nothing was changed; one line, no traceback, and
+        # no 500 (Slack would show the clicker an error and retry).
+        log.warning("ignored a %s payload: %s", kind, error)
         return BoltResponse(status=200, body="")
     log.error("listener failed on a %s payload", kind, exc_info=error)
     return None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import Awaitable, Coroutine
 from dataclasses import dataclass
@@ -16,27 +15,54 @@ from bot import background
 from bot.cases import Actor, InvalidTransition
 from bot.i18n import Lang, t
 from bot.services import Services
+from storage.cases import card_of
 
 
 class BadPayload(ValueError):
-    """A payload value we never sent (forged or garbled): answered 200, nothing changed."""
+    """A value in a Slack payload that no card or modal of ours sends (forged, or garbled)."""
 
 
-def number(value: Any) -> int:
-    """An id we put in a button value or a modal's private_metadata."""
-    if not isinstance(value, str) or not value.isdigit() or len(value) > 18:
+MAX_ID = 2**31 - 1  # the database's ids are INTEGER
+
+
+def payload_id(value: Any) -> int:
+    """The id a button's `value` or a modal's `private_metadata` carries; BadPayload if none."""
+    text = str(value).strip() if isinstance(value, str | int) else ""
+    if not text.isascii() or not text.isdigit() or not 0 < int(text) <= MAX_ID:
         raise BadPayload(f"not an id: {str(value)[:40]!r}")
-    return int(value)
+    return int(text)
 
 
-def draft_metadata(view: dict[str, Any]) -> tuple[int, int | None]:
-    """The case and draft (None for a new one) a draft modal was opened for."""
-    try:
-        meta = json.loads(view.get("private_metadata") or "")
-        draft_id = meta.get("draft_id")
-        return number(str(meta["case_id"])), None if draft_id is None else number(str(draft_id))
-    except (ValueError, KeyError, TypeError, AttributeError) as bad:
-        raise BadPayload(f"not a draft modal's metadata: {bad}") from None
+def clicked_message(body: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The message Slack says was clicked: (channel, ts)."""
+    container = body.get("container") or {}
+    return container.get("channel_id"), container.get("message_ts")
+
+
+async def on_its_card(
+    client: AsyncWebClient,
+    clicker: Clicker,
+    clicked: tuple[str | None, str | None],
+    services: Services,
+    case_id: int,
+    lang: Lang,
+) -> bool:
+    """Whether a case button was clicked on that case's own card; tells the clicker when not.
+
+    A button's `value` names its case, but only the message Slack says was clicked is the
+    card the person saw: a value naming another case (a forged or garbled payload) must not
+    act on that other case.
+    """
+    async with services.engine.connect() as conn:
+        card = await card_of(conn, case_id=case_id)
+    if card is None:
+        await tell(client, clicker, t("error.not_found", lang))
+        return False
+    if card != clicked:
+        log.warning("case %s's button clicked on another message: refused", case_id)
+        await tell(client, clicker, t("error.wrong_card", lang))
+        return False
+    return True
 
 
 def actor_of(body: dict[str, Any]) -> Actor:

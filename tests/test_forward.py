@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
 from storage.models import Case
@@ -168,51 +167,28 @@ async def test_the_modal_insists_on_a_person_and_not_yourself(
     assert answer["errors"]["department"] == "Choose a department."
 
 
-@pytest.mark.parametrize(
-    "target",
-    ["CBILLING1", "B0BOT1", "USLACKBOT", "U1>|<!channel", "<!channel>", "u0lower"],
-)
-async def test_a_forward_to_something_that_is_not_a_person_is_refused(
-    bot: BotUnderTest, slack: FakeSlack, target: str
-) -> None:
-    await _billing_case_with_anna(bot, slack)
-    await _click(bot, slack, "case_forward", ANNA, card=_card(slack))
-    answer = await bot.submit_view(
-        _submission(slack, mode="person", person=target), user=ANNA[0], name=ANNA[1]
-    )
-    assert answer["errors"]["person"] == "Choose a person (not a channel or a bot)."
-    await bot.deliver()
-    async with bot.runtime.engine.connect() as conn:
-        case = (await conn.execute(select(Case))).one()
-    assert (case.status, case.forwarded_to) == ("claimed", None)
-
-
-async def test_a_move_to_an_unknown_department_is_refused_not_sent_to_the_default(
-    bot: BotUnderTest, slack: FakeSlack
-) -> None:
-    await _billing_case_with_anna(bot, slack)
-    card = _card(slack)
-    await _click(bot, slack, "case_forward", ANNA, card=card)
-    answer = await bot.submit_view(
-        _submission(slack, mode="department", department="nonexistent"), user=ANNA[0], name="A"
-    )
-    assert answer["errors"]["department"].startswith("That department does not exist")
-    await bot.deliver()
-    async with bot.runtime.engine.connect() as conn:
-        case = (await conn.execute(select(Case))).one()
-    assert case.department == "billing"
-    assert slack.last_post("CWEBCARE1") is None
-    assert _card(slack)["ts"] == card["ts"]
-
-
-async def test_a_forward_note_longer_than_the_modal_allows_is_refused(
+async def test_a_forward_to_what_is_no_person_or_no_department_is_refused_in_the_modal(
     bot: BotUnderTest, slack: FakeSlack
 ) -> None:
     await _billing_case_with_anna(bot, slack)
     await _click(bot, slack, "case_forward", ANNA, card=_card(slack))
+    for target in ("CBILLING1", "B0BOT", "USLACKBOT", "U1>|<!channel>", "u0lower"):
+        answer = await bot.submit_view(
+            _submission(slack, mode="person", person=target), user=ANNA[0], name=ANNA[1]
+        )
+        assert answer["errors"] == {"person": "Choose a person from your workspace."}, target
     answer = await bot.submit_view(
-        _submission(slack, mode="person", person=PETRA[0], note="x" * 100_000),
+        _submission(slack, mode="department", department="marketing"), user=ANNA[0], name=ANNA[1]
+    )
+    assert answer["errors"]["department"].startswith("That department is not")
+    answer = await bot.submit_view(
+        _submission(slack, mode="person", person=PETRA[0], note="&" * 1001),
         user=ANNA[0],
         name=ANNA[1],
     )
-    assert answer["errors"]["note"] == "The note is too long: at most 1000 characters."
+    assert answer["errors"] == {"note": "At most 1000 characters, please (this is 1001)."}
+    await bot.deliver()
+    async with bot.runtime.engine.connect() as conn:
+        case = (await conn.execute(select(Case))).one()
+    assert (case.department, case.forwarded_to) == ("billing", None)
+    assert not slack.posts("U1>|<!channel>") and "<!channel>" not in str(slack.calls)
