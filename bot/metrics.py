@@ -45,6 +45,18 @@ RATE_LIMITED = Counter(
 OUTBOX_WAITING = Gauge(
     "webcare_outbox_waiting", "Outbox jobs not yet accepted by Slack", registry=REGISTRY
 )
+OUTBOX_CHANNEL_DEPTH = Gauge(
+    "webcare_outbox_channel_waiting",
+    "Outbox jobs not yet accepted by Slack, per channel",
+    ["channel"],
+    registry=REGISTRY,
+)
+OUTBOX_CHANNEL_OLDEST = Gauge(
+    "webcare_outbox_channel_oldest_seconds",
+    "Age of the oldest job waiting for a channel",
+    ["channel"],
+    registry=REGISTRY,
+)
 
 _SOURCE = ["source", "type"]
 SOURCE_LAST_SUCCESS = Gauge(

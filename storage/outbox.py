@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select, text, update
+from sqlalchemy import case, delete, func, insert, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
@@ -279,3 +279,26 @@ def enqueue(
             "payload": dict(payload) if payload else None,
         },
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """What waits for one channel: jobs not yet accepted by Slack, new cards among them."""
+
+    channel: str
+    jobs: int
+    cards: int
+    oldest: datetime
+
+
+def backlog(conn: Connection) -> list[Backlog]:
+    """Per channel: waiting jobs, waiting new cards and when the oldest waiting job was queued."""
+    waiting = OUTBOX.c.status.in_((JobStatus.PENDING, JobStatus.SENDING))
+    cards = func.sum(case((OUTBOX.c.kind == JobKind.POST_CARD, 1), else_=0))
+    rows = conn.execute(
+        select(OUTBOX.c.channel, func.count(), cards, func.min(OUTBOX.c.created_at))
+        .where(waiting)
+        .group_by(OUTBOX.c.channel)
+        .order_by(OUTBOX.c.channel)
+    )
+    return [Backlog(row[0], row[1], int(row[2] or 0), row[3]) for row in rows]
