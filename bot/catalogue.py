@@ -526,7 +526,13 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
         "en": ":warning: Sources down: {sources}",
         "nl": ":warning: Bronnen die niet werken: {sources}",
     },
-    "status.behind": {
+    "status.behind.one": {
+        "en": ":hourglass_flowing_sand: 1 mention waiting to be posted in <#{channel}>, "
+        "oldest {age} s",
+        "nl": ":hourglass_flowing_sand: 1 vermelding wacht om geplaatst te worden in "
+        "<#{channel}>, oudste {age} s",
+    },
+    "status.behind.other": {
         "en": ":hourglass_flowing_sand: {count} mentions waiting to be posted in <#{channel}>, "
         "oldest {age} s",
         "nl": ":hourglass_flowing_sand: {count} vermeldingen wachten om geplaatst te worden in "

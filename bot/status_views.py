@@ -102,10 +102,10 @@ def status_blocks(
 def behind_block(behind: Sequence[Backlog], *, now: datetime, lang: Lang) -> SectionBlock:
     """ "42 mentions waiting to be posted in #billing, oldest 35 s", one line per channel."""
     lines = [
-        t(
+        tn(
             "status.behind",
+            b.cards or b.jobs,
             lang,
-            count=b.cards or b.jobs,
             channel=escape(b.channel),
             age=age_seconds(b, now=now),
         )

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from tests.conftest import BotUnderTest, mention
-from tests.test_status import _command, _text
+from tests.fake_slack import FakeSlack
+from tests.test_status import _command, _text, open_home
 
 
 async def _health(bot: BotUnderTest) -> dict:
@@ -44,3 +45,14 @@ async def test_nothing_is_said_about_a_backlog_when_the_bot_keeps_up(bot: BotUnd
     assert "behind" not in await _health(bot)
     assert "waiting to be posted" not in _text(await _command(bot, "status"))
     assert 'webcare_outbox_channel_waiting{channel="CBILLING1"}' not in await _metrics(bot)
+
+
+async def test_the_app_home_says_how_far_behind_a_channel_is(
+    bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    await bot.post_webhook([mention("1", text="factuur 1", author={"handle": "a"})])
+    bot.clock.advance(seconds=12)
+
+    home = await open_home(bot, slack, "U0ANNA")
+    texts = [b["text"]["text"] for b in home["blocks"] if b["type"] == "section"]
+    assert any("1 mention waiting to be posted in <#CBILLING1>, oldest 12 s" in t for t in texts)
