@@ -89,19 +89,37 @@ def release_channel(conn: Connection, *, channel: str, holder: str) -> None:
 
 
 def head_job(conn: Connection, *, channel: str) -> Job | None:
-    """The oldest unfinished job of a channel: jobs of one channel go out strictly in order."""
-    row = (
-        conn.execute(
-            select(OUTBOX)
-            .where(
-                OUTBOX.c.channel == channel,
-                OUTBOX.c.status.in_((JobStatus.PENDING, JobStatus.SENDING)),
-            )
-            .order_by(OUTBOX.c.id)
-            .limit(1)
+    """The next job of a channel: the oldest unfinished one, with one exception.
+
+    When the oldest is a new card of an ordinary case, an urgent (then high) case's new card
+    waiting behind it goes first: when a channel is behind, a fraud DM does not wait for the
+    queue. Only fresh cards jump, and only over cards: thread lines and refreshes keep their
+    order (a case's thread never comes before its card), and a retried job keeps its place.
+    """
+    waiting = (
+        OUTBOX.c.channel == channel,
+        OUTBOX.c.status.in_((JobStatus.PENDING, JobStatus.SENDING)),
+    )
+    row = conn.execute(select(OUTBOX).where(*waiting).order_by(OUTBOX.c.id).limit(1)).first()
+    if row is None:
+        return None
+    head = _job(row)
+    if head.kind is not JobKind.POST_CARD or head.status != JobStatus.PENDING or head.attempts:
+        return head
+    rank = case((CASES.c.priority == "urgent", 0), (CASES.c.priority == "high", 1), else_=2)
+    urgent = conn.execute(
+        select(OUTBOX)
+        .join(CASES, CASES.c.id == OUTBOX.c.case_id)
+        .where(
+            *waiting,
+            OUTBOX.c.kind == JobKind.POST_CARD,
+            OUTBOX.c.status == JobStatus.PENDING,
+            CASES.c.priority.in_(("urgent", "high")),
         )
+        .order_by(rank, OUTBOX.c.id)
+        .limit(1)
     ).first()
-    return _job(row) if row else None
+    return _job(urgent) if urgent is not None else head
 
 
 class LeaseLost(Exception):
