@@ -4,13 +4,23 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test test-clocks lint bench clean
 
 run: $(STAMP) .env webcare.yml
 	$(BIN)/webcare serve
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# The suite again (SQLite) with the process's system clock moved: a weekend a year ahead, across
+# the spring DST change, and before the fixtures' dates. A test that reads the real date fails.
+MOVED_CLOCKS := 2027-12-04T11:00:00+01:00 2027-03-28T01:59:00+01:00 2026-11-20T09:30:00+01:00
+
+test-clocks: $(STAMP)
+	@for at in $(MOVED_CLOCKS); do \
+		echo "== the suite with the system clock at $$at"; \
+		WEBCARE_TEST_DATABASE_URL= WEBCARE_TEST_MOVE_CLOCK=$$at $(BIN)/python -m pytest -q || exit 1; \
+	done
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

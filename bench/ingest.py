@@ -1,10 +1,15 @@
-"""Webhook ingest throughput: the real bot server against a bare aiohttp handler.
+"""Webhook ingest throughput: the bot as deployed against the contract's minimum.
 
+The bot runs as `webcare serve` runs it: its outbox worker, scheduler and Slack client on,
+posting every new case's card to a fake Slack (in this process) that enforces Slack's
+per-channel rate limit. The floor is a bare aiohttp handler doing what the contract asks at
+the least: check the HMAC signature and its timestamp, parse the JSON, answer 202.
 Both servers run in their own processes (`--serve bot|baseline`, started by this script) so the
 load generator does not share their GIL. Phases alternate baseline, bot, baseline, bot, ...;
 rates are the best round of each (`ratio_median` compares the median rounds), CPU costs the
 total over all measured rounds. `load_average_1m` shows whether others used the machine too.
-Run: `python -m bench.ingest [--quick]`. Exit 1 when a check (202s, rows stored) fails.
+Run: `python -m bench.ingest [--quick] [--postgres URL]`. Exit 1 when a check (202s, rows
+stored) fails.
 """
 
 from __future__ import annotations
@@ -12,31 +17,37 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import json
 import logging
 import os
 import re
 import signal
-import sqlite3
 import statistics
 import sys
 import tempfile
 import time
+import uuid
 from collections import Counter
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 from aiohttp import web
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench._common import (
+    CHANNEL_TEXTS,
     CONFIG,
     WEBHOOK_SECRET,
     cpu_seconds,
     emit,
     environment,
-    free_port,
     mention,
     setup_logging,
 )
@@ -46,53 +57,67 @@ from bot.settings import Settings
 from bot.webhook import sign
 from storage.db import create_engine
 from storage.migrate import upgrade
+from tests.fake_slack import FakeSlack
 
 log = logging.getLogger("bench.ingest")
 ROOT = Path(__file__).resolve().parent.parent
 PATH = "/ingest/webhook"
+TEXTS = list(CHANNEL_TEXTS.values())
 
 
 # -- the servers (child processes) -----------------------------------------------------------
 
 
-async def _serve(kind: str, db: str) -> None:
+async def _serve(kind: str, db: str, slack_url: str) -> None:
     """Serve until SIGTERM; the first stdout line is the port."""
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
     if kind == "bot":
-        url = f"sqlite+aiosqlite:///{db}"
-        engine = create_engine(url)
-        await upgrade(engine)
-        await engine.dispose()
         settings = Settings(  # type: ignore[call-arg]
             _env_file=None,
-            database_url=url,
+            database_url=db,
             webhook_secret=WEBHOOK_SECRET,
             host="127.0.0.1",
             port=0,
             slack_bot_token="xoxb-bench",
             slack_signing_secret="bench-signing-secret",
-            slack_api_url=f"http://127.0.0.1:{free_port()}/api/",  # nothing there: no Slack
+            slack_api_url=slack_url,
         )
         runtime = Runtime(settings, parse_config(CONFIG, source="bench"))
-        await runtime.start(run_worker=False)
+        await runtime.start(run_worker=True)  # as deployed: the outbox posts to Slack
         port, cleanup = runtime.port, runtime.stop
     else:
-
-        async def handle(request: web.Request) -> web.Response:
-            await request.read()
-            return web.json_response({"accepted": 1, "duplicates": 0, "case_ids": [1]}, status=202)
-
-        app = web.Application(client_max_size=1024 * 1024 + 1)
-        app.router.add_post(PATH, handle)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        port, cleanup = runner.addresses[0][1], runner.cleanup
+        port, cleanup = await _serve_floor()
     print(port, flush=True)
     await stop.wait()
     await cleanup()
+
+
+async def _serve_floor() -> tuple[int, Any]:
+    """The contract's minimum: a signed, fresh request with a JSON body gets its 202."""
+    key = WEBHOOK_SECRET.encode()
+
+    async def handle(request: web.Request) -> web.Response:
+        body = await request.read()
+        timestamp = request.headers.get("X-Webcare-Timestamp", "0")
+        signed = b"v1:" + timestamp.encode() + b":" + body
+        expected = "v1=" + hmac.new(key, signed, hashlib.sha256).hexdigest()
+        given = request.headers.get("X-Webcare-Signature", "")
+        if not hmac.compare_digest(expected, given) or abs(time.time() - int(timestamp)) > 300:
+            return web.json_response({"error": "bad signature"}, status=401)
+        payload = json.loads(body)
+        count = len(payload) if isinstance(payload, list) else 1
+        return web.json_response(
+            {"accepted": count, "duplicates": 0, "case_ids": list(range(count))}, status=202
+        )
+
+    app = web.Application(client_max_size=1024 * 1024)
+    app.router.add_post(PATH, handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    return runner.addresses[0][1], runner.cleanup
 
 
 @dataclass
@@ -102,9 +127,10 @@ class Server:
     url: str
 
     @classmethod
-    async def start(cls, kind: str, db: str) -> Server:
+    async def start(cls, kind: str, db: str, slack_url: str) -> Server:
         proc = await asyncio.create_subprocess_exec(
             *(sys.executable, "-m", "bench.ingest", "--serve", kind, "--db", db),
+            *("--slack-url", slack_url),
             cwd=ROOT,
             stdout=asyncio.subprocess.PIPE,
         )
@@ -162,7 +188,9 @@ class Bodies:
     def make(self, requests: int, per_request: int) -> list[tuple[bytes, dict[str, str]]]:
         ts, out = str(int(time.time())), []
         for _ in range(requests):
-            items = [mention(self.next_n + i) for i in range(per_request)]
+            # Spread over the three departments' channels, as real traffic is.
+            numbers = range(self.next_n, self.next_n + per_request)
+            items = [mention(n, TEXTS[n % len(TEXTS)]) for n in numbers]
             self.next_n += per_request
             body = json.dumps(items[0] if per_request == 1 else items).encode()
             headers = {
@@ -222,8 +250,9 @@ async def run_phase(
     return phase
 
 
-def targets(size: int, bot: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
-    """The issue's targets: 0.5x the bare handler for one mention, 5,000 mentions/s in arrays.
+def targets(size: int, bot: dict[str, Any], base: dict[str, Any], database: str) -> dict[str, Any]:
+    """The targets: for one mention a request, 0.5x the floor's throughput at no more than
+    twice its CPU per request; in arrays, 20,000 mentions/s on SQLite, 10,000 on PostgreSQL.
 
     `ratio` compares the best rounds; `ratio_median` the median rounds, which says more on a
     machine that others are using at the same time.
@@ -231,14 +260,17 @@ def targets(size: int, bot: dict[str, Any], base: dict[str, Any]) -> dict[str, A
     if size == 1:
         ratio = round(bot["rps"] / base["rps"], 3)
         median = statistics.median(bot["rps_rounds"]) / statistics.median(base["rps_rounds"])
+        cpu = round(bot["cpu_ms_per_request"] / base["cpu_ms_per_request"], 2)
         return {
             "ratio": ratio,
             "ratio_median": round(median, 3),
+            "cpu_per_request_vs_floor": cpu,
             "target_ratio": 0.5,
-            "meets_target": ratio >= 0.5,
+            "target_cpu_vs_floor": 2.0,
+            "meets_target": ratio >= 0.5 and cpu <= 2.0,
         }
-    rate = bot["mentions_per_s"]
-    return {"target_mentions_per_s": 5000, "meets_target": rate >= 5000}
+    rate, wanted = bot["mentions_per_s"], 20_000 if database == "sqlite" else 10_000
+    return {"target_mentions_per_s": wanted, "meets_target": rate >= wanted}
 
 
 def summarise(phases: list[Phase], per: str) -> dict[str, Any]:
@@ -261,17 +293,23 @@ def summarise(phases: list[Phase], per: str) -> dict[str, Any]:
 
 async def bench(args: argparse.Namespace) -> dict[str, Any]:
     load_before = os.getloadavg()
+    # Slack's limit: about one message per second per channel, short bursts allowed.
+    slack = FakeSlack(bot_token="xoxb-bench", post_rate_per_channel=1.0, post_burst=3)
     with tempfile.TemporaryDirectory(prefix="webcare-bench-") as tmp:
-        db = str(Path(tmp) / "webcare.db")
-        servers = [await Server.start("baseline", db), await Server.start("bot", db)]
-        try:
-            phases, results = await run_all(servers, args)
-            group_commit = await servers[1].batch_size()
-        finally:
-            for server in servers:
-                await server.stop()
-        with contextlib.closing(sqlite3.connect(db)) as conn:
-            rows = conn.execute("SELECT count(*) FROM mentions").fetchone()[0]
+        async with slack, bench_database(args.postgres, Path(tmp)) as db:
+            servers = [
+                await Server.start("baseline", db, slack.api_url),
+                await Server.start("bot", db, slack.api_url),
+            ]
+            try:
+                phases, results = await run_all(servers, args)
+                group_commit = await servers[1].batch_size()
+            finally:
+                for server in servers:
+                    await server.stop()
+            rows = await count_mentions(db)
+            cards = len(slack.posts())
+            ratelimited = slack.ratelimited_count
     statuses = Counter[int]()
     for phase in phases:
         statuses.update(phase.statuses)
@@ -279,6 +317,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     accepted = sum(p.accepted for p in phases if p.server == "bot")
     return {
         "benchmark": "ingest",
+        "database": "postgresql" if args.postgres else "sqlite",
         **results,
         "stored_ok": rows == sent == accepted and set(statuses) == {202},
         "mentions_sent_to_bot": sent,
@@ -286,6 +325,9 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         "mentions_accepted": accepted,
         "statuses": {str(k): v for k, v in statuses.items()},
         "bot_group_commit": group_commit,
+        # The outbox ran as deployed: cards it posted meanwhile, and Slack's 429s to it.
+        "slack_cards_posted": cards,
+        "slack_429s": ratelimited,
         "requests": sum(p.requests for p in phases),
         "rounds": args.rounds,
         # The machine's 1-minute load before and after: well above what the benchmark itself
@@ -293,6 +335,41 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         "load_average_1m": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
         **environment(),
     }
+
+
+@contextlib.asynccontextmanager
+async def bench_database(postgres: str | None, tmp: Path) -> AsyncIterator[str]:
+    """A migrated, empty database: a SQLite file, or a PostgreSQL database of its own."""
+    if not postgres:
+        url = f"sqlite+aiosqlite:///{tmp / 'webcare.db'}"
+        engine = create_engine(url)
+        await upgrade(engine)
+        await engine.dispose()
+        yield url
+        return
+    name = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = create_async_engine(postgres, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(postgres).set(database=name).render_as_string(hide_password=False)
+    engine = create_engine(url)
+    await upgrade(engine)
+    await engine.dispose()
+    try:
+        yield url
+    finally:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        await admin.dispose()
+
+
+async def count_mentions(db: str) -> int:
+    engine = create_engine(db)
+    try:
+        async with engine.connect() as conn:
+            return int((await conn.execute(text("SELECT count(*) FROM mentions"))).scalar_one())
+    finally:
+        await engine.dispose()
 
 
 async def run_all(
@@ -323,7 +400,7 @@ async def run_all(
         transactions, mentions = await servers[1].batch_totals()
         results[name] = {
             "concurrency": concurrency,
-            **targets(size, bot, base),
+            **targets(size, bot, base, "postgresql" if args.postgres else "sqlite"),
             **{f"bot_{k}": v for k, v in bot.items()},
             **{f"baseline_{k}": v for k, v in base.items()},
             "bot_group_commit": group_commit(transactions - committed[0], mentions - committed[1]),
@@ -343,11 +420,18 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=300, help="requests per server")
     parser.add_argument("--timeout", type=float, default=300, help="seconds per phase")
     parser.add_argument("--serve", choices=["bot", "baseline"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="run on PostgreSQL (a fresh database made on this server), e.g. "
+        "postgresql+asyncpg://postgres@127.0.0.1:5432/test",
+    )
     parser.add_argument("--db", help=argparse.SUPPRESS)
+    parser.add_argument("--slack-url", help=argparse.SUPPRESS)
     args = parser.parse_args()
     setup_logging()
     if args.serve:
-        asyncio.run(_serve(args.serve, args.db))
+        asyncio.run(_serve(args.serve, args.db, args.slack_url))
         return 0
     if args.quick:
         args.requests, args.array_requests, args.rounds, args.warmup = 400, 15, 2, 50

@@ -43,7 +43,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench._common import CHANNEL_TEXTS, CONFIG, emit, environment, setup_logging
-from bot.clock import ShiftedClock
+from bot.clock import PinnedClock
 from bot.config import WebcareConfig, parse_config
 from bot.reports import build_report, period_bounds
 from bot.runtime import Runtime
@@ -585,9 +585,7 @@ async def measure_http(
             port=0,
             webcare_channel_interval=0,
         )
-        clock = ShiftedClock()
-        clock.set(NOW)
-        runtime = Runtime(settings, config, engine=engine, clock=clock)
+        runtime = Runtime(settings, config, engine=engine, clock=PinnedClock(NOW))
         await runtime.start(run_worker=False)
         chart_ms: list[float] = []
         figures_ms: list[float] = []

@@ -64,6 +64,10 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
         "nl": "*Klant heeft gereageerd* {when}",
     },
     "card.follow_up": {"en": "Follow-up {when}", "nl": "Opvolgen {when}"},
+    "card.no_text": {
+        "en": "(no text: open the original)",
+        "nl": "(geen tekst: open het origineel)",
+    },
     "note.follow_up": {
         "en": "{actor} will check with the customer {due}",
         "nl": "{actor} vraagt de klant {due} of het is opgelost",
@@ -153,6 +157,22 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
         "nl": "Je kunt een case niet naar jezelf doorsturen.",
     },
     "forward.error.no_department": {"en": "Choose a department.", "nl": "Kies een afdeling."},
+    "forward.error.not_a_person": {
+        "en": "Choose a person from your workspace.",
+        "nl": "Kies een persoon uit je workspace.",
+    },
+    "forward.error.unknown_department": {
+        "en": "That department is not (or no longer) in the configuration.",
+        "nl": "Die afdeling staat niet (meer) in de configuratie.",
+    },
+    "error.too_long": {
+        "en": "At most {limit} characters, please (this is {length}).",
+        "nl": "Maximaal {limit} tekens graag (dit zijn er {length}).",
+    },
+    "draft.error.not_a_link": {
+        "en": "Give the web link (https://…) of the reply as it was published.",
+        "nl": "Geef de weblink (https://…) van het antwoord zoals het is geplaatst.",
+    },
     "forward.dm": {
         "en": "{by} forwarded case #{id} in {channel} to you",
         "nl": "{by} heeft case #{id} in {channel} naar je doorgestuurd",
@@ -269,8 +289,8 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
         "nl": "Het antwoord van {actor} is verstuurd{url}",
     },
     "error.own_draft": {
-        "en": "Someone else has to approve your draft.",
-        "nl": "Iemand anders moet je concept goedkeuren.",
+        "en": "You wrote or edited this draft: someone else has to approve it.",
+        "nl": "Je hebt aan dit concept geschreven: iemand anders moet het goedkeuren.",
     },
     "error.needs_approval": {
         "en": "This department wants a draft approved before it is sent.",
@@ -335,6 +355,10 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
         "nl": "Dat kan niet bij een case met status “{status}”.",
     },
     "error.not_found": {"en": "This case no longer exists.", "nl": "Deze case bestaat niet meer."},
+    "error.wrong_card": {
+        "en": "This button does not belong to this card: nothing was changed.",
+        "nl": "Deze knop hoort niet bij deze kaart: er is niets veranderd.",
+    },
     "error.nobody": {"en": "nobody", "nl": "niemand"},
     "button.forward": {"en": "Forward", "nl": "Doorsturen"},
     "button.draft": {"en": "Draft reply", "nl": "Antwoord opstellen"},

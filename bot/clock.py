@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -15,18 +16,29 @@ class SystemClock:
         return datetime.now(UTC)
 
 
-class ShiftedClock:
-    """Real time moved by an offset: lets tests jump ahead to when a follow-up is due."""
+class PinnedClock:
+    """A clock that starts at a chosen instant and runs on at real speed from there.
 
-    def __init__(self) -> None:
-        self.offset = timedelta()
+    Tests and benchmarks pin it, so what they see never depends on the calendar date they run
+    on. It measures the time that passes with `time.monotonic()`, never with the wall clock,
+    so the real date cannot leak in (and a moved system clock cannot move it).
+    """
+
+    def __init__(self, start: datetime) -> None:
+        if start.tzinfo is None:
+            raise ValueError("a pinned clock needs an aware datetime")
+        self._start = start.astimezone(UTC)
+        self._since = time.monotonic()
 
     def now(self) -> datetime:
-        return datetime.now(UTC) + self.offset
+        return self._start + timedelta(seconds=time.monotonic() - self._since)
 
     def advance(self, **delta: float) -> None:
-        self.offset += timedelta(**delta)
+        """Jump ahead, e.g. to when a follow-up is due."""
+        self._start += timedelta(**delta)
 
     def set(self, moment: datetime) -> None:
         """Make `now()` read `moment` (and go on from there)."""
-        self.offset = moment - datetime.now(UTC)
+        if moment.tzinfo is None:
+            raise ValueError("a pinned clock needs an aware datetime")
+        self._start, self._since = moment.astimezone(UTC), time.monotonic()

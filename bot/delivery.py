@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
@@ -27,6 +28,7 @@ from bot.clock import Clock
 from bot.config import WebcareConfig
 from bot.i18n import Lang
 from bot.languages import PeopleLanguages
+from bot.outage import OUTAGE, is_unavailable
 from bot.outbox_messages import Obsolete, Undeliverable, compose
 from storage import outbox
 from storage.db import unit_of_work
@@ -37,6 +39,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 LEASE = timedelta(seconds=60)
+MIN_LOOK_GAP = 0.25  # seconds between two looks for due work, however often woken
 MAX_BACKOFF = 300.0
 MAX_ATTEMPTS_ON_ERROR = 5  # unexpected errors (not Slack's): then the job is parked as dead
 METADATA_EVENT = "webcare_outbox_job"
@@ -99,15 +102,27 @@ class OutboxWorker:
         self._wake.set()
 
     async def run_forever(self, poll: float = 1.0) -> None:
+        loop = asyncio.get_running_loop()
         try:
             while True:
                 try:
                     await self._start_drains()
-                except Exception:  # database down: keep polling, nothing is lost
-                    log.exception("outbox poll failed; trying again in %.0fs", poll)
+                    OUTAGE.ok()
+                except Exception as exc:  # database down: keep polling, nothing is lost
+                    if is_unavailable(exc):
+                        OUTAGE.failed(exc, doing="polling the outbox")
+                    else:
+                        log.exception("outbox poll failed; trying again in %.0fs", poll)
+                looked_at = loop.time()
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), poll)
+                # Woken by new work: a burst of stored mentions shares one look. Each look is a
+                # query over the waiting jobs (on SQLite it also takes the writer thread, and
+                # with it the webhook's fast path); one per mention would make every mention
+                # cost more the longer the backlog grows.
+                if (gap := looked_at + MIN_LOOK_GAP - loop.time()) > 0:
+                    await asyncio.sleep(gap)
         finally:
             await self._cancel_drains()
 
@@ -276,7 +291,11 @@ class OutboxWorker:
 
     async def _find_posted(self, job: Job, *, thread_ts: str | None) -> tuple[str, str] | None:
         """Look in the channel (or the thread) for a message this job already posted."""
-        oldest = (job.not_before - timedelta(minutes=5)).timestamp()
+        # Slack's ts are Slack's wall clock, the job's times are ours (tests pin ours): carry
+        # the job's age across instead of comparing the two clocks, with 5 min for skew. From
+        # when the job was queued, not its last retry: a retry can come long after the post.
+        age = (self.clock.now() - (job.created_at or job.not_before)).total_seconds()
+        oldest = time.time() - age - 300
         where: dict[str, object] = {"channel": job.channel}
         if thread_ts:
             where["ts"] = thread_ts

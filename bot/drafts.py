@@ -109,6 +109,7 @@ async def save_draft(
                         case_id=case_id,
                         author_id=actor.id,
                         author_name=actor.name,
+                        editor_ids=[],
                         created_at=now,
                         **values,
                     )
@@ -116,6 +117,16 @@ async def save_draft(
                 )
             ).scalar_one()
         else:
+            before = conn.execute(
+                select(DRAFTS.c.author_id, DRAFTS.c.editor_ids).where(
+                    DRAFTS.c.id == saved_id, DRAFTS.c.case_id == case_id
+                )
+            ).first()
+            if before is None:
+                raise InvalidTransition("draft_sent")
+            editors = list(before.editor_ids or [])
+            if actor.id != before.author_id and actor.id not in editors:
+                editors.append(actor.id)  # whoever changes the text is one of its authors
             edited = conn.execute(
                 update(DRAFTS)
                 .where(
@@ -123,7 +134,7 @@ async def save_draft(
                     DRAFTS.c.case_id == case_id,
                     DRAFTS.c.status != DraftStatus.SENT,
                 )
-                .values(**values)
+                .values(**values, editor_ids=editors)
             )
             if not edited.rowcount:
                 raise InvalidTransition("draft_sent")
@@ -167,11 +178,14 @@ async def approve_draft(
 
     def work(conn: Connection) -> Any:
         draft = _draft(conn, draft_id)
-        if draft.author_id == actor.id:
+        # Four eyes: nobody who wrote any of the text (its author, anyone who edited it)
+        # approves it.
+        if draft.author_id == actor.id or actor.id in (draft.editor_ids or []):
             raise InvalidTransition("own_draft")
         if draft.status != DraftStatus.DRAFT:
             raise InvalidTransition(f"draft_{draft.status}")
-        if seen_version is not None and seen_version != draft_version(draft):
+        # An approval names the version it read; one that names none approves nothing.
+        if seen_version is None or seen_version != draft_version(draft):
             raise InvalidTransition("draft_changed")
         case = lock_case(conn, case_id=draft.case_id)
         assert case is not None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -28,7 +30,7 @@ from slack_sdk.models.views import View
 from bot.config import Department, WebcareConfig
 from bot.forwarding import ForwardRequest
 from bot.i18n import Lang, format_when, t
-from bot.render import escape, slack_date
+from bot.render import escape, escape_within, slack_date
 
 MODAL_ID = "forward_modal"
 MODE, PERSON, DEPARTMENT, NOTE = "mode", "person", "department", "note"
@@ -105,20 +107,33 @@ def forward_modal(*, case_id: int, current: Department, config: WebcareConfig, l
     )
 
 
-def read_forward_modal(values: dict[str, Any], *, actor: str, lang: Lang) -> ForwardRequest:
-    """What was asked; raises BadForward naming the input to fix."""
+# A person's Slack user id: U… or W… (Enterprise Grid); not a channel, bot or Slackbot.
+_USER_ID = re.compile(r"[UW][A-Z0-9]{2,20}")
+
+
+def read_forward_modal(
+    values: dict[str, Any], *, actor: str, departments: Collection[str], lang: Lang
+) -> ForwardRequest:
+    """What was asked; raises BadForward naming the input to fix. Checks what Slack's own
+    modal would never send too: the submission is a payload like any other."""
     mode = values[MODE][MODE]["selected_option"]["value"]
     note = (values.get(NOTE, {}).get(NOTE, {}).get("value") or "").strip() or None
+    if note is not None and len(note) > MAX_NOTE:
+        raise BadForward(NOTE, t("error.too_long", lang, limit=MAX_NOTE, length=len(note)))
     if mode == PERSON:
         person = values.get(PERSON, {}).get(PERSON, {}).get("selected_user")
         if not person:
             raise BadForward(PERSON, t("forward.error.no_person", lang))
+        if not isinstance(person, str) or not _USER_ID.fullmatch(person) or person == "USLACKBOT":
+            raise BadForward(PERSON, t("forward.error.not_a_person", lang))
         if person == actor:
             raise BadForward(PERSON, t("forward.error.yourself", lang))
         return ForwardRequest(person=person, department=None, note=note)
     selected = values.get(DEPARTMENT, {}).get(DEPARTMENT, {}).get("selected_option")
     if not selected:
         raise BadForward(DEPARTMENT, t("forward.error.no_department", lang))
+    if selected.get("value") not in departments:  # never quietly the default department
+        raise BadForward(DEPARTMENT, t("forward.error.unknown_department", lang))
     return ForwardRequest(person=None, department=selected["value"], note=note)
 
 
@@ -137,7 +152,7 @@ def forwarded_dm(
     """The DM to the person a case was forwarded to, with Take it / Send back."""
     due = slack_date(due_at, format_when(due_at, lang=lang, timezone=timezone))
     head = t("forward.dm", lang, by=escape(by), id=case_id, channel=f"<#{channel}>")
-    after = [t("forward.dm_note", lang, note=escape(note))] if note else []
+    after = [t("forward.dm_note", lang, note=escape_within(note))] if note else []
     after.append(t("forward.dm_due", lang, due=due))
     return head, [
         SectionBlock(text=MarkdownTextObject(text=f"*{head}*\n{escape('@' + author_handle)}:")),

@@ -17,15 +17,17 @@ from functools import partial
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot import metrics
+from bot import background, metrics
 from bot.business_time import BusinessCalendar
 from bot.clock import Clock
 from bot.config import WebcareConfig
 from bot.deadlines import Deadlines
 from bot.mentions import MentionIn
+from bot.outage import is_unavailable
 from bot.routing import Router
 from storage.db import unit_of_work
 from storage.intake import Incoming, Stored, store_incoming
+from storage.table_stats import TableStats
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +99,8 @@ class Ingestor:
         self._reopen_window = timedelta(days=config.reopen_window_days)
         self._unit = unit_of_work(engine)
         self._queue: list[_Request] = []
+        self._stats = TableStats() if engine.dialect.name == "postgresql" else None
+        self._analyzing = False
         self._writer: asyncio.Task[None] | None = None
 
     def plan(self, mention: MentionIn) -> Incoming:
@@ -151,15 +155,19 @@ class Ingestor:
         try:
             stored = await self._store(items)
         except Exception as exc:
-            if len(batch) == 1:
-                if not batch[0].done.done():  # its client may have hung up
-                    batch[0].done.set_exception(exc)
+            if len(batch) == 1 or is_unavailable(exc):  # an outage fails them all alike
+                for request in batch:
+                    if not request.done.done():  # its client may have hung up
+                        request.done.set_exception(exc)
                 return
             # Keep one bad request from failing the others that shared its transaction.
             for request in batch:
                 await self._write([request])
             return
         metrics.INGEST_BATCH.observe(len(items))
+        if self._stats is not None and self._stats.stored(len(items)) and not self._analyzing:
+            self._analyzing = True
+            background.start(self._analyze())
         offset = 0
         for request in batch:
             if not request.done.done():
@@ -175,6 +183,15 @@ class Ingestor:
             metrics.MENTIONS_RECEIVED.labels(source=source).inc(count)
         if self.on_stored and received:
             self.on_stored()
+
+    async def _analyze(self) -> None:
+        assert self._stats is not None
+        try:
+            await self._unit.run(self._stats.analyze)
+        except Exception as exc:  # the planner's picture stays as it was; ingest goes on
+            log.warning("ANALYZE for the planner failed: %s", exc)
+        finally:
+            self._analyzing = False
 
     async def _store(self, items: list[Incoming]) -> list[Stored]:
         for attempt in range(3):

@@ -34,9 +34,20 @@ Source = Literal[
     "other",
 ]
 SOURCES: tuple[str, ...] = get_args(Source)
-# Beyond this a mention is no longer a social post; Slack cuts message text at 40,000 anyway.
-MAX_TEXT = 40_000
+# Input limits (README, "Input limits"). A long e-mail fits; the card shows the start anyway.
+MAX_TEXT = 100_000
 MAX_URL = 2048  # what the url columns hold
+MAX_ID = 255
+MAX_HANDLE = 200
+MAX_NAME = 200
+MAX_FOLLOWERS = 2**31 - 1  # an INTEGER column; no account has more followers
+# Dates outside these years are a sender's bug (year 1, 9999), not when somebody wrote.
+EARLIEST_YEAR, LATEST_YEAR = 1990, 2200
+
+
+def plausible(moment: datetime) -> bool:
+    """Whether `moment` can be when somebody wrote (and stays in range once made UTC)."""
+    return EARLIEST_YEAR <= moment.year <= LATEST_YEAR
 
 
 # Unicode category Cc (C0, DEL and C1 controls) except newline and tab.
@@ -56,19 +67,24 @@ class _Model(BaseModel):
 
 
 class Author(_Model):
-    handle: Annotated[Clean, Field(min_length=1, max_length=200)]
-    name: Annotated[Clean, Field(max_length=200)] | None = None
-    followers: Annotated[int, Field(ge=0)] | None = None
+    handle: Annotated[Clean, Field(min_length=1, max_length=MAX_HANDLE)]
+    name: Annotated[Clean, Field(max_length=MAX_NAME)] | None = None
+    followers: Annotated[int, Field(ge=0, le=MAX_FOLLOWERS)] | None = None
     url: HttpUrl | None = None
+    # An author "link" that is no web link (mailto:, tel:, at://, no scheme): kept as text.
+    contact: Annotated[Clean, Field(max_length=MAX_URL)] | None = None
+
+    @property
+    def stored_url(self) -> str | None:
+        """What the case keeps as the author's link: the web link, else the contact text."""
+        return str(self.url) if self.url else self.contact or None
 
     @field_validator("handle")
     @classmethod
     def _normalise_handle(cls, handle: str) -> str:
         # "@Anna" and "anna" are the same customer when threading into a case.
         folded = handle.removeprefix("@").casefold() or handle
-        if len(folded) > 200:  # casefold can grow a string ("ß" → "ss")
-            raise ValueError("at most 200 characters")
-        return folded
+        return folded[:MAX_HANDLE]  # casefold can grow a string ("ß" → "ss")
 
     @field_validator("url")
     @classmethod
@@ -82,7 +98,7 @@ class MentionIn(_Model):
     """One incoming mention, as posted to the webhook or read from a JSONL import."""
 
     source: Source
-    external_id: Annotated[Clean, Field(min_length=1, max_length=255)]
+    external_id: Annotated[Clean, Field(min_length=1, max_length=MAX_ID)]
     url: HttpUrl | None = None
     text: Annotated[Clean, Field(max_length=MAX_TEXT)]
     created_at: datetime
@@ -92,7 +108,7 @@ class MentionIn(_Model):
     language: Annotated[str, Field(pattern=r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")] | None = (
         None
     )
-    in_reply_to: Annotated[Clean, Field(max_length=255)] | None = None
+    in_reply_to: Annotated[Clean, Field(max_length=MAX_ID)] | None = None
 
     @field_validator("url")
     @classmethod
@@ -105,6 +121,8 @@ class MentionIn(_Model):
     @classmethod
     def _aware(cls, value: datetime) -> datetime:
         # Sources that omit the offset almost always mean UTC.
+        if not plausible(value):
+            raise ValueError(f"not a plausible date (years {EARLIEST_YEAR}-{LATEST_YEAR})")
         return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
 
     @field_validator("language")

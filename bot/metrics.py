@@ -42,6 +42,10 @@ DELIVERY_DEAD = Counter(
 RATE_LIMITED = Counter(
     "webcare_slack_ratelimited_total", "429 answers from Slack", ["channel"], registry=REGISTRY
 )
+DATABASE_UP = Gauge(
+    "webcare_database_up", "1 while the database answers, 0 during an outage", registry=REGISTRY
+)
+DATABASE_UP.set(1)
 OUTBOX_WAITING = Gauge(
     "webcare_outbox_waiting", "Outbox jobs not yet accepted by Slack", registry=REGISTRY
 )

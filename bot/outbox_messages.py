@@ -233,7 +233,7 @@ def _card_view(
         owner_id=case.owner_id,
         claimed_at=case.claimed_at,
         resolved_at=case.resolved_at,
-        last_mention_at=case.last_mention_at,
+        last_received_at=case.last_received_at,
         follow_up_at=follow_up_at,
         forwarded_to=case.forwarded_to,
         forward_due_at=case.forward_due_at,

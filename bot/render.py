@@ -85,6 +85,24 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+# What a note in a thread line may take once escaped: the line around it (who, when, a link)
+# stays well within the 3,000 characters of a text object.
+NOTE_LIMIT = 2400
+
+
+def escape_within(text: str, limit: int = NOTE_LIMIT) -> str:
+    """`escape(text)` cut to at most `limit` characters (with "…"), never inside an entity:
+    escaping grows text ("&" is five characters), so the cut comes after it."""
+    escaped = escape(text)
+    if len(escaped) <= limit:
+        return escaped
+    cut = escaped[: limit - 1]
+    amp = cut.rfind("&")
+    if amp != -1 and ";" not in cut[amp:]:  # "&am" would show as broken markup
+        cut = cut[:amp]
+    return cut + "…"
+
+
 def safe_url(url: str) -> str:
     """A URL that cannot end a Slack link early (`|` and `>` would)."""
     return quote(url, safe=":/?#[]@!$&'()*+,;=%~-._")
@@ -116,7 +134,7 @@ class CardView:
     owner_id: str | None = None
     claimed_at: datetime | None = None
     resolved_at: datetime | None = None
-    last_mention_at: datetime | None = None
+    last_received_at: datetime | None = None  # when the latest message reached us
     follow_up_at: datetime | None = None
     first_response_at: datetime | None = None
     sla_warned: bool = False
@@ -135,8 +153,11 @@ def _author_line(card: CardView, lang: Lang) -> str:
     handle = escape(f"@{_shorten(card.author_handle, 80)}")
     name = escape(_shorten(card.author_name, 80)) if card.author_name else handle
     url = card.author_url if card.author_url and len(card.author_url) <= 1000 else None
-    who = f"<{safe_url(url)}|{name}>" if url else f"*{name}*"
+    link = url if url and url.lower().startswith(("https://", "http://")) else None
+    who = f"<{safe_url(link)}|{name}>" if link else f"*{name}*"
     parts = [who] + ([handle] if card.author_name else [])
+    if url and not link:  # a contact that is no web link (mailto:, tel:): shown, not linked
+        parts.append(escape(_shorten(url, 120)))
     if card.author_followers is not None:
         count = format_count(card.author_followers, lang=lang)
         parts.append(t("card.followers", lang, count=count))
@@ -151,7 +172,7 @@ def _quote(text: str, url: str | None, source_label: str, lang: Lang) -> RichTex
             label = t("card.read_rest", lang, source=source_label)
             parts.append(RichTextElementParts.Link(url=url, text=label))
     else:
-        parts.append(RichTextElementParts.Text(text=text or "—"))
+        parts.append(RichTextElementParts.Text(text=text or t("card.no_text", lang)))
     return RichTextBlock(elements=[RichTextQuoteElement(elements=parts)])
 
 
@@ -231,8 +252,11 @@ def _status_facts(card: CardView, lang: Lang) -> list[str]:
         facts.append(
             ":raising_hand: " + t("card.owner", lang, owner=f"<@{card.owner_id}>", when=when)
         )
-        if card.last_mention_at and card.last_mention_at > card.claimed_at:
-            when = _when(card.last_mention_at, card, lang)
+        # News to the owner is what *arrived* after the claim, whatever date the platform
+        # gives it: a late feed or a delayed webhook can carry a post written before the claim
+        # that nobody had seen. So this compares arrival, never the customer's own timestamp.
+        if card.last_received_at and card.last_received_at > card.claimed_at:
+            when = _when(card.last_received_at, card, lang)
             facts.append(":speech_balloon: " + t("card.customer_replied", lang, when=when))
     if card.forwarded_to and card.forward_due_at:
         when = _when(card.forward_due_at, card, lang)
@@ -299,8 +323,8 @@ def case_note(note: Mapping[str, Any], *, timezone: str, lang: Lang) -> tuple[st
         key,
         lang,
         to=f"<@{note['to']}>" if note.get("to") else "",
-        forward_note=": " + escape(forward_note) if forward_note else "",
-        closing_note=escape(note.get("closing_note") or ""),
+        forward_note=": " + escape_within(forward_note) if forward_note else "",
+        closing_note=escape_within(note.get("closing_note") or ""),
         url=f": <{safe_url(note['url'])}|{t('draft.view', lang)}>" if note.get("url") else "",
         actor=escape(note["actor"]),
         previous=escape(note.get("previous_owner") or "?"),

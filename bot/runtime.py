@@ -123,12 +123,7 @@ class Runtime:
         await site.start()
         self.port = self._runner.addresses[0][1]
         if run_worker:
-            self._tasks = [
-                asyncio.create_task(self.worker.run_forever(), name="outbox"),
-                asyncio.create_task(self.scheduler.run_forever(), name="scheduler"),
-            ]
-            if self.config.sources:
-                self._tasks.append(asyncio.create_task(self.poller.run_forever(), name="sources"))
+            self.start_workers()
         if self.settings.socket_mode:
             self.socket_handler = AsyncSocketModeHandler(
                 self.bolt_app, app_token=self.settings.slack_app_token
@@ -147,6 +142,15 @@ class Runtime:
             self.port,
             "Socket" if self.settings.socket_mode else "HTTP",
         )
+
+    def start_workers(self) -> None:
+        """The outbox, the scheduler and the sources: once the database schema is ready."""
+        self._tasks = [
+            asyncio.create_task(self.worker.run_forever(), name="outbox"),
+            asyncio.create_task(self.scheduler.run_forever(), name="scheduler"),
+        ]
+        if self.config.sources:
+            self._tasks.append(asyncio.create_task(self.poller.run_forever(), name="sources"))
 
     async def _check_auth(self) -> None:
         try:

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot import spikes
 from bot.clock import Clock
 from bot.config import WebcareConfig
+from bot.outage import OUTAGE, is_unavailable
 from storage import schedule, sla
 from storage.db import unit_of_work
 from storage.models import CaseStatus, TaskKind
@@ -147,8 +148,11 @@ class Scheduler:
                 await self.fire_due()
                 async with self.engine.connect() as conn:
                     due = await schedule.next_task_due(conn)
-            except Exception:  # database down: nothing is lost, try again later
-                log.exception("scheduler poll failed")
+            except Exception as exc:  # database down: nothing is lost, try again later
+                if is_unavailable(exc):
+                    OUTAGE.failed(exc, doing="looking for scheduled work")
+                else:
+                    log.exception("scheduler poll failed")
                 due = None
             wait = poll
             if due is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
 from collections.abc import Sequence
@@ -16,9 +17,11 @@ from bot.mentions import MentionIn
 from bot.settings import Settings
 from storage.db import close_unit_of_work, create_engine, ping
 from storage.migrate import current_revision, head_revision, upgrade
+from storage.single_process import AlreadyServing, serve_lock
 
 log = logging.getLogger(__name__)
 IMPORT_CHUNK = 500
+SCHEMA_RETRY_SECONDS = 2.0  # how often `serve` asks a database that is down at start
 
 
 async def upgrade_database(settings: Settings) -> None:
@@ -48,20 +51,57 @@ async def serve(settings: Settings, config: WebcareConfig) -> int:
     from bot.cli import install_signal_handlers
     from bot.runtime import Runtime
 
-    problem = await _schema_ready(settings)
-    if problem:
-        print(f"webcare: {problem}", file=sys.stderr)
-        return 2
-    runtime = Runtime(settings, config)
+    lock = serve_lock(settings.database_url)
+    if lock is not None:
+        try:
+            lock.acquire()
+        except AlreadyServing as exc:
+            print(
+                f"webcare: another `webcare serve` (pid {exc}) is using {lock.path.stem}. "
+                "SQLite takes one process at a time: stop that one, or use PostgreSQL "
+                "(DATABASE_URL) to run several replicas.",
+                file=sys.stderr,
+            )
+            return 2
     stop = asyncio.Event()
     install_signal_handlers(stop)
-    await runtime.start()
+    runtime = Runtime(settings, config)
     try:
+        # Serve first: while the database is unreachable the webhook answers 503 and /healthz
+        # says why, and the bot carries on by itself once the database is back.
+        await runtime.start(run_worker=False)
+        problem = await _wait_for_schema(settings, stop)
+        if problem:
+            print(f"webcare: {problem}", file=sys.stderr)
+            return 2
+        if not stop.is_set():
+            runtime.start_workers()
         await stop.wait()
     finally:
         log.info("stopping")
         await runtime.stop()
+        if lock is not None:
+            lock.release()
     return 0
+
+
+async def _wait_for_schema(settings: Settings, stop: asyncio.Event) -> str | None:
+    """Wait until the database answers with a current schema (None), or say what to do."""
+    from bot.outage import OUTAGE, is_unavailable
+
+    while not stop.is_set():
+        try:
+            problem = await _schema_ready(settings)
+        except Exception as exc:
+            if not is_unavailable(exc):
+                raise
+            OUTAGE.failed(exc, doing="starting")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), SCHEMA_RETRY_SECONDS)
+            continue
+        OUTAGE.ok()
+        return problem
+    return None
 
 
 async def check(settings: Settings, config: WebcareConfig | None) -> int:

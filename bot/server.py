@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -20,10 +21,12 @@ from storage.db import ping
 if TYPE_CHECKING:
     from bot.runtime import Runtime
 
+log = logging.getLogger(__name__)
+
 
 def create_web_app(runtime: Runtime) -> web.Application:
-    # A little headroom over the webhook's own limit, so it can answer 413 itself with JSON.
-    app = web.Application(client_max_size=MAX_BODY + 1)
+    # The webhook answers a body over the limit with its own 413 (aiohttp raises, it catches).
+    app = web.Application(client_max_size=MAX_BODY)
     app.router.add_post(
         "/ingest/webhook",
         webhook_handler(ingestor=runtime.ingestor, secret=runtime.settings.webhook_secret),
@@ -38,9 +41,14 @@ def create_web_app(runtime: Runtime) -> web.Application:
 
 def slack_events_handler(bolt_app: AsyncApp):  # type: ignore[no-untyped-def]
     async def handle(request: web.Request) -> web.Response:
-        return await to_aiohttp_response(
-            await bolt_app.async_dispatch(await to_bolt_request(request))
-        )
+        try:
+            bolt_request = await to_bolt_request(request)
+        except (UnicodeDecodeError, LookupError, ValueError) as exc:
+            # Not UTF-8, an unknown charset, a payload that is not JSON: before any signature
+            # check, so one log line and a 400, never a traceback anyone could flood the log with.
+            log.warning("refused an unreadable request to /slack/events (%s)", type(exc).__name__)
+            return web.json_response({"error": "the request body could not be read"}, status=400)
+        return await to_aiohttp_response(await bolt_app.async_dispatch(bolt_request))
 
     return handle
 

@@ -24,6 +24,18 @@ from bot.settings import Settings
 log = logging.getLogger(__name__)
 
 
+class _NoTokenWarning(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN from the environment by itself and, as we hand it a client
+    made with that same token, warns that "`token` will be unused" at every start: a warning
+    nobody can act on, as a newcomer's first log line. Only that message is dropped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
+logging.getLogger("slack_bolt.AsyncApp").addFilter(_NoTokenWarning())
+
+
 def listener_client(
     settings: Settings, session: aiohttp.ClientSession | None = None
 ) -> AsyncWebClient:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -9,15 +10,18 @@ import logging
 import time
 
 from aiohttp import web
-from sqlalchemy.exc import SQLAlchemyError
 
 from bot import metrics
 from bot.ingest import Ingestor
+from bot.mention_repair import Note, repair
 from bot.mentions import MentionError, parse_body, parse_mentions
+from bot.outage import OUTAGE, is_unavailable
 
 log = logging.getLogger(__name__)
 
 MAX_BODY = 1024 * 1024
+# A database that does not answer gets the sender a 503 after this long, not a hanging request.
+STORE_TIMEOUT = 10.0
 MAX_SKEW = 300  # seconds a timestamp may differ from our clock
 
 
@@ -50,24 +54,51 @@ def webhook_handler(*, ingestor: Ingestor, secret: str | None):  # type: ignore[
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
             return _error(413, f"body over {MAX_BODY} bytes; send smaller arrays")
+        except Exception as exc:  # e.g. a gzip body that does not decode: before any auth
+            # Nothing more to read: aiohttp would otherwise try the rest of the broken body
+            # after the answer, and log a traceback for it.
+            # The connection is closed after the answer: its stream cannot be trusted.
+            request.content.feed_eof()
+            refused = _error(400, f"the body could not be read ({type(exc).__name__})")
+            refused.force_close()
+            return refused
         problem = _check_signature(request, body, signer)
         if problem:
             return _error(401, problem)
+        notes: list[Note] = []
         mentions = parse_body(body)
-        if mentions is None:  # something is wrong with it: find out what, the careful way
+        if mentions is None:  # not a clean mention: read it the careful way, and repair it
             try:
                 payload = json.loads(body)
             except (UnicodeDecodeError, json.JSONDecodeError) as exc:
                 return _error(400, f"body is not valid JSON: {exc}", None)
+            except RecursionError:
+                return _error(400, "body is not valid JSON: nested too deeply", None)
+            payload, notes = repair(payload, now=ingestor.clock.now())
             try:
                 mentions = parse_mentions(payload)
             except MentionError as exc:
                 return _error(400, exc.message, exc.field)
         try:
-            result = await ingestor.ingest(mentions)
-        except SQLAlchemyError:
-            log.exception("storing %d webhook mentions failed", len(mentions))
-            return _error(503, "storage unavailable; nothing was stored, send again later")
+            async with asyncio.timeout(STORE_TIMEOUT):
+                result = await ingestor.ingest(mentions)
+        except Exception as exc:
+            if not is_unavailable(exc):
+                log.exception("storing %d webhook mentions failed", len(mentions))
+                return _error(503, "storing failed; nothing was stored, send again later")
+            OUTAGE.failed(exc, doing="storing webhook mentions")
+            # After a timeout the commit may still land: the sender's retry is then answered
+            # as duplicates, so nothing is lost and nothing is stored twice.
+            return _error(503, "database unavailable; send again later (duplicates are recognised)")
+        OUTAGE.ok()
+        if notes:
+            answer = {
+                "accepted": result.accepted,
+                "duplicates": result.duplicates,
+                "case_ids": result.case_ids,
+                "normalised": [n.as_json() for n in notes],
+            }
+            return web.json_response(answer, status=202)
         # What json.dumps writes for {"accepted": …, "duplicates": …, "case_ids": […]}, for less.
         ids = ", ".join(map(str, result.case_ids))
         return web.Response(

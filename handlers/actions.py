@@ -21,6 +21,7 @@ from bot.follow_up import (
 )
 from bot.forwarding import answer_forward as answer_forward_request
 from bot.forwarding_views import SEND_BACK, TAKE, forward_modal, simple_dm
+from bot.i18n import Lang
 from bot.render import ActionId
 from bot.resolve import resolve_modal
 from bot.services import Services
@@ -30,6 +31,9 @@ from handlers.payloads import (
     actor_of,
     after_ack,
     attempt,
+    clicked_message,
+    on_its_card,
+    payload_id,
     refusal_text,
     replace_clicked_message,
     tell,
@@ -60,7 +64,15 @@ def _click(body: dict[str, Any]) -> tuple[int, Actor, str | None]:
     # A card's block_id is "case:{id}:{owner or -}" (see bot.render._card_actions).
     shown_owner = action.get("block_id", "").split(":")[2:3]
     owner = shown_owner[0] if shown_owner and shown_owner[0] != "-" else None
-    return int(action["value"]), actor_of(body), owner
+    return payload_id(action["value"]), actor_of(body), owner
+
+
+async def _on_its_card(
+    client: AsyncWebClient, body: dict[str, Any], services: Services, case_id: int, lang: Lang
+) -> bool:
+    return await on_its_card(
+        client, Clicker.of(body), clicked_message(body), services, case_id, lang
+    )
 
 
 def _case_action(
@@ -72,10 +84,15 @@ def _case_action(
         await ack()
         services: Services = context["services"]
         case_id, actor, _owner = _click(body)
-        change = act(services.engine, case_id=case_id, actor=actor, now=services.clock.now())
-        await after_ack(
-            context, attempt(client, Clicker.of(body), services, change, context["lang"])
-        )
+        clicker, clicked, lang = Clicker.of(body), clicked_message(body), context["lang"]
+
+        async def work() -> None:
+            if await on_its_card(client, clicker, clicked, services, case_id, lang):
+                now = services.clock.now()
+                change = act(services.engine, case_id=case_id, actor=actor, now=now)
+                await attempt(client, clicker, services, change, lang)
+
+        await after_ack(context, work())
 
     return listener
 
@@ -87,14 +104,20 @@ async def take_over(
     await ack()
     services: Services = context["services"]
     case_id, actor, shown_owner = _click(body)
-    change = cases.take_over(
-        services.engine,
-        case_id=case_id,
-        actor=actor,
-        expected_owner=shown_owner or "",
-        now=services.clock.now(),
-    )
-    await after_ack(context, attempt(client, Clicker.of(body), services, change, context["lang"]))
+    clicker, clicked, lang = Clicker.of(body), clicked_message(body), context["lang"]
+
+    async def work() -> None:
+        if await on_its_card(client, clicker, clicked, services, case_id, lang):
+            change = cases.take_over(
+                services.engine,
+                case_id=case_id,
+                actor=actor,
+                expected_owner=shown_owner or "",
+                now=services.clock.now(),
+            )
+            await attempt(client, clicker, services, change, lang)
+
+    await after_ack(context, work())
 
 
 async def open_follow_up_modal(
@@ -103,6 +126,9 @@ async def open_follow_up_modal(
     await ack()
     # trigger_id expires 3 s after the click: open the modal before anything slow.
     case_id, _actor, _owner = _click(body)
+    services: Services = context["services"]
+    if not await _on_its_card(client, body, services, case_id, context["lang"]):
+        return
     view = follow_up_modal(case_id=case_id, lang=context["lang"])
     await client.views_open(trigger_id=body["trigger_id"], view=view)
 
@@ -113,6 +139,8 @@ async def open_forward_modal(
     await ack()
     services: Services = context["services"]
     case_id, _actor, _owner = _click(body)
+    if not await _on_its_card(client, body, services, case_id, context["lang"]):
+        return
     async with services.engine.connect() as conn:
         case = await read_case(conn, case_id=case_id)
     if case is None:
@@ -158,7 +186,7 @@ async def start_crisis(
     services: Services = context["services"]
     change = crisis.start_from_alert(
         services.engine,
-        alert_id=int(body["actions"][0]["value"]),
+        alert_id=payload_id(body["actions"][0]["value"]),
         actor=actor_of(body),
         config=services.config,
         now=services.clock.now(),
@@ -186,6 +214,8 @@ async def open_resolve_modal(
     await ack()
     services: Services = context["services"]
     case_id, _actor, _owner = _click(body)
+    if not await _on_its_card(client, body, services, case_id, context["lang"]):
+        return
     async with services.engine.connect() as conn:
         ask = await went_private(conn, case_id=case_id)  # one indexed query: well within 3 s
     view = resolve_modal(case_id=case_id, ask_public_close=ask, lang=context["lang"])
@@ -201,7 +231,7 @@ async def answer_follow_up(
     action = body["actions"][0]
     answer = FollowUpAnswer(action["action_id"])
     actor = actor_of(body)
-    case_id, now = int(action["value"]), services.clock.now()
+    case_id, now = payload_id(action["value"]), services.clock.now()
     try:
         async with services.engine.connect() as conn:
             case = await read_case(conn, case_id=case_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
@@ -17,7 +18,16 @@ from bot.i18n import Lang, t
 from bot.render import ActionId
 from bot.replies import ReplyFailed
 from bot.services import Services
-from handlers.payloads import actor_of, refusal_text, tell
+from handlers.payloads import (
+    BadPayload,
+    Clicker,
+    actor_of,
+    clicked_message,
+    on_its_card,
+    payload_id,
+    refusal_text,
+    tell,
+)
 from storage.cases import get_case
 
 log = logging.getLogger(__name__)
@@ -67,7 +77,10 @@ async def open_new_draft(
 ) -> None:
     await ack()
     services: Services = context["services"]
-    case_id = int(body["actions"][0]["value"])
+    case_id = payload_id(body["actions"][0]["value"])
+    clicked = clicked_message(body)
+    if not await on_its_card(client, Clicker.of(body), clicked, services, case_id, context["lang"]):
+        return
     try:
         text = await _holding_text(services, case_id=case_id, agent=actor_of(body).name)
         view = await _modal(
@@ -105,7 +118,9 @@ async def open_draft_for_edit(
     await ack()
     services: Services = context["services"]
     try:
-        draft = await drafts.get_draft(services.engine, draft_id=int(body["actions"][0]["value"]))
+        draft = await drafts.get_draft(
+            services.engine, draft_id=payload_id(body["actions"][0]["value"])
+        )
         view = await _modal(
             services,
             lang=context["lang"],
@@ -155,11 +170,15 @@ async def save_draft(
     ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], context: dict[str, Any]
 ) -> None:
     services: Services = context["services"]
-    lang, meta = context["lang"], json.loads(view["private_metadata"])
+    lang, meta = context["lang"], _draft_metadata(view.get("private_metadata"))
     text, public, override = views.read_draft_modal(view["state"]["values"])
     block = views.text_block(view["state"]["values"])
     if not text:
         await ack(response_action="errors", errors={block: t("draft.error.empty", lang)})
+        return
+    if len(text) > views.MAX_TEXT:  # what the modal allows; a payload may claim more
+        too_long = t("error.too_long", lang, limit=views.MAX_TEXT, length=len(text))
+        await ack(response_action="errors", errors={block: too_long})
         return
     async with services.engine.connect() as conn:
         case = await get_case(conn, case_id=meta["case_id"])
@@ -204,7 +223,7 @@ async def approve(
     # "12@1764230400123": the draft and the version the approver was shown.
     draft_id, _, seen_version = body["actions"][0]["value"].partition("@")
     try:
-        draft = await drafts.get_draft(services.engine, draft_id=int(draft_id))
+        draft = await drafts.get_draft(services.engine, draft_id=payload_id(draft_id))
         _case, department = await _department(services, draft)
         await drafts.approve_draft(
             services.engine,
@@ -224,17 +243,40 @@ async def open_sent_modal(
     ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: dict[str, Any]
 ) -> None:
     await ack()
-    view = views.sent_modal(draft_id=int(body["actions"][0]["value"]), lang=context["lang"])
+    view = views.sent_modal(draft_id=payload_id(body["actions"][0]["value"]), lang=context["lang"])
     await client.views_open(trigger_id=body["trigger_id"], view=view)
+
+
+def _draft_metadata(raw: Any) -> dict[str, Any]:
+    """The draft modal's private_metadata: {"case_id": int, "draft_id": int | None}."""
+    try:
+        meta = json.loads(raw)
+        draft_id = meta.get("draft_id")
+        return {
+            "case_id": payload_id(meta.get("case_id")),
+            "draft_id": None if draft_id is None else payload_id(draft_id),
+        }
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise BadPayload(f"not a draft modal's metadata: {str(raw)[:40]!r}") from exc
 
 
 async def record_sent(
     ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], context: dict[str, Any]
 ) -> None:
     services: Services = context["services"]
-    url = view["state"]["values"][views.URL][views.URL].get("value")
+    url = (view["state"]["values"][views.URL][views.URL].get("value") or "").strip() or None
+    if url is not None and (
+        len(url) > 2048 or not re.match(r"https?://[^\s/]+", url, re.IGNORECASE)
+    ):  # a javascript: or data: "link" would be clickable on the draft's message
+        await ack(
+            response_action="errors",
+            errors={views.URL: t("draft.error.not_a_link", context["lang"])},
+        )
+        return
     try:
-        draft = await drafts.get_draft(services.engine, draft_id=int(view["private_metadata"]))
+        draft = await drafts.get_draft(
+            services.engine, draft_id=payload_id(view["private_metadata"])
+        )
         _case, department = await _department(services, draft)
         await _mark_sent(services, body, draft, url, department)
     except InvalidTransition as refused:
@@ -254,7 +296,9 @@ async def send(
     services: Services = context["services"]
     lang = context["lang"]
     try:
-        draft = await drafts.get_draft(services.engine, draft_id=int(body["actions"][0]["value"]))
+        draft = await drafts.get_draft(
+            services.engine, draft_id=payload_id(body["actions"][0]["value"])
+        )
         case, department = await _department(services, draft)
         before = await drafts.begin_sending(
             services.engine, draft_id=draft.id, department=department

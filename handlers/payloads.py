@@ -15,6 +15,54 @@ from bot import background
 from bot.cases import Actor, InvalidTransition
 from bot.i18n import Lang, t
 from bot.services import Services
+from storage.cases import card_of
+
+
+class BadPayload(ValueError):
+    """A value in a Slack payload that no card or modal of ours sends (forged, or garbled)."""
+
+
+MAX_ID = 2**31 - 1  # the database's ids are INTEGER
+
+
+def payload_id(value: Any) -> int:
+    """The id a button's `value` or a modal's `private_metadata` carries; BadPayload if none."""
+    text = str(value).strip() if isinstance(value, str | int) else ""
+    if not text.isascii() or not text.isdigit() or not 0 < int(text) <= MAX_ID:
+        raise BadPayload(f"not an id: {str(value)[:40]!r}")
+    return int(text)
+
+
+def clicked_message(body: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The message Slack says was clicked: (channel, ts)."""
+    container = body.get("container") or {}
+    return container.get("channel_id"), container.get("message_ts")
+
+
+async def on_its_card(
+    client: AsyncWebClient,
+    clicker: Clicker,
+    clicked: tuple[str | None, str | None],
+    services: Services,
+    case_id: int,
+    lang: Lang,
+) -> bool:
+    """Whether a case button was clicked on that case's own card; tells the clicker when not.
+
+    A button's `value` names its case, but only the message Slack says was clicked is the
+    card the person saw: a value naming another case (a forged or garbled payload) must not
+    act on that other case.
+    """
+    async with services.engine.connect() as conn:
+        card = await card_of(conn, case_id=case_id)
+    if card is None:
+        await tell(client, clicker, t("error.not_found", lang))
+        return False
+    if card != clicked:
+        log.warning("case %s's button clicked on another message: refused", case_id)
+        await tell(client, clicker, t("error.wrong_card", lang))
+        return False
+    return True
 
 
 def actor_of(body: dict[str, Any]) -> Actor:

@@ -14,10 +14,11 @@ from bot.follow_up import BadFollowUp, due_from_modal
 from bot.forwarding_views import MODAL_ID as FORWARD_MODAL
 from bot.forwarding_views import BadForward, read_forward_modal
 from bot.i18n import t
+from bot.resolve import MAX_NOTE as MAX_CLOSING_NOTE
 from bot.resolve import MODAL_ID as RESOLVE_MODAL
 from bot.resolve import NOTE, read_resolve_modal
 from bot.services import Services
-from handlers.payloads import actor_of, refusal_text
+from handlers.payloads import actor_of, payload_id, refusal_text
 from storage.cases import get_case
 
 
@@ -32,9 +33,14 @@ async def forward_case(
 ) -> None:
     services: Services = context["services"]
     lang, now, actor = context["lang"], services.clock.now(), actor_of(body)
-    case_id = int(view["private_metadata"])
+    case_id = payload_id(view["private_metadata"])
     try:
-        request = read_forward_modal(view["state"]["values"], actor=actor.id, lang=lang)
+        request = read_forward_modal(
+            view["state"]["values"],
+            actor=actor.id,
+            departments={d.key for d in services.config.departments},
+            lang=lang,
+        )
     except BadForward as bad:
         await ack(response_action="errors", errors={bad.block: bad.message})
         return
@@ -78,10 +84,16 @@ async def resolve_case(
 ) -> None:
     services: Services = context["services"]
     closing_note, public_close = read_resolve_modal(view["state"]["values"])
+    if closing_note is not None and len(closing_note) > MAX_CLOSING_NOTE:
+        too_long = t(
+            "error.too_long", context["lang"], limit=MAX_CLOSING_NOTE, length=len(closing_note)
+        )
+        await ack(response_action="errors", errors={NOTE: too_long})
+        return
     try:
         await cases.resolve(
             services.engine,
-            case_id=int(view["private_metadata"]),
+            case_id=payload_id(view["private_metadata"]),
             actor=actor_of(body),
             now=services.clock.now(),
             closing_note=closing_note,
@@ -103,7 +115,7 @@ async def schedule_follow_up(
 ) -> None:
     services: Services = context["services"]
     lang, now = context["lang"], services.clock.now()
-    case_id = int(view["private_metadata"])
+    case_id = payload_id(view["private_metadata"])
     async with services.engine.connect() as conn:
         case = await get_case(conn, case_id=case_id)
     if case is None:

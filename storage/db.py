@@ -29,6 +29,14 @@ def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    # A database that does not answer must fail fast, not hang requests: give up connecting
+    # after 5 s (asyncpg waits 60 s), waiting for a pooled connection after 5 s, and any one
+    # statement after 60 s (the longest report takes a few seconds on a million cases).
+    kwargs.setdefault("pool_timeout", 5)
+    if url.get_backend_name() == "postgresql" and url.get_driver_name() == "asyncpg":
+        connect_args = kwargs.setdefault("connect_args", {})
+        connect_args.setdefault("timeout", 5)
+        connect_args.setdefault("command_timeout", 60)
     return create_async_engine(url, **kwargs)
 
 

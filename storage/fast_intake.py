@@ -28,15 +28,15 @@ from storage.intake import (
 )
 from storage.models import OPEN_STATUSES, JobKind
 
-# Rows per multi-row INSERT at most: 19 columns x 256 stays well under SQLite's 32,766
+# Rows per multi-row INSERT at most: 20 columns x 256 stays well under SQLite's 32,766
 # variables. Batches go in power-of-two chunks, so a few dozen statements cover every size
 # (and stay in sqlite3's statement cache) and each costs one step.
 _CHUNK = 256
 
 _CASE_COLUMNS = (
     "id, department, status, priority, tags, rule, source, author_handle, author_name,"
-    " author_followers, author_url, reactive, private, opened_at, last_mention_at, sla_due_at,"
-    " sla_warn_at, mention_count, slack_channel"
+    " author_followers, author_url, reactive, private, opened_at, last_mention_at,"
+    " last_received_at, sla_due_at, sla_warn_at, mention_count, slack_channel"
 )
 _MENTION_COLUMNS = (
     "id, case_id, source, external_id, url, text, author_handle, language, addressed, private,"
@@ -58,13 +58,13 @@ _INSERT_CARD_UPDATE = (
 )
 _ADD_MENTIONS = (
     "UPDATE cases SET mention_count = mention_count + ?,"
-    " last_mention_at = max(last_mention_at, ?) WHERE id = ?"
+    " last_mention_at = max(last_mention_at, ?), last_received_at = ? WHERE id = ?"
 )
 # The customer is back: the case reopens, unowned, with a fresh deadline.
 _REOPEN = (
     "UPDATE cases SET mention_count = mention_count + ?, last_mention_at = max(last_mention_at, ?),"
-    " status = 'reopened', resolved_at = NULL, owner_id = NULL, owner_name = NULL,"
-    " claimed_at = NULL, sla_due_at = ?, sla_warn_at = ?, sla_warned_at = NULL,"
+    " last_received_at = ?, status = 'reopened', resolved_at = NULL, owner_id = NULL,"
+    " owner_name = NULL, claimed_at = NULL, sla_due_at = ?, sla_warn_at = ?, sla_warned_at = NULL,"
     " sla_breached_at = NULL WHERE id = ?"
 )
 
@@ -174,7 +174,7 @@ class SqliteWriter:
 
     def insert_cases(self, items: list[Incoming], now: datetime) -> list[int]:
         first = self._next_id(0, len(items))
-        params: list[Any] = []
+        received, params = sqlite_datetime(now), []
         for case_id, item in enumerate(items, first):
             m, author = item.mention, item.mention.author
             opened = self._text(min(m.created_at, now))
@@ -190,17 +190,18 @@ class SqliteWriter:
                 author.handle,
                 author.name,
                 author.followers,
-                str(author.url) if author.url else None,
+                author.stored_url,
                 m.addressed,
                 m.private,
                 opened,
                 opened,
+                received,
                 self._text(item.sla_due_at),
                 self._text(item.sla_warn_at),
                 1,
                 item.channel,
             )
-        self._insert("cases", _CASE_COLUMNS, params, 19)
+        self._insert("cases", _CASE_COLUMNS, params, 20)
         return list(range(first, first + len(items)))
 
     def insert_mentions(
@@ -246,11 +247,12 @@ class SqliteWriter:
         for change in changes:
             latest = sqlite_datetime(min(change.latest, now))
             if change.reopen is None:
-                cursor.execute(_ADD_MENTIONS, (change.added, latest, change.case_id))
+                cursor.execute(_ADD_MENTIONS, (change.added, latest, at, change.case_id))
             else:
                 due = sqlite_datetime(change.reopen.sla_due_at)
                 warn = sqlite_datetime(change.reopen.sla_warn_at)
-                cursor.execute(_REOPEN, (change.added, latest, due, warn, change.case_id))
+                params = (change.added, latest, at, due, warn, change.case_id)
+                cursor.execute(_REOPEN, params)
             if change.card_channel is not None:
                 key = f"card:{change.case_id}"
                 params = (change.case_id, change.card_channel, at, at, key)

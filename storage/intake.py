@@ -341,11 +341,12 @@ class CoreWriter:
                     "author_handle": m.author.handle,
                     "author_name": m.author.name,
                     "author_followers": m.author.followers,
-                    "author_url": str(m.author.url) if m.author.url else None,
+                    "author_url": m.author.stored_url,
                     "reactive": m.addressed,
                     "private": m.private,
                     "opened_at": opened,
                     "last_mention_at": opened,
+                    "last_received_at": now,
                     "sla_due_at": item.sla_due_at,
                     "sla_warn_at": item.sla_warn_at,
                     "mention_count": 1,
@@ -391,6 +392,7 @@ class CoreWriter:
             values: dict[str, Any] = {
                 "mention_count": CASES.c.mention_count + change.added,
                 "last_mention_at": greatest(CASES.c.last_mention_at, min(change.latest, now)),
+                "last_received_at": now,
             }
             if change.reopen is not None:
                 values |= {

@@ -87,7 +87,9 @@ class Case(SQLModel, table=True):
     reactive: bool = False
     private: bool = False
     opened_at: datetime = _utc(nullable=False)
-    last_mention_at: datetime = _utc(nullable=False)
+    last_mention_at: datetime = _utc(nullable=False)  # when the customer last wrote (their date)
+    # When the customer's latest message reached us: what "the customer replied" is judged by.
+    last_received_at: datetime | None = _utc(nullable=True)
     sla_due_at: datetime = _utc(nullable=False)
     mention_count: int = 1
     slack_channel: str | None = Field(default=None, max_length=40)
@@ -257,6 +259,8 @@ class Draft(SQLModel, table=True):
     author_id: str = Field(max_length=32)
     author_name: str = Field(max_length=120)
     approved_by: str | None = Field(default=None, max_length=32)
+    # Everyone who edited the text after its author: they wrote it too, so none may approve it.
+    editor_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     # Personal data the author chose to post in public anyway (kinds only, for the audit).
     overridden_findings: list[str] = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False)

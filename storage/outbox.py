@@ -32,6 +32,7 @@ class Job:
     not_before: datetime
     last_error: str | None
     payload: dict[str, Any] | None = None
+    created_at: datetime | None = None
 
 
 def _job(row: object) -> Job:
@@ -46,6 +47,7 @@ def _job(row: object) -> Job:
         not_before=row.not_before,  # type: ignore[attr-defined]
         last_error=row.last_error,  # type: ignore[attr-defined]
         payload=row.payload,  # type: ignore[attr-defined]
+        created_at=row.created_at,  # type: ignore[attr-defined]
     )
 
 

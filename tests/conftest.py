@@ -10,18 +10,21 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import hypothesis
 import pytest
+import time_machine
 from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from bot.clock import ShiftedClock
+from bot.clock import PinnedClock
 from bot.config import WebcareConfig, parse_config
 from bot.runtime import Runtime
 from bot.settings import Settings
@@ -36,6 +39,34 @@ hypothesis.settings.register_profile("webcare", derandomize=True, deadline=None)
 hypothesis.settings.load_profile("webcare")
 
 PG_URL = os.environ.get("WEBCARE_TEST_DATABASE_URL")
+# CI runs the suite again with this process's system clock moved (`make test-clocks`): a test
+# or a code path that reads the real date instead of the injected clock fails now, not on the
+# day the calendar reaches it.
+MOVED_SYSTEM_CLOCK = os.environ.get("WEBCARE_TEST_MOVE_CLOCK")
+AMS = ZoneInfo("Europe/Amsterdam")
+
+# Every test's clock starts here, whatever the date it runs on: a Friday morning in business
+# hours. `mention()` is written a minute earlier, so it arrives as a fresh mention would.
+MENTION_AT = datetime(2026, 11, 27, 10, 0, tzinfo=AMS)
+TEST_START = (MENTION_AT + timedelta(minutes=1)).astimezone(UTC)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if MOVED_SYSTEM_CLOCK:
+        time_machine.travel(datetime.fromisoformat(MOVED_SYSTEM_CLOCK), tick=True).start()
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    if MOVED_SYSTEM_CLOCK:
+        return f"system clock moved to {MOVED_SYSTEM_CLOCK} (WEBCARE_TEST_MOVE_CLOCK)"
+    return None
+
+
+def pinned_clock(start: datetime = TEST_START) -> PinnedClock:
+    """The clock a test runs the bot on: pinned to `start`, running at real speed."""
+    return PinnedClock(start)
+
+
 WEBHOOK_SECRET = "test-webhook-secret"
 SIGNING_SECRET = "test-signing-secret"
 
@@ -98,7 +129,7 @@ def mention(external_id: str = "1", **overrides: Any) -> dict[str, Any]:
         "external_id": external_id,
         "url": f"https://x.com/anna/status/{external_id}",
         "text": "Hoi, mijn pas werkt nog steeds?",
-        "created_at": "2026-11-27T10:00:00+01:00",
+        "created_at": MENTION_AT.isoformat(),
         "author": {"handle": "anna", "name": "Anna de Vries", "followers": 1200},
         "addressed": True,
     }
@@ -256,8 +287,8 @@ class BotUnderTest:
             return response.status, json.loads(text) if text.startswith("{") else {}
 
     @property
-    def clock(self) -> ShiftedClock:
-        assert isinstance(self.runtime.clock, ShiftedClock)
+    def clock(self) -> PinnedClock:
+        assert isinstance(self.runtime.clock, PinnedClock)
         return self.runtime.clock
 
     async def submit_view(self, view: dict[str, Any], *, user: str, name: str) -> dict[str, Any]:
@@ -281,12 +312,21 @@ class BotUnderTest:
         await self.runtime.worker.run_until_idle()
 
 
+@pytest.fixture
+def clock() -> PinnedClock:
+    """The test's clock: the bot and the fake platforms read this one, never the real date."""
+    return pinned_clock()
+
+
 @asynccontextmanager
 async def running_bot(
-    settings: Settings, config: WebcareConfig, engine: AsyncEngine
+    settings: Settings,
+    config: WebcareConfig,
+    engine: AsyncEngine,
+    clock: PinnedClock | None = None,
 ) -> AsyncIterator[BotUnderTest]:
     """The bot serving on a free port; its outbox runs only when a test calls `deliver()`."""
-    runtime = Runtime(settings, config, engine=engine, clock=ShiftedClock())
+    runtime = Runtime(settings, config, engine=engine, clock=clock or pinned_clock())
     await runtime.start(run_worker=False)
     async with aiohttp.ClientSession() as session:
         under_test = BotUnderTest(runtime, session)
@@ -298,8 +338,8 @@ async def running_bot(
 
 @pytest.fixture
 async def bot(
-    engine: AsyncEngine, config: WebcareConfig, slack: FakeSlack
+    engine: AsyncEngine, config: WebcareConfig, slack: FakeSlack, clock: PinnedClock
 ) -> AsyncIterator[BotUnderTest]:
     """The bot in HTTP mode, as the tests drive it."""
-    async with running_bot(make_settings(slack), config, engine) as under_test:
+    async with running_bot(make_settings(slack), config, engine, clock) as under_test:
         yield under_test

@@ -18,6 +18,8 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.clock import Clock
+
 TOKEN = "mastodon-test-token-123"
 
 
@@ -52,7 +54,8 @@ class RateLimit:
 
 
 class FakeMastodon:
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock  # the test's clock: statuses posted here are dated by it
         self.url = ""
         self.host = ""
         self.notifications: list[dict[str, Any]] = []  # newest first, like the API
@@ -262,7 +265,7 @@ class FakeMastodon:
         status = self.status(
             f"<p>{_h_cards(html.escape(body['status']))}</p>",
             account=self.brand,
-            at=datetime.now(UTC),
+            at=self.clock.now(),
             visibility=body["visibility"],
             in_reply_to_id=body.get("in_reply_to_id"),
         )
@@ -294,7 +297,8 @@ class FakeBluesky:
     DID = "did:plc:acmebank000000000000000"
     PASSWORD = "abcd-efgh-ijkl-mnop"
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock  # the test's clock: messages sent here are dated by it
         self.url = ""
         self.notifications: list[dict[str, Any]] = []  # newest first
         self.posts: list[dict[str, Any]] = []  # searchable, newest first
@@ -592,7 +596,7 @@ class FakeBluesky:
         if not body.get("convoId") or not text:
             return web.json_response({"error": "InvalidRequest"}, status=400)
         self.dms.append(
-            {"convoId": body["convoId"], "text": text, "sentAt": _iso(datetime.now(UTC))}
+            {"convoId": body["convoId"], "text": text, "sentAt": _iso(self.clock.now())}
         )
         if self.dm_delay:
             await asyncio.sleep(self.dm_delay)

@@ -14,19 +14,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot import cases
 from bot.batching import batcher
 from bot.cases import Actor, InvalidTransition
-from bot.clock import ShiftedClock
 from bot.config import WebcareConfig
 from bot.ingest import Ingestor
 from bot.mentions import parse_mentions
 from storage.models import Case, CaseEvent
-from tests.conftest import mention
+from tests.conftest import mention, pinned_clock
 
 NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 AGENTS = [Actor(f"U0AGENT{i:02d}", f"Agent {i}") for i in range(12)]
 
 
 async def _cases(engine: AsyncEngine, config: WebcareConfig, count: int) -> None:
-    ingestor = Ingestor(engine=engine, config=config, clock=ShiftedClock())
+    ingestor = Ingestor(engine=engine, config=config, clock=pinned_clock(NOW))
     bodies = [mention(str(n), author={"handle": f"c{n}"}) for n in range(1, count + 1)]
     await ingestor.ingest(parse_mentions(bodies))
 

@@ -4,28 +4,29 @@ XRPC cursors, the session survives an expired token, and a reply lands in the ri
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
+from bot.clock import PinnedClock
 from bot.config import WebcareConfig, parse_config
 from bot.sources.poller import PollFailed
 from storage.models import Case, Draft, Mention
-from tests.conftest import CONFIG, BotUnderTest
+from tests.conftest import CONFIG, TEST_START, BotUnderTest
 from tests.fake_platforms import FakeBluesky
 from tests.fake_slack import FakeSlack
 from tests.test_claim import ANNA, _click, _resolve
 from tests.test_delivery import _rich_text, _texts
 from tests.test_drafts import draft_on_card
 
-NOW = datetime.now(UTC).replace(microsecond=0)
+NOW = TEST_START
 
 
 @pytest.fixture
-async def bluesky() -> AsyncIterator[FakeBluesky]:
-    async with FakeBluesky().running() as server:
+async def bluesky(clock: PinnedClock) -> AsyncIterator[FakeBluesky]:
+    async with FakeBluesky(clock).running() as server:
         yield server
 
 

@@ -5,11 +5,14 @@ shows afterwards."""
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
-from storage.models import CaseEvent
+from storage.models import Case, CaseEvent
 from tests.conftest import BotUnderTest, mention
 from tests.fake_slack import FakeSlack
 
@@ -213,3 +216,51 @@ async def test_a_click_on_a_card_whose_case_is_gone_is_answered(
             el["value"] = "999"
     await _click(bot, slack, "case_claim", ANNA, card=card)
     assert await _last_ephemeral(slack, "U0ANNA") == "This case no longer exists."
+
+
+@pytest.mark.parametrize("value", ["abc", "-1", "0", "99999999999", "1 OR 1=1", "١"])
+async def test_a_forged_button_value_changes_nothing_and_is_answered_calmly(
+    bot: BotUnderTest, slack: FakeSlack, value: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    await bot.post_webhook(mention("1"))
+    await bot.deliver()
+    forged = json.loads(json.dumps(_card(slack)))
+    for block in forged["blocks"]:
+        for element in block.get("elements", []):
+            if element.get("action_id") == "case_claim":
+                element["value"] = value
+    assert await bot.click(forged, "case_claim", user=ANNA[0], name=ANNA[1]) == 200
+    async with bot.runtime.engine.connect() as conn:
+        case = (await conn.execute(select(Case))).one()
+    assert case.owner_id is None
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+
+
+@pytest.mark.parametrize("action_id", ["case_claim", "case_resolve", "case_draft_reply"])
+async def test_a_button_on_card_a_that_names_case_b_changes_nothing(
+    bot: BotUnderTest, slack: FakeSlack, action_id: str
+) -> None:
+    await bot.post_webhook([mention("1"), mention("2", author={"handle": "bram"})])
+    await bot.deliver()
+    card_a, card_b = slack.posts("CWEBCARE1")
+    forged = json.loads(json.dumps(card_a))
+    b_id = next(
+        el["value"]
+        for block in card_b["blocks"]
+        if block["type"] == "actions"
+        for el in block["elements"]
+        if el["action_id"] == "case_claim"
+    )
+    for block in forged["blocks"]:
+        for element in block.get("elements", []):
+            if element.get("action_id") == action_id:
+                element["value"] = b_id
+    views_before = len(slack.views)
+    assert await bot.click(forged, action_id, user=ANNA[0], name=ANNA[1]) == 200
+    assert slack.ephemerals[-1]["text"] == (
+        "This button does not belong to this card: nothing was changed."
+    )
+    assert len(slack.views) == views_before  # no modal for case B either
+    async with bot.runtime.engine.connect() as conn:
+        owners = list((await conn.execute(select(Case.owner_id).order_by(Case.id))).scalars())
+    assert owners == [None, None]

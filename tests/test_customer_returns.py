@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import select, update
 
@@ -25,6 +25,36 @@ async def test_a_reply_on_a_claimed_case_pings_the_owner_and_marks_the_card(
     reply = slack.thread("CWEBCARE1", card["ts"])[-1]
     assert reply["blocks"][0]["elements"][0]["text"].startswith("<@U0ANNA> · @anna wrote again")
     assert "*Customer replied*" in _shown(card)
+
+
+async def test_a_late_message_dated_before_the_claim_is_still_news_to_the_owner(
+    bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    """A late feed or a delayed webhook: what arrives after the claim is news, whatever date
+    the platform gives it."""
+    await bot.post_webhook(mention("1", text="Mijn pas is geblokkeerd"))
+    await bot.deliver()
+    bot.clock.advance(minutes=30)
+    await _click(bot, slack, "case_claim", ANNA)
+    bot.clock.advance(minutes=5)
+    written_before_the_claim = (bot.clock.now() - timedelta(minutes=20)).isoformat()
+    await bot.post_webhook(mention("2", text="Nog iets", created_at=written_before_the_claim))
+    await bot.deliver()
+    assert "*Customer replied*" in _shown(_card(slack))
+
+
+async def test_a_message_that_arrived_before_the_claim_is_not_marked_as_a_reply(
+    bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    """The owner claimed with both messages in view: nothing new has come since."""
+    await bot.post_webhook(mention("1", text="Mijn pas is geblokkeerd"))
+    bot.clock.advance(minutes=2)
+    await bot.post_webhook(mention("2", text="Hallo??"))
+    await bot.deliver()
+    bot.clock.advance(minutes=3)
+    await _click(bot, slack, "case_claim", ANNA)
+    card = _card(slack)
+    assert "<@U0ANNA>" in _shown(card) and "*Customer replied*" not in _shown(card)
 
 
 async def test_a_mention_joins_the_case_in_its_own_channel_whatever_its_words(
@@ -69,7 +99,7 @@ async def test_after_the_reopen_window_a_new_case_starts(
     await bot.deliver()
     await _resolve(bot, slack, ANNA)
     async with bot.runtime.engine.begin() as conn:
-        long_ago = datetime.now(UTC) - timedelta(days=8)
+        long_ago = bot.clock.now() - timedelta(days=8)
         await conn.execute(update(Case).values(resolved_at=long_ago))
 
     _, later = await bot.post_webhook(mention("2"))
@@ -86,7 +116,7 @@ async def test_reopening_while_the_customer_has_another_open_case_is_refused_cle
     old_card = _card(slack)
     await _resolve(bot, slack, ANNA)
     async with bot.runtime.engine.begin() as conn:
-        long_ago = datetime.now(UTC) - timedelta(days=8)
+        long_ago = bot.clock.now() - timedelta(days=8)
         await conn.execute(update(Case).values(resolved_at=long_ago))
     await bot.post_webhook(mention("2"))  # after the window: a new, open case
     await bot.deliver()

@@ -13,10 +13,10 @@ from sqlalchemy import select
 
 from bot.config import WebcareConfig, parse_config
 from bot.webhook import sign
-from storage.models import Case, CaseEvent
+from storage.models import Case, CaseEvent, Draft
 from tests.conftest import CONFIG, BotUnderTest, mention
 from tests.fake_slack import FakeSlack
-from tests.test_claim import ANNA, _buttons, _click
+from tests.test_claim import ANNA, CARLA, _buttons, _click
 
 BRAM = ("U0BRAM", "Bram")
 HOOK_SECRET = "reply-hook-secret-123456"
@@ -227,11 +227,55 @@ async def test_a_department_that_wants_approval_gets_a_second_pair_of_eyes(
     draft = _draft_message(slack, "COUTAGES1")
     assert _buttons(draft) == ["draft_edit", "draft_approve"]
     await _click(bot, slack, "draft_approve", ANNA, card=draft)
-    assert slack.ephemerals[-1]["text"] == "Someone else has to approve your draft."
+    assert slack.ephemerals[-1]["text"] == (
+        "You wrote or edited this draft: someone else has to approve it."
+    )
     await _click(bot, slack, "draft_approve", BRAM, card=draft)
     approved = _draft_message(slack, "COUTAGES1")
     assert "approved by <@U0BRAM>" in approved["blocks"][0]["elements"][0]["text"]
     assert _buttons(approved) == ["draft_edit", "draft_mark_sent", "draft_send"]
+
+
+async def test_whoever_edited_a_draft_may_not_approve_it(
+    bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    """Four eyes: Bram rewrites Anna's draft, then approves it himself: refused, as the text
+    is his. Someone who wrote none of it approves it."""
+    await _open_draft(bot, slack, "Storing bij het inloggen", "COUTAGES1")
+    await _submit(bot, slack, "We zoeken het uit!")
+    await _click(bot, slack, "draft_edit", BRAM, card=_draft_message(slack, "COUTAGES1"))
+    await _submit(bot, slack, "Je krijgt 500 euro van ons.", who=BRAM)
+    edited = _draft_message(slack, "COUTAGES1")
+    await _click(bot, slack, "draft_approve", BRAM, card=edited)
+    assert slack.ephemerals[-1]["text"] == (
+        "You wrote or edited this draft: someone else has to approve it."
+    )
+    assert (
+        "approved by" not in _draft_message(slack, "COUTAGES1")["blocks"][0]["elements"][0]["text"]
+    )
+    await _click(bot, slack, "draft_approve", ANNA, card=edited)  # she wrote it first
+    assert slack.ephemerals[-1]["text"].startswith("You wrote or edited this draft")
+    await _click(bot, slack, "draft_approve", CARLA, card=edited)
+    approved = _draft_message(slack, "COUTAGES1")
+    assert "approved by <@U0CARLA>" in approved["blocks"][0]["elements"][0]["text"]
+
+
+async def test_an_approval_that_names_no_version_approves_nothing(
+    bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    await _open_draft(bot, slack, "Storing bij het inloggen", "COUTAGES1")
+    await _submit(bot, slack, "We zoeken het uit!")
+    draft = _draft_message(slack, "COUTAGES1")
+    forged = json.loads(json.dumps(draft))
+    for block in forged["blocks"]:
+        for element in block.get("elements", []):
+            if element.get("action_id") == "draft_approve":
+                element["value"] = element["value"].partition("@")[0]  # "12", no "@version"
+    await _click(bot, slack, "draft_approve", BRAM, card=forged)
+    assert slack.ephemerals[-1]["text"].startswith("The draft was edited after you saw it")
+    assert (
+        "approved by" not in _draft_message(slack, "COUTAGES1")["blocks"][0]["elements"][0]["text"]
+    )
 
 
 async def test_an_approval_of_text_that_was_edited_since_is_refused(
@@ -304,3 +348,31 @@ async def test_two_agents_clicking_send_at_once_publish_the_reply_once(
         "This draft is being sent right now.",
         "This draft was already sent.",
     )
+
+
+async def test_what_no_modal_of_ours_sends_is_refused_and_nothing_is_stored(
+    bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    await _open_draft(bot, slack, "Mijn factuur klopt niet", "CBILLING1")
+    answer = await _submit(bot, slack, "x" * 3001)
+    assert list(answer["errors"].values()) == ["At most 3000 characters, please (this is 3001)."]
+    forged = {
+        **slack.views[-1],
+        "private_metadata": "{not json",
+        "state": {"values": _values("Hoi")},
+    }
+    assert await bot.submit_view(forged, user=ANNA[0], name=ANNA[1]) == {}
+    await _submit(bot, slack, "We hebben het aangepast!")
+    await _click(bot, slack, "draft_mark_sent", ANNA, card=_draft_message(slack, "CBILLING1"))
+    for link in ("javascript:alert(1)", "data:text/html,hi", "x.com/acme/status/1"):
+        view = {
+            **slack.views[-1],
+            "state": {"values": {"url": {"url": {"type": "url_text_input", "value": link}}}},
+        }
+        answer = await bot.submit_view(view, user=ANNA[0], name=ANNA[1])
+        assert answer["errors"]["url"].startswith("Give the web link"), link
+    async with bot.runtime.engine.connect() as conn:
+        drafts = list(await conn.execute(select(Draft)))
+    assert [(d.text, d.status, d.sent_url) for d in drafts] == [
+        ("We hebben het aangepast!", "draft", None)
+    ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -16,10 +16,10 @@ from bot.config import WebcareConfig, parse_config
 from bot.sources.feeds import RssFeed
 from bot.sources.poller import PollFailed
 from storage.models import Mention
-from tests.conftest import CONFIG, BotUnderTest
+from tests.conftest import CONFIG, TEST_START, BotUnderTest
 from tests.fake_slack import FakeSlack
 
-NOW = datetime.now(UTC).replace(microsecond=0)
+NOW = TEST_START
 
 
 def _rfc3339(moment: datetime) -> str:

@@ -165,3 +165,30 @@ async def test_the_modal_insists_on_a_person_and_not_yourself(
     assert answer["errors"]["person"] == "You cannot forward a case to yourself."
     answer = await bot.submit_view(_submission(slack, mode="department"), user=ANNA[0], name="A")
     assert answer["errors"]["department"] == "Choose a department."
+
+
+async def test_a_forward_to_what_is_no_person_or_no_department_is_refused_in_the_modal(
+    bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    await _billing_case_with_anna(bot, slack)
+    await _click(bot, slack, "case_forward", ANNA, card=_card(slack))
+    for target in ("CBILLING1", "B0BOT", "USLACKBOT", "U1>|<!channel>", "u0lower"):
+        answer = await bot.submit_view(
+            _submission(slack, mode="person", person=target), user=ANNA[0], name=ANNA[1]
+        )
+        assert answer["errors"] == {"person": "Choose a person from your workspace."}, target
+    answer = await bot.submit_view(
+        _submission(slack, mode="department", department="marketing"), user=ANNA[0], name=ANNA[1]
+    )
+    assert answer["errors"]["department"].startswith("That department is not")
+    answer = await bot.submit_view(
+        _submission(slack, mode="person", person=PETRA[0], note="&" * 1001),
+        user=ANNA[0],
+        name=ANNA[1],
+    )
+    assert answer["errors"] == {"note": "At most 1000 characters, please (this is 1001)."}
+    await bot.deliver()
+    async with bot.runtime.engine.connect() as conn:
+        case = (await conn.execute(select(Case))).one()
+    assert (case.department, case.forwarded_to) == ("billing", None)
+    assert not slack.posts("U1>|<!channel>") and "<!channel>" not in str(slack.calls)

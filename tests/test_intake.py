@@ -14,7 +14,6 @@ from sqlalchemy import text
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.clock import ShiftedClock
 from bot.config import WebcareConfig
 from bot.ingest import Ingestor
 from bot.mentions import parse_mentions
@@ -23,7 +22,7 @@ from storage.fast_intake import sqlite_datetime
 from storage.intake import Stored, store_incoming
 from storage.migrate import upgrade
 from storage.tables import MENTIONS
-from tests.conftest import mention
+from tests.conftest import mention, pinned_clock
 
 NOW = datetime(2026, 11, 27, 9, 30, 0, 123456, tzinfo=UTC)
 TABLES = ("cases", "mentions", "case_events", "outbox")
@@ -63,7 +62,7 @@ async def stores(tmp_path: Path, config: WebcareConfig) -> AsyncIterator[list[tu
         path = tmp_path / f"{'fast' if fast else 'core'}.db"
         engine = create_engine(f"sqlite+aiosqlite:///{path}")
         await upgrade(engine)
-        ingestor = Ingestor(engine=engine, config=config, clock=ShiftedClock())
+        ingestor = Ingestor(engine=engine, config=config, clock=pinned_clock(NOW))
         made.append((Store(engine, ingestor, fast), path))
     yield made
     for store, _ in made:

@@ -10,21 +10,22 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from bot.clock import PinnedClock
 from bot.config import WebcareConfig, parse_config
 from bot.sources.poller import PollFailed
 from storage.models import Case, Mention
-from tests.conftest import CONFIG, BotUnderTest
+from tests.conftest import CONFIG, TEST_START, BotUnderTest
 from tests.fake_platforms import TOKEN, FakeMastodon
 from tests.fake_slack import FakeSlack
 from tests.test_claim import ANNA, _click
 from tests.test_drafts import draft_on_card
 
-NOW = datetime.now(UTC).replace(microsecond=0)
+NOW = TEST_START
 
 
 @pytest.fixture
-async def mastodon() -> AsyncIterator[FakeMastodon]:
-    async with FakeMastodon().running() as server:
+async def mastodon(clock: PinnedClock) -> AsyncIterator[FakeMastodon]:
+    async with FakeMastodon(clock).running() as server:
         yield server
 
 

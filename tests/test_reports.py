@@ -195,7 +195,7 @@ async def test_the_cli_exports_the_same_figures_and_a_row_per_case(
 async def test_the_slash_command_answers_with_figures_and_sends_a_chart(
     bot: BotUnderTest, slack: FakeSlack
 ) -> None:
-    now = datetime.now(AMS)
+    now = bot.clock.now().astimezone(AMS)
     await bot.post_webhook(mention("1", created_at=(now - timedelta(minutes=5)).isoformat()))
     answer = await _command(bot, "report today", response_url=slack.response_url())
     assert answer["text"] == ":hourglass_flowing_sand: Building the report…"  # Slack is answered

@@ -36,3 +36,40 @@ async def test_a_conversation_that_went_private_asks_about_the_public_close(
     modal = await _resolve(bot, slack, ANNA, public_close="no")
     assert "public_close" in [b.get("block_id") for b in modal["blocks"]]
     assert (await _resolution(bot))["public_close"] is False
+
+
+async def test_a_closing_note_longer_than_the_modal_allows_is_refused_there(
+    bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    from storage.models import Case
+    from tests.test_claim import _click
+
+    await bot.post_webhook(mention("1"))
+    await bot.deliver()
+    await _click(bot, slack, "case_resolve", ANNA)
+    values = {"closing_note": {"closing_note": {"type": "plain_text_input", "value": "<" * 2001}}}
+    answer = await bot.submit_view(
+        {**slack.views[-1], "state": {"values": values}}, user=ANNA[0], name=ANNA[1]
+    )
+    assert answer["errors"] == {"closing_note": "At most 2000 characters, please (this is 2001)."}
+    async with bot.runtime.engine.connect() as conn:
+        assert (await conn.execute(select(Case.status))).scalar_one() == "new"
+
+
+async def test_notes_that_escaping_makes_longer_still_fit_slack(
+    bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    """2,000 "<" become 8,000 characters once escaped: the line is cut after escaping, never
+    inside an entity, so Slack takes it (the fake Slack refuses text objects over 3,000)."""
+    from bot.render import NOTE_LIMIT, escape_within
+
+    await bot.post_webhook(mention("1"))
+    await bot.deliver()
+    await _resolve(bot, slack, ANNA, note="<" * 2000)
+    (line,) = _notes(slack)
+    assert line.startswith("Anna resolved this: &lt;&lt;") and line.endswith("&lt;…")
+    assert not slack.block_errors
+    assert (await _resolution(bot))["closing_note"] == "<" * 2000  # stored whole
+    for text in ("&" * 1000, "a&" * 700, "é" * 3000):
+        cut = escape_within(text)
+        assert len(cut) <= NOTE_LIMIT and not cut.rstrip("…").endswith(("&", "&a", "&am"))

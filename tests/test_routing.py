@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from hypothesis import given
@@ -11,7 +10,7 @@ from hypothesis import strategies as st
 from bot.config import WebcareConfig, parse_config
 from bot.mentions import MentionIn
 from bot.routing import Router, fold
-from tests.conftest import CONFIG
+from tests.conftest import CONFIG, MENTION_AT
 
 
 def _mention(text: str, **extra: Any) -> MentionIn:
@@ -20,7 +19,7 @@ def _mention(text: str, **extra: Any) -> MentionIn:
             "source": "x",
             "external_id": "1",
             "text": text,
-            "created_at": datetime.now(UTC),
+            "created_at": MENTION_AT,
             "author": {"handle": "anna", "followers": extra.pop("followers", 10)},
             **extra,
         }

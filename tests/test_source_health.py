@@ -7,32 +7,33 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
+from bot.clock import PinnedClock
 from bot.config import WebcareConfig, parse_config
 from bot.sources.poller import PollFailed
 from storage.models import Mention
-from tests.conftest import CONFIG, BotUnderTest, mention
+from tests.conftest import CONFIG, TEST_START, BotUnderTest, mention
 from tests.fake_platforms import TOKEN, FakeBluesky, FakeMastodon
 from tests.fake_slack import FakeSlack
 from tests.test_status import _command, _text, open_home
 
-NOW = datetime.now(UTC).replace(microsecond=0)
+NOW = TEST_START
 ALERTS = "C0SOURCES1"
 
 
 @pytest.fixture
-async def mastodon() -> AsyncIterator[FakeMastodon]:
-    async with FakeMastodon().running() as server:
+async def mastodon(clock: PinnedClock) -> AsyncIterator[FakeMastodon]:
+    async with FakeMastodon(clock).running() as server:
         yield server
 
 
 @pytest.fixture
-async def bluesky() -> AsyncIterator[FakeBluesky]:
-    async with FakeBluesky().running() as server:
+async def bluesky(clock: PinnedClock) -> AsyncIterator[FakeBluesky]:
+    async with FakeBluesky(clock).running() as server:
         yield server
 
 

@@ -3,7 +3,6 @@ item becomes a valid mention object, or is skipped."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from hypothesis import given, settings
@@ -14,7 +13,7 @@ from bot.mentions import parse_mentions
 from bot.sources.bluesky import _item as bluesky_item
 from bot.sources.feeds import plain_text
 from bot.sources.mastodon import Mastodon
-from tests.conftest import CONFIG
+from tests.conftest import CONFIG, MENTION_AT
 
 MASTODON = Mastodon(
     parse_config(
@@ -110,7 +109,7 @@ def test_any_bluesky_post_is_a_mention_or_skipped(
         },
         "indexedAt": "2026-11-27T10:00:01Z",
     }
-    _valid_or_none(bluesky_item(post, addressed=False, published=datetime.now(UTC)))
+    _valid_or_none(bluesky_item(post, addressed=False, published=MENTION_AT))
 
 
 @settings(max_examples=150)
@@ -140,5 +139,5 @@ def test_any_feed_entry_is_a_mention_or_skipped(
         f"<description>{escape(summary)}</description><author>{escape(author)}</author>"
         "</item></channel></rss>"
     )
-    for item in parse_feed(body.encode(), feed=feed, fetched_at=datetime.now(UTC)):  # type: ignore[arg-type]
+    for item in parse_feed(body.encode(), feed=feed, fetched_at=MENTION_AT):  # type: ignore[arg-type]
         parse_mentions(item.mention)

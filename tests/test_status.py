@@ -56,7 +56,7 @@ async def _board(bot: BotUnderTest, slack: FakeSlack) -> None:
         ]
     )
     await bot.deliver()
-    now = datetime.now(UTC)
+    now = bot.clock.now()
     async with bot.runtime.engine.begin() as conn:
         await conn.execute(
             update(Case)

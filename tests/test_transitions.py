@@ -11,12 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import cases
 from bot.cases import TRANSITIONS, Action, Actor, InvalidTransition
-from bot.clock import ShiftedClock
 from bot.config import WebcareConfig
 from bot.ingest import Ingestor
 from bot.mentions import parse_mentions
 from storage.models import Case, CaseEvent, CaseStatus
-from tests.conftest import mention
+from tests.conftest import mention, pinned_clock
 
 ANNA = Actor("U0ANNA", "Anna")
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
@@ -54,7 +53,7 @@ async def _attempt(engine: AsyncEngine, action: Action) -> None:
 async def test_every_action_outside_the_table_is_refused_and_writes_nothing(
     engine: AsyncEngine, config: WebcareConfig, status: CaseStatus
 ) -> None:
-    ingestor = Ingestor(engine=engine, config=config, clock=ShiftedClock())
+    ingestor = Ingestor(engine=engine, config=config, clock=pinned_clock(NOW))
     await ingestor.ingest(parse_mentions([mention("1")]))
     async with engine.begin() as conn:
         await conn.execute(update(Case).values(status=status, owner_id="U0BRAM"))

@@ -98,16 +98,16 @@ async def test_a_bad_field_names_where_it_is_and_the_batch_is_not_half_stored(
 ) -> None:
     good = mention("1")
     bad = mention("2")
-    del bad["author"]["handle"]
+    del bad["external_id"]  # without an id of its own it cannot be a case
     status, body = await bot.post_webhook([good, bad])
     assert status == 400
-    assert body["field"] == "[1].author.handle"
+    assert body["field"] == "[1].external_id"
     assert await _stored_nothing(bot)
 
-    status, body = await bot.post_webhook(mention("3", source="myspace"))
+    no_source = mention("3")
+    del no_source["source"]
+    status, body = await bot.post_webhook(no_source)
     assert status == 400 and body["field"] == "source"
-    status, body = await bot.post_webhook(mention("4", created_at="yesterday"))
-    assert status == 400 and body["field"] == "created_at"
     status, body = await bot.post_webhook([])
     assert status == 400 and "no mentions" in body["error"]
     status, body = await bot.post_webhook("just a string")
@@ -166,13 +166,13 @@ async def test_the_readme_contact_form_example_works_as_written(bot: BotUnderTes
     )
 
 
-async def test_values_that_only_grow_too_long_after_normalising_are_a_400(
+async def test_values_that_only_grow_too_long_after_normalising_are_kept_short(
     bot: BotUnderTest,
 ) -> None:
     status, body = await bot.post_webhook(mention("1", author={"handle": "ß" * 150}))
-    assert status == 400 and body["field"] == "author.handle"
+    assert status == 202  # folded to 300 characters, kept as the first 200
     long_url = "https://example.com/" + "a" * 2100
     status, body = await bot.post_webhook(mention("2", url=long_url))
-    assert status == 400 and body["field"] == "url"
+    assert status == 202 and body["normalised"][0]["field"] == "url"
     status, body = await bot.post_webhook(mention("3\x00", text="nul in the id"))
     assert status == 202
