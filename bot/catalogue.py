@@ -355,6 +355,13 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
         "nl": "Dat kan niet bij een case met status “{status}”.",
     },
     "error.not_found": {"en": "This case no longer exists.", "nl": "Deze case bestaat niet meer."},
+    "status.dead_jobs": {
+        "en": ":warning: {count} message(s) could not be posted to Slack and wait for an admin: "
+        "`webcare outbox` shows why, `webcare outbox retry` sends them again.",
+        "nl": ":warning: {count} bericht(en) konden niet in Slack worden geplaatst en wachten op "
+        "een beheerder: `webcare outbox` laat zien waarom, `webcare outbox retry` stuurt ze "
+        "opnieuw.",
+    },
     "error.wrong_card": {
         "en": "This button does not belong to this card: nothing was changed.",
         "nl": "Deze knop hoort niet bij deze kaart: er is niets veranderd.",

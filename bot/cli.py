@@ -77,6 +77,12 @@ def _parser() -> argparse.ArgumentParser:
     try_one = sources_sub.add_parser("test", help="fetch a feed once: what would come in, where")
     try_one.add_argument("name")
     try_one.set_defaults(run=_sources_test)
+    box = sub.add_parser("outbox", help="messages Slack refused for good (parked as dead)")
+    box.set_defaults(run=_outbox)
+    box_sub = box.add_subparsers(metavar="ACTION")
+    retry = box_sub.add_parser("retry", help="send parked messages again (all, or these ids)")
+    retry.add_argument("ids", nargs="*", type=int, metavar="ID")
+    retry.set_defaults(run=_outbox_retry)
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(metavar="ACTION")
     upgrade = db_sub.add_parser("upgrade", help="migrate the schema to the newest version")
@@ -200,6 +206,27 @@ def _sources(_args: argparse.Namespace, settings: Settings) -> int:
             f"{source.name}  {source.type} {_where(source)}  every {source.interval_seconds}s  "
             f"{seen} items  {status}"
         )
+    return 0
+
+
+def _outbox(_args: argparse.Namespace, settings: Settings) -> int:
+    from bot.serve import dead_jobs
+
+    jobs = asyncio.run(dead_jobs(settings))
+    if not jobs:
+        print("nothing parked: every message reached Slack or is on its way")
+        return 0
+    for job in jobs:
+        print(f"{job.id}  {job.kind}  {job.channel}  {job.last_error or '?'}")
+    print(f"{len(jobs)} parked; `webcare outbox retry` sends them again (the bot must run)")
+    return 0
+
+
+def _outbox_retry(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.serve import retry_dead_jobs
+
+    queued, skipped = asyncio.run(retry_dead_jobs(settings, args.ids))
+    print(f"{queued} queued again" + (f", {skipped} not parked (any more)" if skipped else ""))
     return 0
 
 

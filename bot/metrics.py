@@ -46,6 +46,11 @@ DATABASE_UP = Gauge(
     "webcare_database_up", "1 while the database answers, 0 during an outage", registry=REGISTRY
 )
 DATABASE_UP.set(1)
+OUTBOX_DEAD = Gauge(
+    "webcare_outbox_dead",
+    "Messages Slack refused for good, parked until `webcare outbox retry`",
+    registry=REGISTRY,
+)
 OUTBOX_WAITING = Gauge(
     "webcare_outbox_waiting", "Outbox jobs not yet accepted by Slack", registry=REGISTRY
 )

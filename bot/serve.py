@@ -205,6 +205,36 @@ async def export_report(settings: Settings, config: WebcareConfig, args: Any) ->
     return out.getvalue()
 
 
+async def dead_jobs(settings: Settings) -> list[Any]:
+    from storage import outbox
+
+    engine = create_engine(settings.database_url)
+    try:
+        async with engine.connect() as conn:
+            return await conn.run_sync(outbox.dead_jobs)
+    finally:
+        await engine.dispose()
+
+
+async def retry_dead_jobs(settings: Settings, ids: Sequence[int]) -> tuple[int, int]:
+    """Queue parked jobs again (all when `ids` is empty): (queued, skipped)."""
+    from storage import outbox
+
+    engine = create_engine(settings.database_url)
+    try:
+        async with engine.begin() as conn:
+            wanted = list(ids) or [job.id for job in await conn.run_sync(outbox.dead_jobs)]
+            queued = 0
+            for job_id in wanted:
+                queued += await conn.run_sync(
+                    lambda sync, job_id=job_id: outbox.retry_dead(sync, job_id=job_id)
+                )
+        return queued, len(wanted) - queued
+    finally:
+        close_unit_of_work(engine)
+        await engine.dispose()
+
+
 async def source_states(settings: Settings) -> dict[str, Any]:
     from storage.cursors import all_cursors
 

@@ -88,6 +88,7 @@ def metrics_handler(runtime: Runtime):  # type: ignore[no-untyped-def]
             async with asyncio.timeout(3), runtime.engine.connect() as conn:
                 metrics.OUTBOX_WAITING.set(await conn.run_sync(outbox.pending_count))
                 backlog.show(await conn.run_sync(outbox.backlog), now=runtime.clock.now())
+                metrics.OUTBOX_DEAD.set(await conn.run_sync(outbox.dead_count))
                 rows = await cursors.all_cursors(conn)
             metrics.show_sources(
                 source_report(

@@ -88,10 +88,14 @@ def status_blocks(
     lang: Lang,
     sources_down: Mapping[str, Down] | None = None,
     behind: Sequence[Backlog] = (),
+    dead_jobs: int = 0,
 ) -> list[Block]:
     blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text=t("status.title", lang)))]
     if behind:
         blocks.append(behind_block(behind, now=now, lang=lang))
+    if dead_jobs:  # lost messages nobody would see otherwise
+        text = t("status.dead_jobs", lang, count=dead_jobs)
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=text)))
     if sources_down:  # first: a quiet day may just be a broken feed
         blocks.append(sources_down_block(sources_down, lang=lang))
     for status in statuses:

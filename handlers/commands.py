@@ -15,7 +15,7 @@ from bot.reports import PERIODS, build_report, period_bounds
 from bot.services import Services
 from bot.status_views import mine_blocks, status_blocks
 from bot.team_status import find_department, team_status
-from storage import stats
+from storage import outbox, stats
 
 
 def register(app: AsyncApp) -> None:
@@ -81,6 +81,8 @@ async def _status(
     statuses = await team_status(services.engine, config=config, now=now, only=only)
     down = await services.source_health.down_sources() if services.source_health else {}
     late = behind(await channel_backlog(services.engine), now=now)
+    async with services.engine.connect() as conn:
+        dead = await conn.run_sync(outbox.dead_count)
     blocks = status_blocks(
         statuses,
         now=now,
@@ -88,6 +90,7 @@ async def _status(
         lang=lang,
         sources_down=down,
         behind=late,
+        dead_jobs=dead,
     )
     return {"text": t("status.title", lang), "blocks": as_dicts(blocks)}
 

@@ -6,6 +6,7 @@ import asyncio
 import json
 from typing import Any
 
+import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select, update
 
@@ -368,3 +369,42 @@ async def test_when_a_channel_is_behind_urgent_then_high_cases_are_posted_first(
     assert ["factuur 3" in o for o in order] == [True, False, False, False]
     assert ["factuur 2" in o for o in order] == [False, True, False, False]
     assert ["factuur 0" in o for o in order][2] and ["factuur 1" in o for o in order][3]
+
+
+async def test_a_parked_message_is_seen_and_can_be_sent_again(
+    bot: BotUnderTest,
+    slack: FakeSlack,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A message Slack refused for good is no silent loss: /metrics counts it, /webcare
+    status tells the team, and `webcare outbox retry` sends it once the cause is fixed."""
+    from bot.cli import main
+    from storage import outbox
+    from tests.test_status import _command
+
+    slack.missing_channels.add("CBILLING1")  # e.g. the bot was removed from the channel
+    await bot.post_webhook(mention("1", text="Mijn factuur klopt niet"))
+    await bot.deliver()
+    assert slack.posts("CBILLING1") == []
+    async with bot.session.get(f"{bot.url}/metrics") as response:
+        assert "webcare_outbox_dead 1.0" in await response.text()
+    answer = await _command(bot, "status")
+    assert "1 message(s) could not be posted to Slack" in json.dumps(answer["blocks"])
+
+    slack.missing_channels.discard("CBILLING1")  # the channel is back
+    if bot.runtime.engine.dialect.name == "sqlite":  # the CLI reaches the SQLite file by URL
+        url = bot.runtime.engine.url.render_as_string(hide_password=False)
+        monkeypatch.setenv("DATABASE_URL", url)
+        assert await asyncio.to_thread(main, ["outbox"]) == 0
+        assert "channel_not_found" in capsys.readouterr().out
+        assert await asyncio.to_thread(main, ["outbox", "retry"]) == 0
+        assert capsys.readouterr().out.startswith("1 queued again")
+    else:
+        async with bot.runtime.engine.begin() as conn:
+            (job,) = await conn.run_sync(outbox.dead_jobs)
+            assert await conn.run_sync(lambda sync: outbox.retry_dead(sync, job_id=job.id))
+    await bot.deliver()
+    assert len(slack.posts("CBILLING1")) == 1
+    answer = await _command(bot, "status")
+    assert "could not be posted" not in json.dumps(answer["blocks"])
