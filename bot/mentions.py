@@ -54,6 +54,10 @@ def plausible(moment: datetime) -> bool:
 _CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
+# Explicit direction embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069).
+_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
 def _clean(text: str) -> str:
     # NFC so "é" typed two ways is one string; drop NULs and other controls except newline/tab.
     return _CONTROLS.sub("", unicodedata.normalize("NFC", text)).strip()
@@ -82,9 +86,20 @@ class Author(_Model):
     @field_validator("handle")
     @classmethod
     def _normalise_handle(cls, handle: str) -> str:
-        # "@Anna" and "anna" are the same customer when threading into a case.
-        folded = handle.removeprefix("@").casefold() or handle
+        # "@Anna", "anna", "ａｎｎａ" (full-width) and "an\u200bna" (a zero-width space) are one
+        # customer when threading into a case: NFKC folds look-alike forms, and format
+        # characters (zero-width, direction marks) are invisible, so they cannot tell two
+        # customers apart.
+        compatible = unicodedata.normalize("NFKC", handle)
+        visible = "".join(c for c in compatible if unicodedata.category(c) != "Cf").strip()
+        folded = visible.removeprefix("@").casefold() or visible or handle
         return folded[:MAX_HANDLE]  # casefold can grow a string ("ß" → "ss")
+
+    @field_validator("name")
+    @classmethod
+    def _no_direction_overrides(cls, name: str | None) -> str | None:
+        # A right-to-left override in a name turns the rest of the card's line around.
+        return _BIDI_CONTROLS.sub("", name).strip() or None if name else name
 
     @field_validator("url")
     @classmethod

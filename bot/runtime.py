@@ -20,6 +20,7 @@ from bot.ingest import Ingestor
 from bot.languages import PeopleLanguages
 from bot.replies import ReplyPublisher
 from bot.scheduler import Scheduler
+from bot.sealed import modal_key
 from bot.server import create_web_app
 from bot.services import Services, Workspace
 from bot.settings import Settings
@@ -93,6 +94,7 @@ class Runtime:
                 engine=self.engine, config=config, http=self.sources_http, sources=self.sources
             ),
             source_health=self.poller.health,
+            modal_key=modal_key(settings.slack_bot_token),
             languages=PeopleLanguages(self.worker.client, default=lang)
             if settings.webcare_user_language
             else None,

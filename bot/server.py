@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -54,8 +55,17 @@ def slack_events_handler(bolt_app: AsyncApp):  # type: ignore[no-untyped-def]
 
 
 def health_handler(runtime: Runtime):  # type: ignore[no-untyped-def]
-    async def handle(_request: web.Request) -> web.Response:
-        body: dict[str, object] = {"slack": await runtime.slack_state()}
+    """Up or down for anyone (a load balancer, a monitor); the detail only with the token:
+    /healthz is unauthenticated, and workspace names or a feed's errors are nobody's business."""
+    token = runtime.settings.webcare_health_token
+
+    async def handle(request: web.Request) -> web.Response:
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        detail = bool(token) and hmac.compare_digest(given.encode(), token.encode())
+        slack = await runtime.slack_state()
+        if not detail:
+            slack["auth"] = str(slack["auth"]).split(":")[0]  # "ok", "error", "unreachable"
+        body: dict[str, object] = {"slack": slack}
         try:
             async with asyncio.timeout(3):
                 await ping(runtime.engine)
@@ -65,13 +75,18 @@ def health_handler(runtime: Runtime):  # type: ignore[no-untyped-def]
                         await conn.run_sync(outbox.backlog), now=runtime.clock.now()
                     )
                     if late:  # only while behind: a quiet health check stays as it was
-                        body["behind"] = late
+                        body["behind"] = late if detail else [{**b, "channel": "?"} for b in late]
                     rows = await cursors.all_cursors(conn)
-                    body["sources"] = source_report(
+                    sources = source_report(
                         runtime.config,
                         rows,
                         now=runtime.clock.now(),
                         polled=runtime.poller.health.polled,
+                    )
+                    body["sources"] = (
+                        sources
+                        if detail
+                        else {name: "down" if s["down"] else "ok" for name, s in sources.items()}
                     )
         except Exception as exc:
             body["database"] = f"down: {type(exc).__name__}"

@@ -38,6 +38,7 @@ class Services:
     replies: ReplyPublisher | None = None  # publishes approved drafts on their platform
     source_health: SourceHealth | None = None  # which polled sources are down
     languages: PeopleLanguages | None = None  # each person's language (else `lang` for all)
+    modal_key: bytes = b""  # seals modals' private_metadata (bot.sealed)
 
     def calendar_for(self, department_key: str) -> BusinessCalendar:
         return BusinessCalendar(self.config.hours_for(self.config.department(department_key)))

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     # Answer each person in their own Slack language (en or nl) where only they see it (modals,
     # ephemeral messages, /webcare, App Home). Off by default: many people keep Slack's en-US.
     webcare_user_language: bool = False
+    # With it, `GET /healthz` sent with `Authorization: Bearer <token>` shows the detail
+    # (workspace, bot, each source's errors and lag); without it anyone sees only up or down.
+    webcare_health_token: str | None = None
 
     @field_validator("slack_api_url")
     @classmethod

@@ -36,6 +36,7 @@ from handlers.payloads import (
     payload_id,
     refusal_text,
     replace_clicked_message,
+    sealed_case_modal,
     tell,
 )
 from storage.cases import get_case as read_case
@@ -130,6 +131,7 @@ async def open_follow_up_modal(
     if not await _on_its_card(client, body, services, case_id, context["lang"]):
         return
     view = follow_up_modal(case_id=case_id, lang=context["lang"])
+    view = sealed_case_modal(view, case_id=case_id, user=body["user"]["id"], services=services)
     await client.views_open(trigger_id=body["trigger_id"], view=view)
 
 
@@ -152,6 +154,7 @@ async def open_forward_modal(
         config=services.config,
         lang=context["lang"],
     )
+    view = sealed_case_modal(view, case_id=case_id, user=body["user"]["id"], services=services)
     await client.views_open(trigger_id=body["trigger_id"], view=view)
 
 
@@ -219,6 +222,7 @@ async def open_resolve_modal(
     async with services.engine.connect() as conn:
         ask = await went_private(conn, case_id=case_id)  # one indexed query: well within 3 s
     view = resolve_modal(case_id=case_id, ask_public_close=ask, lang=context["lang"])
+    view = sealed_case_modal(view, case_id=case_id, user=body["user"]["id"], services=services)
     await client.views_open(trigger_id=body["trigger_id"], view=view)
 
 

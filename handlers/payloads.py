@@ -14,6 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import background
 from bot.cases import Actor, InvalidTransition
 from bot.i18n import Lang, t
+from bot.sealed import seal, unseal
 from bot.services import Services
 from storage.cases import card_of
 
@@ -63,6 +64,21 @@ async def on_its_card(
         await tell(client, clicker, t("error.wrong_card", lang))
         return False
     return True
+
+
+def sealed_case_modal(view: Any, *, case_id: int, user: str, services: Services) -> Any:
+    """The modal with its case id sealed for `user` (see bot.sealed)."""
+    view.private_metadata = seal(str(case_id), user=user, key=services.modal_key)
+    return view
+
+
+def case_of_modal(view: dict[str, Any], body: dict[str, Any], services: Services) -> int:
+    """The case a submitted modal was opened for, by this person; BadPayload otherwise."""
+    user = (body.get("user") or {}).get("id", "")
+    value = unseal(view.get("private_metadata"), user=user, key=services.modal_key)
+    if value is None:
+        raise BadPayload("a modal's metadata that we did not seal for this person")
+    return payload_id(value)
 
 
 def actor_of(body: dict[str, Any]) -> Actor:

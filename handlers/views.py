@@ -18,7 +18,7 @@ from bot.resolve import MAX_NOTE as MAX_CLOSING_NOTE
 from bot.resolve import MODAL_ID as RESOLVE_MODAL
 from bot.resolve import NOTE, read_resolve_modal
 from bot.services import Services
-from handlers.payloads import actor_of, payload_id, refusal_text
+from handlers.payloads import actor_of, case_of_modal, refusal_text
 from storage.cases import get_case
 
 
@@ -33,7 +33,7 @@ async def forward_case(
 ) -> None:
     services: Services = context["services"]
     lang, now, actor = context["lang"], services.clock.now(), actor_of(body)
-    case_id = payload_id(view["private_metadata"])
+    case_id = case_of_modal(view, body, services)
     try:
         request = read_forward_modal(
             view["state"]["values"],
@@ -93,7 +93,7 @@ async def resolve_case(
     try:
         await cases.resolve(
             services.engine,
-            case_id=payload_id(view["private_metadata"]),
+            case_id=case_of_modal(view, body, services),
             actor=actor_of(body),
             now=services.clock.now(),
             closing_note=closing_note,
@@ -115,7 +115,7 @@ async def schedule_follow_up(
 ) -> None:
     services: Services = context["services"]
     lang, now = context["lang"], services.clock.now()
-    case_id = payload_id(view["private_metadata"])
+    case_id = case_of_modal(view, body, services)
     async with services.engine.connect() as conn:
         case = await get_case(conn, case_id=case_id)
     if case is None:

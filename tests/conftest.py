@@ -69,6 +69,9 @@ def pinned_clock(start: datetime = TEST_START) -> PinnedClock:
 
 WEBHOOK_SECRET = "test-webhook-secret"
 SIGNING_SECRET = "test-signing-secret"
+HEALTH_TOKEN = "test-health-token"
+# What an operator's monitoring sends to see /healthz in detail.
+HEALTH_DETAIL = {"Authorization": f"Bearer {HEALTH_TOKEN}"}
 
 CONFIG: dict[str, Any] = {
     "business_hours": {
@@ -181,6 +184,7 @@ def make_settings(slack: FakeSlack, **overrides: Any) -> Settings:
         "slack_signing_secret": SIGNING_SECRET,
         "slack_api_url": slack.api_url,
         "webhook_secret": WEBHOOK_SECRET,
+        "webcare_health_token": HEALTH_TOKEN,
         "host": "127.0.0.1",
         "port": 0,
         "webcare_channel_interval": 0,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import aiohttp
 
 from bot.config import WebcareConfig
@@ -51,3 +53,20 @@ async def test_metrics_count_mentions_and_deliveries(bot: BotUnderTest) -> None:
     assert "webcare_mentions_duplicate_total" in text
     assert 'webcare_slack_delivered_total{kind="post_card"}' in text
     assert "webcare_outbox_waiting 0.0" in text
+
+
+async def test_health_shows_anyone_up_or_down_and_the_detail_only_with_the_token(
+    bot: BotUnderTest,
+) -> None:
+    """/healthz is unauthenticated: no workspace or bot name, no source's errors for anyone;
+    the operator's monitoring sends the token and sees it all."""
+    from tests.conftest import HEALTH_DETAIL
+
+    for headers in ({}, {"Authorization": "Bearer wrong"}):
+        async with bot.session.get(f"{bot.url}/healthz", headers=headers) as response:
+            public = await response.json()
+        assert response.status == 200 and public["slack"]["auth"] == "ok"
+        assert "Fake Team" not in json.dumps(public) and "webcare" not in json.dumps(public)
+    async with bot.session.get(f"{bot.url}/healthz", headers=HEALTH_DETAIL) as response:
+        detail = await response.json()
+    assert detail["slack"]["auth"] == "ok: webcare in Fake Team"

@@ -14,7 +14,7 @@ from bot.clock import PinnedClock
 from bot.config import WebcareConfig, parse_config
 from bot.sources.poller import PollFailed
 from storage.models import Case, Mention
-from tests.conftest import CONFIG, TEST_START, BotUnderTest
+from tests.conftest import CONFIG, HEALTH_DETAIL, TEST_START, BotUnderTest
 from tests.fake_platforms import TOKEN, FakeMastodon
 from tests.fake_slack import FakeSlack
 from tests.test_claim import ANNA, _click
@@ -193,7 +193,7 @@ async def test_failures_are_clear_and_harm_nothing(
         await build_sources(wrong)["mastodon"].fetch(
             bot.runtime.sources_http, _empty(), now=NOW, backfill_from=NOW - timedelta(days=1)
         )
-    async with bot.session.get(f"{bot.url}/healthz") as response:
+    async with bot.session.get(f"{bot.url}/healthz", headers=HEALTH_DETAIL) as response:
         health = (await response.json())["sources"]["mastodon"]
     assert health["failures_in_a_row"] == 2 and "Timeout" in health["last_error"]
     status, _ = await bot.post_webhook({**_webhook_mention(), "external_id": "w1"})

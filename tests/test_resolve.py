@@ -73,3 +73,38 @@ async def test_notes_that_escaping_makes_longer_still_fit_slack(
     for text in ("&" * 1000, "a&" * 700, "é" * 3000):
         cut = escape_within(text)
         assert len(cut) <= NOTE_LIMIT and not cut.rstrip("…").endswith(("&", "&a", "&am"))
+
+
+async def test_a_resolve_modal_closes_only_its_own_case_and_only_for_its_opener(
+    bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    """A submission is a payload like any other: private_metadata naming another case, or the
+    modal submitted by someone it was not opened for, changes nothing."""
+    from storage.models import Case
+    from tests.test_claim import BRAM, _click
+
+    await bot.post_webhook([mention("1"), mention("2", author={"handle": "bram"})])
+    await bot.deliver()
+    await _click(bot, slack, "case_resolve", ANNA, card=slack.posts("CWEBCARE1")[0])
+    modal = slack.views[-1]
+    sealed = modal["private_metadata"]
+    values = {"closing_note": {"closing_note": {"type": "plain_text_input", "value": None}}}
+    for forged, who in (
+        ("2", ANNA),  # another case, unsealed
+        (sealed.replace("1|", "2|", 1), ANNA),  # another case under case 1's seal
+        (sealed, BRAM),  # the right modal, submitted by someone else
+    ):
+        view = {**modal, "private_metadata": forged, "state": {"values": values}}
+        assert await bot.submit_view(view, user=who[0], name=who[1]) == {}
+    async with bot.runtime.engine.connect() as conn:
+        assert list((await conn.execute(select(Case.status).order_by(Case.id))).scalars()) == [
+            "new",
+            "new",
+        ]
+    view = {**modal, "state": {"values": values}}
+    assert await bot.submit_view(view, user=ANNA[0], name=ANNA[1]) == {}
+    async with bot.runtime.engine.connect() as conn:
+        assert list((await conn.execute(select(Case.status).order_by(Case.id))).scalars()) == [
+            "resolved",
+            "new",
+        ]

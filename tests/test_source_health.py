@@ -16,7 +16,7 @@ from bot.clock import PinnedClock
 from bot.config import WebcareConfig, parse_config
 from bot.sources.poller import PollFailed
 from storage.models import Mention
-from tests.conftest import CONFIG, TEST_START, BotUnderTest, mention
+from tests.conftest import CONFIG, HEALTH_DETAIL, TEST_START, BotUnderTest, mention
 from tests.fake_platforms import TOKEN, FakeBluesky, FakeMastodon
 from tests.fake_slack import FakeSlack
 from tests.test_status import _command, _text, open_home
@@ -97,7 +97,7 @@ async def test_a_failing_source_is_alerted_once_listed_in_status_and_recovers_on
     home = await open_home(bot, slack, "U0ANNA")
     assert home["blocks"][1]["text"]["text"].startswith(":warning: Sources down: *bsky*")
     assert await _metric(bot, 'webcare_source_down{source="bsky",type="bluesky"}') == 1
-    async with bot.session.get(f"{bot.url}/healthz") as response:
+    async with bot.session.get(f"{bot.url}/healthz", headers=HEALTH_DETAIL) as response:
         shown = (await response.json())["sources"]["bsky"]
     assert shown["down"] and shown["down_reason"] == "failing" and shown["failures_in_a_row"] == 2
 
@@ -186,7 +186,7 @@ async def test_a_busy_source_that_stops_is_noticed_from_its_own_pace(
             .where(SourceCursor.name == "bsky")
             .values(items_learned=600, first_success_at=bot.clock.now() - timedelta(hours=50))
         )
-    async with bot.session.get(f"{bot.url}/healthz") as response:
+    async with bot.session.get(f"{bot.url}/healthz", headers=HEALTH_DETAIL) as response:
         shown = (await response.json())["sources"]["bsky"]
     assert shown["quiet_after_minutes"] == 3 * 24 * 60  # ten gaps is 50 minutes: the floor
     bot.clock.advance(hours=60)

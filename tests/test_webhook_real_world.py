@@ -275,3 +275,20 @@ def test_every_real_world_mention_with_a_source_and_an_id_becomes_a_case(
     assert stored.author.followers is None or 0 <= stored.author.followers <= MAX_FOLLOWERS
     assert 1990 <= stored.created_at.year <= 2200 and len(stored.author.handle) <= 200
     assert stored.author.url is None or str(stored.author.url).startswith("http")
+
+
+async def test_one_customer_however_their_handle_is_spelled_and_no_reversed_names(
+    bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    status, body = await bot.post_webhook(
+        [
+            mention("1", author={"handle": "anna", "name": "\u202eAnna de Vries"}),
+            mention("2", author={"handle": "ａｎｎａ"}),  # full-width letters
+            mention("3", author={"handle": "an\u200bna"}),  # a zero-width space
+            mention("4", author={"handle": "@ANNA\u2060"}),  # a word joiner
+        ]
+    )
+    assert status == 202 and body["case_ids"] == [1]
+    await bot.deliver()
+    card = slack.posts("CWEBCARE1")[0]
+    assert "Anna de Vries" in _shown(card) and "\u202e" not in json.dumps(card, ensure_ascii=False)

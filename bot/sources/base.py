@@ -21,15 +21,17 @@ USER_AGENT = "webcare-router (+https://github.com/webcare-router)"
 class PollFailed(Exception):
     """The source could not be read this time; `retry_after` (seconds) when it said so.
 
-    The reason is shown in Slack and in /healthz, so a URL in it loses its query string (a
-    private feed's key or a Google Alerts id travels there)."""
+    The reason is shown in Slack, the log and /healthz, so a URL in it keeps only its host:
+    a private feed's key travels in the query, a Google Alerts feed's ids in the path
+    (`/alerts/feeds/<user>/<alert>`). The source is known by its configured name anyway."""
 
     def __init__(self, reason: str, retry_after: float | None = None) -> None:
-        super().__init__(_QUERY.sub(r"\1?…", reason))
+        super().__init__(_URL_REST.sub(r"\1/…", reason))
         self.retry_after = retry_after
 
 
-_QUERY = re.compile(r"(https?://[^\s?'\"<>]+)\?[^\s'\"<>]*")
+# Everything after a URL's scheme and host: its path, query and fragment.
+_URL_REST = re.compile(r"(https?://[^\s/?#'\"<>]+)[/?#][^\s'\"<>]*")
 
 
 class ReplyRefused(Exception):
