@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import re
 import sys
@@ -25,32 +24,38 @@ class ServeProcess:
         self.process = process
         self.port: int | None = None
         self.log = bytearray()  # everything it wrote to stderr so far
+        # Always read its log: a full pipe would block the process mid-write.
+        self._pump = asyncio.create_task(self._read_log())
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    async def read_until(self, pattern: bytes, within: float = 30) -> re.Match[bytes]:
-        """Read its log until `pattern` shows up (or it exits)."""
+    async def _read_log(self) -> None:
         assert self.process.stderr is not None
+        while line := await self.process.stderr.readline():
+            self.log += line
+
+    async def read_until(self, pattern: bytes, within: float = 30) -> re.Match[bytes]:
+        """Wait until `pattern` shows up in its log (or it exits)."""
         async with asyncio.timeout(within):
             while not (found := re.search(pattern, self.log)):
-                line = await self.process.stderr.readline()
-                if not line:
+                if self._pump.done():
                     raise AssertionError(f"webcare serve exited:\n{self.log.decode()}")
-                self.log += line
+                await asyncio.sleep(0.02)
         return found
 
     async def stop(self) -> int:
         if self.process.returncode is None:
             self.process.terminate()
-        with contextlib.suppress(TimeoutError):
+        try:
             async with asyncio.timeout(20):
-                rest = await self.process.stderr.read() if self.process.stderr else b""
-                self.log += rest
-                return await self.process.wait()
-        self.process.kill()
-        return await self.process.wait()
+                code = await self.process.wait()
+                await self._pump
+                return code
+        except TimeoutError:
+            self.process.kill()
+            return await self.process.wait()
 
 
 def serve_env(tmp_path: Path, slack: FakeSlack, database_url: str, **extra: str) -> dict[str, str]:

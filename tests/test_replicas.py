@@ -1,0 +1,134 @@
+"""Two `webcare serve` replicas on one PostgreSQL database, driven from outside as a load
+balancer would: every card posted exactly once, and one owner however clicks are spread."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import Counter
+from pathlib import Path
+from urllib.parse import urlencode
+
+import aiohttp
+import pytest
+from sqlalchemy import select
+
+from bench._common import CHANNEL_TEXTS
+from storage.db import create_engine
+from storage.models import Case
+from tests.conftest import PG_URL, mention, slack_signed
+from tests.fake_slack import FakeSlack
+from tests.serve_process import serve_env, webcare_serve
+from tests.test_outage import _post, pg_database  # noqa: F401 (a fixture)
+
+pytestmark = pytest.mark.skipif(not PG_URL, reason="set WEBCARE_TEST_DATABASE_URL")
+TEXTS = list(CHANNEL_TEXTS.values())
+
+
+async def test_two_replicas_post_every_card_exactly_once(
+    pg_database: str,  # noqa: F811
+    slack: FakeSlack,
+    tmp_path: Path,
+) -> None:
+    env = serve_env(tmp_path, slack, pg_database)
+    async with (
+        webcare_serve(env, tmp_path) as one,
+        webcare_serve(env, tmp_path) as two,
+        aiohttp.ClientSession() as session,
+    ):
+        replicas = [one.url, two.url]
+        sent = [
+            mention(str(n), text=TEXTS[n % 3], author={"handle": f"klant{n}"}) for n in range(120)
+        ]
+        answers = await asyncio.gather(
+            *(_post(session, replicas[n % 2], body) for n, body in enumerate(sent))
+        )
+        assert {status for status, _ in answers} == {202}
+        await slack.wait_for(lambda: len(_cards(slack)) >= 120, seconds=60)
+        await asyncio.sleep(1)  # anything posted twice would show by now
+    cards = _cards(slack)
+    assert len(cards) == 120 and max(Counter(cards).values()) == 1
+    assert {m["channel"] for m in slack.posts()} == {"CWEBCARE1", "CBILLING1", "COUTAGES1"}
+
+
+def _cards(slack: FakeSlack) -> list[int]:
+    """The case id of every card posted (its buttons carry it)."""
+    found = []
+    for message in slack.posts():
+        if message.get("thread_ts") not in (None, message["ts"]):
+            continue
+        for block in message.get("blocks") or []:
+            if block.get("type") == "actions" and block.get("block_id", "").startswith("case:"):
+                found.append(int(block["block_id"].split(":")[1]))
+    return found
+
+
+async def test_a_claim_race_spread_over_two_replicas_has_one_owner(
+    pg_database: str,  # noqa: F811
+    slack: FakeSlack,
+    tmp_path: Path,
+) -> None:
+    env = serve_env(tmp_path, slack, pg_database)
+    async with (
+        webcare_serve(env, tmp_path) as one,
+        webcare_serve(env, tmp_path) as two,
+        aiohttp.ClientSession() as session,
+    ):
+        assert (await _post(session, one.url, mention("1")))[0] == 202
+        await slack.wait_for_posts(1)
+        (card,) = slack.posts("CWEBCARE1")
+        clickers = [f"U0AGENT{n:02d}" for n in range(20)]
+        statuses = await asyncio.gather(
+            *(_click(session, (one, two)[n % 2].url, card, user) for n, user in enumerate(clickers))
+        )
+        assert set(statuses) == {200}
+        await slack.wait_for(lambda: len(slack.ephemerals) >= 19, seconds=30)
+    engine = create_engine(pg_database)
+    try:
+        async with engine.connect() as conn:
+            (owner,) = (await conn.execute(select(Case.owner_id))).scalars()
+    finally:
+        await engine.dispose()
+    assert owner in clickers
+    told = [e["user"] for e in slack.ephemerals]
+    assert sorted(told) == sorted(c for c in clickers if c != owner)  # each loser is told
+
+
+async def _click(session: aiohttp.ClientSession, base: str, card: dict, user: str) -> int:
+    block, button = next(
+        (block, el)
+        for block in card["blocks"]
+        if block["type"] == "actions"
+        for el in block["elements"]
+        if el["action_id"] == "case_claim"
+    )
+    payload = {
+        "type": "block_actions",
+        "user": {"id": user, "username": user.lower(), "name": user, "team_id": "T_FAKE"},
+        "api_app_id": "A_FAKE",
+        "token": "legacy",
+        "container": {
+            "type": "message",
+            "message_ts": card["ts"],
+            "channel_id": card["channel"],
+            "is_ephemeral": False,
+        },
+        "trigger_id": "13345224609.738474920.8088930838d88f008e0",
+        "team": {"id": "T_FAKE", "domain": "acme"},
+        "channel": {"id": card["channel"], "name": "webcare"},
+        "message": {"type": "message", "ts": card["ts"], "text": card["text"]},
+        "response_url": "https://hooks.slack.com/actions/T_FAKE/1/2",
+        "actions": [
+            {
+                "action_id": "case_claim",
+                "block_id": block["block_id"],
+                "type": "button",
+                "value": button["value"],
+                "action_ts": f"{time.time():.6f}",
+            }
+        ],
+    }
+    body = urlencode({"payload": json.dumps(payload)})
+    async with session.post(f"{base}/slack/events", data=body, headers=slack_signed(body)) as r:
+        return r.status
