@@ -557,6 +557,18 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
         "en": ":warning: Sources down: {sources}",
         "nl": ":warning: Bronnen die niet werken: {sources}",
     },
+    "status.behind.one": {
+        "en": ":hourglass_flowing_sand: 1 mention waiting to be posted in <#{channel}>, "
+        "oldest {age} s",
+        "nl": ":hourglass_flowing_sand: 1 vermelding wacht om geplaatst te worden in "
+        "<#{channel}>, oudste {age} s",
+    },
+    "status.behind.other": {
+        "en": ":hourglass_flowing_sand: {count} mentions waiting to be posted in <#{channel}>, "
+        "oldest {age} s",
+        "nl": ":hourglass_flowing_sand: {count} vermeldingen wachten om geplaatst te worden in "
+        "<#{channel}>, oudste {age} s",
+    },
     "home.intro": {
         "en": "Mentions of our brand arrive as cards in the department channels.",
         "nl": "Vermeldingen van ons merk komen als kaarten binnen in de afdelingskanalen.",

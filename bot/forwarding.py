@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row
+from sqlalchemy import Row, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -21,6 +21,7 @@ from bot.config import WebcareConfig
 from storage import schedule
 from storage.db import unit_of_work
 from storage.models import CaseStatus, TaskKind
+from storage.tables import DRAFTS
 from storage.transitions import apply_change, lock_case, move_case
 
 FORWARD_TASKS = (TaskKind.FORWARD_REMINDER, TaskKind.FORWARD_DEADLINE)
@@ -163,6 +164,9 @@ async def move_to_department(
             raise InvalidTransition("same_department", status=case.status)
         for kind in FORWARD_TASKS:
             schedule.cancel_tasks(conn, case_id=case_id, kind=kind)
+        # Draft messages stay in the old channel's thread: an edit is posted anew in the new
+        # card's thread, not chat.update'd by a ts that channel never had.
+        conn.execute(update(DRAFTS).where(DRAFTS.c.case_id == case_id).values(slack_ts=None))
         return move_case(
             conn,
             case=case,

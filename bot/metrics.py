@@ -54,6 +54,18 @@ OUTBOX_DEAD = Gauge(
 OUTBOX_WAITING = Gauge(
     "webcare_outbox_waiting", "Outbox jobs not yet accepted by Slack", registry=REGISTRY
 )
+OUTBOX_CHANNEL_DEPTH = Gauge(
+    "webcare_outbox_channel_waiting",
+    "Outbox jobs not yet accepted by Slack, per channel",
+    ["channel"],
+    registry=REGISTRY,
+)
+OUTBOX_CHANNEL_OLDEST = Gauge(
+    "webcare_outbox_channel_oldest_seconds",
+    "Age of the oldest job waiting for a channel",
+    ["channel"],
+    registry=REGISTRY,
+)
 
 _SOURCE = ["source", "type"]
 SOURCE_LAST_SUCCESS = Gauge(

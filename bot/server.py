@@ -12,7 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 
-from bot import metrics
+from bot import backlog, metrics
 from bot.sources.health import source_report
 from bot.team_status import SAMPLE, expected_reply_minutes
 from bot.webhook import MAX_BODY, webhook_handler
@@ -71,6 +71,11 @@ def health_handler(runtime: Runtime):  # type: ignore[no-untyped-def]
                 await ping(runtime.engine)
                 async with runtime.engine.connect() as conn:
                     body["outbox"] = await conn.run_sync(outbox.counts_by_status)
+                    late = backlog.health(
+                        await conn.run_sync(outbox.backlog), now=runtime.clock.now()
+                    )
+                    if late:  # only while behind: a quiet health check stays as it was
+                        body["behind"] = late if detail else [{**b, "channel": "?"} for b in late]
                     rows = await cursors.all_cursors(conn)
                     sources = source_report(
                         runtime.config,
@@ -97,6 +102,7 @@ def metrics_handler(runtime: Runtime):  # type: ignore[no-untyped-def]
         try:
             async with asyncio.timeout(3), runtime.engine.connect() as conn:
                 metrics.OUTBOX_WAITING.set(await conn.run_sync(outbox.pending_count))
+                backlog.show(await conn.run_sync(outbox.backlog), now=runtime.clock.now())
                 metrics.OUTBOX_DEAD.set(await conn.run_sync(outbox.dead_count))
                 rows = await cursors.all_cursors(conn)
             metrics.show_sources(

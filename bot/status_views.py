@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -16,10 +16,12 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from bot.backlog import age_seconds
 from bot.i18n import Lang, t, tn
 from bot.render import escape, slack_date
 from bot.sources.health import Down
 from bot.team_status import DepartmentStatus
+from storage.outbox import Backlog
 
 SHOWN = 5  # cases listed per kind before "and N more"
 STATUS_ORDER = ("new", "reopened", "claimed", "forwarded", "replied", "follow_up")
@@ -85,9 +87,12 @@ def status_blocks(
     team_url: str | None,
     lang: Lang,
     sources_down: Mapping[str, Down] | None = None,
+    behind: Sequence[Backlog] = (),
     dead_jobs: int = 0,
 ) -> list[Block]:
     blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text=t("status.title", lang)))]
+    if behind:
+        blocks.append(behind_block(behind, now=now, lang=lang))
     if dead_jobs:  # lost messages nobody would see otherwise
         text = t("status.dead_jobs", lang, count=dead_jobs)
         blocks.append(SectionBlock(text=MarkdownTextObject(text=text)))
@@ -96,6 +101,21 @@ def status_blocks(
     for status in statuses:
         blocks.append(department_block(status, now=now, team_url=team_url, lang=lang))
     return blocks[:50]
+
+
+def behind_block(behind: Sequence[Backlog], *, now: datetime, lang: Lang) -> SectionBlock:
+    """ "42 mentions waiting to be posted in #billing, oldest 35 s", one line per channel."""
+    lines = [
+        tn(
+            "status.behind",
+            b.cards or b.jobs,
+            lang,
+            channel=escape(b.channel),
+            age=age_seconds(b, now=now),
+        )
+        for b in behind
+    ]
+    return SectionBlock(text=MarkdownTextObject(text="\n".join(lines)[:3000]))
 
 
 def sources_down_block(down: Mapping[str, Down], *, lang: Lang) -> SectionBlock:
@@ -130,8 +150,11 @@ def home_view_blocks(
     team_url: str | None,
     lang: Lang,
     sources_down: Mapping[str, Down] | None = None,
+    behind: Sequence[Backlog] = (),
 ) -> list[Block]:
     blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text=t("home.title", lang)))]
+    if behind:
+        blocks.append(behind_block(behind, now=now, lang=lang))
     if sources_down:
         blocks.append(sources_down_block(sources_down, lang=lang))
     if expected is not None:

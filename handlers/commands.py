@@ -7,6 +7,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.backlog import behind, channel_backlog
 from bot.i18n import Lang, t
 from bot.render import as_dicts, escape, help_blocks
 from bot.report_views import busiest_hours_png, report_blocks
@@ -79,6 +80,7 @@ async def _status(
     now = services.clock.now()
     statuses = await team_status(services.engine, config=config, now=now, only=only)
     down = await services.source_health.down_sources() if services.source_health else {}
+    late = behind(await channel_backlog(services.engine), now=now)
     async with services.engine.connect() as conn:
         dead = await conn.run_sync(outbox.dead_count)
     blocks = status_blocks(
@@ -87,6 +89,7 @@ async def _status(
         team_url=_team_url(services, command),
         lang=lang,
         sources_down=down,
+        behind=late,
         dead_jobs=dead,
     )
     return {"text": t("status.title", lang), "blocks": as_dicts(blocks)}

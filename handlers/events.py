@@ -8,6 +8,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.backlog import behind, channel_backlog
 from bot.services import Services
 from bot.status_views import home_view_blocks
 from bot.team_status import expected_reply_minutes, team_status
@@ -38,5 +39,6 @@ async def publish_home(
         team_url=services.workspace.url,
         lang=lang,
         sources_down=down,
+        behind=behind(await channel_backlog(services.engine), now=now),
     )
     await client.views_publish(user_id=user, view=View(type="home", blocks=blocks))

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select, text, update
+from sqlalchemy import case, delete, func, insert, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
@@ -91,19 +91,37 @@ def release_channel(conn: Connection, *, channel: str, holder: str) -> None:
 
 
 def head_job(conn: Connection, *, channel: str) -> Job | None:
-    """The oldest unfinished job of a channel: jobs of one channel go out strictly in order."""
-    row = (
-        conn.execute(
-            select(OUTBOX)
-            .where(
-                OUTBOX.c.channel == channel,
-                OUTBOX.c.status.in_((JobStatus.PENDING, JobStatus.SENDING)),
-            )
-            .order_by(OUTBOX.c.id)
-            .limit(1)
+    """The next job of a channel: the oldest unfinished one, with one exception.
+
+    When the oldest is a new card of an ordinary case, an urgent (then high) case's new card
+    waiting behind it goes first: when a channel is behind, a fraud DM does not wait for the
+    queue. Only fresh cards jump, and only over cards: thread lines and refreshes keep their
+    order (a case's thread never comes before its card), and a retried job keeps its place.
+    """
+    waiting = (
+        OUTBOX.c.channel == channel,
+        OUTBOX.c.status.in_((JobStatus.PENDING, JobStatus.SENDING)),
+    )
+    row = conn.execute(select(OUTBOX).where(*waiting).order_by(OUTBOX.c.id).limit(1)).first()
+    if row is None:
+        return None
+    head = _job(row)
+    if head.kind is not JobKind.POST_CARD or head.status != JobStatus.PENDING or head.attempts:
+        return head
+    rank = case((CASES.c.priority == "urgent", 0), (CASES.c.priority == "high", 1), else_=2)
+    urgent = conn.execute(
+        select(OUTBOX)
+        .join(CASES, CASES.c.id == OUTBOX.c.case_id)
+        .where(
+            *waiting,
+            OUTBOX.c.kind == JobKind.POST_CARD,
+            OUTBOX.c.status == JobStatus.PENDING,
+            CASES.c.priority.in_(("urgent", "high")),
         )
+        .order_by(rank, OUTBOX.c.id)
+        .limit(1)
     ).first()
-    return _job(row) if row else None
+    return _job(urgent) if urgent is not None else head
 
 
 class LeaseLost(Exception):
@@ -324,3 +342,26 @@ def enqueue(
             "payload": dict(payload) if payload else None,
         },
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """What waits for one channel: jobs not yet accepted by Slack, new cards among them."""
+
+    channel: str
+    jobs: int
+    cards: int
+    oldest: datetime
+
+
+def backlog(conn: Connection) -> list[Backlog]:
+    """Per channel: waiting jobs, waiting new cards and when the oldest waiting job was queued."""
+    waiting = OUTBOX.c.status.in_((JobStatus.PENDING, JobStatus.SENDING))
+    cards = func.sum(case((OUTBOX.c.kind == JobKind.POST_CARD, 1), else_=0))
+    rows = conn.execute(
+        select(OUTBOX.c.channel, func.count(), cards, func.min(OUTBOX.c.created_at))
+        .where(waiting)
+        .group_by(OUTBOX.c.channel)
+        .order_by(OUTBOX.c.channel)
+    )
+    return [Backlog(row[0], row[1], int(row[2] or 0), row[3]) for row in rows]

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, insert, select, update
+from sqlalchemy import Row, bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ClauseElement
 
@@ -170,7 +170,36 @@ def move_case(
                 },
             },
             {**job, "kind": JobKind.POST_CARD, "channel": channel, "payload": None},
-            {**job, "kind": JobKind.POST_NOTE, "channel": channel, "payload": dict(note)},
         ],
     )
+    followed = _follow_to(conn, case_id=case.id, channel=channel)
+    if followed:  # after the new card (jobs of a channel go out in id order)
+        conn.execute(insert(OUTBOX), followed)
+    conn.execute(
+        insert(OUTBOX).values(**job, kind=JobKind.POST_NOTE, channel=channel, payload=dict(note))
+    )
     return changed
+
+
+# Replies in the card's thread: queued for the old card but not sent yet, they would find no card
+# (its ts is cleared by the move) and be parked dead.
+_THREAD_JOBS = (JobKind.POST_NOTE, JobKind.POST_MENTION, JobKind.POST_DRAFT)
+
+
+def _follow_to(conn: Connection, *, case_id: int, channel: str) -> list[dict[str, Any]]:
+    """Take the case's unsent thread replies off the old channel's queue; returned to be queued
+    again after the new card, in their order."""
+    pending = (
+        OUTBOX.c.case_id == case_id,
+        OUTBOX.c.status == "pending",
+        OUTBOX.c.kind.in_([str(kind) for kind in _THREAD_JOBS]),
+    )
+    rows = conn.execute(select(OUTBOX).where(*pending).order_by(OUTBOX.c.id)).all()
+    if rows:
+        conn.execute(delete(OUTBOX).where(OUTBOX.c.id.in_([row.id for row in rows])))
+    keep = ("case_id", "mention_id", "kind", "payload", "attempts", "not_before", "created_at")
+    keep += ("dedupe_key",)
+    return [
+        {**{k: getattr(row, k) for k in keep}, "status": "pending", "channel": channel}
+        for row in rows
+    ]

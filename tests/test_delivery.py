@@ -347,6 +347,30 @@ async def test_a_timed_out_thread_reply_that_reached_slack_is_not_posted_again(
     assert slack.calls_to("conversations.replies")
 
 
+async def test_when_a_channel_is_behind_urgent_then_high_cases_are_posted_first(
+    bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    await bot.post_webhook(
+        [mention(str(i), text=f"factuur {i}", author={"handle": f"c{i}"}) for i in range(4)]
+    )
+    async with bot.runtime.engine.begin() as conn:  # as a routing rule would have marked them
+        await conn.execute(
+            update(Case).where(Case.author_handle == "c2").values(priority="high")  # type: ignore[arg-type]
+        )
+        await conn.execute(
+            update(Case).where(Case.author_handle == "c3").values(priority="urgent")  # type: ignore[arg-type]
+        )
+    await bot.deliver()
+    order = [
+        "\n".join(_texts(call.args))
+        for call in slack.calls_to("chat.postMessage")
+        if call.args.get("channel") == "CBILLING1" and not call.args.get("thread_ts")
+    ]
+    assert ["factuur 3" in o for o in order] == [True, False, False, False]
+    assert ["factuur 2" in o for o in order] == [False, True, False, False]
+    assert ["factuur 0" in o for o in order][2] and ["factuur 1" in o for o in order][3]
+
+
 async def test_a_parked_message_is_seen_and_can_be_sent_again(
     bot: BotUnderTest,
     slack: FakeSlack,

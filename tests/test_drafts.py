@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from bot.config import WebcareConfig, parse_config
 from bot.webhook import sign
-from storage.models import Case, CaseEvent, Draft
+from storage.models import Case, CaseEvent, Draft, OutboxJob
 from tests.conftest import CONFIG, BotUnderTest, mention
 from tests.fake_slack import FakeSlack
 from tests.test_claim import ANNA, CARLA, _buttons, _click
@@ -376,3 +376,31 @@ async def test_what_no_modal_of_ours_sends_is_refused_and_nothing_is_stored(
     assert [(d.text, d.status, d.sent_url) for d in drafts] == [
         ("We hebben het aangepast!", "draft", None)
     ]
+
+
+async def test_a_draft_edited_after_its_case_moved_is_shown_in_the_new_channel(
+    bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    await _open_draft(bot, slack, "Mijn factuur klopt niet", "CBILLING1")
+    await _submit(bot, slack, "We kijken ernaar.")
+    draft = _draft_message(slack, "CBILLING1")
+    await _click(bot, slack, "case_forward", ANNA, card=_card(slack, "CBILLING1"))
+    moved = {
+        "mode": {"mode": {"type": "radio_buttons", "selected_option": {"value": "department"}}},
+        "person": {"person": {"type": "users_select", "selected_user": None}},
+        "note": {"note": {"type": "plain_text_input", "value": None}},
+        "department": {
+            "department": {"type": "static_select", "selected_option": {"value": "outages"}}
+        },
+    }
+    await bot.submit_view(
+        {**slack.views[-1], "state": {"values": moved}}, user=ANNA[0], name=ANNA[1]
+    )
+    await bot.deliver()
+    await _click(bot, slack, "draft_edit", ANNA, card=draft)
+    await _submit(bot, slack, "We kijken ernaar, excuses voor het wachten.")
+    async with bot.runtime.engine.connect() as conn:
+        dead = (await conn.execute(select(OutboxJob.kind).where(OutboxJob.status == "dead"))).all()
+    assert dead == []
+    shown = _draft_message(slack, "COUTAGES1")
+    assert "excuses voor het wachten" in json.dumps(shown["blocks"])

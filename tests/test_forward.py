@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from storage.models import Case
+from storage.models import Case, OutboxJob
 from tests.conftest import BotUnderTest, mention
 from tests.fake_slack import FakeSlack
 from tests.test_claim import ANNA, _buttons, _click, _shown
@@ -192,3 +192,20 @@ async def test_a_forward_to_what_is_no_person_or_no_department_is_refused_in_the
         case = (await conn.execute(select(Case))).one()
     assert (case.department, case.forwarded_to) == ("billing", None)
     assert not slack.posts("U1>|<!channel>") and "<!channel>" not in str(slack.calls)
+
+
+async def test_notes_queued_just_before_a_move_still_reach_slack(
+    bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    await bot.post_webhook(mention("1", text="Mijn factuur klopt niet"))
+    await bot.deliver()
+    card = _card(slack)
+    assert await bot.click(card, "case_claim", user=ANNA[0], name=ANNA[1]) == 200
+    assert await bot.click(card, "case_forward", user=ANNA[0], name=ANNA[1]) == 200
+    await bot.submit_view(
+        _submission(slack, mode="department", department="outages"), user=ANNA[0], name=ANNA[1]
+    )
+    await bot.deliver()
+    async with bot.runtime.engine.connect() as conn:
+        dead = (await conn.execute(select(OutboxJob.kind).where(OutboxJob.status == "dead"))).all()
+    assert dead == []
