@@ -24,6 +24,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import metrics
+from bot.card_index import CardIndex
 from bot.clock import Clock
 from bot.config import WebcareConfig
 from bot.i18n import Lang
@@ -89,6 +90,7 @@ class OutboxWorker:
         self.unit = unit_of_work(engine)
         self.idle_limit = 300.0
         self.holder = f"worker-{uuid.uuid4().hex[:12]}"
+        self.cards = CardIndex()  # each case's card as Slack accepted it (for the click path)
         self._wake = asyncio.Event()
         self._drains: dict[str, asyncio.Task[None]] = {}
         self._last_post: dict[str, float] = {}
@@ -247,6 +249,8 @@ class OutboxWorker:
         await self._db(
             outbox.mark_sent, job=job, now=self.clock.now(), channel_id=channel_id, ts=ts
         )
+        if job.kind is JobKind.POST_CARD and job.case_id is not None:
+            self.cards.remember(job.case_id, (channel_id, ts))
         metrics.DELIVERED.labels(kind=job.kind.value).inc()
 
     async def _deliver(self, job: Job, *, ambiguous: bool) -> tuple[str, str]:

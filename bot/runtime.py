@@ -95,6 +95,7 @@ class Runtime:
             ),
             source_health=self.poller.health,
             modal_key=modal_key(settings.slack_bot_token),
+            cards=self.worker.cards,
             languages=PeopleLanguages(self.worker.client, default=lang)
             if settings.webcare_user_language
             else None,

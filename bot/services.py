@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.business_time import BusinessCalendar
+from bot.card_index import CardIndex
 from bot.clock import Clock
 from bot.config import WebcareConfig
 from bot.i18n import Lang
@@ -39,6 +40,7 @@ class Services:
     source_health: SourceHealth | None = None  # which polled sources are down
     languages: PeopleLanguages | None = None  # each person's language (else `lang` for all)
     modal_key: bytes = b""  # seals modals' private_metadata (bot.sealed)
+    cards: CardIndex = field(default_factory=CardIndex)  # each case's card, as posted
 
     def calendar_for(self, department_key: str) -> BusinessCalendar:
         return BusinessCalendar(self.config.hours_for(self.config.department(department_key)))

@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Coroutine
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
@@ -54,8 +55,12 @@ async def on_its_card(
     card the person saw: a value naming another case (a forged or garbled payload) must not
     act on that other case.
     """
+    if services.cards.matches(case_id, clicked):  # the card as this process posted it
+        return True
     async with services.engine.connect() as conn:
-        card = await card_of(conn, case_id=case_id)
+        card = await conn.run_sync(partial(card_of, case_id=case_id))
+    if card is not None:
+        services.cards.remember(case_id, card)
     if card is None:
         await tell(client, clicker, t("error.not_found", lang))
         return False

@@ -18,12 +18,10 @@ async def get_case(conn: AsyncConnection, *, case_id: int) -> Row | None:
     return (await conn.execute(select(CASES).where(CASES.c.id == case_id))).first()
 
 
-async def card_of(conn: AsyncConnection, *, case_id: int) -> tuple[str | None, str | None] | None:
+def card_of(conn: Connection, *, case_id: int) -> tuple[str | None, str | None] | None:
     """Where the case's card is in Slack (channel, ts); None when there is no such case."""
-    row = (
-        await conn.execute(
-            select(CASES.c.slack_channel, CASES.c.slack_ts).where(CASES.c.id == case_id)
-        )
+    row = conn.execute(
+        select(CASES.c.slack_channel, CASES.c.slack_ts).where(CASES.c.id == case_id)
     ).first()
     return None if row is None else (row.slack_channel, row.slack_ts)
 
