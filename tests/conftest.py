@@ -206,6 +206,50 @@ def slack_signed(body: str, *, secret: str = SIGNING_SECRET) -> dict[str, str]:
     }
 
 
+def click_payload(card: dict[str, Any], action_id: str, *, user: str, name: str) -> dict[str, Any]:
+    """A click on a button of `card` as Slack sends it: a block_actions payload."""
+    block, button = next(
+        (block, el)
+        for block in card["blocks"]
+        if block["type"] == "actions"
+        for el in block["elements"]
+        if el["action_id"] == action_id
+    )
+    payload = {
+        "type": "block_actions",
+        "user": {"id": user, "username": name.lower(), "name": name, "team_id": "T_FAKE"},
+        "api_app_id": "A_FAKE",
+        "token": "legacy",
+        "container": {
+            "type": "message",
+            "message_ts": card["ts"],
+            "channel_id": card["channel"],
+            "is_ephemeral": False,
+        },
+        "trigger_id": "13345224609.738474920.8088930838d88f008e0",
+        "team": {"id": "T_FAKE", "domain": "acme"},
+        "channel": {"id": card["channel"], "name": "webcare"},
+        "message": {
+            "type": "message",
+            "ts": card["ts"],
+            "text": card["text"],
+            "blocks": card["blocks"],
+        },
+        "response_url": "https://hooks.slack.com/actions/T_FAKE/1/2",
+        "actions": [
+            {
+                "action_id": action_id,
+                "block_id": block["block_id"],
+                "type": "button",
+                "value": button["value"],
+                "text": button["text"],
+                "action_ts": f"{time.time():.6f}",
+            }
+        ],
+    }
+    return payload
+
+
 class BotUnderTest:
     """The running bot, reached over real HTTP like a source or Slack would."""
 
@@ -240,45 +284,7 @@ class BotUnderTest:
 
     async def click(self, card: dict[str, Any], action_id: str, *, user: str, name: str) -> int:
         """Click a button on a card as Slack shows it: a signed block_actions request."""
-        block, button = next(
-            (block, el)
-            for block in card["blocks"]
-            if block["type"] == "actions"
-            for el in block["elements"]
-            if el["action_id"] == action_id
-        )
-        payload = {
-            "type": "block_actions",
-            "user": {"id": user, "username": name.lower(), "name": name, "team_id": "T_FAKE"},
-            "api_app_id": "A_FAKE",
-            "token": "legacy",
-            "container": {
-                "type": "message",
-                "message_ts": card["ts"],
-                "channel_id": card["channel"],
-                "is_ephemeral": False,
-            },
-            "trigger_id": "13345224609.738474920.8088930838d88f008e0",
-            "team": {"id": "T_FAKE", "domain": "acme"},
-            "channel": {"id": card["channel"], "name": "webcare"},
-            "message": {
-                "type": "message",
-                "ts": card["ts"],
-                "text": card["text"],
-                "blocks": card["blocks"],
-            },
-            "response_url": "https://hooks.slack.com/actions/T_FAKE/1/2",
-            "actions": [
-                {
-                    "action_id": action_id,
-                    "block_id": block["block_id"],
-                    "type": "button",
-                    "value": button["value"],
-                    "text": button["text"],
-                    "action_ts": f"{time.time():.6f}",
-                }
-            ],
-        }
+        payload = click_payload(card, action_id, user=user, name=name)
         return (await self.interact(payload))[0]
 
     async def interact(self, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -17,7 +18,7 @@ from sqlalchemy import select
 from bench._common import CHANNEL_TEXTS
 from storage.db import create_engine
 from storage.models import Case
-from tests.conftest import PG_URL, mention, slack_signed
+from tests.conftest import PG_URL, click_payload, mention, slack_signed
 from tests.fake_slack import FakeSlack
 from tests.serve_process import serve_env, webcare_serve
 from tests.test_outage import _post, pg_database  # noqa: F401 (a fixture)
@@ -26,18 +27,26 @@ pytestmark = pytest.mark.skipif(not PG_URL, reason="set WEBCARE_TEST_DATABASE_UR
 TEXTS = list(CHANNEL_TEXTS.values())
 
 
-async def test_two_replicas_post_every_card_exactly_once(
-    pg_database: str,  # noqa: F811
-    slack: FakeSlack,
-    tmp_path: Path,
-) -> None:
-    env = serve_env(tmp_path, slack, pg_database)
+@asynccontextmanager
+async def two_replicas(
+    tmp_path: Path, slack: FakeSlack, database_url: str
+) -> AsyncIterator[tuple[list[str], aiohttp.ClientSession]]:
+    """Two `webcare serve` processes on one database: their URLs, and a client session."""
+    env = serve_env(tmp_path, slack, database_url)
     async with (
         webcare_serve(env, tmp_path) as one,
         webcare_serve(env, tmp_path) as two,
         aiohttp.ClientSession() as session,
     ):
-        replicas = [one.url, two.url]
+        yield [one.url, two.url], session
+
+
+async def test_two_replicas_post_every_card_exactly_once(
+    pg_database: str,  # noqa: F811
+    slack: FakeSlack,
+    tmp_path: Path,
+) -> None:
+    async with two_replicas(tmp_path, slack, pg_database) as (replicas, session):
         sent = [
             mention(str(n), text=TEXTS[n % 3], author={"handle": f"klant{n}"}) for n in range(120)
         ]
@@ -69,18 +78,13 @@ async def test_a_claim_race_spread_over_two_replicas_has_one_owner(
     slack: FakeSlack,
     tmp_path: Path,
 ) -> None:
-    env = serve_env(tmp_path, slack, pg_database)
-    async with (
-        webcare_serve(env, tmp_path) as one,
-        webcare_serve(env, tmp_path) as two,
-        aiohttp.ClientSession() as session,
-    ):
-        assert (await _post(session, one.url, mention("1")))[0] == 202
+    async with two_replicas(tmp_path, slack, pg_database) as (replicas, session):
+        assert (await _post(session, replicas[0], mention("1")))[0] == 202
         await slack.wait_for_posts(1)
         (card,) = slack.posts("CWEBCARE1")
         clickers = [f"U0AGENT{n:02d}" for n in range(20)]
         statuses = await asyncio.gather(
-            *(_click(session, (one, two)[n % 2].url, card, user) for n, user in enumerate(clickers))
+            *(_click(session, replicas[n % 2], card, user) for n, user in enumerate(clickers))
         )
         assert set(statuses) == {200}
         await slack.wait_for(lambda: len(slack.ephemerals) >= 19, seconds=30)
@@ -96,39 +100,8 @@ async def test_a_claim_race_spread_over_two_replicas_has_one_owner(
 
 
 async def _click(session: aiohttp.ClientSession, base: str, card: dict, user: str) -> int:
-    block, button = next(
-        (block, el)
-        for block in card["blocks"]
-        if block["type"] == "actions"
-        for el in block["elements"]
-        if el["action_id"] == "case_claim"
+    body = urlencode(
+        {"payload": json.dumps(click_payload(card, "case_claim", user=user, name=user))}
     )
-    payload = {
-        "type": "block_actions",
-        "user": {"id": user, "username": user.lower(), "name": user, "team_id": "T_FAKE"},
-        "api_app_id": "A_FAKE",
-        "token": "legacy",
-        "container": {
-            "type": "message",
-            "message_ts": card["ts"],
-            "channel_id": card["channel"],
-            "is_ephemeral": False,
-        },
-        "trigger_id": "13345224609.738474920.8088930838d88f008e0",
-        "team": {"id": "T_FAKE", "domain": "acme"},
-        "channel": {"id": card["channel"], "name": "webcare"},
-        "message": {"type": "message", "ts": card["ts"], "text": card["text"]},
-        "response_url": "https://hooks.slack.com/actions/T_FAKE/1/2",
-        "actions": [
-            {
-                "action_id": "case_claim",
-                "block_id": block["block_id"],
-                "type": "button",
-                "value": button["value"],
-                "action_ts": f"{time.time():.6f}",
-            }
-        ],
-    }
-    body = urlencode({"payload": json.dumps(payload)})
     async with session.post(f"{base}/slack/events", data=body, headers=slack_signed(body)) as r:
         return r.status
