@@ -28,7 +28,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -38,8 +37,6 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench._common import (
     CHANNEL_TEXTS,
@@ -58,6 +55,7 @@ from bot.webhook import sign
 from storage.db import create_engine
 from storage.migrate import upgrade
 from tests.fake_slack import FakeSlack
+from tests.scratch_databases import fresh_postgres_database
 
 log = logging.getLogger("bench.ingest")
 ROOT = Path(__file__).resolve().parent.parent
@@ -347,20 +345,8 @@ async def bench_database(postgres: str | None, tmp: Path) -> AsyncIterator[str]:
         await engine.dispose()
         yield url
         return
-    name = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = create_async_engine(postgres, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(postgres).set(database=name).render_as_string(hide_password=False)
-    engine = create_engine(url)
-    await upgrade(engine)
-    await engine.dispose()
-    try:
+    async with fresh_postgres_database(postgres, prefix="bench") as url:
         yield url
-    finally:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        await admin.dispose()
 
 
 async def count_mentions(db: str) -> int:

@@ -7,23 +7,20 @@ import asyncio
 import json
 import logging
 import time
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import pytest
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.config import WebcareConfig
 from bot.webhook import sign
 from storage.db import create_engine
-from storage.migrate import upgrade
 from tests.conftest import PG_URL, WEBHOOK_SECRET, make_settings, mention, running_bot
 from tests.fake_network import TcpProxy
 from tests.fake_slack import FakeSlack
+from tests.scratch_databases import fresh_postgres_database
 from tests.serve_process import serve_env, webcare_serve
 
 needs_pg = pytest.mark.skipif(not PG_URL, reason="set WEBCARE_TEST_DATABASE_URL")
@@ -34,20 +31,8 @@ async def pg_database() -> AsyncIterator[str]:
     """A fresh, migrated PostgreSQL database of its own (a `webcare serve` process cannot be
     pointed at a schema); yields its URL."""
     assert PG_URL
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_async_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    engine = create_engine(url)
-    await upgrade(engine)
-    await engine.dispose()
-    try:
+    async with fresh_postgres_database(PG_URL) as url:
         yield url
-    finally:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        await admin.dispose()
 
 
 @pytest.fixture
