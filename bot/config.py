@@ -28,6 +28,7 @@ from pydantic import (
     model_validator,
 )
 
+from bot.language_detection import known_language
 from bot.locations import format_loc
 from bot.mentions import SOURCES
 
@@ -360,6 +361,32 @@ class WebcareConfig(_Strict):
     # The company's own formats that must not appear in a public reply, e.g. order numbers.
     personal_data_patterns: dict[str, str] = Field(default_factory=dict)
     reply_webhooks: dict[str, ReplyWebhook] = Field(default_factory=dict)
+    # The languages customers write to the team in (ISO 639-1): a mention whose source gives
+    # no language is detected among these. Empty: English, Dutch and every language the rules
+    # and sources name.
+    languages: list[str] = Field(default_factory=list)
+
+    @field_validator("languages")
+    @classmethod
+    def _detectable(cls, codes: list[str]) -> list[str]:
+        for code in codes:
+            if not known_language(code):
+                raise ValueError(
+                    f"unknown language {code!r}; use two-letter codes such as nl, en, de, fr"
+                )
+        return [code.lower() for code in codes]
+
+    def team_languages(self) -> set[str]:
+        """What `languages:` says, or English, Dutch and what the rules and sources name."""
+        if self.languages:
+            return set(self.languages)
+        named = {"en", "nl"}
+        for rule in self.rules:
+            named.update(code.split("-")[0].split("_")[0].lower() for code in rule.match.languages)
+        for source in self.sources:
+            if code := getattr(source, "language", None):
+                named.add(code.split("-")[0].split("_")[0].lower())
+        return {code for code in named if known_language(code)}
 
     @field_validator("escalate_to")
     @classmethod

@@ -105,6 +105,7 @@ class Ingestor:
 
     def plan(self, mention: MentionIn) -> Incoming:
         """Route one mention and work out its SLA deadline (no I/O)."""
+        mention = self.router.with_language(mention)
         decision = self.router.route(mention)
         target = self._targets.get(decision.department)
         if target is None:  # a department removed from the config: the default one takes it

@@ -7,6 +7,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from bot.config import Rule, WebcareConfig
+from bot.language_detection import Detector
 from bot.mentions import MentionIn
 
 
@@ -34,7 +35,8 @@ class _CompiledRule:
         self.keywords = _keyword_pattern(m.keywords) if m.keywords else None
         self.regex = re.compile(m.regex, re.IGNORECASE) if m.regex else None
         self.sources = frozenset(m.sources)
-        self.languages = frozenset(lang.lower() for lang in m.languages)
+        # Mentions carry the primary language ("en-GB" → en): so do the rules.
+        self.languages = frozenset(lang.split("-")[0].split("_")[0].lower() for lang in m.languages)
 
     def explain(self, mention: MentionIn, folded: str) -> str | None:
         """Why this rule matches the mention, or None when it does not."""
@@ -46,7 +48,8 @@ class _CompiledRule:
         if self.languages:
             if mention.language not in self.languages:
                 return None
-            reasons.append(f"language {mention.language}")
+            detected = " (detected)" if mention.language_detected else ""
+            reasons.append(f"language {mention.language}{detected}")
         if m.addressed is not None:
             if mention.addressed != m.addressed:
                 return None
@@ -86,6 +89,14 @@ class Router:
     def __init__(self, config: WebcareConfig) -> None:
         self.default = config.default_department
         self.rules = [_CompiledRule(rule) for rule in config.rules]
+        self.detector = Detector(config.team_languages())
+
+    def with_language(self, mention: MentionIn) -> MentionIn:
+        """The mention with its language detected when its source gave none (and the team
+        has more than one language to tell apart)."""
+        if mention.language is not None or not (found := self.detector.detect(mention.text)):
+            return mention
+        return mention.model_copy(update={"language": found, "language_detected": True})
 
     def route(self, mention: MentionIn) -> RouteDecision:
         folded = fold(mention.text)

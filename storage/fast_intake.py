@@ -39,8 +39,8 @@ _CASE_COLUMNS = (
     " last_received_at, sla_due_at, sla_warn_at, mention_count, slack_channel"
 )
 _MENTION_COLUMNS = (
-    "id, case_id, source, external_id, url, text, author_handle, language, addressed, private,"
-    " in_reply_to, created_at, received_at"
+    "id, case_id, source, external_id, url, text, raw_text, author_handle, language,"
+    " language_detected, addressed, private, in_reply_to, created_at, received_at"
 )
 _EVENT_COLUMNS = "case_id, kind, from_status, to_status, actor, at, detail"
 _JOB_COLUMNS = (
@@ -220,15 +220,17 @@ class SqliteWriter:
                 m.external_id,
                 str(m.url) if m.url else None,
                 m.text,
+                m.raw_text,
                 m.author.handle,
                 m.language,
+                m.language_detected,
                 m.addressed,
                 m.private,
                 m.in_reply_to,
                 self._text(m.created_at),
                 received,
             )
-        self._insert("mentions", _MENTION_COLUMNS, params, 13)
+        self._insert("mentions", _MENTION_COLUMNS, params, 15)
         return list(range(first, first + len(items)))
 
     def _insert(self, table: str, columns: str, params: list[Any], width: int) -> None:

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import calendar
 import hashlib
-import html
 from datetime import UTC, datetime, timedelta
-from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -18,6 +16,7 @@ import aiohttp
 import feedparser
 
 from bot.config import FeedSource
+from bot.markup import plain_text
 from bot.sources import shaping
 from bot.sources.base import USER_AGENT, Cursor, Fetched, PolledSource, PollFailed, SourceItem
 
@@ -26,37 +25,6 @@ LATE_OVERLAP = timedelta(days=2)
 
 class FeedError(Exception):
     """The feed could not be read (not XML, not a feed)."""
-
-
-class _Text(HTMLParser):
-    """Collects the text of an HTML fragment; script and style contents are dropped."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._skip = 0
-
-    def handle_starttag(self, tag: str, attrs: Any) -> None:
-        if tag in ("script", "style"):
-            self._skip += 1
-        elif tag in ("br", "p", "div", "li"):
-            self.parts.append(" ")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style") and self._skip:
-            self._skip -= 1
-
-    def handle_data(self, data: str) -> None:
-        if not self._skip:
-            self.parts.append(data)
-
-
-def plain_text(fragment: str) -> str:
-    """Text of an HTML fragment: tags stripped, entities decoded, white space folded."""
-    parser = _Text()
-    parser.feed(fragment)
-    parser.close()
-    return " ".join(html.unescape("".join(parser.parts)).split())
 
 
 def real_url(url: str) -> str:

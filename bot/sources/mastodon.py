@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlparse
 import aiohttp
 
 from bot.config import MastodonSource
+from bot.markup import plain_text
 from bot.sources import shaping
 from bot.sources.base import (
     USER_AGENT,
@@ -30,7 +31,6 @@ from bot.sources.base import (
     ReplyRefused,
     SourceItem,
 )
-from bot.sources.feeds import plain_text
 from bot.sources.platform_http import failure, nearly_exhausted, seconds_until_reset
 
 PAGE = 40  # Mastodon's maximum page size
