@@ -42,6 +42,11 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
         "nl": "Nieuwe vermelding op {source} van {author}: {text}",
     },
     "card.tags": {"en": "tags: {tags}", "nl": "labels: {tags}"},
+    "card.language": {"en": "{language}", "nl": "{language}"},
+    "card.language_detected": {
+        "en": "{language} (detected)",
+        "nl": "{language} (herkend)",
+    },
     "thread.fallback": {
         "en": "{author} wrote again: {text}",
         "nl": "{author} schreef opnieuw: {text}",

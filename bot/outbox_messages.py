@@ -228,6 +228,8 @@ def _card_view(
         mention_count=case.mention_count,
         text=first.text if first else "",
         url=first.url if first else None,
+        language=first.language if first else None,
+        language_detected=bool(first.language_detected) if first else False,
         timezone=timezone,
         status=case.status,
         owner_id=case.owner_id,

@@ -17,8 +17,8 @@ from storage.models import Case, Draft, Mention
 from tests.conftest import CONFIG, TEST_START, BotUnderTest
 from tests.fake_platforms import FakeBluesky
 from tests.fake_slack import FakeSlack
+from tests.shown import quoted, texts
 from tests.test_claim import ANNA, _click, _resolve
-from tests.test_delivery import _rich_text, _texts
 from tests.test_drafts import draft_on_card
 
 NOW = TEST_START
@@ -86,8 +86,8 @@ async def test_mentions_replies_and_search_hits_become_cases_likes_do_not(
     assert second.language == "en"
     await bot.deliver()
     karin_card = next(m for m in slack.posts("CWEBCARE1") if "karin" in str(m["blocks"]))
-    assert all("<!channel>" not in shown for shown in _texts(karin_card))
-    assert _rich_text(karin_card) == "Werkt bij mij niet, <!channel> help"  # shown literally
+    assert all("<!channel>" not in shown for shown in texts(karin_card))
+    assert quoted(karin_card) == "Werkt bij mij niet, <!channel> help"  # shown literally
     # Nothing new: nothing stored, and only the first page of each listing was read.
     bluesky.requests.clear()
     assert (await bot.runtime.poller.poll("bsky")).stored == 0

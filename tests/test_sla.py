@@ -12,7 +12,7 @@ from sqlalchemy import select
 from storage.models import Case
 from tests.conftest import BotUnderTest, mention
 from tests.fake_slack import FakeSlack
-from tests.test_claim import _shown
+from tests.shown import shown
 
 AMS = ZoneInfo("Europe/Amsterdam")
 
@@ -44,7 +44,7 @@ async def test_an_unclaimed_case_is_warned_once_then_escalated_once(
     bot.clock.set(wednesday)
     await bot.post_webhook(mention("1", text="factuur?", created_at=wednesday.isoformat()))
     await bot.deliver()
-    assert ":large_green_circle: Answer by" in _shown(_card(slack))
+    assert ":large_green_circle: Answer by" in shown(_card(slack))
 
     bot.clock.set(datetime(2026, 11, 25, 10, 20, tzinfo=AMS))
     await bot.runtime.scheduler.fire_due()
@@ -57,14 +57,14 @@ async def test_an_unclaimed_case_is_warned_once_then_escalated_once(
     await bot.deliver()
     (warning,) = _notes(slack)
     assert warning.startswith(":large_orange_circle: <@UBILLING1> Nobody has this case yet")
-    assert ":large_orange_circle: Answer by" in _shown(_card(slack))
+    assert ":large_orange_circle: Answer by" in shown(_card(slack))
 
     bot.clock.set(datetime(2026, 11, 25, 10, 31, tzinfo=AMS))
     await bot.runtime.scheduler.fire_due()
     await bot.deliver()
     assert _notes(slack)[-1].startswith(":red_circle: The response deadline (")
     assert _notes(slack)[-1].endswith("escalated to <#C0LEADS01>")
-    assert ":red_circle: Answer by" in _shown(_card(slack))
+    assert ":red_circle: Answer by" in shown(_card(slack))
     escalation = slack.last_post("C0LEADS01")
     assert escalation is not None
     assert escalation["text"] == (
@@ -91,7 +91,7 @@ async def test_a_claimed_case_gets_no_warning_but_still_escalates(
     await bot.runtime.scheduler.fire_due()
     await bot.deliver()
     assert _notes(slack) == ["Anna claimed this"]  # no warning line: someone has it
-    assert ":large_orange_circle: Answer by" in _shown(_card(slack))  # but the clock is orange
+    assert ":large_orange_circle: Answer by" in shown(_card(slack))  # but the clock is orange
     bot.clock.set(datetime(2026, 11, 25, 10, 45, tzinfo=AMS))
     await bot.runtime.scheduler.fire_due()
     await bot.deliver()

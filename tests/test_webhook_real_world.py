@@ -28,7 +28,7 @@ from tests.conftest import (
     slack_signed,
 )
 from tests.fake_slack import FakeSlack
-from tests.test_claim import _shown
+from tests.shown import shown
 
 
 async def _stored(bot: BotUnderTest, external_id: str) -> tuple[Any, Any]:
@@ -57,8 +57,8 @@ async def test_an_author_link_that_is_no_web_link_is_kept_as_text(
     await bot.deliver()
     card = slack.last_post("CWEBCARE1")
     assert card is not None
-    shown = _shown(card)
-    assert link.replace("&", "&amp;") in shown and f"<{link}" not in shown  # shown, not linked
+    seen = shown(card)
+    assert link in seen and f'"url": "{link}"' not in json.dumps(card)  # shown, not linked
 
 
 async def test_ids_sent_as_numbers_are_stored_as_their_text(bot: BotUnderTest) -> None:
@@ -291,4 +291,4 @@ async def test_one_customer_however_their_handle_is_spelled_and_no_reversed_name
     assert status == 202 and body["case_ids"] == [1]
     await bot.deliver()
     card = slack.posts("CWEBCARE1")[0]
-    assert "Anna de Vries" in _shown(card) and "\u202e" not in json.dumps(card, ensure_ascii=False)
+    assert "Anna de Vries" in shown(card) and "\u202e" not in json.dumps(card, ensure_ascii=False)
