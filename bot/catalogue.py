@@ -239,6 +239,14 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
         "nl": "Antwoord op {source} aan {author} · hooguit {limit} tekens",
     },
     "draft.tone": {"en": "Tone: {tone}", "nl": "Toon: {tone}"},
+    "draft.writes": {
+        "en": "The customer writes {language}",
+        "nl": "De klant schrijft {language}",
+    },
+    "draft.writes_detected": {
+        "en": "The customer writes {language} (detected)",
+        "nl": "De klant schrijft {language} (herkend)",
+    },
     "draft.template": {"en": "Start from a template", "nl": "Begin met een sjabloon"},
     "draft.text": {"en": "Reply", "nl": "Antwoord"},
     "draft.visibility": {"en": "Where", "nl": "Waar"},

@@ -126,6 +126,15 @@ class Template(_Strict):
     key: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
     title: Annotated[str, Field(min_length=1, max_length=75)]
     text: Annotated[str, Field(min_length=1, max_length=4000)]
+    # The language the template is written in: offered first to customers who write in it.
+    language: Annotated[str, Field(pattern=r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")] | None = (
+        None
+    )
+
+    @field_validator("language")
+    @classmethod
+    def _primary_language(cls, code: str | None) -> str | None:
+        return code.split("-")[0].split("_")[0].lower() if code else None
 
     @field_validator("text")
     @classmethod

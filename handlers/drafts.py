@@ -28,7 +28,7 @@ from handlers.payloads import (
     refusal_text,
     tell,
 )
-from storage.cases import get_case
+from storage.cases import customer_language, get_case
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,7 @@ async def _modal(
 ) -> Any:
     async with services.engine.connect() as conn:
         case = await get_case(conn, case_id=case_id)
+        language = await customer_language(conn, case_id=case_id)
     if case is None:
         raise InvalidTransition("not_found")
     return views.draft_modal(
@@ -69,6 +70,7 @@ async def _modal(
         public=not case.private if public is None else public,
         lang=lang,
         text_version=text_version,
+        customer_language=language,
     )
 
 

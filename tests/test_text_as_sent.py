@@ -173,3 +173,28 @@ def test_the_teams_languages_are_checked_and_default_to_what_the_config_names() 
     assert parse_config(raw, source="test.yml").team_languages() == {"nl", "fr"}
     with pytest.raises(ConfigError, match="unknown language 'xx'"):
         parse_config({**copy.deepcopy(CONFIG), "languages": ["nl", "xx"]}, source="test.yml")
+
+
+async def test_the_draft_offers_templates_in_the_customers_language_first(
+    engine: AsyncEngine, slack: FakeSlack, clock: PinnedClock
+) -> None:
+    raw = copy.deepcopy(CONFIG)
+    billing = next(d for d in raw["departments"] if d["key"] == "billing")
+    billing["templates"] = [
+        {"key": "sorry-en", "title": "Apology", "text": "Hi {customer_name}!", "language": "en"},
+        {"key": "plain", "title": "Any language", "text": "…"},
+        {"key": "sorry-nl", "title": "Excuses", "text": "Hoi {customer_name}!", "language": "nl"},
+    ]
+    config = parse_config(raw, source="test.yml")
+    async with running_bot(make_settings(slack), config, engine, clock) as bot:
+        text = "Mijn factuur van deze maand is twee keer afgeschreven, hoe kan dat?"
+        await bot.post_webhook(mention("1", text=text))
+        await bot.deliver()
+        card = slack.last_post("CBILLING1")
+        assert card is not None
+        await bot.click(card, "case_draft_reply", user=ANNA[0], name=ANNA[1])
+        modal = slack.views[-1]
+        assert "The customer writes Dutch (detected)" in shown({"blocks": modal["blocks"]})
+        (select_block,) = [b for b in modal["blocks"] if b.get("block_id") == "template"]
+        options = [o["value"] for o in select_block["element"]["options"]]
+        assert options == ["sorry-nl", "plain", "sorry-en"]
