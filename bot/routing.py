@@ -7,7 +7,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from bot.config import Rule, WebcareConfig
-from bot.language_detection import Detector
+from bot.language_detection import detector_for
 from bot.mentions import MentionIn
 
 
@@ -89,12 +89,16 @@ class Router:
     def __init__(self, config: WebcareConfig) -> None:
         self.default = config.default_department
         self.rules = [_CompiledRule(rule) for rule in config.rules]
-        self.detector = Detector(config.team_languages())
+        # Detecting costs as much as reading the mention: only when a rule routes by language.
+        by_language = any(rule.match.languages for rule in config.rules)
+        self.detector = detector_for(frozenset(config.team_languages())) if by_language else None
 
     def with_language(self, mention: MentionIn) -> MentionIn:
-        """The mention with its language detected when its source gave none (and the team
-        has more than one language to tell apart)."""
-        if mention.language is not None or not (found := self.detector.detect(mention.text)):
+        """The mention with its language detected when a rule routes by language and the
+        source gave none."""
+        if mention.language is not None or self.detector is None:
+            return mention
+        if not (found := self.detector.detect(mention.text)):
             return mention
         return mention.model_copy(update={"language": found, "language_detected": True})
 

@@ -81,7 +81,7 @@ async def latest_mention(conn: AsyncConnection, *, case_id: int) -> Row[Any] | N
     """The customer's latest message in the case (what a reply answers)."""
     return (
         await conn.execute(
-            select(MENTIONS.c.source, MENTIONS.c.external_id, MENTIONS.c.url)
+            select(MENTIONS.c.source, MENTIONS.c.external_id, MENTIONS.c.url, MENTIONS.c.text)
             .where(MENTIONS.c.case_id == case_id)
             .order_by(MENTIONS.c.created_at.desc(), MENTIONS.c.id.desc())
             .limit(1)

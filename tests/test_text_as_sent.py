@@ -198,3 +198,16 @@ async def test_the_draft_offers_templates_in_the_customers_language_first(
         (select_block,) = [b for b in modal["blocks"] if b.get("block_id") == "template"]
         options = [o["value"] for o in select_block["element"]["options"]]
         assert options == ["sorry-nl", "plain", "sorry-en"]
+
+
+async def test_without_language_rules_the_card_detects_the_language_when_it_is_shown(
+    bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    """Detecting costs as much as reading a mention: the webhook leaves it to the card when no
+    rule routes by language."""
+    text = "Ik kan sinds gisteren niet meer inloggen op mijn rekening, wat is er aan de hand?"
+    await bot.post_webhook(mention("1", text=text))
+    row = await _stored(bot, "1")
+    assert row.language is None and not row.language_detected
+    await bot.deliver()
+    assert "Dutch (detected)" in shown(slack.posts("CWEBCARE1")[0])
