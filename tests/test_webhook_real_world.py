@@ -7,7 +7,6 @@ import asyncio
 import gzip
 import json
 import logging
-import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,14 +17,14 @@ from sqlalchemy import select
 
 from bot.mention_repair import repair
 from bot.mentions import MAX_FOLLOWERS, MAX_TEXT, MentionError, parse_mentions
-from bot.webhook import MAX_BODY, sign
+from bot.webhook import MAX_BODY
 from storage.models import Case, Mention
 from tests.conftest import (
     TEST_START,
-    WEBHOOK_SECRET,
     BotUnderTest,
     mention,
     slack_signed,
+    webhook_signed,
 )
 from tests.fake_slack import FakeSlack
 from tests.shown import shown
@@ -145,13 +144,7 @@ async def _raw(
 
 
 def _webhook_headers(body: bytes, **extra: str) -> dict[str, str]:
-    ts = str(int(time.time()))
-    return {
-        "Content-Type": "application/json",
-        "X-Webcare-Timestamp": ts,
-        "X-Webcare-Signature": sign(WEBHOOK_SECRET, ts, body),
-        **extra,
-    }
+    return {**webhook_signed(body), **extra}
 
 
 async def test_broken_requests_get_a_clear_answer_and_one_log_line(
