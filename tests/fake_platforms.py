@@ -65,6 +65,9 @@ class FakeMastodon:
         self.requests: list[str] = []
         self.rate = RateLimit()
         self.fail_with: int | None = None
+        # At most this many items a page, whatever `limit` asks: a server-side cap, or
+        # filtered statuses dropped from a page, give short pages that are not the last.
+        self.page_cap: int | None = None
         self.delay = 0.0
         self.post_delay = 0.0  # the reply is stored, then the answer is this late
         self.brand: dict[str, Any] = {}  # the account the token belongs to, once serving
@@ -194,9 +197,12 @@ class FakeMastodon:
         response.headers.update(self._rate_headers())
         return response
 
+    def _limit(self, request: web.Request) -> int:
+        return min(int(request.query.get("limit", 20)), 40, self.page_cap or 40)
+
     def _page(self, request: web.Request, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Mastodon's paging over a newest-first list by id."""
-        limit = min(int(request.query.get("limit", 20)), 40)
+        limit = self._limit(request)
         key = lambda item: int(item["id"])  # noqa: E731
         if "min_id" in request.query:  # the page right after min_id, shown newest first
             after = sorted((i for i in items if key(i) > int(request.query["min_id"])), key=key)
@@ -247,7 +253,7 @@ class FakeMastodon:
             hits = [s for s in hits if int(s["id"]) > int(request.query["min_id"])]
         if "max_id" in request.query:
             hits = [s for s in hits if int(s["id"]) < int(request.query["max_id"])]
-        limit = min(int(request.query.get("limit", 20)), 40)
+        limit = self._limit(request)
         offset = int(request.query.get("offset", 0))
         page = hits[offset : offset + limit]
         return web.json_response({"accounts": [], "statuses": page, "hashtags": []})
