@@ -106,7 +106,9 @@ class FakeMastodon:
         language: str | None = "nl",
         spoiler: str = "",
         in_reply_to_id: str | None = None,
+        mentions: tuple[dict[str, Any], ...] = (),
     ) -> dict[str, Any]:
+        """A status; `mentions` are the accounts it names (Mastodon lists them itself)."""
         status_id = self._snowflake(at)
         host = account["url"].split("/")[2]
         status = {
@@ -127,7 +129,10 @@ class FakeMastodon:
             "reblog": None,
             "account": account,
             "media_attachments": [],
-            "mentions": [],
+            "mentions": [
+                {"id": a["id"], "username": a["username"], "url": a["url"], "acct": a["acct"]}
+                for a in mentions
+            ],
             "tags": [],
             "emojis": [],
         }
@@ -345,13 +350,16 @@ class FakeBluesky:
     ) -> dict[str, Any]:
         """A post view; `reply_to` is the post view it answers (the thread root is kept)."""
         rkey = f"3l{next(self._rkeys):011d}"
-        did = f"did:plc:{handle.split('.')[0]:0<24}"
+        did = self.DID if handle == self.HANDLE else f"did:plc:{handle.split('.')[0]:0<24}"
         record: dict[str, Any] = {
             "$type": "app.bsky.feed.post",
             "createdAt": _iso(at),
             "text": text,
             "langs": list(langs),
         }
+        facets = self._facets(text)
+        if facets:
+            record["facets"] = facets
         if reply_to is not None:
             parent = {"uri": reply_to["uri"], "cid": reply_to["cid"]}
             root = reply_to["record"].get("reply", {}).get("root", parent)
@@ -377,6 +385,21 @@ class FakeBluesky:
         }
         self._by_uri[view["uri"]] = view
         return view
+
+    def _facets(self, text: str) -> list[dict[str, Any]]:
+        """Mention facets as the app writes them: byte ranges of each @handle it resolved."""
+        facets = []
+        data = text.encode()
+        for match in re.finditer(rb"@([a-z0-9.-]+\.[a-z]+)", data):
+            handle = match.group(1).decode()
+            did = self.DID if handle == self.HANDLE else f"did:plc:{handle.split('.')[0]:0<24}"
+            facets.append(
+                {
+                    "index": {"byteStart": match.start(), "byteEnd": match.end()},
+                    "features": [{"$type": "app.bsky.richtext.facet#mention", "did": did}],
+                }
+            )
+        return facets
 
     def notify(self, post: dict[str, Any], reason: str = "mention") -> None:
         self.notifications.insert(

@@ -161,3 +161,31 @@ def test_datetimes_are_stored_as_sqlalchemy_stores_them(moment: datetime) -> Non
     column_type: Any = MENTIONS.c.created_at.type
     process = column_type._cached_bind_processor(sqlite_dialect.dialect())
     assert sqlite_datetime(moment) == process(moment)
+
+
+async def test_a_later_addressed_sighting_upgrades_mention_and_case_on_both_paths(
+    stores: list[tuple[Store, Path]],
+) -> None:
+    await both(stores, mention("1", addressed=False), mention("2", author={"handle": "bob"}))
+    results = await both(
+        stores,
+        mention("1", addressed=True, private=True),  # the same post, now as a direct mention
+        mention("2", author={"handle": "bob"}, addressed=False),  # never downgraded
+    )
+    assert [r.duplicate for r in results] == [True, True]
+    (fast, fast_path), (core, core_path) = stores
+    fast_rows, core_rows = fast.dump(fast_path), core.dump(core_path)
+    for table in TABLES:
+        assert fast_rows[table] == core_rows[table], table
+    assert fast.query(fast_path, "SELECT addressed, private FROM mentions ORDER BY id") == [
+        (1, 1),
+        (1, 0),
+    ]
+    assert fast.query(fast_path, "SELECT reactive, private FROM cases ORDER BY id") == [
+        (1, 1),
+        (1, 0),
+    ]
+    kinds = fast.query(fast_path, "SELECT kind FROM case_events ORDER BY id")
+    assert kinds[-1] == ("mention_upgraded",)
+    refresh = fast.query(fast_path, "SELECT case_id FROM outbox WHERE kind = 'update_card'")
+    assert refresh == [(1,)]

@@ -455,3 +455,58 @@ async def test_a_tag_cursor_moves_past_its_look_back_even_with_short_pages(
     assert stored == 1
     assert await cursor() > before
     assert "#acmebank nieuw" in [m.text for m in await _mentions(bot)]
+
+
+async def test_a_post_naming_the_brand_is_addressed_whichever_stream_brings_it(
+    bot: BotUnderTest, slack: FakeSlack, mastodon: FakeMastodon
+) -> None:
+    karin = _customer(mastodon)
+    named = mastodon.status(
+        "<p>@acmebank #acmebank mijn pas is geblokkeerd</p>",
+        account=karin,
+        at=NOW - timedelta(minutes=20),
+        mentions=(mastodon.brand,),
+    )
+    mastodon.tagged("acmebank", named)  # seen first on the hashtag's timeline
+    assert (await bot.runtime.poller.poll("mastodon")).stored == 1
+    mastodon.mention(named)  # then as a mention notification: the same post, once
+    assert (await bot.runtime.poller.poll("mastodon")).stored == 0
+    (stored,) = await _mentions(bot)
+    (case,) = await _cases(bot)
+    assert stored.addressed and case.reactive
+
+
+async def test_a_later_sighting_as_a_mention_upgrades_the_stored_one_and_its_card(
+    bot: BotUnderTest, slack: FakeSlack, mastodon: FakeMastodon
+) -> None:
+    from tests.conftest import mention
+
+    karin = _customer(mastodon)
+    post = mastodon.status(
+        "<p>@acmebank mijn pas is geblokkeerd</p>",
+        account=karin,
+        at=NOW - timedelta(minutes=20),
+        mentions=(mastodon.brand,),
+    )
+    # A listening tool pushed it first, as a brand mention it could not tell was addressed.
+    pushed = mention(
+        post["uri"],
+        source="mastodon",
+        url=post["url"],
+        text="@acmebank mijn pas is geblokkeerd",
+        author={"handle": "karin@social.example"},
+        addressed=False,
+        created_at=post["created_at"],
+    )
+    assert (await bot.post_webhook(pushed))[0] == 202
+    await bot.deliver()
+    card = slack.last_post("CWEBCARE1")
+    assert card is not None and "Proactive" in str(card["blocks"])
+    mastodon.mention(post)
+    assert (await bot.runtime.poller.poll("mastodon")).stored == 0
+    (stored,) = await _mentions(bot)
+    (case,) = await _cases(bot)
+    assert stored.addressed and case.reactive
+    await bot.deliver()
+    card = slack.last_post("CWEBCARE1")
+    assert card is not None and "Reactive: addressed to us" in str(card["blocks"])

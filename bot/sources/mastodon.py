@@ -66,8 +66,8 @@ class Mastodon(PolledSource):
         }
 
     def _streams(self) -> list[Stream]:
-        """Notifications first, so a post that mentions the account and matches a search
-        counts as addressed."""
+        """The brand's mention notifications, then each search. A post counts as addressed
+        by its own `mentions` list, whichever stream brings it."""
         streams = []
         if self.config.notifications:
             # include_filtered: Mastodon 4.3+ holds back private mentions from accounts the
@@ -89,6 +89,7 @@ class Mastodon(PolledSource):
         state = dict(cursor.state)
         found: dict[str, SourceItem] = {}
         wait: float | None = None
+        await self._brand_account(http)
         for stream in self._streams():
             forward = stream.key in state and stream.path != SEARCH
             if forward and not isinstance(state.get(_resume(stream)), dict):
@@ -238,6 +239,29 @@ class Mastodon(PolledSource):
             raise PollFailed("the instance answered something other than a list")
         return [entry for entry in body if isinstance(entry, dict)], links, headers
 
+    async def _brand_account(self, http: aiohttp.ClientSession) -> str:
+        """The id of the account the token belongs to (asked once)."""
+        if self._account_id is None:
+            try:
+                me = await self._object(http, "/api/v1/accounts/verify_credentials")
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                raise self.unreachable(exc, self.base) from None
+            self._account_id = str(me.get("id"))
+        return self._account_id
+
+    def _addresses_brand(self, status: dict[str, Any]) -> bool:
+        """Whether the status itself names the brand account (its `mentions` list) or
+        answers one of its posts, through whichever stream it was found."""
+        brand = self._account_id
+        if brand is None:
+            return False
+        if str(status.get("in_reply_to_account_id")) == brand:
+            return True
+        mentions = status.get("mentions")
+        return isinstance(mentions, list) and any(
+            isinstance(m, dict) and str(m.get("id")) == brand for m in mentions
+        )
+
     def _item(self, entry: dict[str, Any], *, addressed: bool) -> SourceItem | None:
         """A status (or a mention notification's status) as a mention object; None for
         anything that is not a readable post."""
@@ -274,7 +298,7 @@ class Mastodon(PolledSource):
                 followers=account.get("followers_count"),
                 url=account.get("url"),
             ),
-            "addressed": addressed,
+            "addressed": addressed or self._addresses_brand(status),
             "private": visibility == "direct",
         }
         if url := shaping.web_url(status.get("url")) or shaping.web_url(uri):
@@ -344,9 +368,7 @@ class Mastodon(PolledSource):
         self, http: aiohttp.ClientSession, status_id: str, text: str
     ) -> str | None:
         """The URL of our reply with this text already under the status, if there is one."""
-        if self._account_id is None:
-            me = await self._object(http, "/api/v1/accounts/verify_credentials")
-            self._account_id = str(me.get("id"))
+        await self._brand_account(http)
         context = await self._object(http, f"/api/v1/statuses/{quote(status_id, safe='')}/context")
         wanted = _comparable(text)
         for reply in context.get("descendants") or []:
