@@ -510,3 +510,20 @@ async def test_a_later_sighting_as_a_mention_upgrades_the_stored_one_and_its_car
     await bot.deliver()
     card = slack.last_post("CWEBCARE1")
     assert card is not None and "Reactive: addressed to us" in str(card["blocks"])
+
+
+async def test_a_backfilled_mention_is_not_breached_when_its_card_appears(
+    bot: BotUnderTest, slack: FakeSlack, mastodon: FakeMastodon
+) -> None:
+    karin = _customer(mastodon)
+    mastodon.mention(
+        mastodon.status("<p>@acmebank hallo?</p>", account=karin, at=NOW - timedelta(hours=5))
+    )
+    assert (await bot.runtime.poller.poll("mastodon")).stored == 1
+    (case,) = await _cases(bot)
+    assert case.sla_due_at > NOW
+    await bot.runtime.scheduler.fire_due()
+    await bot.deliver()
+    card = slack.last_post("CWEBCARE1")
+    assert card is not None and "Posted 5 h before it reached us" in str(card["blocks"])
+    assert ":red_circle:" not in str(card["blocks"])
