@@ -555,6 +555,12 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
         "nl": ":warning: Bron *{source}* heeft sinds {since} niets nieuws opgeleverd, terwijl "
         "dat normaal wel zo is. Werkt hij nog? Kijk met `webcare sources test {source}`.",
     },
+    "sources.connected": {
+        "en": ":satellite_antenna: Source *{source}* is connected: its first poll took in "
+        "{items} item(s) posted since {since}.",
+        "nl": ":satellite_antenna: Bron *{source}* is aangesloten: de eerste keer lezen "
+        "leverde {items} bericht(en) op, geplaatst sinds {since}.",
+    },
     "sources.recovered": {
         "en": ":white_check_mark: Source *{source}* works again (it was down since {since}).",
         "nl": ":white_check_mark: Bron *{source}* werkt weer (hij lag eruit sinds {since}).",

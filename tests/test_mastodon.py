@@ -143,8 +143,9 @@ async def test_the_first_poll_takes_only_the_backfill_window(
                 f"<p>{hours} uur oud</p>", account=karin, at=NOW - timedelta(hours=hours)
             )
         )
-    assert (await bot.runtime.poller.poll("mastodon")).stored == 2
-    assert [m.text for m in await _mentions(bot)] == ["2 uur oud", "1 uur oud"]
+    assert (await bot.runtime.poller.poll("mastodon")).stored == 4  # the last 72 hours
+    texts = [m.text for m in await _mentions(bot)]
+    assert texts == ["50 uur oud", "30 uur oud", "2 uur oud", "1 uur oud"]
 
 
 async def test_the_rate_limit_is_respected_and_nothing_is_lost(
