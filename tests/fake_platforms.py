@@ -280,6 +280,10 @@ class FakeMastodon:
             visibility=body["visibility"],
             in_reply_to_id=body.get("in_reply_to_id"),
         )
+        parent = next(
+            (s for s in self._by_url.values() if s["id"] == body.get("in_reply_to_id")), None
+        )
+        status["in_reply_to_account_id"] = parent["account"]["id"] if parent else None
         if key:
             self._idempotent[key] = status
         self._replies.append(status)
@@ -564,11 +568,16 @@ class FakeBluesky:
         return web.json_response({"posts": [self._by_uri[u] for u in uris if u in self._by_uri]})
 
     async def _get_record(self, request: web.Request) -> web.Response:
-        rkey = request.query.get("rkey")
+        """As a PDS answers: public (no session needed), the repo by DID or handle, and the
+        record itself as `value` with the cid createRecord gave."""
+        repo, rkey = request.query.get("repo"), request.query.get("rkey")
+        if not repo or not rkey or not request.query.get("collection"):
+            return web.json_response({"error": "InvalidRequest"}, status=400)
         for created in self.created:
-            if created.get("rkey") == rkey and request.query.get("repo") == self.DID:
-                uri = f"at://{self.DID}/app.bsky.feed.post/{rkey}"
-                return web.json_response({"uri": uri, "cid": "bafyexisting", "value": created})
+            if created["rkey"] == rkey and repo in (self.DID, self.HANDLE):
+                uri = f"at://{self.DID}/{created['collection']}/{rkey}"
+                value = created["record"]
+                return web.json_response({"uri": uri, "cid": f"bafyreic{rkey}", "value": value})
         return web.json_response(
             {"error": "RecordNotFound", "message": f"Could not locate record: {rkey}"}, status=400
         )
@@ -660,7 +669,7 @@ class FakeBluesky:
             return web.json_response(
                 {"error": "InvalidRequest", "message": "Record already exists"}, status=400
             )
-        self.created.append(body)
+        self.created.append({**body, "rkey": rkey})
         if self.create_delay:
             await asyncio.sleep(self.create_delay)
         return web.json_response(

@@ -252,6 +252,7 @@ async def test_a_send_whose_answer_was_lost_is_not_posted_twice(
     bluesky.create_delay = 0
     await _click(bot, slack, "draft_send", ANNA, card=draft)
     assert len(bluesky.created) == 1  # found under its record key, not posted again
+    assert any("com.atproto.repo.getRecord" in r for r in bluesky.requests)
     async with bot.runtime.engine.connect() as conn:
         (sent,) = list(await conn.execute(select(Draft)))
     assert sent.status == "sent" and sent.sent_url.endswith(bluesky.created[0]["rkey"])

@@ -383,6 +383,10 @@ async def test_a_send_whose_answer_was_lost_is_not_posted_again_later(
     mastodon.forget_idempotency_keys()  # an hour later
     await _click(bot, slack, "draft_send", ANNA, card=draft)
     assert len(mastodon.posted) == 1  # found in the thread, not posted again
+    assert any(r.startswith("/api/v1/accounts/verify_credentials") for r in mastodon.requests)
+    assert any(
+        f"/statuses/{mastodon.posted[0]['in_reply_to_id']}/context" in r for r in mastodon.requests
+    )
     async with bot.runtime.engine.connect() as conn:
         from storage.models import Draft
 
