@@ -364,7 +364,9 @@ class WebcareConfig(_Strict):
     sources: list[AnySource] = Field(default_factory=list)
     source_alerts: SourceAlerts | None = None
     # On a source's very first poll only items this recent are taken (no flood of old posts).
-    backfill_hours: Annotated[int, Field(ge=0, le=24 * 30)] = 24
+    # A source's first poll takes in what was posted this long before: a weekend, so a source
+    # added on Monday still brings Friday's mentions.
+    backfill_hours: Annotated[int, Field(ge=0, le=24 * 30)] = 72
     forward_deadline_minutes: Annotated[int, Field(gt=0, le=60 * 24 * 14)] = 240
     forward_reminder_at: Annotated[float, Field(gt=0, lt=1)] = 0.75
     # The company's own formats that must not appear in a public reply, e.g. order numbers.

@@ -30,6 +30,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from bot.deadlines import arrived_late
 from bot.i18n import Lang, format_count, format_when, language_name, t, tn
 
 # Slack shows at most 3,000 characters of a block's text; leave room for the "…" and the link.
@@ -204,6 +205,7 @@ def case_card(card: CardView, *, lang: Lang) -> tuple[str, list[Block]]:
     facts = [
         *_status_facts(card, lang),
         t("card.received", lang, when=_when(card.opened_at, card, lang)),
+        *_late_fact(card, lang),
         _sla_fact(card, lang),
     ]
     if card.url:
@@ -238,6 +240,22 @@ def case_card(card: CardView, *, lang: Lang) -> tuple[str, list[Block]]:
 
 def _when(moment: datetime, card: CardView, lang: Lang) -> str:
     return slack_date(moment, format_when(moment, lang=lang, timezone=card.timezone))
+
+
+def _late_fact(card: CardView, lang: Lang) -> list[str]:
+    """How old the post was when it reached the team (a backfill, a late feed): its response
+    time counts from then, which the card says so nobody wonders."""
+    arrived = card.last_received_at
+    if card.mention_count != 1 or arrived is None or not arrived_late(card.opened_at, arrived):
+        return []
+    minutes = round((arrived - card.opened_at).total_seconds() / 60)
+    if minutes < 120:
+        age = t("age.minutes", lang, n=minutes)
+    elif minutes < 48 * 60:
+        age = t("age.hours", lang, n=minutes // 60)
+    else:
+        age = t("age.days", lang, n=minutes // (24 * 60))
+    return [t("card.late", lang, age=age)]
 
 
 def _sla_fact(card: CardView, lang: Lang) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -40,6 +41,7 @@ def _buttons(message: dict[str, Any]) -> dict[str, str]:
 async def test_a_mention_becomes_a_card_in_its_departments_channel(
     bot: BotUnderTest, slack: FakeSlack
 ) -> None:
+    bot.clock.set(datetime(2026, 11, 26, 10, 1, tzinfo=UTC))  # it reaches us a minute later
     _, body = await bot.post_webhook(
         mention("9", text="Mijn factuur is veel te hoog!", created_at="2026-11-26T10:00:00Z")
     )

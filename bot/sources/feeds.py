@@ -37,6 +37,10 @@ def real_url(url: str) -> str:
     return url
 
 
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()[:16]
+
+
 def parse_feed(body: bytes, *, feed: FeedSource, fetched_at: datetime) -> list[SourceItem]:
     """The feed's entries as mention objects, oldest first."""
     parsed = feedparser.parse(body)
@@ -60,17 +64,20 @@ def parse_feed(body: bytes, *, feed: FeedSource, fetched_at: datetime) -> list[S
         published = datetime.fromtimestamp(calendar.timegm(stamp), tz=UTC) if stamp else fetched_at
         ident = entry.get("id") or link or hashlib.sha256(text.encode()).hexdigest()[:32]
         url = shaping.web_url(link)
-        author = (
-            shaping.line(plain_text(str(entry.get("author") or "")))
-            or (urlparse(url).netloc if url else None)
-            or site
-        )
+        # The customer is the item's author when the feed names one (a forum poster, a
+        # reviewer). An unsigned item (a news article) is not a conversation: it is shown
+        # under its site's name, and its own address is the handle, so it is a case of its
+        # own (three articles from one site are not one customer writing again).
+        named = shaping.line(plain_text(str(entry.get("author") or "")))
+        host = (urlparse(url).netloc if url else None) or site
+        article = url.split("://", 1)[1] if url else f"{host}/{_digest(str(ident))}"
+        author = {"handle": named[:200], "name": named[:200]} if named else None
         mention: dict[str, Any] = {
             "source": feed.source,
             "external_id": f"{feed.name}:{ident}"[:255],
             "text": shaping.text(text),
             "created_at": published.isoformat(),
-            "author": {"handle": author[:200], "name": author[:200]},
+            "author": author or {"handle": article[:200], "name": host[:200]},
             "addressed": feed.addressed,
             "private": feed.private,
         }
