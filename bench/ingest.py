@@ -191,7 +191,7 @@ class Bodies:
             items = [mention(n, TEXTS[n % len(TEXTS)]) for n in numbers]
             self.next_n += per_request
             body = json.dumps(items[0] if per_request == 1 else items).encode()
-            out.append((body, webhook_signed(body, timestamp=ts)))
+            out.append((body, webhook_signed(body, secret=WEBHOOK_SECRET, timestamp=ts)))
         return out
 
 
