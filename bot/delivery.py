@@ -2,7 +2,9 @@
 
 One asyncio task drains one channel at a time (in order, ~1 post/s, as Slack allows); channels
 drain side by side, so a channel paused by a 429 does not hold up the others. A row lease on the
-channel keeps replicas from posting to the same channel at once.
+channel keeps replicas from posting to the same channel at once; it is short and renewed by a
+heartbeat while this process lives, so a replica that dies (SIGKILL, a lost host) hands its
+channels to the others within seconds, however long a live one's Slack call takes.
 """
 
 from __future__ import annotations
@@ -39,7 +41,10 @@ from storage.outbox import Job
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-LEASE = timedelta(seconds=60)
+LEASE = timedelta(seconds=6)
+HEARTBEAT = 2.0  # seconds between lease renewals while this worker drains channels
+STOP_GRACE = 12.0  # seconds a stopping worker lets posts in flight finish (Slack's timeout is 10)
+SLACK_DOWN_MAX_BACKOFF = 8.0  # a 5xx or a timeout: try again soon once Slack is back
 MIN_LOOK_GAP = 0.25  # seconds between two looks for due work, however often woken
 MAX_BACKOFF = 300.0
 MAX_ATTEMPTS_ON_ERROR = 5  # unexpected errors (not Slack's): then the job is parked as dead
@@ -93,6 +98,8 @@ class OutboxWorker:
         self.cards = CardIndex()  # each case's card as Slack accepted it (for the click path)
         self._wake = asyncio.Event()
         self._drains: dict[str, asyncio.Task[None]] = {}
+        self._heartbeat: asyncio.Task[None] | None = None
+        self._stopping = False
         self._last_post: dict[str, float] = {}
 
     async def _db(self, work: Callable[..., T], /, **kwargs: Any) -> T:
@@ -106,7 +113,7 @@ class OutboxWorker:
     async def run_forever(self, poll: float = 1.0) -> None:
         loop = asyncio.get_running_loop()
         try:
-            while True:
+            while not self._stopping:
                 try:
                     await self._start_drains()
                     OUTAGE.ok()
@@ -134,7 +141,7 @@ class OutboxWorker:
             while True:
                 await self._start_drains()
                 if self._drains:
-                    await asyncio.gather(*self._drains.values())
+                    await asyncio.gather(*self._drains.values(), return_exceptions=True)
                     continue
                 if not await self._db(outbox.pending_count):
                     return
@@ -142,11 +149,23 @@ class OutboxWorker:
                 wait = (due - self.clock.now()).total_seconds() if due else 0.05
                 await asyncio.sleep(min(max(wait, 0.01), 1.0))
 
+    async def stop(self, grace: float = STOP_GRACE) -> None:
+        """Take no new jobs; let posts in flight finish (up to `grace` seconds; those still
+        waiting for Slack then are cut off and looked for in Slack by whoever sends them next),
+        and release the channels at once for the other replicas."""
+        self._stopping = True
+        self._wake.set()
+        if self._drains:
+            await asyncio.wait(list(self._drains.values()), timeout=grace)
+        await self._cancel_drains()
+
     async def _start_drains(self) -> None:
+        if self._stopping:
+            return
         now = self.clock.now()
         channels = await self._db(outbox.due_channels, now=now)
         for channel in channels:
-            if channel in self._drains:
+            if channel in self._drains or self._stopping:
                 continue
             mine = await self._db(
                 outbox.acquire_channel,
@@ -159,16 +178,49 @@ class OutboxWorker:
                 task = asyncio.create_task(self._drain(channel), name=f"drain {channel}")
                 self._drains[channel] = task
                 task.add_done_callback(lambda _t, c=channel: self._drains.pop(c, None))
+        if self._drains and (self._heartbeat is None or self._heartbeat.done()):
+            self._heartbeat = asyncio.create_task(self._keep_leases(), name="outbox leases")
+
+    async def _keep_leases(self) -> None:
+        """Renew the leases of the channels this worker drains, every HEARTBEAT seconds.
+
+        When renewing fails for longer than the lease lasts (this process lost the database),
+        or another worker holds a channel now, its drain is cut off: another replica may take
+        the channel over, and two posting to one channel could post a card twice.
+        """
+        loop = asyncio.get_running_loop()
+        held_until = loop.time() + LEASE.total_seconds()
+        while self._drains:
+            await asyncio.sleep(HEARTBEAT)
+            channels = list(self._drains)
+            asked_at, now = loop.time(), self.clock.now()
+            try:
+                kept = await self._db(
+                    outbox.renew_channels, channels=channels, holder=self.holder, until=now + LEASE
+                )
+            except Exception as exc:
+                log.debug("renewing channel leases failed: %r", exc)
+                if loop.time() + HEARTBEAT >= held_until:
+                    for task in list(self._drains.values()):
+                        task.cancel()
+                continue
+            held_until = asked_at + LEASE.total_seconds()
+            for channel in set(channels) - kept:
+                if (task := self._drains.get(channel)) is not None and not task.done():
+                    log.warning("lost the lease on %s to another worker: stopping there", channel)
+                    task.cancel()
 
     async def _cancel_drains(self) -> None:
         tasks = list(self._drains.values())
+        if self._heartbeat is not None:
+            tasks.append(self._heartbeat)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _drain(self, channel: str) -> None:
         try:
-            while True:
+            while not self._stopping:
                 now = self.clock.now()
                 # One transaction: renew the lease, look at the head job, start it if due.
                 job = await self._db(
@@ -332,7 +384,7 @@ class OutboxWorker:
                     retry_after, f"ratelimited: Slack asked to wait {retry_after:g}s"
                 ) from None
             if status >= 500:
-                raise Retry(self._backoff(job.attempts), f"slack {status}") from None
+                raise Retry(self._slack_down_backoff(job.attempts), f"slack {status}") from None
             if error == "not_in_channel":  # chat:write.public posts, but history needs a member
                 await self._join(job)
                 raise Retry(0, "joined the channel") from None
@@ -341,11 +393,16 @@ class OutboxWorker:
                 raise _Dead(f"{error}: {hint}" if hint else error) from None
             raise Retry(self._backoff(job.attempts), f"slack {status}") from None
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise Retry(self._backoff(job.attempts), f"network: {exc!r}") from None
+            raise Retry(self._slack_down_backoff(job.attempts), f"network: {exc!r}") from None
 
-    def _backoff(self, attempts: int) -> float:
+    def _backoff(self, attempts: int, cap: float = MAX_BACKOFF) -> float:
         """Exponential backoff with jitter, capped at five minutes."""
-        return random.uniform(0.5, 1.0) * min(MAX_BACKOFF, self.retry_base * 2.0**attempts)
+        return random.uniform(0.5, 1.0) * min(cap, self.retry_base * 2.0**attempts)
+
+    def _slack_down_backoff(self, attempts: int) -> float:
+        # Slack's outages are short: waiting minutes after it is back would leave the team
+        # without cards. One look per channel every few seconds meanwhile costs Slack little.
+        return self._backoff(attempts, SLACK_DOWN_MAX_BACKOFF)
 
     async def _join(self, job: Job) -> None:
         try:
