@@ -33,7 +33,8 @@ from bot.i18n import Lang
 from bot.languages import PeopleLanguages
 from bot.outage import OUTAGE, is_unavailable
 from bot.outbox_messages import Obsolete, Undeliverable, compose
-from storage import outbox
+from bot.slack_budget import Deferred, SlackBudget
+from storage import outbox, slack_budget
 from storage.db import unit_of_work
 from storage.models import JobKind
 from storage.outbox import Job
@@ -82,6 +83,7 @@ class OutboxWorker:
         lang: Lang,
         interval: float = 1.0,
         retry_base: float = 1.0,
+        budget: SlackBudget | None = None,
     ) -> None:
         self.engine = engine
         self.client = client
@@ -92,6 +94,7 @@ class OutboxWorker:
         self.languages: PeopleLanguages | None = None
         self.interval = interval
         self.retry_base = retry_base
+        self.budget = budget  # Slack's per-workspace limits, shared with the other replicas
         self.unit = unit_of_work(engine)
         self.idle_limit = 300.0
         self.holder = f"worker-{uuid.uuid4().hex[:12]}"
@@ -280,6 +283,10 @@ class OutboxWorker:
         except Obsolete as obsolete:
             await self._db(outbox.mark_skipped, job_id=job.id, reason=str(obsolete))
             return
+        except Deferred as deferred:  # a refresh gives way to new cards
+            later = self.clock.now() + timedelta(seconds=deferred.delay)
+            await self._db(slack_budget.defer_card_update, job=job, not_before=later)
+            return
         except _Dead as dead:
             metrics.DELIVERY_DEAD.inc()
             log.error("job %s to %s cannot be delivered: %s", job.id, job.channel, dead)
@@ -371,6 +378,9 @@ class OutboxWorker:
         return None
 
     async def _call(self, job: Job, method: str, **kwargs: object) -> dict:
+        dotted = method.replace("_", ".")
+        if self.budget is not None:
+            await self.budget.turn(dotted, refresh=job.kind is JobKind.UPDATE_CARD)
         try:
             response = await getattr(self.client, method)(**kwargs)
             return response.data  # type: ignore[no-any-return]
@@ -379,6 +389,7 @@ class OutboxWorker:
             error = str(exc.response.get("error", "")) if exc.response.data else ""
             if status == 429:
                 metrics.RATE_LIMITED.labels(channel=job.channel).inc()
+                metrics.RATE_LIMITED_BY_METHOD.labels(method=dotted).inc()
                 retry_after = float(exc.response.headers.get("Retry-After", 1) or 1)
                 raise Retry(
                     retry_after, f"ratelimited: Slack asked to wait {retry_after:g}s"

@@ -25,6 +25,7 @@ from bot.server import create_web_app
 from bot.services import Services, Workspace
 from bot.settings import Settings
 from bot.slack_app import build_bolt_app, outbox_client
+from bot.slack_budget import SlackBudget
 from bot.sources.poller import SourcePoller, build_sources
 from storage.db import close_unit_of_work, create_engine
 
@@ -62,6 +63,9 @@ class Runtime:
             clock=self.clock,
             lang=lang,
             interval=settings.webcare_channel_interval,
+            budget=SlackBudget(
+                engine=self.engine, clock=self.clock, per_minute=settings.webcare_slack_per_minute
+            ),
         )
         self.ingestor = Ingestor(
             engine=self.engine, config=config, clock=self.clock, on_stored=self.worker.wake
