@@ -255,10 +255,11 @@ class OutboxWorker:
             if delay > 0:
                 await asyncio.sleep(delay)
 
-    def _posted(self, channel: str) -> None:
-        # Counted from Slack's answer, not from our request: network jitter can then only
-        # make the gap Slack sees longer than the interval, never shorter.
-        self._last_post[channel] = asyncio.get_running_loop().time()
+    def _posted(self, channel: str, sent_at: float) -> None:
+        # Counted from when the request left, not from Slack's answer: counting from the answer
+        # adds a round trip to every gap (a tenth of the channel's pace, far from Slack). Jitter
+        # can bring one post a few ms early, well within the short bursts Slack allows.
+        self._last_post[channel] = sent_at
 
     async def _send(self, job: Job) -> None:
         """Deliver a job that `take_next` marked in flight (`job` is as it was before that)."""
@@ -338,6 +339,7 @@ class OutboxWorker:
                 log.info("job %s was already in Slack (ts %s): not posting again", job.id, found)
                 return found
         await self._pace(job.channel)
+        sent_at = asyncio.get_running_loop().time()
         response = await self._call(
             job,
             "chat_postMessage",
@@ -349,7 +351,7 @@ class OutboxWorker:
             unfurl_media=False,
             **({"thread_ts": message.thread_ts} if message.thread_ts else {}),
         )
-        self._posted(job.channel)
+        self._posted(job.channel, sent_at)
         return response["channel"], response["ts"]
 
     async def _find_posted(self, job: Job, *, thread_ts: str | None) -> tuple[str, str] | None:
