@@ -2,7 +2,9 @@
 
 One asyncio task drains one channel at a time (in order, ~1 post/s, as Slack allows); channels
 drain side by side, so a channel paused by a 429 does not hold up the others. A row lease on the
-channel keeps replicas from posting to the same channel at once.
+channel keeps replicas from posting to the same channel at once; it is short and renewed by a
+heartbeat while this process lives, so a replica that dies (SIGKILL, a lost host) hands its
+channels to the others within seconds, however long a live one's Slack call takes.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ from bot.i18n import Lang
 from bot.languages import PeopleLanguages
 from bot.outage import OUTAGE, is_unavailable
 from bot.outbox_messages import Obsolete, Undeliverable, compose
-from storage import outbox
+from bot.slack_budget import Deferred, SlackBudget
+from storage import outbox, slack_budget
 from storage.db import unit_of_work
 from storage.models import JobKind
 from storage.outbox import Job
@@ -39,7 +42,10 @@ from storage.outbox import Job
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-LEASE = timedelta(seconds=60)
+LEASE = timedelta(seconds=6)
+HEARTBEAT = 2.0  # seconds between lease renewals while this worker drains channels
+STOP_GRACE = 12.0  # seconds a stopping worker lets posts in flight finish (Slack's timeout is 10)
+SLACK_DOWN_MAX_BACKOFF = 8.0  # a 5xx or a timeout: try again soon once Slack is back
 MIN_LOOK_GAP = 0.25  # seconds between two looks for due work, however often woken
 MAX_BACKOFF = 300.0
 MAX_ATTEMPTS_ON_ERROR = 5  # unexpected errors (not Slack's): then the job is parked as dead
@@ -77,6 +83,7 @@ class OutboxWorker:
         lang: Lang,
         interval: float = 1.0,
         retry_base: float = 1.0,
+        budget: SlackBudget | None = None,
     ) -> None:
         self.engine = engine
         self.client = client
@@ -87,12 +94,15 @@ class OutboxWorker:
         self.languages: PeopleLanguages | None = None
         self.interval = interval
         self.retry_base = retry_base
+        self.budget = budget  # Slack's per-workspace limits, shared with the other replicas
         self.unit = unit_of_work(engine)
         self.idle_limit = 300.0
         self.holder = f"worker-{uuid.uuid4().hex[:12]}"
         self.cards = CardIndex()  # each case's card as Slack accepted it (for the click path)
         self._wake = asyncio.Event()
         self._drains: dict[str, asyncio.Task[None]] = {}
+        self._heartbeat: asyncio.Task[None] | None = None
+        self._stopping = False
         self._last_post: dict[str, float] = {}
 
     async def _db(self, work: Callable[..., T], /, **kwargs: Any) -> T:
@@ -106,7 +116,7 @@ class OutboxWorker:
     async def run_forever(self, poll: float = 1.0) -> None:
         loop = asyncio.get_running_loop()
         try:
-            while True:
+            while not self._stopping:
                 try:
                     await self._start_drains()
                     OUTAGE.ok()
@@ -134,7 +144,7 @@ class OutboxWorker:
             while True:
                 await self._start_drains()
                 if self._drains:
-                    await asyncio.gather(*self._drains.values())
+                    await asyncio.gather(*self._drains.values(), return_exceptions=True)
                     continue
                 if not await self._db(outbox.pending_count):
                     return
@@ -142,11 +152,23 @@ class OutboxWorker:
                 wait = (due - self.clock.now()).total_seconds() if due else 0.05
                 await asyncio.sleep(min(max(wait, 0.01), 1.0))
 
+    async def stop(self, grace: float = STOP_GRACE) -> None:
+        """Take no new jobs; let posts in flight finish (up to `grace` seconds; those still
+        waiting for Slack then are cut off and looked for in Slack by whoever sends them next),
+        and release the channels at once for the other replicas."""
+        self._stopping = True
+        self._wake.set()
+        if self._drains:
+            await asyncio.wait(list(self._drains.values()), timeout=grace)
+        await self._cancel_drains()
+
     async def _start_drains(self) -> None:
+        if self._stopping:
+            return
         now = self.clock.now()
         channels = await self._db(outbox.due_channels, now=now)
         for channel in channels:
-            if channel in self._drains:
+            if channel in self._drains or self._stopping:
                 continue
             mine = await self._db(
                 outbox.acquire_channel,
@@ -159,16 +181,49 @@ class OutboxWorker:
                 task = asyncio.create_task(self._drain(channel), name=f"drain {channel}")
                 self._drains[channel] = task
                 task.add_done_callback(lambda _t, c=channel: self._drains.pop(c, None))
+        if self._drains and (self._heartbeat is None or self._heartbeat.done()):
+            self._heartbeat = asyncio.create_task(self._keep_leases(), name="outbox leases")
+
+    async def _keep_leases(self) -> None:
+        """Renew the leases of the channels this worker drains, every HEARTBEAT seconds.
+
+        When renewing fails for longer than the lease lasts (this process lost the database),
+        or another worker holds a channel now, its drain is cut off: another replica may take
+        the channel over, and two posting to one channel could post a card twice.
+        """
+        loop = asyncio.get_running_loop()
+        held_until = loop.time() + LEASE.total_seconds()
+        while self._drains:
+            await asyncio.sleep(HEARTBEAT)
+            channels = list(self._drains)
+            asked_at, now = loop.time(), self.clock.now()
+            try:
+                kept = await self._db(
+                    outbox.renew_channels, channels=channels, holder=self.holder, until=now + LEASE
+                )
+            except Exception as exc:
+                log.debug("renewing channel leases failed: %r", exc)
+                if loop.time() + HEARTBEAT >= held_until:
+                    for task in list(self._drains.values()):
+                        task.cancel()
+                continue
+            held_until = asked_at + LEASE.total_seconds()
+            for channel in set(channels) - kept:
+                if (task := self._drains.get(channel)) is not None and not task.done():
+                    log.warning("lost the lease on %s to another worker: stopping there", channel)
+                    task.cancel()
 
     async def _cancel_drains(self) -> None:
         tasks = list(self._drains.values())
+        if self._heartbeat is not None:
+            tasks.append(self._heartbeat)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _drain(self, channel: str) -> None:
         try:
-            while True:
+            while not self._stopping:
                 now = self.clock.now()
                 # One transaction: renew the lease, look at the head job, start it if due.
                 job = await self._db(
@@ -200,10 +255,11 @@ class OutboxWorker:
             if delay > 0:
                 await asyncio.sleep(delay)
 
-    def _posted(self, channel: str) -> None:
-        # Counted from Slack's answer, not from our request: network jitter can then only
-        # make the gap Slack sees longer than the interval, never shorter.
-        self._last_post[channel] = asyncio.get_running_loop().time()
+    def _posted(self, channel: str, sent_at: float) -> None:
+        # Counted from when the request left, not from Slack's answer: counting from the answer
+        # adds a round trip to every gap (a tenth of the channel's pace, far from Slack). Jitter
+        # can bring one post a few ms early, well within the short bursts Slack allows.
+        self._last_post[channel] = sent_at
 
     async def _send(self, job: Job) -> None:
         """Deliver a job that `take_next` marked in flight (`job` is as it was before that)."""
@@ -227,6 +283,10 @@ class OutboxWorker:
             return
         except Obsolete as obsolete:
             await self._db(outbox.mark_skipped, job_id=job.id, reason=str(obsolete))
+            return
+        except Deferred as deferred:  # a refresh gives way to new cards
+            later = self.clock.now() + timedelta(seconds=deferred.delay)
+            await self._db(slack_budget.defer_card_update, job=job, not_before=later)
             return
         except _Dead as dead:
             metrics.DELIVERY_DEAD.inc()
@@ -279,6 +339,7 @@ class OutboxWorker:
                 log.info("job %s was already in Slack (ts %s): not posting again", job.id, found)
                 return found
         await self._pace(job.channel)
+        sent_at = asyncio.get_running_loop().time()
         response = await self._call(
             job,
             "chat_postMessage",
@@ -290,7 +351,7 @@ class OutboxWorker:
             unfurl_media=False,
             **({"thread_ts": message.thread_ts} if message.thread_ts else {}),
         )
-        self._posted(job.channel)
+        self._posted(job.channel, sent_at)
         return response["channel"], response["ts"]
 
     async def _find_posted(self, job: Job, *, thread_ts: str | None) -> tuple[str, str] | None:
@@ -319,6 +380,9 @@ class OutboxWorker:
         return None
 
     async def _call(self, job: Job, method: str, **kwargs: object) -> dict:
+        dotted = method.replace("_", ".")
+        if self.budget is not None:
+            await self.budget.turn(dotted, refresh=job.kind is JobKind.UPDATE_CARD)
         try:
             response = await getattr(self.client, method)(**kwargs)
             return response.data  # type: ignore[no-any-return]
@@ -327,12 +391,13 @@ class OutboxWorker:
             error = str(exc.response.get("error", "")) if exc.response.data else ""
             if status == 429:
                 metrics.RATE_LIMITED.labels(channel=job.channel).inc()
+                metrics.RATE_LIMITED_BY_METHOD.labels(method=dotted).inc()
                 retry_after = float(exc.response.headers.get("Retry-After", 1) or 1)
                 raise Retry(
                     retry_after, f"ratelimited: Slack asked to wait {retry_after:g}s"
                 ) from None
             if status >= 500:
-                raise Retry(self._backoff(job.attempts), f"slack {status}") from None
+                raise Retry(self._slack_down_backoff(job.attempts), f"slack {status}") from None
             if error == "not_in_channel":  # chat:write.public posts, but history needs a member
                 await self._join(job)
                 raise Retry(0, "joined the channel") from None
@@ -341,11 +406,16 @@ class OutboxWorker:
                 raise _Dead(f"{error}: {hint}" if hint else error) from None
             raise Retry(self._backoff(job.attempts), f"slack {status}") from None
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise Retry(self._backoff(job.attempts), f"network: {exc!r}") from None
+            raise Retry(self._slack_down_backoff(job.attempts), f"network: {exc!r}") from None
 
-    def _backoff(self, attempts: int) -> float:
+    def _backoff(self, attempts: int, cap: float = MAX_BACKOFF) -> float:
         """Exponential backoff with jitter, capped at five minutes."""
-        return random.uniform(0.5, 1.0) * min(MAX_BACKOFF, self.retry_base * 2.0**attempts)
+        return random.uniform(0.5, 1.0) * min(cap, self.retry_base * 2.0**attempts)
+
+    def _slack_down_backoff(self, attempts: int) -> float:
+        # Slack's outages are short: waiting minutes after it is back would leave the team
+        # without cards. One look per channel every few seconds meanwhile costs Slack little.
+        return self._backoff(attempts, SLACK_DOWN_MAX_BACKOFF)
 
     async def _join(self, job: Job) -> None:
         try:

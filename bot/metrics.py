@@ -42,6 +42,18 @@ DELIVERY_DEAD = Counter(
 RATE_LIMITED = Counter(
     "webcare_slack_ratelimited_total", "429 answers from Slack", ["channel"], registry=REGISTRY
 )
+RATE_LIMITED_BY_METHOD = Counter(
+    "webcare_slack_method_ratelimited_total",
+    "429 answers from Slack, per Web API method",
+    ["method"],
+    registry=REGISTRY,
+)
+SLACK_BUDGET_WAITS = Counter(
+    "webcare_slack_budget_waits_total",
+    "Calls that found the shared per-tier Slack budget short (refreshes are put back)",
+    ["tier", "refresh"],
+    registry=REGISTRY,
+)
 DATABASE_UP = Gauge(
     "webcare_database_up", "1 while the database answers, 0 during an outage", registry=REGISTRY
 )

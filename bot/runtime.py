@@ -25,6 +25,7 @@ from bot.server import create_web_app
 from bot.services import Services, Workspace
 from bot.settings import Settings
 from bot.slack_app import build_bolt_app, outbox_client
+from bot.slack_budget import SlackBudget
 from bot.sources.poller import SourcePoller, build_sources
 from storage.db import close_unit_of_work, create_engine
 
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 
 SLACK_TIMEOUT = 10.0  # seconds for one Slack Web API call
 GC_YOUNG_THRESHOLD = 20_000
+WEB_SHUTDOWN_TIMEOUT = 5.0  # seconds requests in flight get to finish at stop
 
 
 class Runtime:
@@ -61,6 +63,9 @@ class Runtime:
             clock=self.clock,
             lang=lang,
             interval=settings.webcare_channel_interval,
+            budget=SlackBudget(
+                engine=self.engine, clock=self.clock, per_minute=settings.webcare_slack_per_minute
+            ),
         )
         self.ingestor = Ingestor(
             engine=self.engine, config=config, clock=self.clock, on_stored=self.worker.wake
@@ -109,6 +114,10 @@ class Runtime:
         self._tasks: list[asyncio.Task[None]] = []
         self.port: int | None = None
 
+    async def _stop_web(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
     async def slack_state(self) -> dict[str, object]:
         state: dict[str, object] = {
             "mode": "socket" if self.settings.socket_mode else "http",
@@ -120,7 +129,9 @@ class Runtime:
 
     async def start(self, *, run_worker: bool = True) -> None:
         await self._check_auth()
-        self._runner = web.AppRunner(self.web_app, access_log=None)
+        self._runner = web.AppRunner(
+            self.web_app, access_log=None, shutdown_timeout=WEB_SHUTDOWN_TIMEOUT
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.settings.host, self.settings.port)
         await site.start()
@@ -168,13 +179,16 @@ class Runtime:
             log.warning("Slack unreachable at start (%s); will keep retrying", exc)
 
     async def stop(self) -> None:
+        """Stop within about STOP_GRACE seconds: requests already in are answered (and what
+        they acked is stored), posts to Slack in flight finish, channels are released."""
         if self.socket_handler is not None:
             await self.socket_handler.close_async()
+        # Both at once: the listener closes at once (the load balancer moves on), the
+        # handlers in flight finish, and the outbox finishes the posts Slack is answering.
+        await asyncio.gather(self.worker.stop(), self._stop_web())
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._runner is not None:
-            await self._runner.cleanup()
         await background.drain()  # clicks already acked: finish their changes first
         if self.services.languages is not None:
             await self.services.languages.close()

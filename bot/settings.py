@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     webcare_channel_interval: float = Field(
         default=1.0, ge=0, description="seconds between posts to one channel (Slack: ~1/s)"
     )
+    # Slack's per-workspace budget per method tier, calls per minute, shared by all replicas,
+    # e.g. {"tier3": 100} for a workspace Slack granted more (bot/slack_budget.py).
+    webcare_slack_per_minute: dict[str, float] = Field(default_factory=dict)
     webcare_log_level: str = "INFO"
     # Answer Slack only once a listener has finished (serverless hosts, and deterministic tests).
     # Normally Slack gets its answer as soon as the listener calls ack().

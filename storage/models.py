@@ -212,6 +212,16 @@ class ChannelLease(SQLModel, table=True):
     lease_until: datetime = _utc(nullable=False)
 
 
+class SlackBudget(SQLModel, table=True):
+    """A token bucket per Slack method tier, shared by every replica (bot/slack_budget.py)."""
+
+    __tablename__ = "slack_budgets"
+
+    tier: str = Field(primary_key=True, max_length=20)
+    tokens: float
+    updated_at: datetime = _utc(nullable=False)
+
+
 class TaskStatus(StrEnum):
     PENDING = "pending"
     FIRED = "fired"

@@ -109,6 +109,21 @@ def acquire_channel(
     return True
 
 
+def renew_channels(
+    conn: Connection, *, channels: list[str], holder: str, until: datetime
+) -> set[str]:
+    """Extend `holder`'s leases on `channels`; the channels it still holds."""
+    conn.execute(
+        update(LEASES)
+        .where(LEASES.c.channel.in_(channels), LEASES.c.holder == holder)
+        .values(lease_until=until)
+    )
+    rows = conn.execute(
+        select(LEASES.c.channel).where(LEASES.c.channel.in_(channels), LEASES.c.holder == holder)
+    )
+    return {row.channel for row in rows}
+
+
 def release_channel(conn: Connection, *, channel: str, holder: str) -> None:
     conn.execute(delete(LEASES).where(LEASES.c.channel == channel, LEASES.c.holder == holder))
 

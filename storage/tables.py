@@ -14,6 +14,7 @@ from storage.models import (
     OutboxJob,
     ReplyTarget,
     ScheduledTask,
+    SlackBudget,
     SourceCursor,
     SpikeAlert,
 )
@@ -34,3 +35,4 @@ ALERTS = _table(SpikeAlert)
 CRISES = _table(CrisisMode)
 CURSORS = _table(SourceCursor)
 REPLY_TARGETS = _table(ReplyTarget)
+BUDGETS = _table(SlackBudget)
