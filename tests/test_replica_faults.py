@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
@@ -28,9 +29,12 @@ SLACK_FAULT_SECONDS = 10.0  # Slack failing this long mid-burst (each test stays
 
 
 def _mentions(count: int, start: int = 0) -> list[dict]:
-    """Mentions of different customers, spread over the three department channels."""
+    """Mentions of different customers, spread over the three department channels, written
+    just now: the serve processes run on the real clock, as in production (a fixed date would
+    put their deadlines in the past and add warnings to the queues)."""
+    now = datetime.now(UTC).isoformat()
     return [
-        mention(str(n), text=TEXTS[n % 3], author={"handle": f"klant{n}"})
+        mention(str(n), text=TEXTS[n % 3], author={"handle": f"klant{n}"}, created_at=now)
         for n in range(start, start + count)
     ]
 
@@ -212,7 +216,7 @@ async def test_slack_failing_mid_burst_loses_nothing_and_posts_nothing_twice(
     assert await _unsent_cards(pg_database) == {}
 
 
-PER_CHANNEL_RATE = 25.0  # posts/s the fake Slack allows per channel (Slack: ~1; faster here)
+PER_CHANNEL_RATE = 15.0  # posts/s the fake Slack allows per channel (Slack: ~1; faster here)
 BURST = 2  # Slack lets a channel burst a little over its pace
 
 
@@ -237,16 +241,14 @@ async def test_a_thousand_mentions_over_two_replicas_are_paced_at_slacks_rate(
                 )
             )
             assert {status for status, _ in answers} == {202}
-            await slack.wait_for(lambda: len(_cards(slack)) >= 1000, seconds=30)
+            await slack.wait_for(lambda: len(_cards(slack)) >= 1000, seconds=60)
             await asyncio.sleep(0.5)
         _exactly_once(slack, 1000)
         rates = {}
         for channel in CHANNEL_TEXTS:
-            # Over the first 200 cards of each channel (8 s): the mentions carry a fixed date, so
-            # about 10 s in, their deadline warnings and card refreshes join the queue (the
-            # real clock of the serve processes is past the date) and take turns with cards.
+            # Over all of its cards, from the first to the last.
             posts = [c for c in slack.calls_to("chat.postMessage") if c.args["channel"] == channel]
-            times = [c.at for c in posts if not c.args.get("thread_ts")][:200]
+            times = [c.at for c in posts if not c.args.get("thread_ts")]
             rates[channel] = (len(times) - 1) / (times[-1] - times[0])
         print(
             {
@@ -255,6 +257,7 @@ async def test_a_thousand_mentions_over_two_replicas_are_paced_at_slacks_rate(
             }
         )
         assert slack.ratelimited_count == 0
-        # Within Slack's pace. Measured 0.83-0.96 of it on a loaded machine (issue 13 asks
-        # >= 0.95): per-post database work and the intake of the burst eat into the 40 ms gaps.
-        assert all(0.8 * PER_CHANNEL_RATE <= rate <= PER_CHANNEL_RATE for rate in rates.values())
+        # Within Slack's pace and close to it: 0.985 measured on a loaded machine. (At 25 posts
+        # a second it was 0.93: per-post work then eats into the 40 ms gaps; Slack's own pace
+        # is one a second.)
+        assert all(0.95 * PER_CHANNEL_RATE <= rate <= PER_CHANNEL_RATE for rate in rates.values())
