@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import Table, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from storage.models import OPEN_STATUSES, JobKind
@@ -167,11 +167,16 @@ def store_incoming(
     """Store a batch in the caller's transaction; one `Stored` per item, in order.
 
     A mention joins its author's open case on the same source, or reopens one resolved after
-    `reopen_after`; otherwise it opens a new case. `fast` (default: on SQLite) writes through
-    the raw sqlite3 driver instead of SQLAlchemy Core; the rows are the same.
+    `reopen_after`; otherwise it opens a new case. `fast` (the default) inserts through the
+    driver (raw sqlite3; asyncpg with one array per column) instead of SQLAlchemy Core; the
+    rows are the same.
     """
     if fast is None:
-        fast = conn.dialect.name == "sqlite"
+        fast = True
+    if conn.dialect.name == "postgresql" and fast:
+        from storage.pg_intake import PgWriter
+
+        return _store(PgWriter(conn), items, now, reopen_after)
     if not fast:
         return _store(CoreWriter(conn), items, now, reopen_after)
     from storage.fast_intake import SqliteWriter
@@ -359,12 +364,7 @@ _CASES_TO_JOIN = (
     )
     .order_by(CASES.c.id)
 )
-_INSERT_CASES = insert(CASES).returning(CASES.c.id, CASES.c.source, CASES.c.author_handle)
-_INSERT_MENTIONS = insert(MENTIONS).returning(
-    MENTIONS.c.id, MENTIONS.c.source, MENTIONS.c.external_id
-)
-_INSERT_EVENTS = insert(EVENTS)
-_INSERT_JOBS = insert(OUTBOX)
+_INSERTS: dict[tuple[str, tuple[str, ...]], Any] = {}  # built once per table and RETURNING
 
 
 class CoreWriter:
@@ -441,8 +441,8 @@ class CoreWriter:
                 }
             )
         # Match ids by key: asking SQLAlchemy to keep parameter order makes it insert row by row.
-        result = self.conn.execute(_INSERT_CASES, rows)
-        ids = {(r.source, r.author_handle): r.id for r in result}
+        result = self._insert_many(CASES, rows, returning=("id", "source", "author_handle"))
+        ids = {(r[1], r[2]): r[0] for r in result}
         return [ids[(row["source"], row["author_handle"])] for row in rows]
 
     def insert_mentions(
@@ -467,8 +467,8 @@ class CoreWriter:
             }
             for item, case_id in zip(items, case_ids, strict=True)
         ]
-        result = self.conn.execute(_INSERT_MENTIONS, rows)
-        ids = {(r.source, r.external_id): r.id for r in result}
+        result = self._insert_many(MENTIONS, rows, returning=("id", "source", "external_id"))
+        ids = {(r[1], r[2]): r[0] for r in result}
         return [ids[(row["source"], row["external_id"])] for row in rows]
 
     def record(
@@ -500,12 +500,23 @@ class CoreWriter:
                     conn, case_id=change.case_id, channel=change.card_channel, now=now
                 )
         if events:
-            conn.execute(
-                _INSERT_EVENTS,
-                [{**e._asdict(), "actor": "system", "at": now} for e in events],
+            self._insert_many(
+                EVENTS, [{**e._asdict(), "actor": "system", "at": now} for e in events]
             )
         if jobs:
-            conn.execute(
-                _INSERT_JOBS,
-                [{**j._asdict(), "not_before": now, "created_at": now} for j in jobs],
+            self._insert_many(
+                OUTBOX, [{**j._asdict(), "not_before": now, "created_at": now} for j in jobs]
             )
+
+    def _insert_many(
+        self, table: Table, rows: list[dict[str, Any]], returning: tuple[str, ...] = ()
+    ) -> Sequence[Sequence[Any]]:
+        """Insert `rows` (all with the same keys); the `returning` columns of each new row."""
+        if not returning:
+            self.conn.execute(insert(table), rows)
+            return []
+        statement = _INSERTS.get((table.name, returning))
+        if statement is None:
+            statement = insert(table).returning(*(table.c[name] for name in returning))
+            _INSERTS[(table.name, returning)] = statement
+        return self.conn.execute(statement, rows).all()
