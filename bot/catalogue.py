@@ -30,6 +30,14 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
     "card.followers": {"en": "{count} followers", "nl": "{count} volgers"},
     "card.received": {"en": "Received {when}", "nl": "Ontvangen {when}"},
     "card.sla_due": {"en": "Answer by {when}", "nl": "Beantwoorden vóór {when}"},
+    "card.no_deadline": {
+        "en": "No response deadline (proactive)",
+        "nl": "Geen reactietermijn (proactief)",
+    },
+    "card.posted_before": {
+        "en": ":hourglass: Posted {age} before it reached us",
+        "nl": ":hourglass: Geplaatst {age} voordat het bij ons binnenkwam",
+    },
     "card.late": {
         "en": ":hourglass: Posted {age} before it reached us; the response time counts from then",
         "nl": ":hourglass: Geplaatst {age} voordat het bij ons binnenkwam; de reactietijd telt"
@@ -496,6 +504,10 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
     "report.within_sla": {
         "en": "Answered within the SLA: {share}",
         "nl": "Binnen de SLA beantwoord: {share}",
+    },
+    "report.without_deadline": {
+        "en": "({count} proactive without a deadline not counted)",
+        "nl": "({count} proactief zonder termijn niet meegeteld)",
     },
     "report.resolution": {
         "en": "Resolved: {resolved} (median {median} business time)",

@@ -346,6 +346,10 @@ class Rule(_Strict):
     department: str
     priority: Priority | None = None
     tags: list[str] = Field(default_factory=list)
+    # First-response target (business minutes, the department's calendar) of the cases this
+    # rule routes: instead of the department's, and also for proactive ones (news, hashtag
+    # hits), which otherwise have no deadline.
+    sla_minutes: Annotated[int, Field(gt=0, le=60 * 24 * 14)] | None = None
 
 
 class WebcareConfig(_Strict):

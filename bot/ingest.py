@@ -83,17 +83,10 @@ class Ingestor:
         self.clock = clock
         self.router = Router(config)
         self.on_stored = on_stored
+        self._sla: dict[tuple[str, int], Deadlines] = {}
         # Per department: key, channel, and its SLA deadlines (and warning) by start.
         self._targets = {
-            d.key: (
-                d.key,
-                d.channel,
-                Deadlines(
-                    BusinessCalendar(config.hours_for(d)),
-                    d.sla_minutes,
-                    d.sla_minutes * config.sla_warning_at,
-                ),
-            )
+            d.key: (d.key, d.channel, self._deadlines(d.key, d.sla_minutes))
             for d in config.departments
         }
         self._reopen_window = timedelta(days=config.reopen_window_days)
@@ -103,15 +96,37 @@ class Ingestor:
         self._analyzing = False
         self._writer: asyncio.Task[None] | None = None
 
+    def _deadlines(self, department: str, minutes: int) -> Deadlines:
+        """A department's deadlines for a response target: the department's own, or a rule's
+        (`sla_minutes`), on the department's calendar; one each, they remember the calendar."""
+        key = (department, minutes)
+        if key not in self._sla:
+            config = self.config
+            hours = config.hours_for(config.department(department))
+            self._sla[key] = Deadlines(
+                BusinessCalendar(hours), minutes, minutes * config.sla_warning_at
+            )
+        return self._sla[key]
+
     def plan(self, mention: MentionIn) -> Incoming:
-        """Route one mention and work out its SLA deadline (no I/O)."""
+        """Route one mention and work out its SLA deadline (no I/O).
+
+        A proactive mention (about us, not addressed to us: a news hit, a hashtag or search
+        hit) gets no deadline unless its rule sets `sla_minutes`; it carries the deadlines it
+        would get, for when its case becomes addressed later.
+        """
         mention = self.router.with_language(mention)
         decision = self.router.route(mention)
         target = self._targets.get(decision.department)
         if target is None:  # a department removed from the config: the default one takes it
             target = self._targets[self.config.department(decision.department).key]
         key, channel, deadlines = target
-        due, warn = deadlines(clock_start(mention.created_at, self.clock.now()))
+        if decision.sla_minutes is not None:
+            deadlines = self._deadlines(key, decision.sla_minutes)
+        start = clock_start(mention.created_at, self.clock.now())
+        due = warn = None
+        if mention.addressed or decision.sla_minutes is not None:
+            due, warn = deadlines(start)
         return Incoming(
             mention=mention,
             department=key,
@@ -121,6 +136,8 @@ class Ingestor:
             rule=decision.rule,
             sla_due_at=due,
             sla_warn_at=warn,
+            start=start,
+            deadlines=deadlines,
         )
 
     async def ingest(self, mentions: Sequence[MentionIn]) -> IngestResult:

@@ -129,7 +129,7 @@ class CardView:
     tags: tuple[str, ...]
     rule: str | None
     opened_at: datetime
-    sla_due_at: datetime
+    sla_due_at: datetime | None  # None: proactive, no rule gave it a deadline
     mention_count: int
     text: str  # the first message of the case
     url: str | None
@@ -255,14 +255,18 @@ def _late_fact(card: CardView, lang: Lang) -> list[str]:
         age = t("age.hours", lang, n=minutes // 60)
     else:
         age = t("age.days", lang, n=minutes // (24 * 60))
-    return [t("card.late", lang, age=age)]
+    # Without a deadline there is no response time to count: only the age is news.
+    return [t("card.late" if card.sla_due_at else "card.posted_before", lang, age=age)]
 
 
 def _sla_fact(card: CardView, lang: Lang) -> str:
-    """The SLA clock: green, orange once warned, red once breached, or how fast we answered."""
+    """The SLA clock: green, orange once warned, red once breached, or how fast we answered;
+    none for a proactive case no rule gave a deadline."""
     if card.first_response_at:
         minutes = (card.first_response_at - card.opened_at).total_seconds() / 60
         return ":white_check_mark: " + t("card.answered", lang, minutes=max(0, round(minutes)))
+    if card.sla_due_at is None:  # a news hit, a hashtag hit: nobody is waiting for an answer
+        return ":white_circle: " + t("card.no_deadline", lang)
     light = (
         ":red_circle:"
         if card.sla_breached

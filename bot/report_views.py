@@ -64,7 +64,12 @@ def report_blocks(report: Report, *, period: str, timezone: str, lang: Lang) -> 
             business=_spread(report.first_response_business, lang),
             wall=_spread(report.first_response_wall, lang),
         ),
-        t("report.within_sla", lang, share=within),
+        t("report.within_sla", lang, share=within)
+        + (
+            " " + t("report.without_deadline", lang, count=report.cases_without_deadline)
+            if report.cases_without_deadline
+            else ""
+        ),
         t("report.resolution", lang, resolved=report.resolved, median=resolution),
         t("report.reopened", lang, count=report.reopened),
         t("report.follow_ups", lang, outcomes=outcomes),

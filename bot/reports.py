@@ -42,6 +42,7 @@ class Report:
     first_response_business: Spread | None = None
     first_response_wall: Spread | None = None
     answered_within_sla: float | None = None  # share of cases whose deadline has come
+    cases_without_deadline: int = 0  # proactive, no rule gave one: not in the SLA share
     resolved: int = 0
     resolution_business_median: float | None = None
     reopened: int = 0
@@ -130,9 +131,18 @@ async def build_report(
     report.first_response_wall = spread(
         [(c.first_response_at - c.opened_at).total_seconds() / 60 for c in answered]
     )
-    on_time = sum(c.first_response_at <= c.sla_due_at for c in answered)
-    late = sum(c.first_response_at > c.sla_due_at for c in answered) + sum(
-        c.first_response_at is None and c.sla_due_at <= until for c in opened
+    # Against the SLA only what had a deadline: a proactive news hit was never late.
+    with_deadline = [c for c in opened if c.sla_due_at is not None]
+    report.cases_without_deadline = len(opened) - len(with_deadline)
+    on_time = sum(
+        c.first_response_at is not None and c.first_response_at <= c.sla_due_at
+        for c in with_deadline
+    )
+    late = sum(
+        c.first_response_at > c.sla_due_at
+        if c.first_response_at is not None
+        else c.sla_due_at <= until
+        for c in with_deadline
     )
     report.answered_within_sla = on_time / (on_time + late) if on_time + late else None
 
@@ -191,7 +201,11 @@ async def cases_csv(
             if c.first_response_at
             else ""
         )
-        within = "" if c.first_response_at is None else c.first_response_at <= c.sla_due_at
+        within = (
+            ""
+            if c.first_response_at is None or c.sla_due_at is None
+            else c.first_response_at <= c.sla_due_at
+        )
         writer.writerow(
             map(
                 _cell,
@@ -204,7 +218,7 @@ async def cases_csv(
                     c.priority,
                     c.owner_id or "",
                     c.opened_at.isoformat(),
-                    c.sla_due_at.isoformat(),
+                    c.sla_due_at.isoformat() if c.sla_due_at else "",
                     c.first_response_at.isoformat() if c.first_response_at else "",
                     business,
                     within,

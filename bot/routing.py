@@ -26,6 +26,7 @@ class RouteDecision:
     tags: tuple[str, ...]
     rule: str | None  # None: nothing matched, the default department took it
     reason: str
+    sla_minutes: int | None = None  # the rule's own response target, if it sets one
 
 
 class _CompiledRule:
@@ -114,6 +115,7 @@ class Router:
                     tags=tuple(rule.tags),
                     rule=rule.name,
                     reason=reason,
+                    sla_minutes=rule.sla_minutes,
                 )
         return RouteDecision(
             department=self.default,

@@ -29,6 +29,7 @@ from storage.intake import (
     join_rows,
 )
 from storage.models import OPEN_STATUSES, JobKind
+from storage.sla import AWAITING_FIRST_ANSWER
 
 # Rows per multi-row INSERT at most: 20 columns x 256 stays well under SQLite's 32,766
 # variables. Batches go in power-of-two chunks, so a few dozen statements cover every size
@@ -50,6 +51,14 @@ _JOB_COLUMNS = (
     " payload"
 )
 _OPEN = ", ".join(f"'{status}'" for status in OPEN_STATUSES)
+# A case that has no deadline yet (proactive) and still awaits its first answer.
+_AWAITING = ", ".join(f"'{status}'" for status in AWAITING_FIRST_ANSWER)
+_WITHOUT_DEADLINE = f"sla_due_at IS NULL AND first_response_at IS NULL AND status IN ({_AWAITING})"
+# Deadline and warning given to such a case (both judged by the row as it was).
+_DEADLINE_IF_NONE = (
+    f"sla_due_at = CASE WHEN {_WITHOUT_DEADLINE} THEN ? ELSE sla_due_at END,"
+    f" sla_warn_at = CASE WHEN {_WITHOUT_DEADLINE} THEN ? ELSE sla_warn_at END"
+)
 
 _LAST_IDS = "SELECT (SELECT max(id) FROM cases), (SELECT max(id) FROM mentions)"
 # storage.outbox.enqueue_card_update: one waiting refresh per case is enough.
@@ -62,18 +71,29 @@ _ADD_MENTIONS = (
     "UPDATE cases SET mention_count = mention_count + ?,"
     " last_mention_at = max(last_mention_at, ?), last_received_at = ? WHERE id = ?"
 )
+# Mentions addressed to us: the case becomes reactive, and gets a deadline if it has none.
+_ADD_ADDRESSED = (
+    "UPDATE cases SET mention_count = mention_count + ?,"
+    " last_mention_at = max(last_mention_at, ?), last_received_at = ?,"
+    f" reactive = max(reactive, ?), {_DEADLINE_IF_NONE} WHERE id = ?"
+)
 _UPGRADE_MENTION = "UPDATE mentions SET addressed = ?, private = ? WHERE id = ?"
 # A later sighting only adds: addressed makes the case reactive, private makes it private.
 _UPGRADE_CASE = (
     "UPDATE cases SET reactive = max(reactive, ?), private = max(private, ?) WHERE id = ?"
     " RETURNING slack_channel"
 )
-# The customer is back: the case reopens, unowned, with a fresh deadline.
+# Newly addressed: also the deadline, counted from now, if the case has none.
+_UPGRADE_CASE_DEADLINE = (
+    "UPDATE cases SET reactive = max(reactive, ?), private = max(private, ?),"
+    f" {_DEADLINE_IF_NONE} WHERE id = ? RETURNING slack_channel"
+)
+# The customer is back: the case reopens, unowned, with a fresh deadline (NULL: proactive).
 _REOPEN = (
     "UPDATE cases SET mention_count = mention_count + ?, last_mention_at = max(last_mention_at, ?),"
-    " last_received_at = ?, status = 'reopened', resolved_at = NULL, owner_id = NULL,"
-    " owner_name = NULL, claimed_at = NULL, sla_due_at = ?, sla_warn_at = ?, sla_warned_at = NULL,"
-    " sla_breached_at = NULL WHERE id = ?"
+    " last_received_at = ?, reactive = max(reactive, ?), status = 'reopened', resolved_at = NULL,"
+    " owner_id = NULL, owner_name = NULL, claimed_at = NULL, sla_due_at = ?, sla_warn_at = ?,"
+    " sla_warned_at = NULL, sla_breached_at = NULL WHERE id = ?"
 )
 
 
@@ -119,7 +139,7 @@ def _known_sql(count: int) -> str:
 def _join_sql(count: int) -> str:
     marks = ", ".join("?" * count)
     return (
-        "SELECT id, source, author_handle, slack_channel, owner_id, status FROM cases"
+        "SELECT id, source, author_handle, slack_channel, owner_id, status, reactive FROM cases"
         f" WHERE source = ? AND author_handle IN ({marks})"
         f" AND (status IN ({_OPEN}) OR (status = 'resolved' AND resolved_at >= ?))"
     )
@@ -152,7 +172,9 @@ class SqliteWriter:
         # stretch of closed hours share their SLA deadlines.
         self._texts: dict[datetime, str] = {}
 
-    def _text(self, value: datetime) -> str:
+    def _text(self, value: datetime | None) -> str | None:
+        if value is None:  # a proactive case's deadline
+            return None
         text = self._texts.get(value)
         if text is None:
             text = self._texts[value] = sqlite_datetime(value)
@@ -182,9 +204,13 @@ class SqliteWriter:
         at, cursor = sqlite_datetime(now), self.cursor
         for u in upgrades:
             cursor.execute(_UPGRADE_MENTION, (u.addressed, u.private, u.mention_id))
-            (channel,) = cursor.execute(
-                _UPGRADE_CASE, (u.addressed, u.private, u.case_id)
-            ).fetchone()
+            if u.deadline is None:
+                statement, params = _UPGRADE_CASE, (u.addressed, u.private, u.case_id)
+            else:
+                due, warn = sqlite_datetime(u.deadline.due), sqlite_datetime(u.deadline.warn)
+                statement = _UPGRADE_CASE_DEADLINE
+                params = (u.addressed, u.private, due, warn, u.case_id)
+            (channel,) = cursor.execute(statement, params).fetchone()
             key = f"card:{u.case_id}"
             cursor.execute(_INSERT_CARD_UPDATE, (u.case_id, channel, at, at, key))
 
@@ -272,13 +298,17 @@ class SqliteWriter:
         at, cursor = sqlite_datetime(now), self.cursor
         for change in changes:
             latest = sqlite_datetime(min(change.latest, now))
-            if change.reopen is None:
-                cursor.execute(_ADD_MENTIONS, (change.added, latest, at, change.case_id))
-            else:
-                due = sqlite_datetime(change.reopen.sla_due_at)
-                warn = sqlite_datetime(change.reopen.sla_warn_at)
-                params = (change.added, latest, at, due, warn, change.case_id)
+            deadline = change.deadline
+            due = sqlite_datetime(deadline.due) if deadline else None
+            warn = sqlite_datetime(deadline.warn) if deadline else None
+            if change.reopen:
+                params = (change.added, latest, at, change.addressed, due, warn, change.case_id)
                 cursor.execute(_REOPEN, params)
+            elif change.addressed or deadline is not None:
+                params = (change.added, latest, at, change.addressed, due, warn, change.case_id)
+                cursor.execute(_ADD_ADDRESSED, params)
+            else:
+                cursor.execute(_ADD_MENTIONS, (change.added, latest, at, change.case_id))
             if change.card_channel is not None:
                 key = f"card:{change.case_id}"
                 params = (change.case_id, change.card_channel, at, at, key)

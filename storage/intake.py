@@ -12,16 +12,17 @@ written by a `Writer`: SQLAlchemy Core (`CoreWriter`, any database) or the raw s
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import Table, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import Table, and_, bindparam, case, func, insert, literal, or_, select, update
 from sqlalchemy.engine import Connection
 
 from storage.models import OPEN_STATUSES, JobKind
 from storage.outbox import enqueue_card_update
+from storage.sla import AWAITING_FIRST_ANSWER
 from storage.tables import CASES, EVENTS, MENTIONS, OUTBOX
 
 
@@ -57,8 +58,24 @@ class Incoming:
     priority: str
     tags: tuple[str, ...]
     rule: str | None
-    sla_due_at: datetime
-    sla_warn_at: datetime  # when an unclaimed case gets a warning (business time)
+    # None: a proactive mention (about us, not addressed to us) no rule gives a deadline.
+    sla_due_at: datetime | None
+    sla_warn_at: datetime | None  # when an unclaimed case gets a warning (business time)
+    start: datetime  # when its response clock starts (bot.deadlines.clock_start)
+    # (due, warning) for a clock started at a moment: the deadline it would give its case
+    # once the case is addressed to us (a later sighting, a reopened reactive case).
+    deadlines: Callable[[datetime], tuple[datetime, datetime]]
+
+    @property
+    def deadline(self) -> Deadline | None:
+        if self.sla_due_at is None or self.sla_warn_at is None:
+            return None
+        return Deadline(self.sla_due_at, self.sla_warn_at)
+
+
+class Deadline(NamedTuple):
+    due: datetime
+    warn: datetime
 
 
 class Stored(NamedTuple):
@@ -83,6 +100,8 @@ class Upgrade(NamedTuple):
     case_id: int
     addressed: bool
     private: bool
+    # Newly addressed: the deadline, from now, its case gets if it has none and is unanswered.
+    deadline: Deadline | None = None
 
 
 class Existing(NamedTuple):
@@ -92,6 +111,7 @@ class Existing(NamedTuple):
     channel: str
     owner_id: str | None
     resolved: bool  # recently resolved: the mention reopens it
+    reactive: bool  # addressed to us: reopened, it gets a deadline again
 
 
 class Event(NamedTuple):
@@ -121,7 +141,11 @@ class CaseChange(NamedTuple):
     case_id: int
     added: int
     latest: datetime  # the newest added mention's time (never in the future)
-    reopen: Incoming | None  # set when the case was resolved: reopen with this SLA
+    reopen: bool  # the case was resolved: it reopens, with `deadline` (None: none)
+    # Not reopened: given to the case if it has none and awaits its first answer (an
+    # addressed mention joined a proactive case).
+    deadline: Deadline | None
+    addressed: bool  # an added mention is addressed to us: the case becomes reactive
     card_channel: str | None  # refresh the card in this channel
 
 
@@ -201,7 +225,7 @@ def _store(
             fresh_keys.append(key)
             fresh_authors.append((key[0], item.mention.author.handle))
 
-    upgrades = _upgrades(items, keys, known)
+    upgrades = _upgrades(items, keys, known, now)
     if upgrades:
         db.upgrade(upgrades, now)
         events = [
@@ -241,10 +265,14 @@ def _store(
 
 
 def _upgrades(
-    items: Sequence[Incoming], keys: list[tuple[str, str]], known: dict[tuple[str, str], Known]
+    items: Sequence[Incoming],
+    keys: list[tuple[str, str]],
+    known: dict[tuple[str, str], Known],
+    now: datetime,
 ) -> list[Upgrade]:
     """Stored mentions this batch shows to be addressed to the brand (or private) after all:
-    first seen through a search, now as a mention notification."""
+    first seen through a search, now as a mention notification. A case that becomes addressed
+    so gets its response deadline counted from now (it had none as a proactive case)."""
     found: dict[tuple[str, str], Upgrade] = {}
     for item, key in zip(items, keys, strict=True):
         was = found.get(key) or known.get(key)
@@ -253,7 +281,10 @@ def _upgrades(
         addressed = was.addressed or item.mention.addressed
         private = was.private or item.mention.private
         if (addressed, private) != (was.addressed, was.private):
-            found[key] = Upgrade(was.mention_id, was.case_id, addressed, private)
+            deadline = was.deadline if isinstance(was, Upgrade) else None
+            if addressed and not was.addressed:
+                deadline = Deadline(*item.deadlines(now))
+            found[key] = Upgrade(was.mention_id, was.case_id, addressed, private, deadline)
     return list(found.values())
 
 
@@ -300,12 +331,20 @@ def _plan_records(
     for case_id, added in added_to.items():
         case = joined.get(case_id)
         latest = max(i.mention.created_at for i in added)
-        reopen = added[0] if case and case.resolved else None
-        if case and case.resolved:
-            # The customer is back: the case reopens, unowned, with a fresh deadline.
+        deadline = next((d for i in added if (d := i.deadline) is not None), None)
+        reopen = case is not None and case.resolved
+        if case is not None and case.resolved:
+            # The customer is back: the case reopens, unowned, with a fresh deadline; a
+            # proactive case only when a rule gives it one.
+            if deadline is None and case.reactive:
+                deadline = Deadline(*added[0].deadlines(added[0].start))
             detail = {"reason": "customer wrote again", "previous_owner": case.owner_id}
             events.append(Event(case_id, "reopened", "resolved", "reopened", detail))
-        changes.append(CaseChange(case_id, len(added), latest, reopen, case and case.channel))
+        addressed = any(i.mention.addressed for i in added)
+        channel = case.channel if case else None
+        changes.append(
+            CaseChange(case_id, len(added), latest, reopen, deadline, addressed, channel)
+        )
     return changes, events, jobs
 
 
@@ -321,13 +360,13 @@ def by_source(keys: Iterable[tuple[str, str]]) -> Iterator[tuple[str, list[str]]
 
 
 def join_rows(rows: Iterable[Sequence[Any]]) -> dict[tuple[str, str], Existing]:
-    """Rows (id, source, handle, channel, owner, status), by id: an open case wins."""
+    """Rows (id, source, handle, channel, owner, status, reactive), by id: an open case wins."""
     found: dict[tuple[str, str], Existing] = {}
-    for case_id, source, handle, channel, owner, status in rows:
+    for case_id, source, handle, channel, owner, status, reactive in rows:
         author, resolved = (source, handle), status == "resolved"
         if resolved and author in found:
             continue  # an open case wins over a resolved one
-        found[author] = Existing(case_id, channel, owner, resolved)
+        found[author] = Existing(case_id, channel, owner, resolved, bool(reactive))
     return found
 
 
@@ -353,6 +392,7 @@ _CASES_TO_JOIN = (
         CASES.c.slack_channel,
         CASES.c.owner_id,
         CASES.c.status,
+        CASES.c.reactive,
     )
     .where(
         CASES.c.source == bindparam("source"),
@@ -365,6 +405,21 @@ _CASES_TO_JOIN = (
     .order_by(CASES.c.id)
 )
 _INSERTS: dict[tuple[str, tuple[str, ...]], Any] = {}  # built once per table and RETURNING
+# A case that has no deadline yet (proactive) and still awaits its first answer.
+_WITHOUT_DEADLINE = and_(
+    CASES.c.sla_due_at.is_(None),
+    CASES.c.first_response_at.is_(None),
+    CASES.c.status.in_(AWAITING_FIRST_ANSWER),
+)
+
+
+def _deadline_if_none(deadline: Deadline) -> dict[str, Any]:
+    """Values giving `deadline` to a case without one that awaits its first answer."""
+    due, warn = CASES.c.sla_due_at, CASES.c.sla_warn_at
+    return {
+        "sla_due_at": case((_WITHOUT_DEADLINE, literal(deadline.due, due.type)), else_=due),
+        "sla_warn_at": case((_WITHOUT_DEADLINE, literal(deadline.warn, warn.type)), else_=warn),
+    }
 
 
 class CoreWriter:
@@ -392,8 +447,10 @@ class CoreWriter:
                 .where(MENTIONS.c.id == u.mention_id)
                 .values(addressed=u.addressed, private=u.private)
             )
-            changed = {"reactive": True} if u.addressed else {}
+            changed: dict[str, Any] = {"reactive": True} if u.addressed else {}
             changed |= {"private": True} if u.private else {}
+            if u.deadline is not None:
+                changed |= _deadline_if_none(u.deadline)
             channel = self.conn.execute(
                 update(CASES)
                 .where(CASES.c.id == u.case_id)
@@ -482,18 +539,23 @@ class CoreWriter:
                 "last_mention_at": greatest(CASES.c.last_mention_at, min(change.latest, now)),
                 "last_received_at": now,
             }
-            if change.reopen is not None:
+            if change.addressed:
+                values["reactive"] = True
+            if change.reopen:
+                deadline = change.deadline
                 values |= {
                     "status": "reopened",
                     "resolved_at": None,
                     "owner_id": None,
                     "owner_name": None,
                     "claimed_at": None,
-                    "sla_due_at": change.reopen.sla_due_at,
-                    "sla_warn_at": change.reopen.sla_warn_at,
+                    "sla_due_at": deadline.due if deadline else None,
+                    "sla_warn_at": deadline.warn if deadline else None,
                     "sla_warned_at": None,
                     "sla_breached_at": None,
                 }
+            elif change.deadline is not None:
+                values |= _deadline_if_none(change.deadline)
             conn.execute(update(CASES).where(CASES.c.id == change.case_id).values(**values))
             if change.card_channel is not None:
                 enqueue_card_update(

@@ -90,7 +90,8 @@ class Case(SQLModel, table=True):
     last_mention_at: datetime = _utc(nullable=False)  # when the customer last wrote (their date)
     # When the customer's latest message reached us: what "the customer replied" is judged by.
     last_received_at: datetime | None = _utc(nullable=True)
-    sla_due_at: datetime = _utc(nullable=False)
+    # Empty for a proactive case (about us, not addressed to us) unless a rule gives one.
+    sla_due_at: datetime | None = _utc(nullable=True)
     mention_count: int = 1
     slack_channel: str | None = Field(default=None, max_length=40)
     slack_ts: str | None = Field(default=None, max_length=40)

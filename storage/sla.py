@@ -32,6 +32,7 @@ def take_warnings(conn: Connection, *, now: datetime, limit: int = 100) -> list[
         select(CASES.c.id)
         .where(
             CASES.c.status.in_(AWAITING_FIRST_ANSWER),
+            CASES.c.sla_warn_at.is_not(None),  # a proactive case without a deadline: never
             CASES.c.sla_warn_at <= now,
             CASES.c.sla_warned_at.is_(None),
             CASES.c.first_response_at.is_(None),
@@ -55,6 +56,7 @@ def take_breaches(conn: Connection, *, now: datetime, limit: int = 100) -> list[
         select(CASES.c.id)
         .where(
             CASES.c.status.in_(AWAITING_FIRST_ANSWER),
+            CASES.c.sla_due_at.is_not(None),  # a proactive case without a deadline: never
             CASES.c.sla_due_at <= now,
             CASES.c.first_response_at.is_(None),
             CASES.c.sla_breached_at.is_(None),

@@ -60,11 +60,13 @@ async def oldest_unclaimed(
 async def due_before(
     conn: AsyncConnection, *, departments: Sequence[str], moment: datetime, limit: int = 50
 ) -> list[Row[Any]]:
-    """Cases still waiting for a first answer whose deadline falls before `moment`."""
+    """Cases still waiting for a first answer whose deadline falls before `moment` (a
+    proactive case without a deadline is never overdue)."""
     result = await conn.execute(
         select(*_CARD)
         .where(
             CASES.c.status.in_(AWAITING_FIRST_ANSWER),
+            CASES.c.sla_due_at.is_not(None),
             CASES.c.sla_due_at <= moment,
             CASES.c.first_response_at.is_(None),
             CASES.c.department.in_(departments),
@@ -101,7 +103,8 @@ async def owned_by(conn: AsyncConnection, *, user: str, limit: int = 30) -> list
             CASES.c.owner_id == user,
             CASES.c.status.in_(OPEN_STATUSES),
         )
-        .order_by(CASES.c.sla_due_at)
+        # Cases without a deadline (proactive) last, on SQLite as on PostgreSQL.
+        .order_by(CASES.c.sla_due_at.asc().nulls_last(), CASES.c.id)
         .limit(limit)
     )
     return list(result)

@@ -210,3 +210,62 @@ async def test_a_late_mention_gets_its_deadline_from_arrival_on_both_paths(
     assert fast.dump(fast_path) == core.dump(core_path)
     (opened, due), _ = fast.query(fast_path, "SELECT opened_at, sla_due_at FROM cases ORDER BY id")
     assert opened == sqlite_datetime(posted) and due > sqlite_datetime(NOW)
+
+
+async def test_proactive_cases_without_a_deadline_and_their_later_ones_on_both_paths(
+    stores: list[tuple[Store, Path]],
+) -> None:
+    news = {"handle": "nieuws.example.nl"}
+    await both(
+        stores,
+        mention("1", author=news, addressed=False),  # proactive: no deadline
+        mention("2", author={"handle": "karin"}, addressed=False),  # upgraded below
+        mention("3", author={"handle": "jan"}, addressed=False),  # joined below
+        mention("4", author={"handle": "bob"}, addressed=False),  # resolved, then back
+        mention("5", author={"handle": "piet"}),  # reactive: resolved, back unaddressed
+    )
+    resolved = sqlite_datetime(NOW - timedelta(days=1))
+    for store, _ in stores:
+        await store.sql(
+            f"UPDATE cases SET status = 'resolved', resolved_at = '{resolved}' WHERE id IN (4, 5)"
+        )
+    # Later (the stores' clock stands still at NOW: this batch comes half an hour after the
+    # posts, so every deadline counts from NOW, like the upgrade's).
+    await both(
+        stores,
+        mention("2", author={"handle": "karin"}),  # the same post, now addressed
+        mention("6", author={"handle": "jan"}),  # addressed, joins the proactive case
+        mention("7", author={"handle": "bob"}, addressed=False),
+        mention("8", author={"handle": "piet"}, addressed=False),
+        mention("9", author=news, addressed=False),
+    )
+    (fast, fast_path), (core, core_path) = stores
+    fast_rows, core_rows = fast.dump(fast_path), core.dump(core_path)
+    for table in TABLES:
+        assert fast_rows[table] == core_rows[table], table
+    rows = fast.query(
+        fast_path, "SELECT author_handle, reactive, status, sla_due_at FROM cases ORDER BY id"
+    )
+    an_hour_later = sqlite_datetime(NOW + timedelta(minutes=60))  # webcare: 60 minutes
+    assert rows == [
+        ("nieuws.example.nl", 0, "new", None),  # news again: still none
+        ("karin", 1, "new", an_hour_later),  # counted from the upgrade
+        ("jan", 1, "new", an_hour_later),  # from the addressed message
+        ("bob", 0, "reopened", None),  # a reopened proactive case stays without
+        ("piet", 1, "reopened", an_hour_later),  # a reopened reactive case gets one again
+    ]
+
+
+async def test_a_deadline_is_not_given_to_a_case_already_answered(
+    stores: list[tuple[Store, Path]],
+) -> None:
+    await both(stores, mention("1", addressed=False))
+    for store, _ in stores:
+        answered = sqlite_datetime(NOW)
+        await store.sql(
+            f"UPDATE cases SET status = 'replied', first_response_at = '{answered}' WHERE id = 1"
+        )
+    await both(stores, mention("1"), mention("2"))  # upgraded, and addressed again
+    (fast, fast_path), (core, core_path) = stores
+    assert fast.dump(fast_path) == core.dump(core_path)
+    assert fast.query(fast_path, "SELECT reactive, sla_due_at FROM cases") == [(1, None)]
