@@ -573,4 +573,35 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
         "en": "Mentions of our brand arrive as cards in the department channels.",
         "nl": "Vermeldingen van ons merk komen als kaarten binnen in de afdelingskanalen.",
     },
+    "digest.head": {
+        "en": ":zap: *{count} new cases* · this channel gets mentions faster than Slack lets us "
+        "post them one by one, so they arrive together. Claim a case to get its own card.",
+        "nl": ":zap: *{count} nieuwe cases* · er komen meer vermeldingen binnen dan Slack ons "
+        "één voor één laat plaatsen, dus ze komen samen. Claim een case voor een eigen kaart.",
+    },
+    "digest.fallback": {
+        "en": "{count} new cases: {authors}",
+        "nl": "{count} nieuwe cases: {authors}",
+    },
+    "digest.case": {"en": "case #{id}", "nl": "case #{id}"},
+    "digest.claimed": {
+        "en": ":raising_hand: {owner} took this case: <{card}|its card>",
+        "nl": ":raising_hand: {owner} heeft deze case: <{card}|naar de kaart>",
+    },
+    "digest.carded": {
+        "en": ":arrow_right: <{card}|its card> ({status})",
+        "nl": ":arrow_right: <{card}|naar de kaart> ({status})",
+    },
+    "digest.card_coming": {
+        "en": ":hourglass_flowing_sand: {owner} took this case; its card follows",
+        "nl": ":hourglass_flowing_sand: {owner} heeft deze case; de kaart volgt",
+    },
+    "digest.moved_away": {
+        "en": "Cases moved to another department have left this list.",
+        "nl": "Cases die naar een andere afdeling gingen, staan niet meer in deze lijst.",
+    },
+    "card.later": {
+        "en": "Later from the customer ({count}):",
+        "nl": "Later van de klant ({count}):",
+    },
 }

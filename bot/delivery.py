@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import random
 import time
 import uuid
@@ -27,13 +28,14 @@ from bot import metrics
 from bot.card_index import CardIndex
 from bot.clock import Clock
 from bot.config import WebcareConfig
+from bot.digest_views import DIGEST_ROWS
 from bot.i18n import Lang
 from bot.languages import PeopleLanguages
 from bot.outage import OUTAGE, is_unavailable
 from bot.outbox_messages import Obsolete, Undeliverable, compose
-from storage import outbox
+from storage import digests, outbox
 from storage.db import unit_of_work
-from storage.models import JobKind
+from storage.models import JobKind, JobStatus
 from storage.outbox import Job
 
 log = logging.getLogger(__name__)
@@ -77,6 +79,7 @@ class OutboxWorker:
         lang: Lang,
         interval: float = 1.0,
         retry_base: float = 1.0,
+        digest_after: float = 0.0,
     ) -> None:
         self.engine = engine
         self.client = client
@@ -87,6 +90,11 @@ class OutboxWorker:
         self.languages: PeopleLanguages | None = None
         self.interval = interval
         self.retry_base = retry_base
+        # A storm: when more messages wait for a channel than it can take in `digest_after`
+        # seconds, its waiting new cases go out together (storage.digests). None: never.
+        self.digest_over = (
+            math.ceil(digest_after / interval) if digest_after > 0 and interval > 0 else None
+        )
         self.unit = unit_of_work(engine)
         self.idle_limit = 300.0
         self.holder = f"worker-{uuid.uuid4().hex[:12]}"
@@ -186,6 +194,10 @@ class OutboxWorker:
                         return  # come back when it is due; let the lease lapse meanwhile
                     await asyncio.sleep(wait)
                     continue
+                if _fresh_card(job):  # merged with its follow-ups, or a storm digest
+                    job = await self._db(
+                        digests.take_card, job=job, over=self.digest_over, rows=DIGEST_ROWS
+                    )
                 await self._send(job)
         except Exception:
             log.exception("delivery to %s stopped; it resumes at the next poll", channel)
@@ -359,6 +371,11 @@ class OutboxWorker:
 
 class _Dead(Exception):
     pass
+
+
+def _fresh_card(job: Job) -> bool:
+    """A new card job taken for its first try (a retried one may be in Slack already)."""
+    return job.kind is JobKind.POST_CARD and job.status == JobStatus.PENDING and not job.attempts
 
 
 def _is_direct_message(channel: str) -> bool:

@@ -61,6 +61,7 @@ class Runtime:
             clock=self.clock,
             lang=lang,
             interval=settings.webcare_channel_interval,
+            digest_after=settings.webcare_digest_after,
         )
         self.ingestor = Ingestor(
             engine=self.engine, config=config, clock=self.clock, on_stored=self.worker.wake

@@ -32,6 +32,12 @@ class Settings(BaseSettings):
     webcare_channel_interval: float = Field(
         default=1.0, ge=0, description="seconds between posts to one channel (Slack: ~1/s)"
     )
+    webcare_digest_after: float = Field(
+        default=5.0,
+        ge=0,
+        description="when a new case would wait longer than this (s) for its own card, waiting"
+        " new cases are posted together in storm digests (0: never)",
+    )
     webcare_log_level: str = "INFO"
     # Answer Slack only once a listener has finished (serverless hosts, and deterministic tests).
     # Normally Slack gets its answer as soon as the listener calls ack().

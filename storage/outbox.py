@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, delete, func, insert, or_, select, text, update
+from sqlalchemy import and_, case, delete, func, insert, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from storage import digests
 from storage.models import JobKind, JobStatus
 from storage.tables import ALERTS, CASES, CRISES, DRAFTS, LEASES, MENTIONS, OUTBOX
 
@@ -93,10 +94,11 @@ def release_channel(conn: Connection, *, channel: str, holder: str) -> None:
 def head_job(conn: Connection, *, channel: str) -> Job | None:
     """The next job of a channel: the oldest unfinished one, with one exception.
 
-    When the oldest is a new card of an ordinary case, an urgent (then high) case's new card
-    waiting behind it goes first: when a channel is behind, a fraud DM does not wait for the
-    queue. Only fresh cards jump, and only over cards: thread lines and refreshes keep their
-    order (a case's thread never comes before its card), and a retried job keeps its place.
+    When the oldest is a new card of an ordinary case, the first message of a crisis thread
+    (crisis mode takes effect at once), then an urgent (then high) case's new card waiting
+    behind it goes first: when a channel is behind, a fraud DM does not wait for the queue.
+    Only these jump, and only over cards: thread lines and refreshes keep their order (a
+    case's thread never comes before its card), and a retried job keeps its place.
     """
     waiting = (
         OUTBOX.c.channel == channel,
@@ -108,15 +110,20 @@ def head_job(conn: Connection, *, channel: str) -> Job | None:
     head = _job(row)
     if head.kind is not JobKind.POST_CARD or head.status != JobStatus.PENDING or head.attempts:
         return head
-    rank = case((CASES.c.priority == "urgent", 0), (CASES.c.priority == "high", 1), else_=2)
+    crisis = OUTBOX.c.kind == JobKind.POST_CRISIS
+    rank = case(
+        (crisis, 0), (CASES.c.priority == "urgent", 1), (CASES.c.priority == "high", 2), else_=3
+    )
     urgent = conn.execute(
         select(OUTBOX)
-        .join(CASES, CASES.c.id == OUTBOX.c.case_id)
+        .outerjoin(CASES, CASES.c.id == OUTBOX.c.case_id)
         .where(
             *waiting,
-            OUTBOX.c.kind == JobKind.POST_CARD,
             OUTBOX.c.status == JobStatus.PENDING,
-            CASES.c.priority.in_(("urgent", "high")),
+            or_(
+                crisis,
+                and_(OUTBOX.c.kind == JobKind.POST_CARD, CASES.c.priority.in_(("urgent", "high"))),
+            ),
         )
         .order_by(rank, OUTBOX.c.id)
         .limit(1)
@@ -175,11 +182,16 @@ def mark_sent(conn: Connection, *, job: Job, now: datetime, channel_id: str, ts:
         .values(status=JobStatus.SENT, sent_at=now, slack_ts=ts, last_error=None)
     )
     if job.kind is JobKind.POST_CARD:
-        conn.execute(
+        carded = conn.execute(
             update(CASES)
             .where(CASES.c.id == job.case_id)
             .values(slack_channel=channel_id, slack_ts=ts)
-        )
+            .returning(CASES.c.digest_channel, CASES.c.digest_ts)
+        ).first()
+        if carded is not None and carded.digest_ts:  # its digest row now points at the card
+            digests.queue_refresh(conn, channel=carded.digest_channel, ts=carded.digest_ts, now=now)
+    elif job.kind is JobKind.POST_DIGEST:
+        digests.mark_posted(conn, job=job, channel_id=channel_id, ts=ts)
     elif job.kind is JobKind.POST_ALERT:
         conn.execute(
             update(ALERTS)

@@ -1,0 +1,209 @@
+"""Storm digests in the outbox: new cases posted several to a message when a channel is behind.
+
+A digest is an outbox job like any other (one in flight per channel, looked for in Slack before
+a retry posts it again): the head card job becomes the digest and takes the other waiting card
+jobs of its channel with it, in the same transaction, so no case is shown twice or dropped.
+Synchronous: each call runs inside a unit of work (storage.db.unit_of_work).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Row, case, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
+
+from storage.models import JobKind, JobStatus
+from storage.tables import CASES, MENTIONS, OUTBOX
+
+if TYPE_CHECKING:  # storage.outbox calls back here when a digest or a carded case is sent
+    from storage.outbox import Job
+
+_WAITING = OUTBOX.c.status.in_((JobStatus.PENDING, JobStatus.SENDING))
+
+
+def waiting_jobs(conn: Connection, *, channel: str) -> int:
+    """Messages waiting for `channel` (the one in flight included)."""
+    return conn.scalar(select(func.count()).where(OUTBOX.c.channel == channel, _WAITING)) or 0
+
+
+def take_card(conn: Connection, *, job: Job, over: int | None, rows: int) -> Job:
+    """A new card job just taken: a digest when more than `over` messages wait for its channel
+    (None: never), else the card with the follow-ups that came while it waited."""
+    assert job.case_id is not None
+    in_digest = conn.scalar(select(CASES.c.digest_channel).where(CASES.c.id == job.case_id))
+    if over is not None and in_digest is None and waiting_jobs(conn, channel=job.channel) > over:
+        digest = coalesce(conn, job=job, rows=rows)
+        if digest.kind is JobKind.POST_DIGEST:
+            return digest
+    return merge_follow_ups(conn, job=job)
+
+
+def merge_follow_ups(conn: Connection, *, job: Job) -> Job:
+    """Fold the case's later mentions, stored while its card waited, into the card job.
+
+    Their thread lines are not sent: the card shows them (up to `card_through`, the newest
+    mention when the card was taken; anything later still gets its own line, after the card).
+    """
+    assert job.case_id is not None
+    through = conn.scalar(select(func.max(MENTIONS.c.id)).where(MENTIONS.c.case_id == job.case_id))
+    conn.execute(
+        update(OUTBOX)
+        .where(
+            OUTBOX.c.case_id == job.case_id,
+            OUTBOX.c.kind == JobKind.POST_MENTION,
+            OUTBOX.c.status == JobStatus.PENDING,
+            OUTBOX.c.mention_id <= through,
+        )
+        .values(status=JobStatus.SENT, last_error="skipped: shown in the case's card")
+    )
+    conn.execute(update(CASES).where(CASES.c.id == job.case_id).values(card_through=through))
+    return job
+
+
+def coalesce(conn: Connection, *, job: Job, rows: int) -> Job:
+    """Turn the head card job (in flight, never tried) into a digest of up to `rows` new cases:
+    it and the channel's other waiting new cards, urgent and high first, then oldest first."""
+    assert job.case_id is not None
+    rank = case((CASES.c.priority == "urgent", 0), (CASES.c.priority == "high", 1), else_=2)
+    others = select(OUTBOX.c.id).join(CASES, CASES.c.id == OUTBOX.c.case_id)
+    others = others.where(
+        OUTBOX.c.channel == job.channel,
+        OUTBOX.c.kind == JobKind.POST_CARD,
+        OUTBOX.c.status == JobStatus.PENDING,
+        OUTBOX.c.attempts == 0,
+        OUTBOX.c.id != job.id,
+        # A case shown in a digest before gets its own card now (work started on it).
+        CASES.c.digest_channel.is_(None),
+        CASES.c.slack_ts.is_(None),
+    )
+    ids = list(conn.scalars(others.order_by(rank, OUTBOX.c.id).limit(rows - 1)))
+    taken: list[int] = []
+    if ids:
+        taken = list(
+            conn.scalars(
+                update(OUTBOX)
+                .where(OUTBOX.c.id.in_(ids), OUTBOX.c.status == JobStatus.PENDING)
+                .values(status=JobStatus.SENT, last_error=f"skipped: in digest {job.id}")
+                .returning(OUTBOX.c.case_id)
+            )
+        )
+    if not taken:
+        return job
+    cases = sorted([job.case_id, *taken])
+    # Their thread lines are folded into the card each gets when work on it starts.
+    conn.execute(
+        update(OUTBOX)
+        .where(
+            OUTBOX.c.case_id.in_(cases),
+            OUTBOX.c.kind == JobKind.POST_MENTION,
+            OUTBOX.c.status == JobStatus.PENDING,
+        )
+        .values(status=JobStatus.SENT, last_error="skipped: shown in the case's card")
+    )
+    conn.execute(update(CASES).where(CASES.c.id.in_(cases)).values(digest_channel=job.channel))
+    payload = {"cases": cases}
+    conn.execute(
+        update(OUTBOX)
+        .where(OUTBOX.c.id == job.id)
+        .values(kind=JobKind.POST_DIGEST, case_id=None, payload=payload)
+    )
+    return replace(job, kind=JobKind.POST_DIGEST, case_id=None, payload=payload)
+
+
+def mark_posted(conn: Connection, *, job: Job, channel_id: str, ts: str) -> None:
+    """The digest is in Slack: its rows are where their cases can be claimed from."""
+    conn.execute(
+        update(CASES)
+        .where(
+            CASES.c.id.in_((job.payload or {})["cases"]),
+            # Moved away before the digest went out: its row is not that case's any more.
+            CASES.c.digest_channel == job.channel,
+        )
+        .values(digest_channel=channel_id, digest_ts=ts)
+    )
+
+
+def case_rows(conn: Connection, *, case_ids: list[int]) -> list[Row[Any]]:
+    """Each case of a digest with its first mention's text and link, in id order."""
+    return _rows(conn, CASES.c.id.in_(case_ids))
+
+
+def rows_of(conn: Connection, *, channel: str, ts: str) -> list[Row[Any]]:
+    """The cases a posted digest still shows (a case moved elsewhere has left it)."""
+    return _rows(conn, CASES.c.digest_channel == channel, CASES.c.digest_ts == ts)
+
+
+def _rows(conn: Connection, *where: Any) -> list[Row[Any]]:
+    first = (
+        select(MENTIONS.c.case_id, func.min(MENTIONS.c.id).label("mention_id"))
+        .group_by(MENTIONS.c.case_id)
+        .subquery()
+    )
+    return list(
+        conn.execute(
+            select(CASES, MENTIONS.c.text.label("first_text"), MENTIONS.c.url.label("first_url"))
+            .join(first, first.c.case_id == CASES.c.id)
+            .join(MENTIONS, MENTIONS.c.id == first.c.mention_id)
+            .where(*where)
+            .order_by(CASES.c.id)
+        )
+    )
+
+
+_ENQUEUE_REFRESH = {
+    name: dialect_insert(OUTBOX).on_conflict_do_nothing(
+        index_elements=["dedupe_key"], index_where=text("status = 'pending'")
+    )
+    for name, dialect_insert in (("sqlite", sqlite_insert), ("postgresql", pg_insert))
+}
+
+
+def queue_refresh(conn: Connection, *, channel: str, ts: str, now: datetime) -> None:
+    """Refresh a digest's rows (one waiting refresh per digest is enough)."""
+    conn.execute(
+        _ENQUEUE_REFRESH[conn.dialect.name],
+        {
+            "kind": JobKind.UPDATE_DIGEST,
+            "channel": channel,
+            "status": JobStatus.PENDING,
+            "attempts": 0,
+            "not_before": now,
+            "created_at": now,
+            "payload": {"ts": ts},
+            "dedupe_key": f"digest:{channel}:{ts}",
+        },
+    )
+
+
+def queue_card(conn: Connection, *, case_id: int, channel: str, now: datetime) -> None:
+    """Work started on a case shown only in a digest: post its own card (once)."""
+    conn.execute(
+        _ENQUEUE_REFRESH[conn.dialect.name],
+        {
+            "kind": JobKind.POST_CARD,
+            "case_id": case_id,
+            "channel": channel,
+            "status": JobStatus.PENDING,
+            "attempts": 0,
+            "not_before": now,
+            "created_at": now,
+            "dedupe_key": f"card-post:{case_id}",
+        },
+    )
+
+
+def later_mentions(conn: Connection, *, case_id: int, through: int | None) -> list[Row[Any]]:
+    """The case's mentions after the first, up to `through` (what its card shows)."""
+    if through is None:
+        return []
+    rows = conn.execute(
+        select(MENTIONS.c.id, MENTIONS.c.text, MENTIONS.c.url)
+        .where(MENTIONS.c.case_id == case_id, MENTIONS.c.id <= through)
+        .order_by(MENTIONS.c.id)
+    ).all()
+    return rows[1:]

@@ -1,0 +1,39 @@
+"""cases: the storm digest that shows a case until its card is posted; what the card shows
+
+Revision ID: 0018
+Revises: 0017
+Create Date: 2026-12-05 18:30:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0018"
+down_revision: str | None = "0017"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("cases") as batch:
+        batch.add_column(sa.Column("digest_channel", sa.String(length=40), nullable=True))
+        batch.add_column(sa.Column("digest_ts", sa.String(length=40), nullable=True))
+        batch.add_column(sa.Column("card_through", sa.Integer(), nullable=True))
+    # A digest is refreshed by reading its rows back.
+    op.create_index(
+        "ix_cases_digest",
+        "cases",
+        ["digest_channel", "digest_ts"],
+        sqlite_where=sa.text("digest_ts IS NOT NULL"),
+        postgresql_where=sa.text("digest_ts IS NOT NULL"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("ix_cases_digest", "cases")
+    with op.batch_alter_table("cases") as batch:
+        batch.drop_column("card_through")
+        batch.drop_column("digest_ts")
+        batch.drop_column("digest_channel")
