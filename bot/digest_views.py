@@ -7,6 +7,7 @@ row then points there. Two blocks a row, so a digest of DIGEST_ROWS stays within
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -36,6 +37,13 @@ from bot.render import (
 DIGEST_ROWS = 20  # 1 head + 2 blocks a row: 41 of Slack's 50 blocks
 SNIPPET = 280  # characters of the customer's first message shown in a row
 FALLBACK_AUTHORS = 10
+# Slack wants each button of a message to have its own action id: a row's Claim carries its
+# case's id in it too (the handler still reads the case from the button's value).
+DIGEST_CLAIM = re.compile(rf"^{ActionId.CLAIM}:\d+$")
+
+
+def digest_claim(case_id: int) -> str:
+    return f"{ActionId.CLAIM}:{case_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +105,7 @@ def _row(row: DigestRow, lang: Lang) -> list[Block]:
     elif row.status in CLAIMABLE:
         claim = ButtonElement(
             text=PlainTextObject(text=t("button.claim", lang)),
-            action_id=ActionId.CLAIM,
+            action_id=digest_claim(row.case_id),
             value=str(row.case_id),
             style="primary",
         )
