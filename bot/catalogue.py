@@ -573,13 +573,20 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
         "en": "Mentions of our brand arrive as cards in the department channels.",
         "nl": "Vermeldingen van ons merk komen als kaarten binnen in de afdelingskanalen.",
     },
-    "digest.head": {
-        "en": ":zap: *{count} new cases* · this channel gets mentions faster than Slack lets us "
-        "post them one by one, so they arrive together. Claim a case to get its own card.",
-        "nl": ":zap: *{count} nieuwe cases* · er komen meer vermeldingen binnen dan Slack ons "
-        "één voor één laat plaatsen, dus ze komen samen. Claim een case voor een eigen kaart.",
+    "digest.head.one": {
+        "en": ":zap: *1 new case* · in a storm or a crisis new cases arrive together, a row "
+        "each. Claim a case to get its own card.",
+        "nl": ":zap: *1 nieuwe case* · bij een storm of crisis komen nieuwe cases samen binnen, "
+        "een regel per case. Claim een case voor een eigen kaart.",
     },
-    "digest.fallback": {
+    "digest.head.other": {
+        "en": ":zap: *{count} new cases* · in a storm or a crisis new cases arrive together, a "
+        "row each. Claim a case to get its own card.",
+        "nl": ":zap: *{count} nieuwe cases* · bij een storm of crisis komen nieuwe cases samen "
+        "binnen, een regel per case. Claim een case voor een eigen kaart.",
+    },
+    "digest.fallback.one": {"en": "1 new case: {authors}", "nl": "1 nieuwe case: {authors}"},
+    "digest.fallback.other": {
         "en": "{count} new cases: {authors}",
         "nl": "{count} nieuwe cases: {authors}",
     },

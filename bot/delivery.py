@@ -28,6 +28,7 @@ from bot import metrics
 from bot.card_index import CardIndex
 from bot.clock import Clock
 from bot.config import WebcareConfig
+from bot.crisis import about_topic
 from bot.digest_views import DIGEST_ROWS
 from bot.i18n import Lang
 from bot.languages import PeopleLanguages
@@ -92,6 +93,9 @@ class OutboxWorker:
         self.retry_base = retry_base
         # A storm: when more messages wait for a channel than it can take in `digest_after`
         # seconds, its waiting new cases go out together (storage.digests). None: never.
+        # Slack allows chat.update ~50 times a minute: a running crisis digest is refreshed at
+        # most every 1.5 posting intervals (1.5 s as deployed).
+        self.digest_update_gap = timedelta(seconds=1.5 * interval)
         self.digest_over = (
             math.ceil(digest_after / interval) if digest_after > 0 and interval > 0 else None
         )
@@ -194,10 +198,18 @@ class OutboxWorker:
                         return  # come back when it is due; let the lease lapse meanwhile
                     await asyncio.sleep(wait)
                     continue
-                if _fresh_card(job):  # merged with its follow-ups, or a storm digest
+                if _fresh_card(job):  # with its follow-ups, in a storm or crisis digest
                     job = await self._db(
-                        digests.take_card, job=job, over=self.digest_over, rows=DIGEST_ROWS
+                        digests.take_card,
+                        job=job,
+                        over=self.digest_over,
+                        rows=DIGEST_ROWS,
+                        on_topic=about_topic,
+                        now=now,
+                        update_gap=self.digest_update_gap,
                     )
+                    if job is None:  # it joined a running digest: the refresh shows it
+                        continue
                 await self._send(job)
         except Exception:
             log.exception("delivery to %s stopped; it resumes at the next poll", channel)

@@ -70,7 +70,7 @@ def card_link(channel: str, ts: str) -> str:
 def digest_message(rows: list[DigestRow], *, lang: Lang) -> tuple[str, list[Block]]:
     """The digest as it stands: a head line, then a row per case."""
     blocks: list[Block] = [
-        SectionBlock(text=MarkdownTextObject(text=t("digest.head", lang, count=len(rows))))
+        SectionBlock(text=MarkdownTextObject(text=tn("digest.head", len(rows), lang)))
     ]
     for row in rows:
         blocks += _row(row, lang)
@@ -78,7 +78,7 @@ def digest_message(rows: list[DigestRow], *, lang: Lang) -> tuple[str, list[Bloc
     authors = ", ".join(escape("@" + _shorten(r.author_handle, 40)) for r in shown)
     if len(rows) > FALLBACK_AUTHORS:
         authors += ", …"
-    return t("digest.fallback", lang, count=len(rows), authors=authors), blocks
+    return tn("digest.fallback", len(rows), lang, authors=authors), blocks
 
 
 def _row(row: DigestRow, lang: Lang) -> list[Block]:

@@ -182,8 +182,9 @@ async def _digest(
             )
         )
     text, blocks = digest_message(views, lang=lang)
-    ts = payload.get("ts") if job.kind is JobKind.UPDATE_DIGEST else None
-    return OutgoingMessage(job.channel, text, as_dicts(blocks), ts=ts)
+    if job.kind is JobKind.UPDATE_DIGEST:
+        return OutgoingMessage(job.channel, text, as_dicts(blocks), ts=payload["ts"])
+    return OutgoingMessage(job.channel, text, as_dicts(blocks), thread_ts=payload.get("thread_ts"))
 
 
 def _draft_message(

@@ -8,8 +8,9 @@ Synchronous: each call runs inside a unit of work (storage.db.unit_of_work).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Row, case, func, select, text, update
@@ -18,7 +19,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 from storage.models import JobKind, JobStatus
-from storage.tables import CASES, MENTIONS, OUTBOX
+from storage.tables import CASES, CRISES, MENTIONS, OUTBOX
 
 if TYPE_CHECKING:  # storage.outbox calls back here when a digest or a carded case is sent
     from storage.outbox import Job
@@ -31,16 +32,94 @@ def waiting_jobs(conn: Connection, *, channel: str) -> int:
     return conn.scalar(select(func.count()).where(OUTBOX.c.channel == channel, _WAITING)) or 0
 
 
-def take_card(conn: Connection, *, job: Job, over: int | None, rows: int) -> Job:
-    """A new card job just taken: a digest when more than `over` messages wait for its channel
-    (None: never), else the card with the follow-ups that came while it waited."""
+def take_card(
+    conn: Connection,
+    *,
+    job: Job,
+    over: int | None,
+    rows: int,
+    on_topic: Callable[[str, list[str]], bool],
+    now: datetime,
+    update_gap: timedelta,
+) -> Job | None:
+    """A new card job just taken, made what the channel needs now (None: nothing to post).
+
+    A case about its department's crisis joins the crisis thread's running digest (refreshed
+    at most every `update_gap`: the cases that come meanwhile share a refresh); when more
+    than `over` messages wait for the channel (None: never), a storm digest of its waiting new
+    cases; otherwise the card, with the follow-ups that came while it waited.
+    """
     assert job.case_id is not None
-    in_digest = conn.scalar(select(CASES.c.digest_channel).where(CASES.c.id == job.case_id))
-    if over is not None and in_digest is None and waiting_jobs(conn, channel=job.channel) > over:
+    case_row = conn.execute(
+        select(CASES.c.department, CASES.c.digest_channel).where(CASES.c.id == job.case_id)
+    ).first()
+    if case_row is None or case_row.digest_channel is not None:
+        return merge_follow_ups(conn, job=job)  # its digest row was claimed: its own card
+    crisis = conn.execute(select(CRISES).where(CRISES.c.department == case_row.department)).first()
+    if (
+        crisis is not None
+        and crisis.slack_ts
+        and on_topic(_first_text(conn, job.case_id), crisis.topic)
+    ):
+        return _join_crisis(conn, job=job, crisis=crisis, rows=rows, now=now, update_gap=update_gap)
+    if over is not None and waiting_jobs(conn, channel=job.channel) > over:
         digest = coalesce(conn, job=job, rows=rows)
         if digest.kind is JobKind.POST_DIGEST:
             return digest
     return merge_follow_ups(conn, job=job)
+
+
+def _first_text(conn: Connection, case_id: int) -> str:
+    first = select(func.min(MENTIONS.c.id)).where(MENTIONS.c.case_id == case_id).scalar_subquery()
+    return conn.scalar(select(MENTIONS.c.text).where(MENTIONS.c.id == first)) or ""
+
+
+def _join_crisis(
+    conn: Connection,
+    *,
+    job: Job,
+    crisis: Row[Any],
+    rows: int,
+    now: datetime,
+    update_gap: timedelta,
+) -> Job | None:
+    """Add the case to the crisis thread's running digest (refreshed at most every
+    `update_gap`), or start a new one there when there is none or it is full."""
+    assert job.case_id is not None
+    shown = 0
+    if crisis.digest_ts:
+        shown = (
+            conn.scalar(
+                select(func.count()).where(
+                    CASES.c.digest_channel == crisis.slack_channel,
+                    CASES.c.digest_ts == crisis.digest_ts,
+                )
+            )
+            or 0
+        )
+    if crisis.digest_ts and shown < rows:
+        conn.execute(
+            update(CASES)
+            .where(CASES.c.id == job.case_id)
+            .values(digest_channel=crisis.slack_channel, digest_ts=crisis.digest_ts)
+        )
+        conn.execute(
+            update(OUTBOX)
+            .where(OUTBOX.c.id == job.id)
+            .values(status=JobStatus.SENT, last_error="skipped: in the crisis digest")
+        )
+        queue_refresh(
+            conn, channel=crisis.slack_channel, ts=crisis.digest_ts, now=now, delay=update_gap
+        )
+        return None
+    conn.execute(update(CASES).where(CASES.c.id == job.case_id).values(digest_channel=job.channel))
+    payload = {"cases": [job.case_id], "thread_ts": crisis.slack_ts, "crisis": crisis.department}
+    conn.execute(
+        update(OUTBOX)
+        .where(OUTBOX.c.id == job.id)
+        .values(kind=JobKind.POST_DIGEST, case_id=None, payload=payload)
+    )
+    return replace(job, kind=JobKind.POST_DIGEST, case_id=None, payload=payload)
 
 
 def merge_follow_ups(conn: Connection, *, job: Job) -> Job:
@@ -117,15 +196,20 @@ def coalesce(conn: Connection, *, job: Job, rows: int) -> Job:
 
 def mark_posted(conn: Connection, *, job: Job, channel_id: str, ts: str) -> None:
     """The digest is in Slack: its rows are where their cases can be claimed from."""
+    payload = job.payload or {}
     conn.execute(
         update(CASES)
         .where(
-            CASES.c.id.in_((job.payload or {})["cases"]),
+            CASES.c.id.in_(payload["cases"]),
             # Moved away before the digest went out: its row is not that case's any more.
             CASES.c.digest_channel == job.channel,
         )
         .values(digest_channel=channel_id, digest_ts=ts)
     )
+    if payload.get("crisis"):  # the crisis thread's new running digest
+        conn.execute(
+            update(CRISES).where(CRISES.c.department == payload["crisis"]).values(digest_ts=ts)
+        )
 
 
 def case_rows(conn: Connection, *, case_ids: list[int]) -> list[Row[Any]]:
@@ -163,8 +247,15 @@ _ENQUEUE_REFRESH = {
 }
 
 
-def queue_refresh(conn: Connection, *, channel: str, ts: str, now: datetime) -> None:
-    """Refresh a digest's rows (one waiting refresh per digest is enough)."""
+def queue_refresh(
+    conn: Connection,
+    *,
+    channel: str,
+    ts: str,
+    now: datetime,
+    delay: timedelta = timedelta(0),
+) -> None:
+    """Refresh a digest's rows (one waiting refresh per digest is enough), after `delay`."""
     conn.execute(
         _ENQUEUE_REFRESH[conn.dialect.name],
         {
@@ -172,7 +263,7 @@ def queue_refresh(conn: Connection, *, channel: str, ts: str, now: datetime) -> 
             "channel": channel,
             "status": JobStatus.PENDING,
             "attempts": 0,
-            "not_before": now,
+            "not_before": now + delay,
             "created_at": now,
             "payload": {"ts": ts},
             "dedupe_key": f"digest:{channel}:{ts}",

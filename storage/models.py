@@ -317,6 +317,8 @@ class CrisisMode(SQLModel, table=True):
     started_at: datetime = _utc(nullable=False)
     slack_channel: str = Field(max_length=40)
     slack_ts: str | None = Field(default=None, max_length=40)  # the crisis thread's first message
+    # The digest in the thread that new topic cases join (updated in place) until it is full.
+    digest_ts: str | None = Field(default=None, max_length=40)
 
 
 class SourceCursor(SQLModel, table=True):

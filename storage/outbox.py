@@ -91,7 +91,7 @@ def release_channel(conn: Connection, *, channel: str, holder: str) -> None:
     conn.execute(delete(LEASES).where(LEASES.c.channel == channel, LEASES.c.holder == holder))
 
 
-def head_job(conn: Connection, *, channel: str) -> Job | None:
+def head_job(conn: Connection, *, channel: str, now: datetime | None = None) -> Job | None:
     """The next job of a channel: the oldest unfinished one, with one exception.
 
     When the oldest is a new card of an ordinary case, the first message of a crisis thread
@@ -100,10 +100,12 @@ def head_job(conn: Connection, *, channel: str) -> Job | None:
     Only these jump, and only over cards: thread lines and refreshes keep their order (a
     case's thread never comes before its card), and a retried job keeps its place.
     """
-    waiting = (
+    waiting: tuple[Any, ...] = (
         OUTBOX.c.channel == channel,
         OUTBOX.c.status.in_((JobStatus.PENDING, JobStatus.SENDING)),
     )
+    if now is not None:  # a digest refresh held back (to batch the next rows) holds up nothing
+        waiting += (or_(OUTBOX.c.kind != JobKind.UPDATE_DIGEST, OUTBOX.c.not_before <= now),)
     row = conn.execute(select(OUTBOX).where(*waiting).order_by(OUTBOX.c.id).limit(1)).first()
     if row is None:
         return None
@@ -145,7 +147,7 @@ def take_next(
     """
     if not acquire_channel(conn, channel=channel, holder=holder, now=now, until=until):
         raise LeaseLost(channel)
-    job = head_job(conn, channel=channel)
+    job = head_job(conn, channel=channel, now=now)
     if job is not None and job.not_before <= now:
         start_sending(conn, job=job, now=now)
     return job

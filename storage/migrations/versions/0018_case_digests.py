@@ -1,4 +1,4 @@
-"""cases: the storm digest that shows a case until its card is posted; what the card shows
+"""cases: the storm digest showing a case until its card is posted; crisis_modes: its digest
 
 Revision ID: 0018
 Revises: 0017
@@ -21,6 +21,8 @@ def upgrade() -> None:
         batch.add_column(sa.Column("digest_channel", sa.String(length=40), nullable=True))
         batch.add_column(sa.Column("digest_ts", sa.String(length=40), nullable=True))
         batch.add_column(sa.Column("card_through", sa.Integer(), nullable=True))
+    with op.batch_alter_table("crisis_modes") as batch:
+        batch.add_column(sa.Column("digest_ts", sa.String(length=40), nullable=True))
     # A digest is refreshed by reading its rows back.
     op.create_index(
         "ix_cases_digest",
@@ -32,6 +34,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("crisis_modes") as batch:
+        batch.drop_column("digest_ts")
     op.drop_index("ix_cases_digest", "cases")
     with op.batch_alter_table("cases") as batch:
         batch.drop_column("card_through")
