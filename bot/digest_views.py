@@ -60,6 +60,8 @@ class DigestRow:
     owner_id: str | None
     card: tuple[str, str] | None  # (channel, ts) of the case's own card, once posted
     timezone: str
+    sla_warned: bool = False
+    sla_breached: bool = False
 
 
 def card_link(channel: str, ts: str) -> str:
@@ -81,6 +83,13 @@ def digest_message(rows: list[DigestRow], *, lang: Lang) -> tuple[str, list[Bloc
     return tn("digest.fallback", len(rows), lang, authors=authors), blocks
 
 
+def _light(row: DigestRow) -> str:
+    """The SLA clock's colour, as on a card."""
+    if row.sla_breached:
+        return ":red_circle:"
+    return ":large_orange_circle:" if row.sla_warned else ":large_green_circle:"
+
+
 def _row(row: DigestRow, lang: Lang) -> list[Block]:
     when = slack_date(row.sla_due_at, format_when(row.sla_due_at, lang=lang, timezone=row.timezone))
     facts = [
@@ -88,7 +97,7 @@ def _row(row: DigestRow, lang: Lang) -> list[Block]:
         f"*{escape('@' + _shorten(row.author_handle, 80))}*",
         t("digest.case", lang, id=row.case_id),
         tn("card.mentions", row.mention_count, lang),
-        ":large_green_circle: " + t("card.sla_due", lang, when=when),
+        _light(row) + " " + t("card.sla_due", lang, when=when),
     ]
     if row.url:
         facts.append(f"<{safe_url(row.url)}|{t('card.open_original', lang)}>")

@@ -179,6 +179,8 @@ async def _digest(
                 owner_id=row.owner_id,
                 card=(row.slack_channel, row.slack_ts) if row.slack_ts else None,
                 timezone=config.hours_for(department).timezone,
+                sla_warned=row.sla_warned_at is not None,
+                sla_breached=row.sla_breached_at is not None,
             )
         )
     text, blocks = digest_message(views, lang=lang)

@@ -174,3 +174,32 @@ async def test_crisis_mode_gathers_the_topic_in_a_running_digest_and_suggests_th
     )
     await bot.deliver()
     assert (slack.last_post("COUTAGES1") or {})["text"].endswith("@later: storing")
+
+
+async def test_a_crisis_started_while_the_channel_is_behind_takes_effect_at_once(
+    bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    bot.clock.set(NOW)
+    await _history(bot)
+    await _surge(bot, 12)
+    await bot.runtime.scheduler.fire_due()
+    await bot.deliver()
+    (alert,) = slack.posts("C0ALERTS1")
+    posted = len(slack.posts("COUTAGES1"))
+    # Mentions waiting to be posted when crisis mode starts: its thread does not wait for them.
+    waiting = [("w1", "storing weer"), ("w2", "outage bij betalen"), ("w3", "storing, nog steeds")]
+    await bot.post_webhook(
+        [
+            mention(n, text=text, author={"handle": n}, created_at=NOW.isoformat())
+            for n, text in waiting
+        ]
+    )
+    assert await bot.click(alert, "crisis_start", user="U0LEAD", name="Lea") == 200
+    await bot.deliver()
+
+    new = slack.posts("COUTAGES1")[posted:]
+    assert new[0]["text"].startswith(":rotating_light: *Crisis mode for Outages*")
+    top_level = [m for m in new if m["thread_ts"] in (None, m["ts"])]
+    assert [m["text"] for m in top_level[1:]] == ["New mention on X from @w2: outage bij betalen"]
+    (digest,) = slack.thread("COUTAGES1", new[0]["ts"])
+    assert digest["text"] == "2 new cases: @w1, @w3"
