@@ -197,3 +197,28 @@ async def test_outside_a_storm_each_case_has_its_own_card(
         await storm_bot.post_webhook(batch)
         await storm_bot.deliver()
     assert _digests(slack) == [] and len(_cards(slack)) == 6
+
+
+async def test_a_digest_row_of_a_case_resolved_since_changes_nothing_and_says_why(
+    storm_bot: BotUnderTest, slack: FakeSlack, engine: AsyncEngine
+) -> None:
+    await storm_bot.post_webhook(_flood(8))
+    await storm_bot.deliver()
+    seen_by_bram = copy.deepcopy(_digest_of(slack, 5))
+    await _claim_row(storm_bot, _digest_of(slack, 5), 5, ANNA)
+    [card] = _cards(slack)
+    assert await storm_bot.click(card, "case_resolve", user=ANNA[0], name=ANNA[1]) == 200
+    values = {"closing_note": {"closing_note": {"type": "plain_text_input", "value": None}}}
+    await storm_bot.submit_view(
+        {**slack.views[-1], "state": {"values": values}}, user=ANNA[0], name=ANNA[1]
+    )
+    await storm_bot.deliver()
+
+    await _claim_row(storm_bot, seen_by_bram, 5, BRAM)
+
+    assert "<@U0ANNA> already has this case" in await _last_ephemeral(slack, BRAM[0])
+    async with engine.connect() as conn:
+        row = (
+            await conn.execute(select(CASES.c.status, CASES.c.owner_id).where(CASES.c.id == 5))
+        ).one()
+    assert tuple(row) == ("resolved", "U0ANNA")
