@@ -6,12 +6,14 @@ still be claimed from Slack: claiming one posts its own card, and its row points
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -222,3 +224,25 @@ async def test_a_digest_row_of_a_case_resolved_since_changes_nothing_and_says_wh
             await conn.execute(select(CASES.c.status, CASES.c.owner_id).where(CASES.c.id == 5))
         ).one()
     assert tuple(row) == ("resolved", "U0ANNA")
+
+
+async def test_a_digest_whose_answer_timed_out_is_not_posted_twice_and_stays_claimable(
+    storm_bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    worker = storm_bot.runtime.worker
+    worker.retry_base = 0.01
+    # A client that gives up on Slack after 0.3 s (the real one waits 10 s).
+    worker.client = AsyncWebClient(token=slack.bot_token, base_url=slack.api_url, timeout=0.3)
+    await storm_bot.post_webhook(_flood(10))
+    slack.set_delay(5)  # Slack takes the digest, but its answer is late: the client times out
+    delivering = asyncio.create_task(storm_bot.deliver())
+    await slack.wait_for_posts(1)
+    slack.set_delay(0)
+    await delivering
+
+    (digest,) = _digests(slack)
+    assert sorted(_rows(digest)) == list(range(1, 11)) and _cards(slack) == []
+    assert slack.calls_to("conversations.history")  # looked for before posting again
+    await _claim_row(storm_bot, digest, 4, ANNA)
+    [card] = _cards(slack)
+    assert _card_buttons(card)[0] == "4"
