@@ -93,12 +93,12 @@ class OutboxWorker:
         self.retry_base = retry_base
         # A storm: when more messages wait for a channel than it can take in `digest_after`
         # seconds, its waiting new cases go out together (storage.digests). None: never.
-        # Slack allows chat.update ~50 times a minute: a running crisis digest is refreshed at
-        # most every 1.5 posting intervals (1.5 s as deployed).
-        self.digest_update_gap = timedelta(seconds=1.5 * interval)
         self.digest_over = (
             math.ceil(digest_after / interval) if digest_after > 0 and interval > 0 else None
         )
+        # Slack allows chat.update ~50 times a minute: a running crisis digest is refreshed at
+        # most every 1.5 posting intervals (1.5 s as deployed).
+        self.digest_update_gap = timedelta(seconds=1.5 * interval)
         self.unit = unit_of_work(engine)
         self.idle_limit = 300.0
         self.holder = f"worker-{uuid.uuid4().hex[:12]}"
