@@ -60,6 +60,10 @@ _PERMANENT_HINTS = {
 }
 
 
+# Jobs that edit a message already in Slack (chat.update): not paced like posts.
+_EDITS = (JobKind.UPDATE_CARD, JobKind.UPDATE_DIGEST, JobKind.UPDATE_ALERT, JobKind.MARK_MOVED)
+
+
 class Retry(Exception):
     def __init__(self, delay: float, reason: str) -> None:
         super().__init__(reason)
@@ -179,6 +183,7 @@ class OutboxWorker:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _drain(self, channel: str) -> None:
+        turn: outbox.Turn | None = None  # new cards and thread lines take turns (head_job)
         try:
             while True:
                 now = self.clock.now()
@@ -189,6 +194,7 @@ class OutboxWorker:
                     holder=self.holder,
                     now=now,
                     until=now + LEASE,
+                    turn=turn,
                 )
                 if job is None:
                     return
@@ -211,6 +217,10 @@ class OutboxWorker:
                     if job is None:  # it joined a running digest: the refresh shows it
                         continue
                 await self._send(job)
+                if job.kind not in _EDITS:  # an edit takes no turn: it costs no post
+                    turn = (
+                        "thread" if job.kind in (JobKind.POST_CARD, JobKind.POST_DIGEST) else "card"
+                    )
         except Exception:
             log.exception("delivery to %s stopped; it resumes at the next poll", channel)
         finally:

@@ -246,3 +246,38 @@ async def test_a_digest_whose_answer_timed_out_is_not_posted_twice_and_stays_cla
     await _claim_row(storm_bot, digest, 4, ANNA)
     [card] = _cards(slack)
     assert _card_buttons(card)[0] == "4"
+
+
+def _posts_after(slack: FakeSlack, done: int) -> list[str]:
+    """The texts of the messages posted after the first `done` (cards and thread lines)."""
+    return [c.args["text"] for c in slack.calls_to("chat.postMessage")[done:] if c.status == 200]
+
+
+async def test_a_new_mention_does_not_wait_behind_a_queue_of_thread_lines(
+    bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    customers = [mention(str(n), author={"handle": f"klant{n}"}) for n in range(1, 9)]
+    await bot.post_webhook(customers)
+    await bot.deliver()
+    done = len(slack.calls_to("chat.postMessage"))
+    again = [mention(f"{n}b", text="en nu?", author={"handle": f"klant{n}"}) for n in range(1, 9)]
+    await bot.post_webhook(again)  # 8 thread lines (and card refreshes) waiting
+    await bot.post_webhook([mention("new", text="Nieuw hier", author={"handle": "nieuw"})])
+    await bot.deliver()
+
+    posted = _posts_after(slack, done)
+    assert len(posted) == 9 and posted[1].endswith("@nieuw: Nieuw hier")  # second, not last
+
+
+async def test_a_thread_line_does_not_wait_behind_a_queue_of_new_cards(
+    bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    await bot.post_webhook([mention("1", author={"handle": "vaste"})])
+    await bot.deliver()
+    done = len(slack.calls_to("chat.postMessage"))
+    await bot.post_webhook([mention(str(n), author={"handle": f"k{n}"}) for n in range(2, 12)])
+    await bot.post_webhook([mention("1b", text="hallo??", author={"handle": "vaste"})])
+    await bot.deliver()
+
+    posted = _posts_after(slack, done)
+    assert len(posted) == 11 and posted[1] == "@vaste wrote again: hallo??"  # second, not last
