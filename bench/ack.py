@@ -54,6 +54,7 @@ from bench._common import (
     setup_logging,
     thread_cpu_seconds,
 )
+from tests.conftest import click_payload
 
 log = logging.getLogger("bench.ack")
 ROOT = Path(__file__).resolve().parent.parent
@@ -311,40 +312,7 @@ def claim_button(card: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
 
 def click_body(card: dict[str, Any], user: str) -> str:
     """The form body of a claim click on `card` by `user`, as Slack sends it."""
-    block, button = claim_button(card)
-    name = f"Agent {user[-2:]}"
-    payload = {
-        "type": "block_actions",
-        "user": {"id": user, "username": name.lower(), "name": name, "team_id": "T_FAKE"},
-        "api_app_id": "A_FAKE",
-        "token": "legacy",
-        "container": {
-            "type": "message",
-            "message_ts": card["ts"],
-            "channel_id": card["channel"],
-            "is_ephemeral": False,
-        },
-        "trigger_id": "13345224609.738474920.8088930838d88f008e0",
-        "team": {"id": "T_FAKE", "domain": "acme"},
-        "channel": {"id": card["channel"], "name": "webcare"},
-        "message": {
-            "type": "message",
-            "ts": card["ts"],
-            "text": card["text"],
-            "blocks": card["blocks"],
-        },
-        "response_url": "https://hooks.slack.com/actions/T_FAKE/1/2",
-        "actions": [
-            {
-                "action_id": "case_claim",
-                "block_id": block["block_id"],
-                "type": "button",
-                "value": button["value"],
-                "text": button["text"],
-                "action_ts": f"{time.time():.6f}",
-            }
-        ],
-    }
+    payload = click_payload(card, "case_claim", user=user, name=f"Agent {user[-2:]}")
     return urlencode({"payload": json.dumps(payload)})
 
 

@@ -51,9 +51,9 @@ from bench._common import (
 from bot.config import parse_config
 from bot.runtime import Runtime
 from bot.settings import Settings
-from bot.webhook import sign
 from storage.db import create_engine
 from storage.migrate import upgrade
+from tests.conftest import webhook_signed
 from tests.fake_slack import FakeSlack
 from tests.scratch_databases import fresh_postgres_database
 
@@ -191,12 +191,7 @@ class Bodies:
             items = [mention(n, TEXTS[n % len(TEXTS)]) for n in numbers]
             self.next_n += per_request
             body = json.dumps(items[0] if per_request == 1 else items).encode()
-            headers = {
-                "Content-Type": "application/json",
-                "X-Webcare-Timestamp": ts,
-                "X-Webcare-Signature": sign(WEBHOOK_SECRET, ts, body),
-            }
-            out.append((body, headers))
+            out.append((body, webhook_signed(body, secret=WEBHOOK_SECRET, timestamp=ts)))
         return out
 
 

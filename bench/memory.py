@@ -23,10 +23,9 @@ import aiohttp
 
 from bench._common import CHANNEL_TEXTS, emit, environment, mention, setup_logging
 from bench.summary import command_body, seed_sqlite
-from bot.webhook import sign
 from storage.db import create_engine
 from storage.migrate import upgrade
-from tests.conftest import SIGNING_SECRET, WEBHOOK_SECRET, slack_signed
+from tests.conftest import SIGNING_SECRET, slack_signed, webhook_signed
 from tests.fake_slack import FakeSlack
 from tests.serve_process import serve_env, webcare_serve
 
@@ -99,12 +98,7 @@ async def _mentions(session: aiohttp.ClientSession, base: str, count: int) -> No
     for start in range(0, count, 50):
         batch = [mention(10_000_000 + n, TEXTS[n % 3]) for n in range(start, start + 50)]
         body = json.dumps(batch).encode()
-        ts = str(int(time.time()))
-        headers = {
-            "Content-Type": "application/json",
-            "X-Webcare-Timestamp": ts,
-            "X-Webcare-Signature": sign(WEBHOOK_SECRET, ts, body),
-        }
+        headers = webhook_signed(body)
         async with session.post(f"{base}/ingest/webhook", data=body, headers=headers) as answer:
             if answer.status != 202:
                 raise RuntimeError(f"webhook answered {answer.status}")

@@ -30,6 +30,14 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
     "card.followers": {"en": "{count} followers", "nl": "{count} volgers"},
     "card.received": {"en": "Received {when}", "nl": "Ontvangen {when}"},
     "card.sla_due": {"en": "Answer by {when}", "nl": "Beantwoorden vóór {when}"},
+    "card.late": {
+        "en": ":hourglass: Posted {age} before it reached us; the response time counts from then",
+        "nl": ":hourglass: Geplaatst {age} voordat het bij ons binnenkwam; de reactietijd telt"
+        " vanaf dan",
+    },
+    "age.minutes": {"en": "{n} min", "nl": "{n} min"},
+    "age.hours": {"en": "{n} h", "nl": "{n} uur"},
+    "age.days": {"en": "{n} days", "nl": "{n} dagen"},
     "card.case": {"en": "Case #{id} · {department}", "nl": "Case #{id} · {department}"},
     "card.rule": {"en": "rule: {rule}", "nl": "regel: {rule}"},
     "card.default_rule": {"en": "default department", "nl": "standaardafdeling"},
@@ -42,6 +50,11 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
         "nl": "Nieuwe vermelding op {source} van {author}: {text}",
     },
     "card.tags": {"en": "tags: {tags}", "nl": "labels: {tags}"},
+    "card.language": {"en": "{language}", "nl": "{language}"},
+    "card.language_detected": {
+        "en": "{language} (detected)",
+        "nl": "{language} (herkend)",
+    },
     "thread.fallback": {
         "en": "{author} wrote again: {text}",
         "nl": "{author} schreef opnieuw: {text}",
@@ -234,6 +247,14 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
         "nl": "Antwoord op {source} aan {author} · hooguit {limit} tekens",
     },
     "draft.tone": {"en": "Tone: {tone}", "nl": "Toon: {tone}"},
+    "draft.writes": {
+        "en": "The customer writes {language}",
+        "nl": "De klant schrijft {language}",
+    },
+    "draft.writes_detected": {
+        "en": "The customer writes {language} (detected)",
+        "nl": "De klant schrijft {language} (herkend)",
+    },
     "draft.template": {"en": "Start from a template", "nl": "Begin met een sjabloon"},
     "draft.text": {"en": "Reply", "nl": "Antwoord"},
     "draft.visibility": {"en": "Where", "nl": "Waar"},
@@ -546,6 +567,12 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
         "usually does. Is it still working? Check `webcare sources test {source}`.",
         "nl": ":warning: Bron *{source}* heeft sinds {since} niets nieuws opgeleverd, terwijl "
         "dat normaal wel zo is. Werkt hij nog? Kijk met `webcare sources test {source}`.",
+    },
+    "sources.connected": {
+        "en": ":satellite_antenna: Source *{source}* is connected: its first poll took in "
+        "{items} item(s) posted since {since}.",
+        "nl": ":satellite_antenna: Bron *{source}* is aangesloten: de eerste keer lezen "
+        "leverde {items} bericht(en) op, geplaatst sinds {since}.",
     },
     "sources.recovered": {
         "en": ":white_check_mark: Source *{source}* works again (it was down since {since}).",

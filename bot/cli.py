@@ -148,7 +148,7 @@ def _route(args: argparse.Namespace, settings: Settings) -> int:
                 bad += 1
                 print(f"line {number}: REJECTED: {item}")
                 continue
-            decision = router.route(item)
+            decision = router.route(item := router.with_language(item))
             rule = decision.rule or "(default)"
             print(
                 f"line {number}: {item.source}/{item.external_id} -> {decision.department} "

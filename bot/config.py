@@ -28,6 +28,7 @@ from pydantic import (
     model_validator,
 )
 
+from bot.language_detection import known_language
 from bot.locations import format_loc
 from bot.mentions import SOURCES
 
@@ -125,6 +126,15 @@ class Template(_Strict):
     key: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
     title: Annotated[str, Field(min_length=1, max_length=75)]
     text: Annotated[str, Field(min_length=1, max_length=4000)]
+    # The language the template is written in: offered first to customers who write in it.
+    language: Annotated[str, Field(pattern=r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")] | None = (
+        None
+    )
+
+    @field_validator("language")
+    @classmethod
+    def _primary_language(cls, code: str | None) -> str | None:
+        return code.split("-")[0].split("_")[0].lower() if code else None
 
     @field_validator("text")
     @classmethod
@@ -354,12 +364,40 @@ class WebcareConfig(_Strict):
     sources: list[AnySource] = Field(default_factory=list)
     source_alerts: SourceAlerts | None = None
     # On a source's very first poll only items this recent are taken (no flood of old posts).
-    backfill_hours: Annotated[int, Field(ge=0, le=24 * 30)] = 24
+    # A source's first poll takes in what was posted this long before: a weekend, so a source
+    # added on Monday still brings Friday's mentions.
+    backfill_hours: Annotated[int, Field(ge=0, le=24 * 30)] = 72
     forward_deadline_minutes: Annotated[int, Field(gt=0, le=60 * 24 * 14)] = 240
     forward_reminder_at: Annotated[float, Field(gt=0, lt=1)] = 0.75
     # The company's own formats that must not appear in a public reply, e.g. order numbers.
     personal_data_patterns: dict[str, str] = Field(default_factory=dict)
     reply_webhooks: dict[str, ReplyWebhook] = Field(default_factory=dict)
+    # The languages customers write to the team in (ISO 639-1): a mention whose source gives
+    # no language is detected among these. Empty: English, Dutch and every language the rules
+    # and sources name.
+    languages: list[str] = Field(default_factory=list)
+
+    @field_validator("languages")
+    @classmethod
+    def _detectable(cls, codes: list[str]) -> list[str]:
+        for code in codes:
+            if not known_language(code):
+                raise ValueError(
+                    f"unknown language {code!r}; use two-letter codes such as nl, en, de, fr"
+                )
+        return [code.lower() for code in codes]
+
+    def team_languages(self) -> set[str]:
+        """What `languages:` says, or English, Dutch and what the rules and sources name."""
+        if self.languages:
+            return set(self.languages)
+        named = {"en", "nl"}
+        for rule in self.rules:
+            named.update(code.split("-")[0].split("_")[0].lower() for code in rule.match.languages)
+        for source in self.sources:
+            if code := getattr(source, "language", None):
+                named.add(code.split("-")[0].split("_")[0].lower())
+        return {code for code in named if known_language(code)}
 
     @field_validator("escalate_to")
     @classmethod

@@ -16,6 +16,21 @@ from datetime import UTC, datetime, timedelta
 
 from bot.business_time import BusinessCalendar
 
+# A mention that reaches the team more than this long after it was posted (a first poll's
+# backfill, a feed hours late) starts its response clock when it arrives, not when posted:
+# counting from the post would put it in breach the moment its card appears.
+LATE_AFTER = timedelta(minutes=15)
+
+
+def clock_start(posted: datetime, arrived: datetime) -> datetime:
+    """When a mention's response time starts: when posted, or on arrival when it came late."""
+    return arrived if arrived - posted > LATE_AFTER else min(posted, arrived)
+
+
+def arrived_late(posted: datetime, arrived: datetime) -> bool:
+    return arrived - posted > LATE_AFTER
+
+
 # How far ahead of a start an open stretch is checked (beyond the deadline itself).
 _STRETCH = timedelta(hours=1)
 # After finding a start open but its deadline past closing time, look again this much later.

@@ -26,15 +26,24 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.config import Department
+from bot.config import Department, Template
 from bot.drafts import DraftCheck, draft_version
-from bot.i18n import Lang, t
+from bot.i18n import Lang, language_name, t
 from bot.render import escape, safe_url
 
 MODAL_ID, SENT_MODAL_ID = "draft_modal", "draft_sent_modal"
 TEMPLATE, TEXT, VISIBILITY, OVERRIDE, URL = "template", "text", "visibility", "override", "url"
 EDIT, APPROVE, MARK_SENT, SEND = "draft_edit", "draft_approve", "draft_mark_sent", "draft_send"
 MAX_TEXT = 3000
+
+
+def _in_customer_language_first(templates: list[Template], language: str | None) -> list[Template]:
+    """Templates in the customer's language first, then those in no stated language, then the
+    rest, each group in the configured order."""
+    if language is None:
+        return list(templates)
+    rank = {language: 0, None: 1}
+    return sorted(templates, key=lambda tpl: rank.get(tpl.language, 2))
 
 
 def draft_modal(
@@ -49,6 +58,7 @@ def draft_modal(
     public: bool,
     lang: Lang,
     text_version: str = "",
+    customer_language: tuple[str, bool] | None = None,
 ) -> View:
     hint = t(
         "draft.replying",
@@ -57,10 +67,17 @@ def draft_modal(
         author=escape("@" + author_handle),
         limit=limit or "∞",
     )
+    if customer_language:
+        code, detected = customer_language
+        key = "draft.writes_detected" if detected else "draft.writes"
+        hint += "\n" + t(key, lang, language=escape(language_name(code, lang)))
     if department.tone:
         hint += "\n" + t("draft.tone", lang, tone=escape(department.tone))
     blocks: list[Any] = [ContextBlock(elements=[MarkdownTextObject(text=hint)])]
-    if department.templates:
+    templates = _in_customer_language_first(
+        department.templates, customer_language[0] if customer_language else None
+    )
+    if templates:
         blocks.append(
             InputBlock(
                 block_id=TEMPLATE,
@@ -71,7 +88,7 @@ def draft_modal(
                     action_id=TEMPLATE,
                     options=[
                         Option(value=tpl.key, text=PlainTextObject(text=tpl.title))
-                        for tpl in department.templates
+                        for tpl in templates
                     ],
                 ),
             )

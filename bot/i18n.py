@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from babel import Locale
 from babel.dates import format_datetime
 from babel.numbers import format_compact_decimal
 
@@ -33,3 +34,8 @@ def format_when(moment: datetime, *, lang: Lang, timezone: str) -> str:
 def format_count(count: int, *, lang: Lang) -> str:
     """12,345 → "12K" (en) / "12K" (nl): follower counts read at a glance."""
     return format_compact_decimal(count, locale=lang, fraction_digits=1)
+
+
+def language_name(code: str, lang: Lang) -> str:
+    """ "nl" → "Dutch" (en) / "Nederlands" (nl); a code Babel does not know stays a code."""
+    return Locale.parse(lang).languages.get(code.lower(), code)

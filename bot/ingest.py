@@ -21,7 +21,7 @@ from bot import background, metrics
 from bot.business_time import BusinessCalendar
 from bot.clock import Clock
 from bot.config import WebcareConfig
-from bot.deadlines import Deadlines
+from bot.deadlines import Deadlines, clock_start
 from bot.mentions import MentionIn
 from bot.outage import is_unavailable
 from bot.routing import Router
@@ -105,12 +105,13 @@ class Ingestor:
 
     def plan(self, mention: MentionIn) -> Incoming:
         """Route one mention and work out its SLA deadline (no I/O)."""
+        mention = self.router.with_language(mention)
         decision = self.router.route(mention)
         target = self._targets.get(decision.department)
         if target is None:  # a department removed from the config: the default one takes it
             target = self._targets[self.config.department(decision.department).key]
         key, channel, deadlines = target
-        due, warn = deadlines(min(mention.created_at, self.clock.now()))
+        due, warn = deadlines(clock_start(mention.created_at, self.clock.now()))
         return Incoming(
             mention=mention,
             department=key,

@@ -16,9 +16,11 @@ from pydantic import (
     TypeAdapter,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from bot.locations import format_loc
+from bot.markup import readable
 
 Source = Literal[
     "x",
@@ -124,6 +126,27 @@ class MentionIn(_Model):
         None
     )
     in_reply_to: Annotated[Clean, Field(max_length=MAX_ID)] | None = None
+    # Set here, never by the sender: the text as sent, when markup was taken out of `text`.
+    raw_text: str | None = None
+    # Set by the ingestor when it detected `language` (the sender gave none).
+    language_detected: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _readable_text(cls, data: Any) -> Any:
+        # Senders pass on HTML as platforms and mail gateways gave it ("ge&iuml;ncasseerd",
+        # "<p>…</p>"): rules must match the word and the card must show it, so `text` is the
+        # readable form and the text as sent is kept beside it.
+        if not isinstance(data, dict):
+            return data
+        if "raw_text" in data or "language_detected" in data:  # not the sender's to set
+            data = {k: v for k, v in data.items() if k not in ("raw_text", "language_detected")}
+        text = data.get("text")
+        if isinstance(text, str) and ("<" in text or "&" in text):
+            shown = readable(text)
+            if shown != text:
+                data = {**data, "text": shown, "raw_text": text[:MAX_TEXT]}
+        return data
 
     @field_validator("url")
     @classmethod

@@ -18,6 +18,7 @@ from bot.drafts import PLATFORM_LIMITS
 from bot.follow_up import follow_up_question
 from bot.forwarding_views import forwarded_dm, simple_dm
 from bot.i18n import Lang, format_when
+from bot.language_detection import language_of
 from bot.render import (
     CardView,
     as_dicts,
@@ -116,7 +117,9 @@ async def compose(
     channel = case.slack_channel or job.channel
 
     if job.kind in (JobKind.POST_CARD, JobKind.UPDATE_CARD):
-        view = _card_view(case, first, department.name, timezone, follow_up_at)
+        view = _card_view(
+            case, first, department.name, timezone, follow_up_at, config.team_languages()
+        )
         text, blocks = case_card(view, lang=lang)
         if case.card_through and first is not None and case.card_through > first.id:
             later = await unit_of_work(engine).run(
@@ -260,7 +263,13 @@ def _card_view(
     department_name: str,
     timezone: str,
     follow_up_at: datetime | None,
+    team_languages: set[str],
 ) -> CardView:
+    language = (
+        language_of(first.text, first.language, among=team_languages) if first is not None else None
+    )
+    if language and first is not None and first.language_detected:
+        language = (language[0], True)  # detected at intake, to route it
     return CardView(
         case_id=case.id,
         department_name=department_name,
@@ -279,6 +288,8 @@ def _card_view(
         mention_count=case.mention_count,
         text=first.text if first else "",
         url=first.url if first else None,
+        language=language[0] if language else None,
+        language_detected=language[1] if language else False,
         timezone=timezone,
         status=case.status,
         owner_id=case.owner_id,

@@ -1,7 +1,9 @@
 """Block Kit for everything the bot shows, built with slack_sdk.models (which validates).
 
-Customer text never reaches Slack as mrkdwn: it goes into rich_text elements, which Slack shows
-literally, and everything else customer-made (names, handles) passes through `escape()`.
+Customer text never reaches Slack as mrkdwn: the post, the customer's name and handle, and
+free-text notes (closing and forward notes) go into rich_text elements, which Slack shows
+literally (`*bold*` in a name stays as typed; mrkdwn has no escape for `*`, `_` or `~`);
+what else is customer-made in mrkdwn passes through `escape()`.
 """
 
 from __future__ import annotations
@@ -24,10 +26,12 @@ from slack_sdk.models.blocks import (
     RichTextBlock,
     RichTextElementParts,
     RichTextQuoteElement,
+    RichTextSectionElement,
     SectionBlock,
 )
 
-from bot.i18n import Lang, format_count, format_when, t, tn
+from bot.deadlines import arrived_late
+from bot.i18n import Lang, format_count, format_when, language_name, t, tn
 
 # Slack shows at most 3,000 characters of a block's text; leave room for the "…" and the link.
 QUOTE_LIMIT = 2_900
@@ -141,6 +145,8 @@ class CardView:
     sla_breached: bool = False
     forwarded_to: str | None = None
     forward_due_at: datetime | None = None
+    language: str | None = None  # of the first message
+    language_detected: bool = False  # by the bot: the source did not say
 
 
 def slack_date(moment: datetime, fallback: str) -> str:
@@ -148,20 +154,27 @@ def slack_date(moment: datetime, fallback: str) -> str:
     return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} {{time}}|{escape(fallback)}>"
 
 
-def _author_line(card: CardView, lang: Lang) -> str:
-    # Cut before escaping: "&" grows to "&amp;", and the section holds 3,000 characters.
-    handle = escape(f"@{_shorten(card.author_handle, 80)}")
-    name = escape(_shorten(card.author_name, 80)) if card.author_name else handle
+def _author_line(card: CardView, lang: Lang) -> RichTextBlock:
+    """Who wrote, as rich text: a name with `*` or `_` in it is shown as typed, not formatted."""
+    bold = {"bold": True}
+    handle = f"@{_shorten(card.author_handle, 80)}"
+    name = _shorten(card.author_name, 80) if card.author_name else handle
     url = card.author_url if card.author_url and len(card.author_url) <= 1000 else None
     link = url if url and url.lower().startswith(("https://", "http://")) else None
-    who = f"<{safe_url(link)}|{name}>" if link else f"*{name}*"
-    parts = [who] + ([handle] if card.author_name else [])
+    parts: list[Any] = [
+        RichTextElementParts.Link(url=link, text=name, style=bold)
+        if link
+        else RichTextElementParts.Text(text=name, style=bold)
+    ]
+    rest = [handle] if card.author_name else []
     if url and not link:  # a contact that is no web link (mailto:, tel:): shown, not linked
-        parts.append(escape(_shorten(url, 120)))
+        rest.append(_shorten(url, 120))
     if card.author_followers is not None:
         count = format_count(card.author_followers, lang=lang)
-        parts.append(t("card.followers", lang, count=count))
-    return " · ".join(parts)
+        rest.append(t("card.followers", lang, count=count))
+    if rest:
+        parts.append(RichTextElementParts.Text(text=" · " + " · ".join(rest)))
+    return RichTextBlock(elements=[RichTextSectionElement(elements=parts)])
 
 
 def _quote(text: str, url: str | None, source_label: str, lang: Lang) -> RichTextBlock:
@@ -192,6 +205,7 @@ def case_card(card: CardView, *, lang: Lang) -> tuple[str, list[Block]]:
     facts = [
         *_status_facts(card, lang),
         t("card.received", lang, when=_when(card.opened_at, card, lang)),
+        *_late_fact(card, lang),
         _sla_fact(card, lang),
     ]
     if card.url:
@@ -203,8 +217,12 @@ def case_card(card: CardView, *, lang: Lang) -> tuple[str, list[Block]]:
     ]
     if card.tags:
         meta.append(t("card.tags", lang, tags=escape(", ".join(card.tags))))
+    if card.language:
+        key = "card.language_detected" if card.language_detected else "card.language"
+        meta.append(t(key, lang, language=escape(language_name(card.language, lang))))
     blocks: list[Block] = [
-        SectionBlock(text=MarkdownTextObject(text=headline + "\n" + _author_line(card, lang))),
+        SectionBlock(text=MarkdownTextObject(text=headline)),
+        _author_line(card, lang),
         _quote(card.text, card.url, source_label, lang),
         ContextBlock(elements=[MarkdownTextObject(text=" · ".join(facts))]),
         _card_actions(card, lang),
@@ -222,6 +240,22 @@ def case_card(card: CardView, *, lang: Lang) -> tuple[str, list[Block]]:
 
 def _when(moment: datetime, card: CardView, lang: Lang) -> str:
     return slack_date(moment, format_when(moment, lang=lang, timezone=card.timezone))
+
+
+def _late_fact(card: CardView, lang: Lang) -> list[str]:
+    """How old the post was when it reached the team (a backfill, a late feed): its response
+    time counts from then, which the card says so nobody wonders."""
+    arrived = card.last_received_at
+    if card.mention_count != 1 or arrived is None or not arrived_late(card.opened_at, arrived):
+        return []
+    minutes = round((arrived - card.opened_at).total_seconds() / 60)
+    if minutes < 120:
+        age = t("age.minutes", lang, n=minutes)
+    elif minutes < 48 * 60:
+        age = t("age.hours", lang, n=minutes // 60)
+    else:
+        age = t("age.days", lang, n=minutes // (24 * 60))
+    return [t("card.late", lang, age=age)]
 
 
 def _sla_fact(card: CardView, lang: Lang) -> str:
@@ -341,9 +375,7 @@ def case_note(note: Mapping[str, Any], *, timezone: str, lang: Lang) -> tuple[st
     elif note.get("escalated_to"):
         key = "note.sla_breach_escalated"
     forward_note = note.get("forward_note")
-    line = t(
-        key,
-        lang,
+    values: dict[str, Any] = dict(
         to=f"<@{note['to']}>" if note.get("to") else "",
         forward_note=": " + escape_within(forward_note) if forward_note else "",
         closing_note=escape_within(note.get("closing_note") or ""),
@@ -356,11 +388,26 @@ def case_note(note: Mapping[str, Any], *, timezone: str, lang: Lang) -> tuple[st
         else (f"<#{target}>" if target else "—"),
         due=due,
     )
+    line = t(key, lang, **values)
     at = datetime.fromisoformat(note["at"])
     when = format_when(at, lang=lang, timezone=timezone)
+    said = note.get("closing_note") or forward_note
+    if not said:
+        return line, [
+            ContextBlock(elements=[MarkdownTextObject(text=f"{line} · {slack_date(at, when)}")])
+        ]
+    # What the colleague wrote is shown as written, in a quote below the line (rich text:
+    # "*done*" stays as typed); the notification text keeps the escaped one-line form.
+    header = t(key, lang, **{**values, "closing_note": "", "forward_note": ""}).rstrip(" :")
+    quote = RichTextElementParts.Text(text=_cut(said, NOTE_LIMIT))
     return line, [
-        ContextBlock(elements=[MarkdownTextObject(text=f"{line} · {slack_date(at, when)}")])
+        ContextBlock(elements=[MarkdownTextObject(text=f"{header} · {slack_date(at, when)}")]),
+        RichTextBlock(elements=[RichTextQuoteElement(elements=[quote])]),
     ]
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def moved_card(*, actor: str, to_channel: str, lang: Lang) -> tuple[str, list[Block]]:

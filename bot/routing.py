@@ -7,6 +7,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from bot.config import Rule, WebcareConfig
+from bot.language_detection import detector_for
 from bot.mentions import MentionIn
 
 
@@ -34,7 +35,8 @@ class _CompiledRule:
         self.keywords = _keyword_pattern(m.keywords) if m.keywords else None
         self.regex = re.compile(m.regex, re.IGNORECASE) if m.regex else None
         self.sources = frozenset(m.sources)
-        self.languages = frozenset(lang.lower() for lang in m.languages)
+        # Mentions carry the primary language ("en-GB" → en): so do the rules.
+        self.languages = frozenset(lang.split("-")[0].split("_")[0].lower() for lang in m.languages)
 
     def explain(self, mention: MentionIn, folded: str) -> str | None:
         """Why this rule matches the mention, or None when it does not."""
@@ -46,7 +48,8 @@ class _CompiledRule:
         if self.languages:
             if mention.language not in self.languages:
                 return None
-            reasons.append(f"language {mention.language}")
+            detected = " (detected)" if mention.language_detected else ""
+            reasons.append(f"language {mention.language}{detected}")
         if m.addressed is not None:
             if mention.addressed != m.addressed:
                 return None
@@ -86,6 +89,18 @@ class Router:
     def __init__(self, config: WebcareConfig) -> None:
         self.default = config.default_department
         self.rules = [_CompiledRule(rule) for rule in config.rules]
+        # Detecting costs as much as reading the mention: only when a rule routes by language.
+        by_language = any(rule.match.languages for rule in config.rules)
+        self.detector = detector_for(frozenset(config.team_languages())) if by_language else None
+
+    def with_language(self, mention: MentionIn) -> MentionIn:
+        """The mention with its language detected when a rule routes by language and the
+        source gave none."""
+        if mention.language is not None or self.detector is None:
+            return mention
+        if not (found := self.detector.detect(mention.text)):
+            return mention
+        return mention.model_copy(update={"language": found, "language_detected": True})
 
     def route(self, mention: MentionIn) -> RouteDecision:
         folded = fold(mention.text)

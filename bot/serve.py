@@ -273,7 +273,7 @@ async def try_source(config: WebcareConfig, source: Any) -> list[str]:
         except MentionError as exc:
             lines.append(f"SKIPPED: {exc.message}")
             continue
-        decision = router.route(mention)
+        decision = router.route(mention := router.with_language(mention))
         rule = decision.rule or "(default)"
         lines.append(
             f"{item.published:%Y-%m-%d %H:%M} {mention.external_id} -> {decision.department} "

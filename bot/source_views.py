@@ -1,4 +1,4 @@
-"""Slack messages about the polled sources themselves: down, quiet, recovered."""
+"""Slack messages about the polled sources themselves: connected, down, quiet, recovered."""
 
 from __future__ import annotations
 
@@ -24,6 +24,8 @@ def source_alert(
     values: dict[str, str] = {"source": escape(payload["source"])}
     if state == "failing":
         values["error"] = escape((payload.get("error") or "?")[:MAX_ERROR])
+    if state == "connected":
+        values["items"] = str(int(payload.get("items") or 0))
     plain = t(f"sources.{state}", lang, since=fallback, **values)
     text = t(f"sources.{state}", lang, since=slack_date(since, fallback), **values)
     return plain, [SectionBlock(text=MarkdownTextObject(text=text))]

@@ -15,6 +15,7 @@ from bot import crisis, drafts
 from bot import draft_views as views
 from bot.cases import InvalidTransition
 from bot.i18n import Lang, t
+from bot.language_detection import language_of
 from bot.render import ActionId
 from bot.replies import ReplyFailed
 from bot.services import Services
@@ -28,7 +29,7 @@ from handlers.payloads import (
     refusal_text,
     tell,
 )
-from storage.cases import get_case
+from storage.cases import customer_language, get_case, latest_mention
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,12 @@ async def _modal(
 ) -> Any:
     async with services.engine.connect() as conn:
         case = await get_case(conn, case_id=case_id)
+        language = await customer_language(conn, case_id=case_id)
+        if case is not None and language is None:  # the source did not say: detect it now
+            latest = await latest_mention(conn, case_id=case_id)
+            language = latest and language_of(
+                latest.text, None, among=services.config.team_languages()
+            )
     if case is None:
         raise InvalidTransition("not_found")
     return views.draft_modal(
@@ -69,6 +76,7 @@ async def _modal(
         public=not case.private if public is None else public,
         lang=lang,
         text_version=text_version,
+        customer_language=language,
     )
 
 

@@ -40,6 +40,20 @@ async def first_mention(conn: AsyncConnection, *, case_id: int) -> Row | None:
     ).first()
 
 
+async def customer_language(conn: AsyncConnection, *, case_id: int) -> tuple[str, bool] | None:
+    """The language of the customer's latest message that has one, and whether the bot
+    detected it (rather than the source saying it)."""
+    row = (
+        await conn.execute(
+            select(MENTIONS.c.language, MENTIONS.c.language_detected)
+            .where(MENTIONS.c.case_id == case_id, MENTIONS.c.language.is_not(None))
+            .order_by(MENTIONS.c.id.desc())
+            .limit(1)
+        )
+    ).first()
+    return None if row is None else (row.language, bool(row.language_detected))
+
+
 async def get_mention(conn: AsyncConnection, *, mention_id: int) -> Row | None:
     return (await conn.execute(select(MENTIONS).where(MENTIONS.c.id == mention_id))).first()
 
@@ -73,7 +87,7 @@ async def latest_mention(conn: AsyncConnection, *, case_id: int) -> Row[Any] | N
     """The customer's latest message in the case (what a reply answers)."""
     return (
         await conn.execute(
-            select(MENTIONS.c.source, MENTIONS.c.external_id, MENTIONS.c.url)
+            select(MENTIONS.c.source, MENTIONS.c.external_id, MENTIONS.c.url, MENTIONS.c.text)
             .where(MENTIONS.c.case_id == case_id)
             .order_by(MENTIONS.c.created_at.desc(), MENTIONS.c.id.desc())
             .limit(1)

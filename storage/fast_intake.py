@@ -23,6 +23,8 @@ from storage.intake import (
     Existing,
     Incoming,
     Job,
+    Known,
+    Upgrade,
     by_source,
     join_rows,
 )
@@ -39,8 +41,8 @@ _CASE_COLUMNS = (
     " last_received_at, sla_due_at, sla_warn_at, mention_count, slack_channel"
 )
 _MENTION_COLUMNS = (
-    "id, case_id, source, external_id, url, text, author_handle, language, addressed, private,"
-    " in_reply_to, created_at, received_at"
+    "id, case_id, source, external_id, url, text, raw_text, author_handle, language,"
+    " language_detected, addressed, private, in_reply_to, created_at, received_at"
 )
 _EVENT_COLUMNS = "case_id, kind, from_status, to_status, actor, at, detail"
 _JOB_COLUMNS = (
@@ -59,6 +61,12 @@ _INSERT_CARD_UPDATE = (
 _ADD_MENTIONS = (
     "UPDATE cases SET mention_count = mention_count + ?,"
     " last_mention_at = max(last_mention_at, ?), last_received_at = ? WHERE id = ?"
+)
+_UPGRADE_MENTION = "UPDATE mentions SET addressed = ?, private = ? WHERE id = ?"
+# A later sighting only adds: addressed makes the case reactive, private makes it private.
+_UPGRADE_CASE = (
+    "UPDATE cases SET reactive = max(reactive, ?), private = max(private, ?) WHERE id = ?"
+    " RETURNING slack_channel"
 )
 # The customer is back: the case reopens, unowned, with a fresh deadline.
 _REOPEN = (
@@ -102,7 +110,8 @@ def _tags_json(tags: tuple[str, ...]) -> str:
 def _known_sql(count: int) -> str:
     marks = ", ".join("?" * count)
     return (
-        f"SELECT external_id, case_id FROM mentions WHERE source = ? AND external_id IN ({marks})"
+        "SELECT external_id, case_id, id, addressed, private FROM mentions"
+        f" WHERE source = ? AND external_id IN ({marks})"
     )
 
 
@@ -157,12 +166,27 @@ class SqliteWriter:
         self._last_ids[table] += count
         return first
 
-    def known_mentions(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
-        found: dict[tuple[str, str], int] = {}
+    def known_mentions(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Known]:
+        found: dict[tuple[str, str], Known] = {}
         for source, ids in by_source(keys):
             rows = self.cursor.execute(_known_sql(len(ids)), (source, *ids))
-            found.update({(source, external_id): case_id for external_id, case_id in rows})
+            found.update(
+                {
+                    (source, external_id): Known(case_id, mention_id, bool(addr), bool(priv))
+                    for external_id, case_id, mention_id, addr, priv in rows
+                }
+            )
         return found
+
+    def upgrade(self, upgrades: list[Upgrade], now: datetime) -> None:
+        at, cursor = sqlite_datetime(now), self.cursor
+        for u in upgrades:
+            cursor.execute(_UPGRADE_MENTION, (u.addressed, u.private, u.mention_id))
+            (channel,) = cursor.execute(
+                _UPGRADE_CASE, (u.addressed, u.private, u.case_id)
+            ).fetchone()
+            key = f"card:{u.case_id}"
+            cursor.execute(_INSERT_CARD_UPDATE, (u.case_id, channel, at, at, key))
 
     def cases_to_join(
         self, authors: Iterable[tuple[str, str]], reopen_after: datetime
@@ -220,15 +244,17 @@ class SqliteWriter:
                 m.external_id,
                 str(m.url) if m.url else None,
                 m.text,
+                m.raw_text,
                 m.author.handle,
                 m.language,
+                m.language_detected,
                 m.addressed,
                 m.private,
                 m.in_reply_to,
                 self._text(m.created_at),
                 received,
             )
-        self._insert("mentions", _MENTION_COLUMNS, params, 13)
+        self._insert("mentions", _MENTION_COLUMNS, params, 15)
         return list(range(first, first + len(items)))
 
     def _insert(self, table: str, columns: str, params: list[Any], width: int) -> None:

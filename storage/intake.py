@@ -67,6 +67,24 @@ class Stored(NamedTuple):
     new_case: bool
 
 
+class Known(NamedTuple):
+    """A mention stored before: its case, and what it was taken for."""
+
+    case_id: int
+    mention_id: int
+    addressed: bool
+    private: bool
+
+
+class Upgrade(NamedTuple):
+    """A stored mention seen again as addressed (or private): its flags become these."""
+
+    mention_id: int
+    case_id: int
+    addressed: bool
+    private: bool
+
+
 class Existing(NamedTuple):
     """A case a new mention by its customer joins."""
 
@@ -110,8 +128,13 @@ class CaseChange(NamedTuple):
 class Writer(Protocol):
     """The statements of one ingest batch, in the caller's transaction."""
 
-    def known_mentions(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
-        """Case id of each (source, external_id) already stored."""
+    def known_mentions(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Known]:
+        """Each (source, external_id) already stored."""
+        ...
+
+    def upgrade(self, upgrades: list[Upgrade], now: datetime) -> None:
+        """Set the mentions' flags, make their cases reactive (or private) too, and queue
+        those cases' card refreshes."""
         ...
 
     def cases_to_join(
@@ -173,6 +196,14 @@ def _store(
             fresh_keys.append(key)
             fresh_authors.append((key[0], item.mention.author.handle))
 
+    upgrades = _upgrades(items, keys, known)
+    if upgrades:
+        db.upgrade(upgrades, now)
+        events = [
+            Event(u.case_id, "mention_upgraded", None, None, _upgrade_detail(u)) for u in upgrades
+        ]
+        db.record([], events, [], now)
+
     existing = db.cases_to_join(set(fresh_authors), reopen_after) if fresh else {}
     first_of_author: dict[tuple[str, str], Incoming] = {}
     for item, author in zip(fresh, fresh_authors, strict=True):
@@ -199,9 +230,34 @@ def _store(
         if key in stored_now:
             results.append(stored_now.pop(key))
         else:  # stored before, or earlier in this same batch (maybe under another author)
-            case_id = known.get(key) or case_of_key[key]
+            case_id = known[key].case_id if key in known else case_of_key[key]
             results.append(Stored(case_id, duplicate=True, new_case=False))
     return results
+
+
+def _upgrades(
+    items: Sequence[Incoming], keys: list[tuple[str, str]], known: dict[tuple[str, str], Known]
+) -> list[Upgrade]:
+    """Stored mentions this batch shows to be addressed to the brand (or private) after all:
+    first seen through a search, now as a mention notification."""
+    found: dict[tuple[str, str], Upgrade] = {}
+    for item, key in zip(items, keys, strict=True):
+        was = found.get(key) or known.get(key)
+        if was is None:
+            continue
+        addressed = was.addressed or item.mention.addressed
+        private = was.private or item.mention.private
+        if (addressed, private) != (was.addressed, was.private):
+            found[key] = Upgrade(was.mention_id, was.case_id, addressed, private)
+    return list(found.values())
+
+
+def _upgrade_detail(upgrade: Upgrade) -> dict[str, Any]:
+    return {
+        "mention_id": upgrade.mention_id,
+        "addressed": upgrade.addressed,
+        "private": upgrade.private,
+    }
 
 
 def _plan_records(
@@ -274,7 +330,13 @@ def join_rows(rows: Iterable[Sequence[Any]]) -> dict[tuple[str, str], Existing]:
 
 # Hot-path statements are built once: building and cache-keying a statement costs more than
 # SQLite needs to run it.
-_KNOWN_MENTIONS = select(MENTIONS.c.external_id, MENTIONS.c.case_id).where(
+_KNOWN_MENTIONS = select(
+    MENTIONS.c.external_id,
+    MENTIONS.c.case_id,
+    MENTIONS.c.id,
+    MENTIONS.c.addressed,
+    MENTIONS.c.private,
+).where(
     MENTIONS.c.source == bindparam("source"),
     MENTIONS.c.external_id.in_(bindparam("ids", expanding=True)),
 )
@@ -309,12 +371,36 @@ class CoreWriter:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def known_mentions(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
-        found: dict[tuple[str, str], int] = {}
+    def known_mentions(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Known]:
+        found: dict[tuple[str, str], Known] = {}
         for source, ids in by_source(keys):
             rows = self.conn.execute(_KNOWN_MENTIONS, {"source": source, "ids": ids})
-            found.update({(source, r.external_id): r.case_id for r in rows})
+            found.update(
+                {
+                    (source, r.external_id): Known(
+                        r.case_id, r.id, bool(r.addressed), bool(r.private)
+                    )
+                    for r in rows
+                }
+            )
         return found
+
+    def upgrade(self, upgrades: list[Upgrade], now: datetime) -> None:
+        for u in upgrades:
+            self.conn.execute(
+                update(MENTIONS)
+                .where(MENTIONS.c.id == u.mention_id)
+                .values(addressed=u.addressed, private=u.private)
+            )
+            changed = {"reactive": True} if u.addressed else {}
+            changed |= {"private": True} if u.private else {}
+            channel = self.conn.execute(
+                update(CASES)
+                .where(CASES.c.id == u.case_id)
+                .values(**changed)
+                .returning(CASES.c.slack_channel)
+            ).scalar_one()
+            enqueue_card_update(self.conn, case_id=u.case_id, channel=channel, now=now)
 
     def cases_to_join(
         self, authors: Iterable[tuple[str, str]], reopen_after: datetime
@@ -369,8 +455,10 @@ class CoreWriter:
                 "external_id": item.mention.external_id,
                 "url": str(item.mention.url) if item.mention.url else None,
                 "text": item.mention.text,
+                "raw_text": item.mention.raw_text,
                 "author_handle": item.mention.author.handle,
                 "language": item.mention.language,
+                "language_detected": item.mention.language_detected,
                 "addressed": item.mention.addressed,
                 "private": item.mention.private,
                 "in_reply_to": item.mention.in_reply_to,

@@ -135,9 +135,11 @@ class Mention(SQLModel, table=True):
     source: str = Field(max_length=20)
     external_id: str = Field(max_length=255)
     url: str | None = Field(default=None, max_length=2048)
-    text: str
+    text: str  # as shown and routed: markup taken out, entities decoded
+    raw_text: str | None = None  # as sent, when that differs from `text`
     author_handle: str = Field(max_length=200)
     language: str | None = Field(default=None, max_length=20)
+    language_detected: bool = False  # the bot detected it; the source did not say
     addressed: bool = False
     private: bool = False
     in_reply_to: str | None = Field(default=None, max_length=255)

@@ -53,16 +53,39 @@ def _job(row: object) -> Job:
 
 
 def due_channels(conn: Connection, *, now: datetime) -> list[str]:
-    """Channels that have a job waiting to be sent now."""
-    rows = conn.execute(
-        select(OUTBOX.c.channel)
-        .where(
-            OUTBOX.c.status.in_((JobStatus.PENDING, JobStatus.SENDING)),
-            OUTBOX.c.not_before <= now,
+    """Channels that have a job waiting to be sent now.
+
+    A few index probes per channel (a loose index scan over ix_outbox_channel_queue), not a read
+    of every waiting job: the worker looks several times a second, and in a storm the backlog
+    is tens of thousands of jobs, which made every look (and every mention waiting on the
+    SQLite writer meanwhile) slower the longer the storm lasted.
+    """
+    waiting = (JobStatus.PENDING, JobStatus.SENDING)
+    channels: set[str] = set()
+    for status in waiting:
+        after: str | None = None
+        while True:
+            first = select(func.min(OUTBOX.c.channel)).where(OUTBOX.c.status == status)
+            if after is not None:
+                first = first.where(OUTBOX.c.channel > after)
+            after = conn.scalar(first)
+            if after is None:
+                break
+            channels.add(after)
+    due = []
+    for channel in sorted(channels):
+        has_due = conn.scalar(
+            select(OUTBOX.c.id)
+            .where(
+                OUTBOX.c.status.in_(waiting),
+                OUTBOX.c.channel == channel,
+                OUTBOX.c.not_before <= now,
+            )
+            .limit(1)
         )
-        .distinct()
-    )
-    return [row.channel for row in rows]
+        if has_due is not None:
+            due.append(channel)
+    return due
 
 
 def acquire_channel(

@@ -195,6 +195,18 @@ def make_settings(slack: FakeSlack, **overrides: Any) -> Settings:
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
+def webhook_signed(
+    body: bytes, *, secret: str = WEBHOOK_SECRET, timestamp: int | str | None = None
+) -> dict[str, str]:
+    """Headers a mention source sends with a JSON body, signed as the webhook contract says."""
+    ts = str(timestamp if timestamp is not None else int(time.time()))
+    return {
+        "Content-Type": "application/json",
+        "X-Webcare-Timestamp": ts,
+        "X-Webcare-Signature": sign(secret, ts, body),
+    }
+
+
 def slack_signed(body: str, *, secret: str = SIGNING_SECRET) -> dict[str, str]:
     """Headers Slack sends with a form-encoded request, signed like Slack signs it."""
     timestamp = str(int(time.time()))
@@ -270,12 +282,9 @@ class BotUnderTest:
         signature: str | None = None,
     ) -> tuple[int, dict[str, Any]]:
         body = raw if raw is not None else json.dumps(payload).encode()
-        ts = str(timestamp if timestamp is not None else int(time.time()))
-        headers = {
-            "Content-Type": "application/json",
-            "X-Webcare-Timestamp": ts,
-            "X-Webcare-Signature": signature or sign(secret, ts, body),
-        }
+        headers = webhook_signed(body, secret=secret, timestamp=timestamp)
+        if signature is not None:
+            headers["X-Webcare-Signature"] = signature
         async with self.session.post(
             f"{self.url}/ingest/webhook", data=io.BytesIO(body), headers=headers
         ) as response:

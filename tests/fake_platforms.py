@@ -65,6 +65,9 @@ class FakeMastodon:
         self.requests: list[str] = []
         self.rate = RateLimit()
         self.fail_with: int | None = None
+        # At most this many items a page, whatever `limit` asks: a server-side cap, or
+        # filtered statuses dropped from a page, give short pages that are not the last.
+        self.page_cap: int | None = None
         self.delay = 0.0
         self.post_delay = 0.0  # the reply is stored, then the answer is this late
         self.brand: dict[str, Any] = {}  # the account the token belongs to, once serving
@@ -103,7 +106,9 @@ class FakeMastodon:
         language: str | None = "nl",
         spoiler: str = "",
         in_reply_to_id: str | None = None,
+        mentions: tuple[dict[str, Any], ...] = (),
     ) -> dict[str, Any]:
+        """A status; `mentions` are the accounts it names (Mastodon lists them itself)."""
         status_id = self._snowflake(at)
         host = account["url"].split("/")[2]
         status = {
@@ -124,7 +129,10 @@ class FakeMastodon:
             "reblog": None,
             "account": account,
             "media_attachments": [],
-            "mentions": [],
+            "mentions": [
+                {"id": a["id"], "username": a["username"], "url": a["url"], "acct": a["acct"]}
+                for a in mentions
+            ],
             "tags": [],
             "emojis": [],
         }
@@ -194,9 +202,12 @@ class FakeMastodon:
         response.headers.update(self._rate_headers())
         return response
 
+    def _limit(self, request: web.Request) -> int:
+        return min(int(request.query.get("limit", 20)), 40, self.page_cap or 40)
+
     def _page(self, request: web.Request, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Mastodon's paging over a newest-first list by id."""
-        limit = min(int(request.query.get("limit", 20)), 40)
+        limit = self._limit(request)
         key = lambda item: int(item["id"])  # noqa: E731
         if "min_id" in request.query:  # the page right after min_id, shown newest first
             after = sorted((i for i in items if key(i) > int(request.query["min_id"])), key=key)
@@ -247,7 +258,7 @@ class FakeMastodon:
             hits = [s for s in hits if int(s["id"]) > int(request.query["min_id"])]
         if "max_id" in request.query:
             hits = [s for s in hits if int(s["id"]) < int(request.query["max_id"])]
-        limit = min(int(request.query.get("limit", 20)), 40)
+        limit = self._limit(request)
         offset = int(request.query.get("offset", 0))
         page = hits[offset : offset + limit]
         return web.json_response({"accounts": [], "statuses": page, "hashtags": []})
@@ -269,6 +280,10 @@ class FakeMastodon:
             visibility=body["visibility"],
             in_reply_to_id=body.get("in_reply_to_id"),
         )
+        parent = next(
+            (s for s in self._by_url.values() if s["id"] == body.get("in_reply_to_id")), None
+        )
+        status["in_reply_to_account_id"] = parent["account"]["id"] if parent else None
         if key:
             self._idempotent[key] = status
         self._replies.append(status)
@@ -339,13 +354,16 @@ class FakeBluesky:
     ) -> dict[str, Any]:
         """A post view; `reply_to` is the post view it answers (the thread root is kept)."""
         rkey = f"3l{next(self._rkeys):011d}"
-        did = f"did:plc:{handle.split('.')[0]:0<24}"
+        did = self.DID if handle == self.HANDLE else f"did:plc:{handle.split('.')[0]:0<24}"
         record: dict[str, Any] = {
             "$type": "app.bsky.feed.post",
             "createdAt": _iso(at),
             "text": text,
             "langs": list(langs),
         }
+        facets = self._facets(text)
+        if facets:
+            record["facets"] = facets
         if reply_to is not None:
             parent = {"uri": reply_to["uri"], "cid": reply_to["cid"]}
             root = reply_to["record"].get("reply", {}).get("root", parent)
@@ -371,6 +389,21 @@ class FakeBluesky:
         }
         self._by_uri[view["uri"]] = view
         return view
+
+    def _facets(self, text: str) -> list[dict[str, Any]]:
+        """Mention facets as the app writes them: byte ranges of each @handle it resolved."""
+        facets = []
+        data = text.encode()
+        for match in re.finditer(rb"@([a-z0-9.-]+\.[a-z]+)", data):
+            handle = match.group(1).decode()
+            did = self.DID if handle == self.HANDLE else f"did:plc:{handle.split('.')[0]:0<24}"
+            facets.append(
+                {
+                    "index": {"byteStart": match.start(), "byteEnd": match.end()},
+                    "features": [{"$type": "app.bsky.richtext.facet#mention", "did": did}],
+                }
+            )
+        return facets
 
     def notify(self, post: dict[str, Any], reason: str = "mention") -> None:
         self.notifications.insert(
@@ -535,11 +568,16 @@ class FakeBluesky:
         return web.json_response({"posts": [self._by_uri[u] for u in uris if u in self._by_uri]})
 
     async def _get_record(self, request: web.Request) -> web.Response:
-        rkey = request.query.get("rkey")
+        """As a PDS answers: public (no session needed), the repo by DID or handle, and the
+        record itself as `value` with the cid createRecord gave."""
+        repo, rkey = request.query.get("repo"), request.query.get("rkey")
+        if not repo or not rkey or not request.query.get("collection"):
+            return web.json_response({"error": "InvalidRequest"}, status=400)
         for created in self.created:
-            if created.get("rkey") == rkey and request.query.get("repo") == self.DID:
-                uri = f"at://{self.DID}/app.bsky.feed.post/{rkey}"
-                return web.json_response({"uri": uri, "cid": "bafyexisting", "value": created})
+            if created["rkey"] == rkey and repo in (self.DID, self.HANDLE):
+                uri = f"at://{self.DID}/{created['collection']}/{rkey}"
+                value = created["record"]
+                return web.json_response({"uri": uri, "cid": f"bafyreic{rkey}", "value": value})
         return web.json_response(
             {"error": "RecordNotFound", "message": f"Could not locate record: {rkey}"}, status=400
         )
@@ -631,7 +669,7 @@ class FakeBluesky:
             return web.json_response(
                 {"error": "InvalidRequest", "message": "Record already exists"}, status=400
             )
-        self.created.append(body)
+        self.created.append({**body, "rkey": rkey})
         if self.create_delay:
             await asyncio.sleep(self.create_delay)
         return web.json_response(

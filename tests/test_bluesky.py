@@ -17,8 +17,8 @@ from storage.models import Case, Draft, Mention
 from tests.conftest import CONFIG, TEST_START, BotUnderTest
 from tests.fake_platforms import FakeBluesky
 from tests.fake_slack import FakeSlack
+from tests.shown import quoted, texts
 from tests.test_claim import ANNA, _click, _resolve
-from tests.test_delivery import _rich_text, _texts
 from tests.test_drafts import draft_on_card
 
 NOW = TEST_START
@@ -86,8 +86,8 @@ async def test_mentions_replies_and_search_hits_become_cases_likes_do_not(
     assert second.language == "en"
     await bot.deliver()
     karin_card = next(m for m in slack.posts("CWEBCARE1") if "karin" in str(m["blocks"]))
-    assert all("<!channel>" not in shown for shown in _texts(karin_card))
-    assert _rich_text(karin_card) == "Werkt bij mij niet, <!channel> help"  # shown literally
+    assert all("<!channel>" not in shown for shown in texts(karin_card))
+    assert quoted(karin_card) == "Werkt bij mij niet, <!channel> help"  # shown literally
     # Nothing new: nothing stored, and only the first page of each listing was read.
     bluesky.requests.clear()
     assert (await bot.runtime.poller.poll("bsky")).stored == 0
@@ -252,6 +252,7 @@ async def test_a_send_whose_answer_was_lost_is_not_posted_twice(
     bluesky.create_delay = 0
     await _click(bot, slack, "draft_send", ANNA, card=draft)
     assert len(bluesky.created) == 1  # found under its record key, not posted again
+    assert any("com.atproto.repo.getRecord" in r for r in bluesky.requests)
     async with bot.runtime.engine.connect() as conn:
         (sent,) = list(await conn.execute(select(Draft)))
     assert sent.status == "sent" and sent.sent_url.endswith(bluesky.created[0]["rkey"])
@@ -325,3 +326,26 @@ async def test_a_page_cursor_the_server_no_longer_takes_is_dropped_not_retried_f
     async with bot.runtime.engine.connect() as conn:
         state = (await conn.execute(select(SourceCursor.state))).scalar_one()
     assert "notifications#resume" not in state
+
+
+async def test_a_search_hit_that_names_or_answers_the_brand_is_addressed(
+    bot: BotUnderTest, bluesky: FakeBluesky
+) -> None:
+    ours = bluesky.post("Acme Bank: onderhoud vannacht", handle=bluesky.HANDLE, at=NOW)
+    named = bluesky.post(
+        f"@{bluesky.HANDLE} acme bank, mijn pas is geblokkeerd",
+        handle="karin.bsky.social",
+        at=NOW - timedelta(minutes=30),
+    )
+    answer = bluesky.post(
+        "acme bank, duurt dat lang?", handle="joop.bsky.social", at=NOW, reply_to=ours
+    )
+    about = bluesky.post("acme bank is prima", handle="els.bsky.social", at=NOW)
+    bluesky.posts[:0] = [about, answer, named]  # found by the search only, not notified
+    assert (await bot.runtime.poller.poll("bsky")).stored == 3
+    addressed = {m.author_handle: m.addressed for m in await _mentions(bot)}
+    assert addressed == {
+        "karin.bsky.social": True,  # a mention facet with the brand's DID
+        "joop.bsky.social": True,  # a reply to the brand's post
+        "els.bsky.social": False,
+    }

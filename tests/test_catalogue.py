@@ -16,6 +16,7 @@ from bot.catalogue import CATALOGUE
 from bot.config import WebcareConfig
 from tests.conftest import BotUnderTest, make_settings, mention, running_bot
 from tests.fake_slack import FakeSlack
+from tests.shown import shown
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -61,7 +62,7 @@ async def test_a_dutch_team_gets_dutch_cards(dutch_bot: BotUnderTest, slack: Fak
         el["text"]["text"] for b in card["blocks"] if b["type"] == "actions" for el in b["elements"]
     ]
     assert buttons == ["Oppakken", "Doorsturen", "Antwoord opstellen", "Opvolgen", "Afhandelen"]
-    assert "1,2K volgers" in card["blocks"][0]["text"]["text"]
+    assert "1,2K volgers" in shown(card)
 
 
 async def test_a_dutch_team_gets_dutch_status_and_reports(

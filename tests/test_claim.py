@@ -15,6 +15,7 @@ from sqlalchemy import select
 from storage.models import Case, CaseEvent
 from tests.conftest import BotUnderTest, mention
 from tests.fake_slack import FakeSlack
+from tests.shown import shown
 
 ANNA, BRAM, CARLA = ("U0ANNA", "Anna"), ("U0BRAM", "Bram"), ("U0CARLA", "Carla")
 
@@ -23,16 +24,6 @@ def _card(slack: FakeSlack) -> dict[str, Any]:
     card = slack.last_post("CWEBCARE1")
     assert card is not None
     return card
-
-
-def _shown(message: dict[str, Any]) -> str:
-    parts = [message.get("text") or ""]
-    for block in message["blocks"]:
-        for el in block.get("elements", []) if block["type"] == "context" else []:
-            parts.append(el.get("text", ""))
-        if block["type"] == "section":
-            parts.append(block["text"]["text"])
-    return "\n".join(parts)
 
 
 def _buttons(card: dict[str, Any]) -> list[str]:
@@ -103,7 +94,7 @@ async def test_claiming_shows_the_owner_on_the_card_and_in_the_thread(
     await _click(bot, slack, "case_claim", ANNA)
 
     card = _card(slack)
-    assert "Claimed by <@U0ANNA>" in _shown(card)
+    assert "Claimed by <@U0ANNA>" in shown(card)
     assert _buttons(card)[:2] == ["case_unclaim", "case_take_over"]
     assert _notes(slack) == ["Anna claimed this"]
     async with bot.runtime.engine.connect() as conn:
@@ -141,7 +132,7 @@ async def test_fifty_people_clicking_claim_at_once_make_exactly_one_owner(
         claims = (await conn.execute(select(CaseEvent).where(CaseEvent.kind == "claim"))).all()
     assert len(claims) == 1
     winner = claims[0].actor
-    assert f"Claimed by <@{winner}>" in _shown(_card(slack))
+    assert f"Claimed by <@{winner}>" in shown(_card(slack))
     told = {e["user"] for e in slack.ephemerals}
     assert told == {uid for uid, _ in people} - {winner}
     assert all(f"<@{winner}> already has this case" in e["text"] for e in slack.ephemerals)
@@ -157,7 +148,7 @@ async def test_only_the_owner_releases_and_then_anyone_may_claim(
 
     await _click(bot, slack, "case_unclaim", ANNA)
     card = _card(slack)
-    assert "Claimed by" not in _shown(card) and _buttons(card)[0] == "case_claim"
+    assert "Claimed by" not in shown(card) and _buttons(card)[0] == "case_claim"
     await _click(bot, slack, "case_claim", BRAM)
     assert _notes(slack) == ["Anna claimed this", "Anna released this", "Bram claimed this"]
 
@@ -180,13 +171,13 @@ async def test_taking_over_is_logged_and_a_stale_card_is_caught(
     )
 
     await _click(bot, slack, "case_take_over", BRAM)
-    assert "Claimed by <@U0BRAM>" in _shown(_card(slack))
+    assert "Claimed by <@U0BRAM>" in shown(_card(slack))
     assert _notes(slack)[-1] == "Bram took this over from Anna"
 
     # Carla confirmed "take over from Anna" on the old card, but Bram has it now.
     await _click(bot, slack, "case_take_over", CARLA, card=card_with_anna)
     assert "it is now with <@U0BRAM>" in await _last_ephemeral(slack, "U0CARLA")
-    assert "Claimed by <@U0BRAM>" in _shown(_card(slack))
+    assert "Claimed by <@U0BRAM>" in shown(_card(slack))
 
 
 async def test_a_resolved_case_takes_no_claim_until_reopened(
@@ -196,13 +187,13 @@ async def test_a_resolved_case_takes_no_claim_until_reopened(
     open_card = _card(slack)
     await _resolve(bot, slack, ANNA)
     card = _card(slack)
-    assert "Resolved" in _shown(card) and _buttons(card) == ["case_reopen"]
+    assert "Resolved" in shown(card) and _buttons(card) == ["case_reopen"]
 
     await _click(bot, slack, "case_claim", BRAM, card=open_card)
     assert await _last_ephemeral(slack, "U0BRAM") == "This case is resolved. Reopen it first."
     await _click(bot, slack, "case_reopen", BRAM)
     await _click(bot, slack, "case_claim", BRAM)
-    assert "Claimed by <@U0BRAM>" in _shown(_card(slack))
+    assert "Claimed by <@U0BRAM>" in shown(_card(slack))
     assert _notes(slack) == ["Anna resolved this", "Bram reopened this", "Bram claimed this"]
 
 

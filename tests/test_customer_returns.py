@@ -9,7 +9,8 @@ from sqlalchemy import select, update
 from storage.models import Case, CaseEvent
 from tests.conftest import BotUnderTest, mention
 from tests.fake_slack import FakeSlack
-from tests.test_claim import ANNA, _buttons, _card, _click, _resolve, _shown
+from tests.shown import shown
+from tests.test_claim import ANNA, _buttons, _card, _click, _resolve
 
 
 async def test_a_reply_on_a_claimed_case_pings_the_owner_and_marks_the_card(
@@ -24,7 +25,7 @@ async def test_a_reply_on_a_claimed_case_pings_the_owner_and_marks_the_card(
     card = _card(slack)
     reply = slack.thread("CWEBCARE1", card["ts"])[-1]
     assert reply["blocks"][0]["elements"][0]["text"].startswith("<@U0ANNA> · @anna wrote again")
-    assert "*Customer replied*" in _shown(card)
+    assert "*Customer replied*" in shown(card)
 
 
 async def test_a_late_message_dated_before_the_claim_is_still_news_to_the_owner(
@@ -40,7 +41,7 @@ async def test_a_late_message_dated_before_the_claim_is_still_news_to_the_owner(
     written_before_the_claim = (bot.clock.now() - timedelta(minutes=20)).isoformat()
     await bot.post_webhook(mention("2", text="Nog iets", created_at=written_before_the_claim))
     await bot.deliver()
-    assert "*Customer replied*" in _shown(_card(slack))
+    assert "*Customer replied*" in shown(_card(slack))
 
 
 async def test_a_message_that_arrived_before_the_claim_is_not_marked_as_a_reply(
@@ -54,7 +55,7 @@ async def test_a_message_that_arrived_before_the_claim_is_not_marked_as_a_reply(
     bot.clock.advance(minutes=3)
     await _click(bot, slack, "case_claim", ANNA)
     card = _card(slack)
-    assert "<@U0ANNA>" in _shown(card) and "*Customer replied*" not in _shown(card)
+    assert "<@U0ANNA>" in shown(card) and "*Customer replied*" not in shown(card)
 
 
 async def test_a_mention_joins_the_case_in_its_own_channel_whatever_its_words(
@@ -82,7 +83,7 @@ async def test_writing_again_soon_after_resolving_reopens_the_case(
     await bot.deliver()
     assert again["case_ids"] == first["case_ids"]
     card = _card(slack)
-    assert _buttons(card)[0] == "case_claim" and "Resolved" not in _shown(card)
+    assert _buttons(card)[0] == "case_claim" and "Resolved" not in shown(card)
     reply = slack.thread("CWEBCARE1", card["ts"])[-1]
     assert reply["blocks"][0]["elements"][0]["text"].startswith("<@U0ANNA>")
     async with bot.runtime.engine.connect() as conn:

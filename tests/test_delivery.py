@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -15,34 +16,17 @@ from bot.runtime import Runtime
 from storage.models import Case, OutboxJob
 from tests.conftest import BotUnderTest, make_settings, mention
 from tests.fake_slack import FakeSlack
+from tests.shown import quoted, shown, texts
 
 
-def _texts(message: dict[str, Any]) -> list[str]:
-    """Every mrkdwn/plain text string in a message, as Slack would render it."""
-    found: list[str] = [message.get("text") or ""]
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if node.get("type") in ("mrkdwn", "plain_text"):
-                found.append(node["text"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(message.get("blocks"))
-    return found
-
-
-def _rich_text(message: dict[str, Any]) -> str:
-    """The literal customer text in the card's rich_text quote."""
-    for block in message["blocks"]:
-        if block["type"] == "rich_text":
-            return "".join(
-                part.get("text", "") for el in block["elements"] for part in el["elements"]
-            )
-    raise AssertionError("no rich_text block")
+def _rich_elements(message: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        part
+        for block in message["blocks"]
+        if block["type"] == "rich_text"
+        for element in block["elements"]
+        for part in element["elements"]
+    ]
 
 
 def _buttons(message: dict[str, Any]) -> dict[str, str]:
@@ -57,6 +41,7 @@ def _buttons(message: dict[str, Any]) -> dict[str, str]:
 async def test_a_mention_becomes_a_card_in_its_departments_channel(
     bot: BotUnderTest, slack: FakeSlack
 ) -> None:
+    bot.clock.set(datetime(2026, 11, 26, 10, 1, tzinfo=UTC))  # it reaches us a minute later
     _, body = await bot.post_webhook(
         mention("9", text="Mijn factuur is veel te hoog!", created_at="2026-11-26T10:00:00Z")
     )
@@ -65,15 +50,15 @@ async def test_a_mention_becomes_a_card_in_its_departments_channel(
     card = slack.last_post("CBILLING1")
     assert card is not None and slack.posts("CWEBCARE1") == []
     case_id = str(body["case_ids"][0])
-    shown = "\n".join(_texts(card))
-    assert _rich_text(card) == "Mijn factuur is veel te hoog!"
-    assert "Anna de Vries" in shown and "@anna" in shown and "1.2K followers" in shown
-    assert "*X*" in shown and "Reactive" in shown and "Public" in shown
-    assert "https://x.com/anna/status/9" in shown
+    seen = shown(card)
+    assert quoted(card) == "Mijn factuur is veel te hoog!"
+    assert "Anna de Vries" in seen and "@anna" in seen and "1.2K followers" in seen
+    assert "*X*" in seen and "Reactive" in seen and "Public" in seen
+    assert "https://x.com/anna/status/9" in seen
     # Received 11:00 Amsterdam time; 30 business minutes later is 11:30.
-    assert "Thu 26 Nov 11:00" in shown and "Answer by" in shown and "Thu 26 Nov 11:30" in shown
-    assert "1 message" in shown
-    assert f"Case #{case_id} · Billing" in shown and "rule: Billing" in shown
+    assert "Thu 26 Nov 11:00" in seen and "Answer by" in seen and "Thu 26 Nov 11:30" in seen
+    assert "1 message" in seen
+    assert f"Case #{case_id} · Billing" in seen and "rule: Billing" in seen
     assert _buttons(card) == {
         "case_claim": case_id,
         "case_forward": case_id,
@@ -94,9 +79,9 @@ async def test_routing_decides_channel_and_priority(bot: BotUnderTest, slack: Fa
     )
     await bot.deliver()
     outage = slack.last_post("COUTAGES1")
-    assert outage is not None and ":red_circle: Priority: urgent" in "\n".join(_texts(outage))
+    assert outage is not None and ":red_circle: Priority: urgent" in "\n".join(texts(outage))
     general = slack.last_post("CWEBCARE1")
-    assert general is not None and "Proactive" in "\n".join(_texts(general))
+    assert general is not None and "Proactive" in "\n".join(texts(general))
     assert slack.last_post("CBILLING1") is not None
 
 
@@ -110,12 +95,16 @@ async def test_customer_text_cannot_ping_or_format_the_channel(
     await bot.deliver()
     card = slack.last_post("CWEBCARE1")
     assert card is not None
-    for shown in _texts(card):
+    for text in texts(card):
         for ping in ("<!channel>", "<!here>", "<!everyone>", "<@U0ADMIN>", "<https://evil"):
-            assert ping not in shown
-    assert "&lt;@U0ADMIN&gt; &amp; co" in "\n".join(_texts(card))
+            assert ping not in text
+    # Names are rich text too: shown as written, never a ping.
+    assert "<@U0ADMIN> & co" in shown(card)
+    assert not {'"type": "user"', '"type": "broadcast"', '"type": "link"'} & {
+        f'"type": "{el.get("type")}"' for el in _rich_elements(card)
+    }
     # The rich_text quote shows the customer's words literally, without interpreting them.
-    assert _rich_text(card) == nasty
+    assert quoted(card) == nasty
 
 
 async def test_long_text_is_cut_with_a_link_to_the_original(
@@ -125,7 +114,7 @@ async def test_long_text_is_cut_with_a_link_to_the_original(
     await bot.deliver()
     card = slack.last_post("CWEBCARE1")
     assert card is not None and slack.block_errors == []
-    quote = next(b for b in card["blocks"] if b["type"] == "rich_text")["elements"][0]
+    quote = [b for b in card["blocks"] if b["type"] == "rich_text"][1]["elements"][0]
     assert len(quote["elements"][0]["text"]) < 3000 and quote["elements"][0]["text"].endswith("… ")
     assert quote["elements"][1] == {
         "type": "link",
@@ -145,9 +134,9 @@ async def test_a_later_mention_lands_in_the_cards_thread_and_updates_the_card(
     card = slack.last_post("CWEBCARE1")
     assert card is not None and len(slack.posts("CWEBCARE1")) == 2
     replies = slack.thread("CWEBCARE1", card["ts"])
-    assert [_rich_text(r) for r in replies] == ["Hallo?? <!channel>"]
-    assert all("<!channel>" not in t for t in _texts(replies[0]))
-    assert "2 messages" in "\n".join(_texts(card))  # card updated in place
+    assert [quoted(r) for r in replies] == ["Hallo?? <!channel>"]
+    assert all("<!channel>" not in t for t in texts(replies[0]))
+    assert "2 messages" in "\n".join(texts(card))  # card updated in place
     assert len(slack.calls_to("chat.update")) == 1
 
 
@@ -162,7 +151,7 @@ async def test_slack_errors_are_retried_and_every_case_arrives_once(
     await bot.deliver()
 
     cards = slack.posts("CWEBCARE1")
-    assert sorted(_rich_text(c) for c in cards) == sorted(m["text"] for m in batch)
+    assert sorted(quoted(c) for c in cards) == sorted(m["text"] for m in batch)
     assert len({c["metadata"]["event_payload"]["job_id"] for c in cards}) == 10
     failed = [c for c in slack.calls if c.method == "chat.postMessage" and c.status >= 500]
     assert len(failed) == 8
@@ -305,7 +294,7 @@ async def test_a_customers_second_message_in_the_same_batch_is_on_the_new_card(
 
     await bot.post_webhook([mention("3", text="nog iemand daar?")])  # now the card is there
     await bot.deliver()
-    assert [_rich_text(r) for r in slack.thread("CBILLING1", card["ts"])] == ["nog iemand daar?"]
+    assert [quoted(r) for r in slack.thread("CBILLING1", card["ts"])] == ["nog iemand daar?"]
 
 
 async def test_absurd_customer_data_still_makes_a_card(bot: BotUnderTest, slack: FakeSlack) -> None:
@@ -368,7 +357,7 @@ async def test_when_a_channel_is_behind_urgent_then_high_cases_are_posted_first(
         )
     await bot.deliver()
     order = [
-        "\n".join(_texts(call.args))
+        "\n".join(texts(call.args))
         for call in slack.calls_to("chat.postMessage")
         if call.args.get("channel") == "CBILLING1" and not call.args.get("thread_ts")
     ]

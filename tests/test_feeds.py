@@ -291,3 +291,52 @@ async def test_a_feeds_secret_key_never_shows_in_errors(
 
         stored = (await conn.execute(select(SourceCursor.last_error))).scalar_one()
     assert "SECRET123" not in stored and "/loop" not in stored and "127.0.0.1" in stored
+
+
+async def _case_rows(bot: BotUnderTest) -> list[Any]:
+    from storage.models import Case
+
+    async with bot.runtime.engine.connect() as conn:
+        return list(await conn.execute(select(Case).order_by(Case.id)))
+
+
+async def test_news_articles_from_one_site_are_a_case_each_a_named_poster_is_one_customer(
+    bot: BotUnderTest, feeds: FeedServer
+) -> None:
+    feeds.bodies["reviews"] = rss(
+        [
+            ("1", "Acme Bank verhoogt rente", NOW - timedelta(hours=3)),
+            ("2", "Storing bij Acme Bank", NOW - timedelta(hours=2)),
+        ]
+    )
+    feeds.bodies["alerts"] = google_alerts([("a1", "Acme Bank in het nieuws", NOW)])
+    await bot.runtime.poller.poll("reviews")
+    await bot.runtime.poller.poll("alerts")
+    feeds.bodies["reviews"] = rss(
+        [
+            ("1", "Acme Bank verhoogt rente", NOW - timedelta(hours=3)),
+            ("2", "Storing bij Acme Bank", NOW - timedelta(hours=2)),
+            ("3", "Acme Bank opent kantoor", NOW - timedelta(hours=1)),
+        ]
+    )
+    await bot.runtime.poller.poll("reviews")
+    cases = await _case_rows(bot)
+    # Three articles of one news site, one alert: four cases, none "written again".
+    assert [c.mention_count for c in cases] == [1, 1, 1, 1]
+    assert [c.author_name for c in cases].count("reviews.example.com") == 3
+
+    signed = "".join(
+        f"""<item><title>{title}</title><link>https://forum.example.nl/t/{n}</link>
+        <dc:creator>Jan Jansen</dc:creator><pubDate>{NOW.strftime("%a, %d %b %Y %H:%M:%S +0000")}
+        </pubDate></item>"""
+        for n, title in (("9", "Mijn pas van Acme Bank"), ("10", "Nog steeds geen pas"))
+    )
+    feeds.bodies["reviews"] = (
+        '<?xml version="1.0"?><rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/">'
+        f"<channel><title>Forum</title><link>https://forum.example.nl/</link>{signed}"
+        "</channel></rss>"
+    )
+    await bot.runtime.poller.poll("reviews")
+    cases = await _case_rows(bot)
+    assert len(cases) == 5 and cases[-1].author_handle == "jan jansen"
+    assert cases[-1].mention_count == 2  # the poster wrote again: one customer, one case

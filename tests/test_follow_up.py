@@ -18,7 +18,8 @@ from bot.runtime import Runtime
 from storage.models import Case, CaseEvent
 from tests.conftest import BotUnderTest, make_settings, mention
 from tests.fake_slack import FakeSlack
-from tests.test_claim import ANNA, _buttons, _card, _click, _notes, _shown
+from tests.shown import shown
+from tests.test_claim import ANNA, _buttons, _card, _click, _notes
 
 AMS = ZoneInfo("Europe/Amsterdam")
 CALENDAR = BusinessCalendar(
@@ -88,7 +89,7 @@ async def test_a_scheduled_follow_up_shows_on_the_card_and_asks_the_owner_when_d
     bot: BotUnderTest, slack: FakeSlack
 ) -> None:
     assert await _schedule(bot, slack) == {}
-    assert ":alarm_clock: Follow-up" in _shown(_card(slack))
+    assert ":alarm_clock: Follow-up" in shown(_card(slack))
     assert _notes(slack)[-1].startswith("Anna will check with the customer <!date^")
     assert await bot.runtime.scheduler.fire_due() == 0  # not due yet
 
@@ -107,7 +108,7 @@ async def test_a_scheduled_follow_up_shows_on_the_card_and_asks_the_owner_when_d
     await bot.deliver()
     assert _buttons(slack.last_post("U0ANNA") or {"blocks": []}) == []
     card = _card(slack)
-    assert _buttons(card) == ["case_reopen"] and "Follow-up" not in _shown(card)
+    assert _buttons(card) == ["case_reopen"] and "Follow-up" not in shown(card)
     assert _notes(slack)[-1] == "Follow-up: Anna says the problem is solved"
     async with bot.runtime.engine.connect() as conn:
         outcome = (
@@ -126,7 +127,7 @@ async def test_still_open_asks_again_the_next_business_day(
     await _click(bot, slack, "follow_up_still_open", ANNA, card=dm)
     await bot.deliver()
     assert "still open" in _notes(slack)[-1]
-    assert ":alarm_clock: Follow-up" in _shown(_card(slack))
+    assert ":alarm_clock: Follow-up" in shown(_card(slack))
     bot.clock.advance(days=4)
     assert await bot.runtime.scheduler.fire_due() == 1
 

@@ -9,7 +9,8 @@ from sqlalchemy import select
 from storage.models import Case, OutboxJob
 from tests.conftest import BotUnderTest, mention
 from tests.fake_slack import FakeSlack
-from tests.test_claim import ANNA, _buttons, _click, _shown
+from tests.shown import shown
+from tests.test_claim import ANNA, _buttons, _click
 
 PETRA = ("UBILLING1", "Petra")  # the billing department's contact in the test config
 
@@ -80,7 +81,7 @@ async def test_forwarding_to_a_contact_sends_a_dm_and_shows_on_the_card(
     text = dm["blocks"][2]["text"]["text"]
     assert "Kun jij de factuur checken?" in text and "Please answer by <!date^" in text
     assert _buttons(dm) == ["forward_take", "forward_send_back"]
-    assert "Forwarded to <@UBILLING1>" in _shown(_card(slack))
+    assert "Forwarded to <@UBILLING1>" in shown(_card(slack))
     assert _notes(slack)[-1] == "Anna forwarded this to <@UBILLING1>: Kun jij de factuur checken?"
 
 
@@ -93,7 +94,7 @@ async def test_taking_the_forward_makes_the_contact_the_owner(
 
     await _click(bot, slack, "forward_take", PETRA, card=dm)
     card = _card(slack)
-    assert "Claimed by <@UBILLING1>" in _shown(card) and "Forwarded" not in _shown(card)
+    assert "Claimed by <@UBILLING1>" in shown(card) and "Forwarded" not in shown(card)
     assert _notes(slack)[-1] == "Petra took this over"
     bot.clock.advance(days=7)
     assert await bot.runtime.scheduler.fire_due() == 0  # reminder and deadline were cancelled
@@ -141,7 +142,7 @@ async def test_moving_to_another_department_reposts_the_card_there(
     old = _card(slack, "CBILLING1")
     assert old["text"] == ":arrow_right_hook: Moved to <#COUTAGES1> by Anna" and _buttons(old) == []
     new = _card(slack, "COUTAGES1")
-    assert "Case #1 · Outages" in _shown(new) and _buttons(new)[0] == "case_claim"
+    assert "Case #1 · Outages" in shown(new) and _buttons(new)[0] == "case_claim"
     assert _notes(slack, "COUTAGES1") == [
         "Anna moved this here from another department: Lijkt een storing"
     ]

@@ -22,10 +22,17 @@ from storage.fast_intake import sqlite_datetime
 from storage.intake import Stored, store_incoming
 from storage.migrate import upgrade
 from storage.tables import MENTIONS
-from tests.conftest import mention, pinned_clock
+from tests.conftest import mention
 
 NOW = datetime(2026, 11, 27, 9, 30, 0, 123456, tzinfo=UTC)
 TABLES = ("cases", "mentions", "case_events", "outbox")
+
+
+class StoppedClock:
+    """The ingest clock at NOW, not running on: both stores must compute the same deadlines."""
+
+    def now(self) -> datetime:
+        return NOW
 
 
 class Store:
@@ -62,7 +69,8 @@ async def stores(tmp_path: Path, config: WebcareConfig) -> AsyncIterator[list[tu
         path = tmp_path / f"{'fast' if fast else 'core'}.db"
         engine = create_engine(f"sqlite+aiosqlite:///{path}")
         await upgrade(engine)
-        ingestor = Ingestor(engine=engine, config=config, clock=pinned_clock(NOW))
+        # Stopped at NOW: a late mention's deadline counts from arrival, the same on both.
+        ingestor = Ingestor(engine=engine, config=config, clock=StoppedClock())
         made.append((Store(engine, ingestor, fast), path))
     yield made
     for store, _ in made:
@@ -161,3 +169,44 @@ def test_datetimes_are_stored_as_sqlalchemy_stores_them(moment: datetime) -> Non
     column_type: Any = MENTIONS.c.created_at.type
     process = column_type._cached_bind_processor(sqlite_dialect.dialect())
     assert sqlite_datetime(moment) == process(moment)
+
+
+async def test_a_later_addressed_sighting_upgrades_mention_and_case_on_both_paths(
+    stores: list[tuple[Store, Path]],
+) -> None:
+    await both(stores, mention("1", addressed=False), mention("2", author={"handle": "bob"}))
+    results = await both(
+        stores,
+        mention("1", addressed=True, private=True),  # the same post, now as a direct mention
+        mention("2", author={"handle": "bob"}, addressed=False),  # never downgraded
+    )
+    assert [r.duplicate for r in results] == [True, True]
+    (fast, fast_path), (core, core_path) = stores
+    fast_rows, core_rows = fast.dump(fast_path), core.dump(core_path)
+    for table in TABLES:
+        assert fast_rows[table] == core_rows[table], table
+    assert fast.query(fast_path, "SELECT addressed, private FROM mentions ORDER BY id") == [
+        (1, 1),
+        (1, 0),
+    ]
+    assert fast.query(fast_path, "SELECT reactive, private FROM cases ORDER BY id") == [
+        (1, 1),
+        (1, 0),
+    ]
+    kinds = fast.query(fast_path, "SELECT kind FROM case_events ORDER BY id")
+    assert kinds[-1] == ("mention_upgraded",)
+    refresh = fast.query(fast_path, "SELECT case_id FROM outbox WHERE kind = 'update_card'")
+    assert refresh == [(1,)]
+
+
+async def test_a_late_mention_gets_its_deadline_from_arrival_on_both_paths(
+    stores: list[tuple[Store, Path]],
+) -> None:
+    posted = NOW - timedelta(hours=5)  # a first poll's backfill
+    await both(
+        stores, mention("1", created_at=posted.isoformat()), mention("2", author={"handle": "bob"})
+    )
+    (fast, fast_path), (core, core_path) = stores
+    assert fast.dump(fast_path) == core.dump(core_path)
+    (opened, due), _ = fast.query(fast_path, "SELECT opened_at, sla_due_at FROM cases ORDER BY id")
+    assert opened == sqlite_datetime(posted) and due > sqlite_datetime(NOW)

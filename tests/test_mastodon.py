@@ -106,10 +106,12 @@ async def test_mentions_dms_and_searches_become_cases_once_each(
     await bot.deliver()
     card = slack.last_post("CWEBCARE1")
     assert card is not None and "alert(1)" not in str(card["blocks"])
-    # Nothing new: one request per stream, each from its saved min_id, and nothing stored.
+    # Nothing new: each stream reads from its saved min_id (tag and search look back a
+    # little, then ask once more to see the end: an empty page), and nothing is stored.
     mastodon.requests.clear()
     assert (await bot.runtime.poller.poll("mastodon")).stored == 0
-    assert len(mastodon.requests) == 3 and all("min_id=" in r for r in mastodon.requests)
+    assert len(mastodon.requests) <= 6 and all("min_id=" in r for r in mastodon.requests)
+    assert sum("notifications" in r for r in mastodon.requests) == 1
 
 
 async def test_a_burst_bigger_than_a_page_is_read_in_full_following_link_headers(
@@ -127,7 +129,7 @@ async def test_a_burst_bigger_than_a_page_is_read_in_full_following_link_headers
     texts = [m.text for m in await _mentions(bot)]
     assert texts == ["eerste"] + [f"storing nummer {n}" for n in range(95)]
     notification_requests = [r for r in mastodon.requests if "notifications" in r]
-    assert len(notification_requests) == 3  # 40 + 40 + 15, the last page short
+    assert len(notification_requests) == 4  # 40 + 40 + 15, then an empty page: the end
     assert "min_id=" in notification_requests[1]  # the rel="prev" link, forwards in time
 
 
@@ -141,8 +143,9 @@ async def test_the_first_poll_takes_only_the_backfill_window(
                 f"<p>{hours} uur oud</p>", account=karin, at=NOW - timedelta(hours=hours)
             )
         )
-    assert (await bot.runtime.poller.poll("mastodon")).stored == 2
-    assert [m.text for m in await _mentions(bot)] == ["2 uur oud", "1 uur oud"]
+    assert (await bot.runtime.poller.poll("mastodon")).stored == 4  # the last 72 hours
+    texts = [m.text for m in await _mentions(bot)]
+    assert texts == ["50 uur oud", "30 uur oud", "2 uur oud", "1 uur oud"]
 
 
 async def test_the_rate_limit_is_respected_and_nothing_is_lost(
@@ -380,8 +383,152 @@ async def test_a_send_whose_answer_was_lost_is_not_posted_again_later(
     mastodon.forget_idempotency_keys()  # an hour later
     await _click(bot, slack, "draft_send", ANNA, card=draft)
     assert len(mastodon.posted) == 1  # found in the thread, not posted again
+    assert any(r.startswith("/api/v1/accounts/verify_credentials") for r in mastodon.requests)
+    assert any(
+        f"/statuses/{mastodon.posted[0]['in_reply_to_id']}/context" in r for r in mastodon.requests
+    )
     async with bot.runtime.engine.connect() as conn:
         from storage.models import Draft
 
         (sent,) = list(await conn.execute(select(Draft)))
     assert sent.status == "sent" and sent.sent_url.startswith(f"https://{mastodon.host}/@acmebank/")
+
+
+async def test_short_pages_are_not_the_last_so_no_mention_is_lost(
+    bot: BotUnderTest, mastodon: FakeMastodon
+) -> None:
+    # The instance answers at most 5 a page (a cap, or filtered statuses dropped from it).
+    mastodon.page_cap = 5
+    piet = mastodon.account("piet")
+    direct = mastodon.status(
+        "<p>@acmebank mijn pasnummer staat hierin</p>",
+        account=piet,
+        at=NOW - timedelta(hours=3),
+        visibility="direct",
+    )
+    mastodon.mention(direct)  # the oldest: on the last page of the first poll
+    joop = mastodon.account("joop", domain="other.example")
+    for n in range(11):
+        author = mastodon.account(f"klant{n}", domain="social.example")
+        at = NOW - timedelta(hours=2) + timedelta(minutes=n)
+        mastodon.mention(mastodon.status(f"<p>@acmebank vraag {n}</p>", account=author, at=at))
+        mastodon.searchable.append(
+            mastodon.status(f"<p>acme bank zoek {n}</p>", account=joop, at=at)
+        )
+    assert (await bot.runtime.poller.poll("mastodon")).stored == 23
+    texts = {m.text: m for m in await _mentions(bot)}
+    assert texts["@acmebank mijn pasnummer staat hierin"].private
+    # Later ones behind short pages too, for notifications and search alike.
+    for n in range(7):
+        author = mastodon.account(f"later{n}", domain="social.example")
+        at = NOW - timedelta(minutes=30) + timedelta(minutes=n)
+        mastodon.mention(mastodon.status(f"<p>@acmebank later {n}</p>", account=author, at=at))
+        mastodon.searchable.append(
+            mastodon.status(f"<p>acme bank later {n}</p>", account=joop, at=at)
+        )
+    assert (await bot.runtime.poller.poll("mastodon")).stored == 14
+    assert (await bot.runtime.poller.poll("mastodon")).stored == 0
+
+
+async def test_a_tag_cursor_moves_past_its_look_back_even_with_short_pages(
+    bot: BotUnderTest, mastodon: FakeMastodon
+) -> None:
+    def tag(text: str, at: datetime) -> None:
+        author = mastodon.account(f"a{abs(hash(text)) % 10**6}", domain="other.example")
+        mastodon.tagged("acmebank", mastodon.status(f"<p>{text}</p>", account=author, at=at))
+
+    for n in range(25):  # a busy quarter of an hour, all inside the look-back
+        tag(f"#acmebank druk {n}", NOW - timedelta(minutes=14) + timedelta(seconds=30 * n))
+    assert (await bot.runtime.poller.poll("mastodon")).stored == 25
+    key = "tag:acmebank"
+
+    async def cursor() -> int:
+        async with bot.runtime.engine.connect() as conn:
+            from storage import cursors
+
+            row = await cursors.get_cursor(conn, name="mastodon")
+        assert row is not None
+        return int(row.state[key])
+
+    before = await cursor()
+    mastodon.page_cap = 2  # 10 pages a poll read 20: less than the look-back holds
+    tag("#acmebank nieuw", NOW - timedelta(minutes=1))
+    stored = 0
+    for _ in range(3):
+        stored += (await bot.runtime.poller.poll("mastodon")).stored
+        assert await cursor() >= before  # never back
+    assert stored == 1
+    assert await cursor() > before
+    assert "#acmebank nieuw" in [m.text for m in await _mentions(bot)]
+
+
+async def test_a_post_naming_the_brand_is_addressed_whichever_stream_brings_it(
+    bot: BotUnderTest, slack: FakeSlack, mastodon: FakeMastodon
+) -> None:
+    karin = _customer(mastodon)
+    named = mastodon.status(
+        "<p>@acmebank #acmebank mijn pas is geblokkeerd</p>",
+        account=karin,
+        at=NOW - timedelta(minutes=20),
+        mentions=(mastodon.brand,),
+    )
+    mastodon.tagged("acmebank", named)  # seen first on the hashtag's timeline
+    assert (await bot.runtime.poller.poll("mastodon")).stored == 1
+    mastodon.mention(named)  # then as a mention notification: the same post, once
+    assert (await bot.runtime.poller.poll("mastodon")).stored == 0
+    (stored,) = await _mentions(bot)
+    (case,) = await _cases(bot)
+    assert stored.addressed and case.reactive
+
+
+async def test_a_later_sighting_as_a_mention_upgrades_the_stored_one_and_its_card(
+    bot: BotUnderTest, slack: FakeSlack, mastodon: FakeMastodon
+) -> None:
+    from tests.conftest import mention
+
+    karin = _customer(mastodon)
+    post = mastodon.status(
+        "<p>@acmebank mijn pas is geblokkeerd</p>",
+        account=karin,
+        at=NOW - timedelta(minutes=20),
+        mentions=(mastodon.brand,),
+    )
+    # A listening tool pushed it first, as a brand mention it could not tell was addressed.
+    pushed = mention(
+        post["uri"],
+        source="mastodon",
+        url=post["url"],
+        text="@acmebank mijn pas is geblokkeerd",
+        author={"handle": "karin@social.example"},
+        addressed=False,
+        created_at=post["created_at"],
+    )
+    assert (await bot.post_webhook(pushed))[0] == 202
+    await bot.deliver()
+    card = slack.last_post("CWEBCARE1")
+    assert card is not None and "Proactive" in str(card["blocks"])
+    mastodon.mention(post)
+    assert (await bot.runtime.poller.poll("mastodon")).stored == 0
+    (stored,) = await _mentions(bot)
+    (case,) = await _cases(bot)
+    assert stored.addressed and case.reactive
+    await bot.deliver()
+    card = slack.last_post("CWEBCARE1")
+    assert card is not None and "Reactive: addressed to us" in str(card["blocks"])
+
+
+async def test_a_backfilled_mention_is_not_breached_when_its_card_appears(
+    bot: BotUnderTest, slack: FakeSlack, mastodon: FakeMastodon
+) -> None:
+    karin = _customer(mastodon)
+    mastodon.mention(
+        mastodon.status("<p>@acmebank hallo?</p>", account=karin, at=NOW - timedelta(hours=5))
+    )
+    assert (await bot.runtime.poller.poll("mastodon")).stored == 1
+    (case,) = await _cases(bot)
+    assert case.sla_due_at > NOW
+    await bot.runtime.scheduler.fire_due()
+    await bot.deliver()
+    card = slack.last_post("CWEBCARE1")
+    assert card is not None and "Posted 5 h before it reached us" in str(card["blocks"])
+    assert ":red_circle:" not in str(card["blocks"])

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,9 +14,14 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from bot.config import WebcareConfig
-from bot.webhook import sign
 from storage.db import create_engine
-from tests.conftest import PG_URL, WEBHOOK_SECRET, make_settings, mention, running_bot
+from tests.conftest import (
+    PG_URL,
+    make_settings,
+    mention,
+    running_bot,
+    webhook_signed,
+)
 from tests.fake_network import TcpProxy
 from tests.fake_slack import FakeSlack
 from tests.scratch_databases import fresh_postgres_database
@@ -49,12 +53,7 @@ def _through(proxy: TcpProxy, database_url: str) -> str:
 
 async def _post(session: aiohttp.ClientSession, base: str, body: object) -> tuple[int, dict]:
     raw = json.dumps(body).encode()
-    ts = str(int(time.time()))
-    headers = {
-        "Content-Type": "application/json",
-        "X-Webcare-Timestamp": ts,
-        "X-Webcare-Signature": sign(WEBHOOK_SECRET, ts, raw),
-    }
+    headers = webhook_signed(raw)
     async with session.post(f"{base}/ingest/webhook", data=raw, headers=headers) as response:
         return response.status, await response.json()
 

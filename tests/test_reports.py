@@ -28,8 +28,19 @@ def _at(day: int, hour: int, minute: int = 0) -> datetime:
     return datetime(2026, 11, day, hour, minute, tzinfo=AMS)
 
 
+async def _as_they_came(bot: BotUnderTest, mentions: list[dict[str, Any]]) -> None:
+    """Post each mention a minute after it was written, as a live webhook would (a late one
+    would count its deadline from its arrival), then go back to the test's own time."""
+    back_to = bot.clock.now()
+    for body in mentions:
+        bot.clock.set(datetime.fromisoformat(body["created_at"]) + timedelta(minutes=1))
+        await bot.post_webhook(body)
+    bot.clock.set(back_to)
+
+
 async def _fixed_week(bot: BotUnderTest) -> None:
-    await bot.post_webhook(
+    await _as_they_came(
+        bot,
         [
             mention(
                 "a1", text="factuur", created_at=_at(16, 10).isoformat(), author={"handle": "a"}
@@ -58,7 +69,7 @@ async def _fixed_week(bot: BotUnderTest) -> None:
                 author={"handle": "=d"},
                 source="mastodon",
             ),
-        ]
+        ],
     )
     answers = {
         "a": (_at(16, 10, 10), _at(16, 11)),

@@ -63,7 +63,8 @@ def config(mastodon: FakeMastodon, bluesky: FakeBluesky) -> WebcareConfig:
 
 
 def _alert_texts(slack: FakeSlack) -> list[str]:
-    return [post["text"] for post in slack.posts(ALERTS)]
+    """Alerts and all-clears (without each source's one "connected" summary)."""
+    return [post["text"] for post in slack.posts(ALERTS) if "is connected" not in post["text"]]
 
 
 async def _metric(bot: BotUnderTest, line_start: str) -> float:
@@ -247,3 +248,23 @@ def test_quiet_alerts_can_be_switched_off_per_source(config: WebcareConfig) -> N
     assert quiet_after(learning, slow) == timedelta(days=10)  # one a day: ten days
     assert quiet_after(off, busy) is None
     assert quiet_after(config.sources[0], busy) == timedelta(minutes=120)
+
+
+async def test_the_first_poll_says_how_many_items_its_backfill_took_in(
+    bot: BotUnderTest, slack: FakeSlack, mastodon: FakeMastodon
+) -> None:
+    karin = mastodon.account("karin", domain="social.example")
+    # A source added on Monday morning: Friday afternoon's mention is still taken in.
+    for hours in (80, 66, 2):
+        mastodon.mention(
+            mastodon.status(
+                f"<p>@acmebank {hours}</p>", account=karin, at=NOW - timedelta(hours=hours)
+            )
+        )
+    assert (await bot.runtime.poller.poll("mastodon")).stored == 2
+    mastodon.mention(mastodon.status("<p>@acmebank nu</p>", account=karin, at=NOW))
+    assert (await bot.runtime.poller.poll("mastodon")).stored == 1
+    await bot.deliver()
+    (summary,) = [p["text"] for p in slack.posts(ALERTS)]  # the first poll's only
+    assert summary.startswith(":satellite_antenna: Source *mastodon* is connected")
+    assert "took in 2 item(s) posted since" in summary

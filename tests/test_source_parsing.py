@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.config import parse_config
+from bot.markup import plain_text
 from bot.mentions import parse_mentions
 from bot.sources.bluesky import _item as bluesky_item
-from bot.sources.feeds import plain_text
 from bot.sources.mastodon import Mastodon
 from tests.conftest import CONFIG, MENTION_AT
 

@@ -7,7 +7,6 @@ import asyncio
 import gzip
 import json
 import logging
-import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,17 +17,17 @@ from sqlalchemy import select
 
 from bot.mention_repair import repair
 from bot.mentions import MAX_FOLLOWERS, MAX_TEXT, MentionError, parse_mentions
-from bot.webhook import MAX_BODY, sign
+from bot.webhook import MAX_BODY
 from storage.models import Case, Mention
 from tests.conftest import (
     TEST_START,
-    WEBHOOK_SECRET,
     BotUnderTest,
     mention,
     slack_signed,
+    webhook_signed,
 )
 from tests.fake_slack import FakeSlack
-from tests.test_claim import _shown
+from tests.shown import shown
 
 
 async def _stored(bot: BotUnderTest, external_id: str) -> tuple[Any, Any]:
@@ -57,8 +56,8 @@ async def test_an_author_link_that_is_no_web_link_is_kept_as_text(
     await bot.deliver()
     card = slack.last_post("CWEBCARE1")
     assert card is not None
-    shown = _shown(card)
-    assert link.replace("&", "&amp;") in shown and f"<{link}" not in shown  # shown, not linked
+    seen = shown(card)
+    assert link in seen and f'"url": "{link}"' not in json.dumps(card)  # shown, not linked
 
 
 async def test_ids_sent_as_numbers_are_stored_as_their_text(bot: BotUnderTest) -> None:
@@ -145,13 +144,7 @@ async def _raw(
 
 
 def _webhook_headers(body: bytes, **extra: str) -> dict[str, str]:
-    ts = str(int(time.time()))
-    return {
-        "Content-Type": "application/json",
-        "X-Webcare-Timestamp": ts,
-        "X-Webcare-Signature": sign(WEBHOOK_SECRET, ts, body),
-        **extra,
-    }
+    return {**webhook_signed(body), **extra}
 
 
 async def test_broken_requests_get_a_clear_answer_and_one_log_line(
@@ -291,4 +284,4 @@ async def test_one_customer_however_their_handle_is_spelled_and_no_reversed_name
     assert status == 202 and body["case_ids"] == [1]
     await bot.deliver()
     card = slack.posts("CWEBCARE1")[0]
-    assert "Anna de Vries" in _shown(card) and "\u202e" not in json.dumps(card, ensure_ascii=False)
+    assert "Anna de Vries" in shown(card) and "\u202e" not in json.dumps(card, ensure_ascii=False)

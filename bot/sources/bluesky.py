@@ -224,7 +224,8 @@ class Bluesky(PolledSource):
                     continue
                 if stream.field == "notifications" and entry.get("reason") not in REASONS:
                     continue
-                item = _item(entry, addressed=stream.addressed, published=indexed)
+                brand = (self._session or {}).get("did")
+                item = _item(entry, addressed=stream.addressed, published=indexed, brand=brand)
                 if item is not None:
                     items.append(item)
             next_cursor = answer.get("cursor")
@@ -393,7 +394,29 @@ def post_url(handle: str, uri: str) -> str:
     return f"https://bsky.app/profile/{handle}/post/{uri.rsplit('/', 1)[-1]}"
 
 
-def _item(entry: dict[str, Any], *, addressed: bool, published: datetime) -> SourceItem | None:
+def _addresses(record: dict[str, Any], brand: str | None) -> bool:
+    """Whether a post names the brand account (a mention facet) or answers one of its posts
+    (its reply refs), however it was found."""
+    if not brand:
+        return False
+    reply = record.get("reply") if isinstance(record.get("reply"), dict) else {}
+    for ref in (reply.get("parent"), reply.get("root")):
+        if isinstance(ref, dict) and str(ref.get("uri", "")).startswith(f"at://{brand}/"):
+            return True
+    facets = record.get("facets") if isinstance(record.get("facets"), list) else []
+    return any(
+        isinstance(feature, dict)
+        and feature.get("$type") == "app.bsky.richtext.facet#mention"
+        and feature.get("did") == brand
+        for facet in facets
+        if isinstance(facet, dict) and isinstance(facet.get("features"), list)
+        for feature in facet["features"]
+    )
+
+
+def _item(
+    entry: dict[str, Any], *, addressed: bool, published: datetime, brand: str | None = None
+) -> SourceItem | None:
     """A post (search hit) or a notification about a post, as a mention object; None for
     anything that is not a readable post."""
     record, author = entry.get("record"), entry.get("author")
@@ -419,7 +442,7 @@ def _item(entry: dict[str, Any], *, addressed: bool, published: datetime) -> Sou
             followers=author.get("followersCount"),
             url=f"https://bsky.app/profile/{handle}",
         ),
-        "addressed": addressed,
+        "addressed": addressed or _addresses(record, brand),
         "private": False,
     }
     langs = record.get("langs")

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import calendar
 import hashlib
-import html
 from datetime import UTC, datetime, timedelta
-from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -18,6 +16,7 @@ import aiohttp
 import feedparser
 
 from bot.config import FeedSource
+from bot.markup import plain_text
 from bot.sources import shaping
 from bot.sources.base import USER_AGENT, Cursor, Fetched, PolledSource, PollFailed, SourceItem
 
@@ -28,37 +27,6 @@ class FeedError(Exception):
     """The feed could not be read (not XML, not a feed)."""
 
 
-class _Text(HTMLParser):
-    """Collects the text of an HTML fragment; script and style contents are dropped."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._skip = 0
-
-    def handle_starttag(self, tag: str, attrs: Any) -> None:
-        if tag in ("script", "style"):
-            self._skip += 1
-        elif tag in ("br", "p", "div", "li"):
-            self.parts.append(" ")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style") and self._skip:
-            self._skip -= 1
-
-    def handle_data(self, data: str) -> None:
-        if not self._skip:
-            self.parts.append(data)
-
-
-def plain_text(fragment: str) -> str:
-    """Text of an HTML fragment: tags stripped, entities decoded, white space folded."""
-    parser = _Text()
-    parser.feed(fragment)
-    parser.close()
-    return " ".join(html.unescape("".join(parser.parts)).split())
-
-
 def real_url(url: str) -> str:
     """Google Alerts links go through google.com/url?url=…: return where they lead."""
     parsed = urlparse(url)
@@ -67,6 +35,10 @@ def real_url(url: str) -> str:
         if target and target[0].startswith(("http://", "https://")):
             return target[0]
     return url
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()[:16]
 
 
 def parse_feed(body: bytes, *, feed: FeedSource, fetched_at: datetime) -> list[SourceItem]:
@@ -92,17 +64,20 @@ def parse_feed(body: bytes, *, feed: FeedSource, fetched_at: datetime) -> list[S
         published = datetime.fromtimestamp(calendar.timegm(stamp), tz=UTC) if stamp else fetched_at
         ident = entry.get("id") or link or hashlib.sha256(text.encode()).hexdigest()[:32]
         url = shaping.web_url(link)
-        author = (
-            shaping.line(plain_text(str(entry.get("author") or "")))
-            or (urlparse(url).netloc if url else None)
-            or site
-        )
+        # The customer is the item's author when the feed names one (a forum poster, a
+        # reviewer). An unsigned item (a news article) is not a conversation: it is shown
+        # under its site's name, and its own address is the handle, so it is a case of its
+        # own (three articles from one site are not one customer writing again).
+        named = shaping.line(plain_text(str(entry.get("author") or "")))
+        host = (urlparse(url).netloc if url else None) or site
+        article = url.split("://", 1)[1] if url else f"{host}/{_digest(str(ident))}"
+        author = {"handle": named[:200], "name": named[:200]} if named else None
         mention: dict[str, Any] = {
             "source": feed.source,
             "external_id": f"{feed.name}:{ident}"[:255],
             "text": shaping.text(text),
             "created_at": published.isoformat(),
-            "author": {"handle": author[:200], "name": author[:200]},
+            "author": author or {"handle": article[:200], "name": host[:200]},
             "addressed": feed.addressed,
             "private": feed.private,
         }

@@ -89,6 +89,27 @@ class SourceHealth:
     def polled_ok(self, name: str) -> None:
         self.polled.add(name)
 
+    async def first_poll(self, name: str, *, items: int, since: datetime, now: datetime) -> None:
+        """Say what a source's first poll took in (its backfill), so the team knows the
+        source works and how far back it reached."""
+        log.info("source %s: first poll took in %d items posted since %s", name, items, since)
+        alerts = self.config.source_alerts
+        if alerts is None:
+            return
+        payload = {"source": name, "state": "connected", "since": since.isoformat(), "items": items}
+        async with self.engine.begin() as conn:
+            await conn.run_sync(
+                lambda sync: outbox.enqueue(
+                    sync,
+                    kind=JobKind.SOURCE_ALERT,
+                    channel=alerts.channel,
+                    now=now,
+                    payload=payload,
+                )
+            )
+        if self.on_alert is not None:
+            self.on_alert()
+
     def after_minutes(self) -> int:
         alerts = self.config.source_alerts
         return alerts.after_minutes if alerts else DEFAULT_AFTER_MINUTES

@@ -3,9 +3,11 @@
 
 Each stream keeps its own `min_id` cursor. A poll pages forward from it (Mastodon's `Link:
 rel="prev"`, newest last) so a burst bigger than one page is read in full and in order; a
-first poll reads backwards (`rel="next"`) only as far as the backfill window. The
-`X-RateLimit-*` headers are read on every answer: paging stops while a few requests are left and
-the poller waits for the window to reset.
+first poll reads backwards (`rel="next"`) only as far as the backfill window. Paging goes on
+until a page comes back empty or without the link: a short page is not the last one (Mastodon
+drops filtered statuses from a page, and instances cap pages). The `X-RateLimit-*` headers are
+read on every answer: paging stops while a few requests are left, the poller waits for the
+window to reset, and the next poll resumes where this one stopped.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlencode, urlparse
+from urllib.parse import quote, urlencode, urlparse
 
 import aiohttp
 
 from bot.config import MastodonSource
+from bot.markup import plain_text
 from bot.sources import shaping
 from bot.sources.base import (
     USER_AGENT,
@@ -30,10 +33,10 @@ from bot.sources.base import (
     ReplyRefused,
     SourceItem,
 )
-from bot.sources.feeds import plain_text
 from bot.sources.platform_http import failure, nearly_exhausted, seconds_until_reset
 
 PAGE = 40  # Mastodon's maximum page size
+SEARCH = "/api/v2/search"
 LATE_OVERLAP = timedelta(minutes=15)  # how far tag and search streams look back for late posts
 MAX_PAGES = 10  # per stream and poll; the rest comes next poll (the cursor has moved on)
 RATE = ("X-RateLimit-Remaining", "X-RateLimit-Reset")
@@ -46,13 +49,6 @@ class Stream:
     query: dict[str, str]
     addressed: bool
     late: bool = False  # posts can show up with an id older than the cursor
-
-
-@dataclass(slots=True)
-class Read:
-    items: list[SourceItem]
-    cursor: str | None  # the new min_id; None keeps the old one
-    wait: float | None = None
 
 
 class Mastodon(PolledSource):
@@ -70,8 +66,8 @@ class Mastodon(PolledSource):
         }
 
     def _streams(self) -> list[Stream]:
-        """Notifications first, so a post that mentions the account and matches a search
-        counts as addressed."""
+        """The brand's mention notifications, then each search. A post counts as addressed
+        by its own `mentions` list, whichever stream brings it."""
         streams = []
         if self.config.notifications:
             # include_filtered: Mastodon 4.3+ holds back private mentions from accounts the
@@ -84,9 +80,7 @@ class Mastodon(PolledSource):
                 streams.append(Stream(f"tag:{term[1:].lower()}", path, {}, False, late=True))
             else:
                 query = {"q": term, "type": "statuses", "resolve": "false"}
-                streams.append(
-                    Stream(f"search:{term.lower()}", "/api/v2/search", query, False, late=True)
-                )
+                streams.append(Stream(f"search:{term.lower()}", SEARCH, query, False, late=True))
         return streams
 
     async def fetch(
@@ -95,13 +89,15 @@ class Mastodon(PolledSource):
         state = dict(cursor.state)
         found: dict[str, SourceItem] = {}
         wait: float | None = None
+        await self._brand_account(http)
         for stream in self._streams():
-            read = await self._read(http, stream, state.get(stream.key), backfill_from)
-            for item in read.items:
+            forward = stream.key in state and stream.path != SEARCH
+            if forward and not isinstance(state.get(_resume(stream)), dict):
+                items, wait = await self._forward(http, stream, state)
+            else:
+                items, wait = await self._backward(http, stream, state, backfill_from)
+            for item in items:
                 found.setdefault(item.mention["external_id"], item)
-            if read.cursor is not None:
-                state[stream.key] = read.cursor
-            wait = read.wait
             if wait is not None:
                 break  # rate limit nearly used up: the other streams wait for the next poll
         items = sorted(found.values(), key=lambda item: item.published)
@@ -110,25 +106,26 @@ class Mastodon(PolledSource):
             newest = cursor.newest_seen_at
         return Fetched(items, Cursor(newest_seen_at=newest, state=state), wait_seconds=wait)
 
-    async def _read(
-        self, http: aiohttp.ClientSession, stream: Stream, min_id: str | None, backfill: datetime
-    ) -> Read:
-        """New items of one stream and its next cursor (None: keep the old one).
-
-        Notifications and tag timelines page forwards from `min_id` (`Link: rel="prev"`), so a
-        poll cut short by the rate limit has read the oldest part and moves the cursor only
-        that far. Search answers newest first with `min_id` as a lower bound, so it pages by
-        `offset` and moves the cursor only once it has read down to that bound. Posts from
-        other servers can arrive (or be indexed) late with an older id: tag and search streams
-        look back LATE_OVERLAP behind their cursor, and dedupe drops what was seen."""
-        first = min_id is None
+    def _url(self, stream: Stream, **bounds: str | None) -> str:
         params = {**stream.query, "limit": str(PAGE)}
-        if min_id is not None:
-            params["min_id"] = _earlier(min_id, LATE_OVERLAP) if stream.late else min_id
-        by_offset = stream.path == "/api/v2/search"
-        url: str | None = f"{self.base}{stream.path}?{urlencode(params)}"
+        params.update({name: value for name, value in bounds.items() if value is not None})
+        return f"{self.base}{stream.path}?{urlencode(params)}"
+
+    async def _forward(
+        self, http: aiohttp.ClientSession, stream: Stream, state: dict[str, Any]
+    ) -> tuple[list[SourceItem], float | None]:
+        """Notifications and tag timelines after the first poll: oldest first from `min_id`,
+        following `Link: rel="prev"` until a page comes back empty or without the link. A
+        page shorter than asked for is not the end: Mastodon drops filtered and hidden
+        statuses from a page, and instances cap pages. Tag timelines start LATE_OVERLAP
+        behind the cursor (posts from other servers arrive late with older ids); a read cut
+        short leaves a resume point past what it read, so the look-back never holds it up.
+        Updates `state` in place."""
+        cursor, resume_key = str(state[stream.key]), f"{stream.key}#resume"
+        start = state.get(resume_key) or (_earlier(cursor, LATE_OVERLAP) if stream.late else cursor)
+        url: str | None = self._url(stream, min_id=str(start))
         items: list[SourceItem] = []
-        newest_id: str | None = None
+        newest: str | None = None
         for page in range(MAX_PAGES):
             assert url is not None
             try:
@@ -136,48 +133,89 @@ class Mastodon(PolledSource):
             except PollFailed as failed:
                 if page == 0 or failed.retry_after is None:
                     raise
-                return self._partial(items, newest_id, by_offset, first, failed.retry_after)
-            ids = [entry["id"] for entry in entries if isinstance(entry.get("id"), str)]
-            if ids:
-                top = max(ids, key=_id_order)
-                if newest_id is None or _id_order(top) > _id_order(newest_id):
-                    newest_id = top
-            page_items = [
-                item
-                for item in (self._item(entry, addressed=stream.addressed) for entry in entries)
-                if item is not None
-            ]
-            items += [i for i in page_items if not first or i.published > backfill]
-            if len(entries) < PAGE:
-                return Read(items, newest_id or min_id)  # a short page is the last one
-            if nearly_exhausted(headers, remaining=RATE[0]):
-                wait = seconds_until_reset(headers, names=RATE) or 60.0
-                return self._partial(items, newest_id, by_offset, first, wait)
-            oldest = min((i.published for i in page_items), default=None)
-            if first and (oldest is None or oldest <= backfill):
-                return Read(items, newest_id)  # back past the backfill window
-            if by_offset:
-                url = _with_offset(url, PAGE * (page + 1))
-            else:  # first poll: backwards in time; then forwards from the cursor
-                url = links.get("next") if first else links.get("prev")
+                _moved(state, stream.key, newest, done=False)
+                return items, failed.retry_after
+            if not entries:
+                break
+            newest = _newest(entries, newest)
+            items += self._items(entries, stream)
+            url = links.get("prev")
             if url is None:
-                return Read(items, newest_id or min_id)
-        return self._partial(items, newest_id, by_offset, first, None)
+                break
+            if nearly_exhausted(headers, remaining=RATE[0]):
+                _moved(state, stream.key, newest, done=False)
+                return items, seconds_until_reset(headers, names=RATE) or 60.0
+        else:
+            _moved(state, stream.key, newest, done=False)
+            return items, None
+        _moved(state, stream.key, newest, done=True)
+        return items, None
 
-    @staticmethod
-    def _partial(
-        items: list[SourceItem],
-        newest_id: str | None,
-        by_offset: bool,
-        first: bool,
-        wait: float | None,
-    ) -> Read:
-        """A read cut short: forward paging keeps its progress; newest-first paging (search,
-        and the first poll of any stream) keeps the old cursor, so nothing in between is
-        skipped; the next poll reads it again and dedupe drops the repeats."""
-        if by_offset or first:
-            return Read(items, None, wait)
-        return Read(items, newest_id, wait)
+    async def _backward(
+        self, http: aiohttp.ClientSession, stream: Stream, state: dict[str, Any], backfill: datetime
+    ) -> tuple[list[SourceItem], float | None]:
+        """Newest first: a stream's first poll (down to the backfill window, by `Link:
+        rel="next"`) and search (down to its cursor, LATE_OVERLAP back, by `max_id`). A read
+        cut short keeps where it stopped in `state` and the next poll goes on from there, so
+        a burst bigger than a poll is never skipped. Updates `state` in place."""
+        resume_key = _resume(stream)
+        resume = state.get(resume_key) if isinstance(state.get(resume_key), dict) else {}
+        cursor = state.get(stream.key)
+        if "bound" in resume:
+            bound = resume["bound"]
+        elif cursor is not None:
+            bound = _earlier(str(cursor), LATE_OVERLAP) if stream.late else str(cursor)
+        else:
+            bound = None
+        top: str | None = resume.get("top")
+        oldest: str | None = resume.get("max_id")
+        url: str | None = self._url(stream, min_id=bound, max_id=oldest)
+        items: list[SourceItem] = []
+        for page in range(MAX_PAGES):
+            assert url is not None
+            try:
+                entries, links, headers = await self._get(http, url)
+            except PollFailed as failed:
+                if page == 0 or failed.retry_after is None:
+                    raise
+                state[resume_key] = {"bound": bound, "top": top, "max_id": oldest}
+                return items, failed.retry_after
+            if not entries:
+                break
+            top = _newest(entries, top)
+            ids = [entry["id"] for entry in entries if isinstance(entry.get("id"), str)]
+            oldest = min(ids, key=_id_order) if ids else oldest
+            page_items = self._items(entries, stream)
+            if bound is None:  # a first poll: only as far back as the backfill window
+                items += [item for item in page_items if item.published > backfill]
+                times = [item.published for item in page_items]
+                if not times or min(times) <= backfill:
+                    break
+            else:
+                items += page_items
+            if stream.path == SEARCH:
+                url = self._url(stream, min_id=bound, max_id=oldest)
+            else:
+                url = links.get("next")
+            if url is None:
+                break
+            if nearly_exhausted(headers, remaining=RATE[0]):
+                state[resume_key] = {"bound": bound, "top": top, "max_id": oldest}
+                return items, seconds_until_reset(headers, names=RATE) or 60.0
+        else:
+            state[resume_key] = {"bound": bound, "top": top, "max_id": oldest}
+            return items, None
+        state.pop(resume_key, None)
+        if top is not None and (cursor is None or _id_order(top) > _id_order(str(cursor))):
+            state[stream.key] = top
+        return items, None
+
+    def _items(self, entries: list[dict[str, Any]], stream: Stream) -> list[SourceItem]:
+        return [
+            item
+            for item in (self._item(entry, addressed=stream.addressed) for entry in entries)
+            if item is not None
+        ]
 
     async def _get(
         self, http: aiohttp.ClientSession, url: str
@@ -200,6 +238,29 @@ class Mastodon(PolledSource):
         if not isinstance(body, list):
             raise PollFailed("the instance answered something other than a list")
         return [entry for entry in body if isinstance(entry, dict)], links, headers
+
+    async def _brand_account(self, http: aiohttp.ClientSession) -> str:
+        """The id of the account the token belongs to (asked once)."""
+        if self._account_id is None:
+            try:
+                me = await self._object(http, "/api/v1/accounts/verify_credentials")
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                raise self.unreachable(exc, self.base) from None
+            self._account_id = str(me.get("id"))
+        return self._account_id
+
+    def _addresses_brand(self, status: dict[str, Any]) -> bool:
+        """Whether the status itself names the brand account (its `mentions` list) or
+        answers one of its posts, through whichever stream it was found."""
+        brand = self._account_id
+        if brand is None:
+            return False
+        if str(status.get("in_reply_to_account_id")) == brand:
+            return True
+        mentions = status.get("mentions")
+        return isinstance(mentions, list) and any(
+            isinstance(m, dict) and str(m.get("id")) == brand for m in mentions
+        )
 
     def _item(self, entry: dict[str, Any], *, addressed: bool) -> SourceItem | None:
         """A status (or a mention notification's status) as a mention object; None for
@@ -237,7 +298,7 @@ class Mastodon(PolledSource):
                 followers=account.get("followers_count"),
                 url=account.get("url"),
             ),
-            "addressed": addressed,
+            "addressed": addressed or self._addresses_brand(status),
             "private": visibility == "direct",
         }
         if url := shaping.web_url(status.get("url")) or shaping.web_url(uri):
@@ -307,9 +368,7 @@ class Mastodon(PolledSource):
         self, http: aiohttp.ClientSession, status_id: str, text: str
     ) -> str | None:
         """The URL of our reply with this text already under the status, if there is one."""
-        if self._account_id is None:
-            me = await self._object(http, "/api/v1/accounts/verify_credentials")
-            self._account_id = str(me.get("id"))
+        await self._brand_account(http)
         context = await self._object(http, f"/api/v1/statuses/{quote(status_id, safe='')}/context")
         wanted = _comparable(text)
         for reply in context.get("descendants") or []:
@@ -361,12 +420,27 @@ def _id_order(status_id: str) -> tuple[int, str]:
     return (len(status_id), status_id)
 
 
-def _with_offset(url: str, offset: int) -> str:
-    """The same search, `offset` results further down."""
-    parsed = urlparse(url)
-    query = dict(parse_qsl(parsed.query))
-    query["offset"] = str(offset)
-    return parsed._replace(query=urlencode(query)).geturl()
+def _newest(entries: list[dict[str, Any]], newest: str | None) -> str | None:
+    """The newest id among `entries` and `newest`."""
+    ids = [entry["id"] for entry in entries if isinstance(entry.get("id"), str)]
+    if newest is not None:
+        ids.append(newest)
+    return max(ids, key=_id_order) if ids else None
+
+
+def _resume(stream: Stream) -> str:
+    return f"{stream.key}#resume"
+
+
+def _moved(state: dict[str, Any], key: str, newest: str | None, *, done: bool) -> None:
+    """After a forward read: the cursor never goes back, and a read cut short resumes right
+    after what it read (not LATE_OVERLAP behind it again, which could hold it up for good)."""
+    if newest is not None and _id_order(newest) > _id_order(str(state[key])):
+        state[key] = newest
+    if done:
+        state.pop(f"{key}#resume", None)
+    elif newest is not None:
+        state[f"{key}#resume"] = newest
 
 
 def _earlier(status_id: str, by: timedelta) -> str:

@@ -82,12 +82,11 @@ class SourcePoller:
         async with self.engine.connect() as conn:
             row = await cursors.get_cursor(conn, name=name)
         cursor = _cursor(row)
+        first = row is None or row.first_success_at is None
+        backfill_from = now - timedelta(hours=self.config.backfill_hours)
         try:
             fetched = await fetcher.fetch(
-                self.session,
-                cursor,
-                now=now,
-                backfill_from=now - timedelta(hours=self.config.backfill_hours),
+                self.session, cursor, now=now, backfill_from=backfill_from
             )
             stored = await self._store(name, fetched.items)
         except PollFailed as failed:
@@ -98,6 +97,8 @@ class SourcePoller:
             raise
         await self._saved(name, now, fetched, stored)
         self.health.polled_ok(name)
+        if first:
+            await self.health.first_poll(name, items=stored, since=backfill_from, now=now)
         return PollResult(stored, fetched.not_modified, fetched.wait_seconds)
 
     async def _failed(self, name: str, now: Any, error: str) -> None:
