@@ -25,6 +25,8 @@ if TYPE_CHECKING:  # storage.outbox calls back here when a digest or a carded ca
     from storage.outbox import Job
 
 _WAITING = OUTBOX.c.status.in_((JobStatus.PENDING, JobStatus.SENDING))
+# Urgent, then high cases first: in a digest's rows as in the choice of what goes in one.
+_RANK = case((CASES.c.priority == "urgent", 0), (CASES.c.priority == "high", 1), else_=2)
 
 
 def waiting_jobs(conn: Connection, *, channel: str) -> int:
@@ -148,7 +150,6 @@ def coalesce(conn: Connection, *, job: Job, rows: int) -> Job:
     """Turn the head card job (in flight, never tried) into a digest of up to `rows` new cases:
     it and the channel's other waiting new cards, urgent and high first, then oldest first."""
     assert job.case_id is not None
-    rank = case((CASES.c.priority == "urgent", 0), (CASES.c.priority == "high", 1), else_=2)
     others = select(OUTBOX.c.id).join(CASES, CASES.c.id == OUTBOX.c.case_id)
     others = others.where(
         OUTBOX.c.channel == job.channel,
@@ -160,7 +161,7 @@ def coalesce(conn: Connection, *, job: Job, rows: int) -> Job:
         CASES.c.digest_channel.is_(None),
         CASES.c.slack_ts.is_(None),
     )
-    ids = list(conn.scalars(others.order_by(rank, OUTBOX.c.id).limit(rows - 1)))
+    ids = list(conn.scalars(others.order_by(_RANK, OUTBOX.c.id).limit(rows - 1)))
     taken: list[int] = []
     if ids:
         taken = list(
@@ -213,7 +214,7 @@ def mark_posted(conn: Connection, *, job: Job, channel_id: str, ts: str) -> None
 
 
 def case_rows(conn: Connection, *, case_ids: list[int]) -> list[Row[Any]]:
-    """Each case of a digest with its first mention's text and link, in id order."""
+    """Each case of a digest with its first mention's text and link, most urgent first."""
     return _rows(conn, CASES.c.id.in_(case_ids))
 
 
@@ -234,7 +235,7 @@ def _rows(conn: Connection, *where: Any) -> list[Row[Any]]:
             .join(first, first.c.case_id == CASES.c.id)
             .join(MENTIONS, MENTIONS.c.id == first.c.mention_id)
             .where(*where)
-            .order_by(CASES.c.id)
+            .order_by(_RANK, CASES.c.id)
         )
     )
 

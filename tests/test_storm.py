@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import WebcareConfig
@@ -281,3 +281,18 @@ async def test_a_thread_line_does_not_wait_behind_a_queue_of_new_cards(
 
     posted = _posts_after(slack, done)
     assert len(posted) == 11 and posted[1] == "@vaste wrote again: hallo??"  # second, not last
+
+
+async def test_urgent_and_high_cases_lead_the_first_digest_of_a_flood(
+    storm_bot: BotUnderTest, slack: FakeSlack, engine: AsyncEngine
+) -> None:
+    await storm_bot.post_webhook(_flood(30))
+    async with engine.begin() as conn:  # as a routing rule would have marked them
+        await conn.execute(update(CASES).where(CASES.c.id == 29).values(priority="high"))
+        await conn.execute(update(CASES).where(CASES.c.id == 28).values(priority="urgent"))
+    await storm_bot.deliver()
+
+    first, second = _digests(slack)
+    assert list(_rows(first)) == [28, 29, *range(1, 19)]
+    assert list(_rows(second)) == [*range(19, 28), 30]
+    assert ":red_circle:" in _rows(first)[28]["text"]["text"]  # the priority, at a glance
