@@ -2,10 +2,11 @@
 
 The bot runs as deployed (HTTP webhook, its outbox worker and scheduler running) against
 tests/fake_slack.py enforcing `--rate` posts/s per channel with a token bucket of `--burst` and
-429 + Retry-After beyond it. Mentions, each from its own customer and all routed to #billing,
+429 + Retry-After beyond it. Mentions, each from its own customer (see --repeat), all to #billing,
 are posted to the webhook at `--factor` x the channel limit for `--seconds` s. Visibility lag of a
 mention: from its webhook's 202 to the first Slack message (post or update, accepted by Slack)
-that shows it. Run: `python -m bench.storm` (5x for 60 s), `--long` (3x for 10 minutes),
+that shows it (a card, a digest row, a thread line). Run: `python -m bench.storm` (5x for 60 s),
+`--long` (3x for 10 minutes), `--repeat 0.3` (30% of mentions by a customer who wrote before),
 `--postgres postgresql+asyncpg://postgres@127.0.0.1:5432/postgres` (makes and drops a database
 of its own there). Exit 1 when a mention is lost or a case gets two cards or two digest rows.
 """
@@ -111,7 +112,7 @@ async def storm(args: argparse.Namespace) -> dict[str, Any]:
 
                     async def send(n: int) -> None:
                         nonlocal failed
-                        body = json.dumps(mention(n, CHANNEL_TEXTS[CHANNEL])).encode()
+                        body = json.dumps(_storm_mention(n, args.repeat)).encode()
                         ts = str(int(time.time()))
                         headers = {
                             "Content-Type": "application/json",
@@ -168,6 +169,7 @@ async def storm(args: argparse.Namespace) -> dict[str, Any]:
         "database": "postgresql" if args.database_url else "sqlite",
         "mentions": total,
         "factor": args.factor,
+        "repeat_share": args.repeat,
         "storm_s": args.seconds,
         "allowed_per_channel_per_s": args.rate,
         "burst": args.burst,
@@ -193,6 +195,16 @@ async def storm(args: argparse.Namespace) -> dict[str, Any]:
         "lag_definition": "webhook 202 -> first accepted chat.postMessage/update showing it",
         **environment(),
     }
+
+
+def _storm_mention(n: int, repeat: float) -> dict[str, Any]:
+    """Mention `n`: from a customer of its own, or (a `repeat` share of them) from the customer
+    of mention n // 2, who wrote earlier in the storm."""
+    body = mention(n, CHANNEL_TEXTS[CHANNEL])
+    if repeat and n and n % max(1, round(1 / repeat)) == 0:
+        earlier = n // 2
+        body["author"] = {**body["author"], "handle": f"user{earlier}", "name": f"User {earlier}"}
+    return body
 
 
 def _digest_rows(call: Any) -> list[int]:
@@ -232,6 +244,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=60.0, help="length of the storm")
     parser.add_argument("--rate", type=float, default=1.0, help="posts/s/channel the fake allows")
     parser.add_argument("--burst", type=int, default=3, help="token bucket size of the fake")
+    parser.add_argument(
+        "--repeat", type=float, default=0.0, help="share of mentions by an earlier customer"
+    )
     parser.add_argument("--drain", type=float, default=None, help="s to wait after the storm")
     parser.add_argument(
         "--postgres",

@@ -216,6 +216,12 @@ class OutboxWorker:
                     )
                     if job is None:  # it joined a running digest: the refresh shows it
                         continue
+                elif job.kind is JobKind.UPDATE_CARD and not job.attempts:
+                    job = await self._db(
+                        digests.take_refresh, job=job, now=now, update_gap=self.digest_update_gap
+                    )
+                    if job is None:  # a digest row, not a card yet: the digest is refreshed
+                        continue
                 await self._send(job)
                 if job.kind not in _EDITS:  # an edit takes no turn: it costs no post
                     turn = (

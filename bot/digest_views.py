@@ -36,6 +36,7 @@ from bot.render import (
 
 DIGEST_ROWS = 20  # 1 head + 2 blocks a row: 41 of Slack's 50 blocks
 SNIPPET = 280  # characters of the customer's first message shown in a row
+LATER_IN_ROW, LATER_SNIPPET = 3, 200  # and of their latest messages after it
 FALLBACK_AUTHORS = 10
 # Slack wants each button of a message to have its own action id: a row's Claim carries its
 # case's id in it too (the handler still reads the case from the button's value).
@@ -62,6 +63,7 @@ class DigestRow:
     timezone: str
     sla_warned: bool = False
     sla_breached: bool = False
+    later: tuple[tuple[str, str | None], ...] = ()  # (text, url) of their latest messages
 
 
 def card_link(channel: str, ts: str) -> str:
@@ -125,11 +127,13 @@ def _row(row: DigestRow, lang: Lang) -> list[Block]:
         accessory=claim,
     )
     # Customer text as rich text: Slack shows it literally (no mrkdwn, no pings).
-    quote = RichTextBlock(
-        elements=[
-            RichTextQuoteElement(
-                elements=[RichTextElementParts.Text(text=_shorten(row.text, SNIPPET) or "…")]
-            )
-        ]
-    )
+    said: list[RichTextElementParts.Text | RichTextElementParts.Link] = [
+        RichTextElementParts.Text(text=_shorten(row.text, SNIPPET) or "…")
+    ]
+    for text, url in row.later:  # they wrote again: their latest words, and where
+        said.append(RichTextElementParts.Text(text="\n… " + _shorten(text, LATER_SNIPPET)))
+        if url:
+            said.append(RichTextElementParts.Text(text=" "))
+            said.append(RichTextElementParts.Link(url=url, text="↗"))
+    quote = RichTextBlock(elements=[RichTextQuoteElement(elements=said)])
     return [section, quote]

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import Department, WebcareConfig
 from bot.crisis import about_topic
-from bot.digest_views import DigestRow, digest_message
+from bot.digest_views import LATER_IN_ROW, DigestRow, digest_message
 from bot.draft_views import draft_message
 from bot.drafts import PLATFORM_LIMITS
 from bot.follow_up import follow_up_question
@@ -167,23 +167,25 @@ async def _digest(
         raise Obsolete("every case of the digest moved elsewhere")
     views = []
     for row in rows:
-        department = config.department(row.department)
+        case = row.case
+        department = config.department(case.department)
         views.append(
             DigestRow(
-                case_id=row.id,
-                priority=row.priority,
-                source=row.source,
-                author_handle=row.author_handle,
-                text=row.first_text,
-                url=row.first_url,
-                sla_due_at=row.sla_due_at,
-                mention_count=row.mention_count,
-                status=row.status,
-                owner_id=row.owner_id,
-                card=(row.slack_channel, row.slack_ts) if row.slack_ts else None,
+                case_id=case.id,
+                priority=case.priority,
+                source=case.source,
+                author_handle=case.author_handle,
+                text=row.first.text,
+                url=row.first.url,
+                sla_due_at=case.sla_due_at,
+                mention_count=case.mention_count,
+                status=case.status,
+                owner_id=case.owner_id,
+                card=(case.slack_channel, case.slack_ts) if case.slack_ts else None,
                 timezone=config.hours_for(department).timezone,
-                sla_warned=row.sla_warned_at is not None,
-                sla_breached=row.sla_breached_at is not None,
+                sla_warned=case.sla_warned_at is not None,
+                sla_breached=case.sla_breached_at is not None,
+                later=tuple((m.text, m.url) for m in row.later[-LATER_IN_ROW:]),
             )
         )
     text, blocks = digest_message(views, lang=lang)

@@ -9,7 +9,7 @@ Synchronous: each call runs inside a unit of work (storage.db.unit_of_work).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -213,31 +213,57 @@ def mark_posted(conn: Connection, *, job: Job, channel_id: str, ts: str) -> None
         )
 
 
-def case_rows(conn: Connection, *, case_ids: list[int]) -> list[Row[Any]]:
-    """Each case of a digest with its first mention's text and link, most urgent first."""
+@dataclass(frozen=True, slots=True)
+class DigestCase:
+    """A case of a digest with its first mention and the ones after it (oldest first)."""
+
+    case: Row[Any]
+    first: Row[Any]
+    later: list[Row[Any]]
+
+
+def case_rows(conn: Connection, *, case_ids: list[int]) -> list[DigestCase]:
+    """The cases of a digest about to be posted, most urgent first."""
     return _rows(conn, CASES.c.id.in_(case_ids))
 
 
-def rows_of(conn: Connection, *, channel: str, ts: str) -> list[Row[Any]]:
+def rows_of(conn: Connection, *, channel: str, ts: str) -> list[DigestCase]:
     """The cases a posted digest still shows (a case moved elsewhere has left it)."""
     return _rows(conn, CASES.c.digest_channel == channel, CASES.c.digest_ts == ts)
 
 
-def _rows(conn: Connection, *where: Any) -> list[Row[Any]]:
-    first = (
-        select(MENTIONS.c.case_id, func.min(MENTIONS.c.id).label("mention_id"))
-        .group_by(MENTIONS.c.case_id)
-        .subquery()
-    )
-    return list(
-        conn.execute(
-            select(CASES, MENTIONS.c.text.label("first_text"), MENTIONS.c.url.label("first_url"))
-            .join(first, first.c.case_id == CASES.c.id)
-            .join(MENTIONS, MENTIONS.c.id == first.c.mention_id)
-            .where(*where)
-            .order_by(_RANK, CASES.c.id)
+def _rows(conn: Connection, *where: Any) -> list[DigestCase]:
+    cases = conn.execute(select(CASES).where(*where).order_by(_RANK, CASES.c.id)).all()
+    mentions: dict[int, list[Row[Any]]] = {}
+    if cases:  # a digest has a few cases: their mentions by the case index, not a scan
+        for mention in conn.execute(
+            select(MENTIONS.c.id, MENTIONS.c.case_id, MENTIONS.c.text, MENTIONS.c.url)
+            .where(MENTIONS.c.case_id.in_([c.id for c in cases]))
+            .order_by(MENTIONS.c.id)
+        ):
+            mentions.setdefault(mention.case_id, []).append(mention)
+    return [DigestCase(c, mentions[c.id][0], mentions[c.id][1:]) for c in cases if c.id in mentions]
+
+
+def take_refresh(conn: Connection, *, job: Job, now: datetime, update_gap: timedelta) -> Job | None:
+    """A card refresh just taken; None when the case is only a digest row so far (a customer
+    wrote again): its digest is refreshed instead (one refresh per digest, `update_gap` on)."""
+    case_row = conn.execute(
+        select(CASES.c.slack_ts, CASES.c.digest_channel, CASES.c.digest_ts).where(
+            CASES.c.id == job.case_id
         )
+    ).first()
+    if case_row is None or case_row.slack_ts or not case_row.digest_ts:
+        return job
+    conn.execute(
+        update(OUTBOX)
+        .where(OUTBOX.c.id == job.id)
+        .values(status=JobStatus.SENT, last_error="skipped: its digest row is refreshed")
     )
+    queue_refresh(
+        conn, channel=case_row.digest_channel, ts=case_row.digest_ts, now=now, delay=update_gap
+    )
+    return None
 
 
 _ENQUEUE_REFRESH = {

@@ -184,6 +184,8 @@ async def test_a_customer_writing_again_while_in_a_digest_is_on_the_card_not_a_m
     await storm_bot.post_webhook([again])
     await storm_bot.deliver()
     assert len(slack.posts(CHANNEL)) == posted  # merged, not a message of its own
+    row_and_quote = json.dumps(_digest_of(slack, 2)["blocks"])  # the row shows it, edited in
+    assert "hallo?? nog steeds niks" in row_and_quote and "2 messages" in row_and_quote
 
     await _claim_row(storm_bot, _digest_of(slack, 2), 2, ANNA)
 
