@@ -95,6 +95,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                 host="127.0.0.1",
                 port=0,
                 webcare_channel_interval=1.0 / args.rate,
+                webcare_digest_after=0,  # one card per case: this measures the pacing itself
             )
             runtime = Runtime(settings, parse_config(CONFIG, source="bench"), engine=engine)
             runtime.worker.idle_limit = args.limit

@@ -2,18 +2,20 @@
 
 The bot runs as deployed (HTTP webhook, its outbox worker and scheduler running) against
 tests/fake_slack.py enforcing `--rate` posts/s per channel with a token bucket of `--burst` and
-429 + Retry-After beyond it. Mentions, each from its own customer and all routed to #billing,
+429 + Retry-After beyond it. Mentions, each from its own customer (see --repeat), all to #billing,
 are posted to the webhook at `--factor` x the channel limit for `--seconds` s. Visibility lag of a
 mention: from its webhook's 202 to the first Slack message (post or update, accepted by Slack)
-that shows it. Run: `python -m bench.storm` (5x for 60 s), `--long` (3x for 10 minutes),
-`--database-url postgresql+asyncpg://...` (uses a database of its own, `webcare_storm`).
-Exit 1 when a mention is lost or a case gets two cards.
+that shows it (a card, a digest row, a thread line). Run: `python -m bench.storm` (5x for 60 s),
+`--long` (3x for 10 minutes), `--repeat 0.3` (30% of mentions by a customer who wrote before),
+`--postgres postgresql+asyncpg://postgres@127.0.0.1:5432/postgres` (makes and drops a database
+of its own there). Exit 1 when a mention is lost or a case gets two cards or two digest rows.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import re
@@ -21,13 +23,14 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 from sqlalchemy import select
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench._common import (
     CHANNEL_TEXTS,
@@ -40,6 +43,7 @@ from bench._common import (
 )
 from bench.delivery import card_identity
 from bot.config import parse_config
+from bot.render import ActionId
 from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.webhook import sign
@@ -47,11 +51,13 @@ from storage.db import create_engine
 from storage.intake import CASES
 from storage.migrate import upgrade
 from tests.fake_slack import FakeSlack
+from tests.scratch_databases import fresh_postgres_database
 
 log = logging.getLogger("bench.storm")
 CHANNEL = "CBILLING1"
 SEEN = re.compile(r"/status/(\d+)")  # each bench mention links to x.com/userN/status/N
 WRITES = ("chat.postMessage", "chat.update")
+DIGEST_CLAIM_ID = f"{ActionId.CLAIM}:"  # bot.digest_views.digest_claim
 
 
 def pct(values: list[float], q: float) -> float | None:
@@ -61,26 +67,33 @@ def pct(values: list[float], q: float) -> float | None:
     return round(ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))], 3)
 
 
-async def fresh_engine(url: str | None, tmp: str) -> AsyncEngine:
-    """SQLite in a temporary file, or a PostgreSQL database of the bench's own, emptied."""
+@asynccontextmanager
+async def fresh_engine(url: str | None, tmp: str) -> AsyncIterator[AsyncEngine]:
+    """SQLite in a temporary file, or a fresh migrated PostgreSQL database of the bench's own."""
     if url is None:
-        return create_engine(f"sqlite+aiosqlite:///{Path(tmp) / 'webcare.db'}")
-    admin = create_async_engine(url, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.exec_driver_sql("DROP DATABASE IF EXISTS webcare_storm WITH (FORCE)")
-        await conn.exec_driver_sql("CREATE DATABASE webcare_storm")
-    await admin.dispose()
-    return create_engine(make_url(url).set(database="webcare_storm").render_as_string(False))
+        engine = create_engine(f"sqlite+aiosqlite:///{Path(tmp) / 'webcare.db'}")
+        await upgrade(engine)
+        yield engine
+        await engine.dispose()
+        return
+    async with fresh_postgres_database(url, prefix="storm") as database:
+        engine = create_engine(database)
+        try:
+            yield engine
+        finally:
+            await engine.dispose()
 
 
 async def storm(args: argparse.Namespace) -> dict[str, Any]:
     total = int(args.factor * args.rate * args.seconds)
     accepted: dict[int, float] = {}
     failed = 0
-    async with FakeSlack(post_rate_per_channel=args.rate, post_burst=args.burst) as fake:
+    async with (
+        FakeSlack(post_rate_per_channel=args.rate, post_burst=args.burst) as fake,
+        contextlib.AsyncExitStack() as stack,
+    ):
         with tempfile.TemporaryDirectory(prefix="webcare-storm-") as tmp:
-            engine = await fresh_engine(args.database_url, tmp)
-            await upgrade(engine)
+            engine = await stack.enter_async_context(fresh_engine(args.database_url, tmp))
             settings = Settings(  # type: ignore[call-arg]
                 _env_file=None,
                 slack_bot_token=fake.bot_token,
@@ -99,7 +112,7 @@ async def storm(args: argparse.Namespace) -> dict[str, Any]:
 
                     async def send(n: int) -> None:
                         nonlocal failed
-                        body = json.dumps(mention(n, CHANNEL_TEXTS[CHANNEL])).encode()
+                        body = json.dumps(_storm_mention(n, args.repeat)).encode()
                         ts = str(int(time.time()))
                         headers = {
                             "Content-Type": "application/json",
@@ -133,7 +146,6 @@ async def storm(args: argparse.Namespace) -> dict[str, Any]:
                     case_ids = set((await conn.scalars(select(CASES.c.id))).all())
             finally:
                 await runtime.stop()
-                await engine.dispose()
     first = _first_seen(fake)
     lags = [first[n] - at for n, at in accepted.items() if n in first]
     cards = [
@@ -143,6 +155,8 @@ async def storm(args: argparse.Namespace) -> dict[str, Any]:
     ]
     cards_per_case = Counter(card_identity(c)[0] for c in cards)
     cards_per_case.pop(None, None)
+    digests = [ids for c in cards if (ids := _digest_rows(c))]
+    rows_per_case = Counter(n for ids in digests for n in ids)
     writes = [c for c in fake.calls if c.method in WRITES]
     # Lag of the mentions of the storm's last third against its first: growing = falling behind.
     third = max(1, total // 3)
@@ -155,6 +169,7 @@ async def storm(args: argparse.Namespace) -> dict[str, Any]:
         "database": "postgresql" if args.database_url else "sqlite",
         "mentions": total,
         "factor": args.factor,
+        "repeat_share": args.repeat,
         "storm_s": args.seconds,
         "allowed_per_channel_per_s": args.rate,
         "burst": args.burst,
@@ -168,6 +183,11 @@ async def storm(args: argparse.Namespace) -> dict[str, Any]:
         "lag_s_p99_last_third": pct(late, 0.99),
         "lost": len(set(accepted) - set(first)),
         "duplicated_cards": sum(n - 1 for n in cards_per_case.values() if n > 1),
+        "duplicated_digest_rows": sum(n - 1 for n in rows_per_case.values() if n > 1),
+        "cards_posted": sum(cards_per_case.values()),
+        "digests_posted": len(digests),
+        "cases_in_digests": len(rows_per_case),
+        "cases_per_digest_max": max((len(ids) for ids in digests), default=0),
         "slack_write_calls": len(writes),
         "slack_posts_accepted": sum(1 for c in writes if c.status == 200),
         "ratelimited_429": fake.ratelimited_count,
@@ -175,6 +195,25 @@ async def storm(args: argparse.Namespace) -> dict[str, Any]:
         "lag_definition": "webhook 202 -> first accepted chat.postMessage/update showing it",
         **environment(),
     }
+
+
+def _storm_mention(n: int, repeat: float) -> dict[str, Any]:
+    """Mention `n`: from a customer of its own, or (a `repeat` share of them) from the customer
+    of mention n // 2, who wrote earlier in the storm."""
+    body = mention(n, CHANNEL_TEXTS[CHANNEL])
+    if repeat and n and n % max(1, round(1 / repeat)) == 0:
+        earlier = n // 2
+        body["author"] = {**body["author"], "handle": f"user{earlier}", "name": f"User {earlier}"}
+    return body
+
+
+def _digest_rows(call: Any) -> list[int]:
+    """The cases a storm digest post shows a row for (none: not a digest)."""
+    return [
+        int(block["accessory"]["value"])
+        for block in call.args.get("blocks") or []
+        if str((block.get("accessory") or {}).get("action_id", "")).startswith(DIGEST_CLAIM_ID)
+    ]
 
 
 def _shown_calls(fake: FakeSlack) -> list[tuple[float, set[int]]]:
@@ -205,8 +244,18 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=60.0, help="length of the storm")
     parser.add_argument("--rate", type=float, default=1.0, help="posts/s/channel the fake allows")
     parser.add_argument("--burst", type=int, default=3, help="token bucket size of the fake")
+    parser.add_argument(
+        "--repeat", type=float, default=0.0, help="share of mentions by an earlier customer"
+    )
     parser.add_argument("--drain", type=float, default=None, help="s to wait after the storm")
-    parser.add_argument("--database-url", default=None, help="PostgreSQL (default: SQLite)")
+    parser.add_argument(
+        "--postgres",
+        "--database-url",
+        dest="database_url",
+        default=None,
+        help="a PostgreSQL server URL (postgresql+asyncpg://…); the bench makes and drops a"
+        " database of its own there (default: SQLite)",
+    )
     args = parser.parse_args()
     setup_logging()
     if args.long:
@@ -215,7 +264,8 @@ def main() -> int:
     args.drain = args.drain if args.drain is not None else backlog_s + 60
     result = asyncio.run(storm(args))
     emit(result)
-    return 0 if result["lost"] == result["duplicated_cards"] == result["rejected"] == 0 else 1
+    failed = result["lost"] + result["duplicated_cards"] + result["duplicated_digest_rows"]
+    return 0 if failed + result["rejected"] == 0 else 1
 
 
 if __name__ == "__main__":

@@ -612,4 +612,42 @@ CATALOGUE: dict[str, dict[Lang, str]] = {
         "en": "Mentions of our brand arrive as cards in the department channels.",
         "nl": "Vermeldingen van ons merk komen als kaarten binnen in de afdelingskanalen.",
     },
+    "digest.head.one": {
+        "en": ":zap: *1 new case* · in a storm or a crisis new cases arrive together, a row "
+        "each. Claim a case to get its own card.",
+        "nl": ":zap: *1 nieuwe case* · bij een storm of crisis komen nieuwe cases samen binnen, "
+        "een regel per case. Claim een case voor een eigen kaart.",
+    },
+    "digest.head.other": {
+        "en": ":zap: *{count} new cases* · in a storm or a crisis new cases arrive together, a "
+        "row each. Claim a case to get its own card.",
+        "nl": ":zap: *{count} nieuwe cases* · bij een storm of crisis komen nieuwe cases samen "
+        "binnen, een regel per case. Claim een case voor een eigen kaart.",
+    },
+    "digest.fallback.one": {"en": "1 new case: {authors}", "nl": "1 nieuwe case: {authors}"},
+    "digest.fallback.other": {
+        "en": "{count} new cases: {authors}",
+        "nl": "{count} nieuwe cases: {authors}",
+    },
+    "digest.case": {"en": "case #{id}", "nl": "case #{id}"},
+    "digest.claimed": {
+        "en": ":raising_hand: {owner} took this case: <{card}|its card>",
+        "nl": ":raising_hand: {owner} heeft deze case: <{card}|naar de kaart>",
+    },
+    "digest.carded": {
+        "en": ":arrow_right: <{card}|its card> ({status})",
+        "nl": ":arrow_right: <{card}|naar de kaart> ({status})",
+    },
+    "digest.card_coming": {
+        "en": ":hourglass_flowing_sand: {owner} took this case; its card follows",
+        "nl": ":hourglass_flowing_sand: {owner} heeft deze case; de kaart volgt",
+    },
+    "digest.moved_away": {
+        "en": "Cases moved to another department have left this list.",
+        "nl": "Cases die naar een andere afdeling gingen, staan niet meer in deze lijst.",
+    },
+    "card.later": {
+        "en": "Later from the customer ({count}):",
+        "nl": "Later van de klant ({count}):",
+    },
 }

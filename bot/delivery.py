@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import random
 import time
 import uuid
@@ -29,14 +30,16 @@ from bot import metrics
 from bot.card_index import CardIndex
 from bot.clock import Clock
 from bot.config import WebcareConfig
+from bot.crisis import about_topic
+from bot.digest_views import DIGEST_ROWS
 from bot.i18n import Lang
 from bot.languages import PeopleLanguages
 from bot.outage import OUTAGE, is_unavailable
 from bot.outbox_messages import Obsolete, Undeliverable, compose
 from bot.slack_budget import Deferred, SlackBudget
-from storage import outbox, slack_budget
+from storage import digests, outbox, slack_budget
 from storage.db import unit_of_work
-from storage.models import JobKind
+from storage.models import JobKind, JobStatus
 from storage.outbox import Job
 
 log = logging.getLogger(__name__)
@@ -63,6 +66,10 @@ _PERMANENT_HINTS = {
 }
 
 
+# Jobs that edit a message already in Slack (chat.update): not paced like posts.
+_EDITS = (JobKind.UPDATE_CARD, JobKind.UPDATE_DIGEST, JobKind.UPDATE_ALERT, JobKind.MARK_MOVED)
+
+
 class Retry(Exception):
     def __init__(self, delay: float, reason: str) -> None:
         super().__init__(reason)
@@ -84,6 +91,7 @@ class OutboxWorker:
         interval: float = 1.0,
         retry_base: float = 1.0,
         budget: SlackBudget | None = None,
+        digest_after: float = 0.0,
     ) -> None:
         self.engine = engine
         self.client = client
@@ -95,6 +103,14 @@ class OutboxWorker:
         self.interval = interval
         self.retry_base = retry_base
         self.budget = budget  # Slack's per-workspace limits, shared with the other replicas
+        # A storm: when more messages wait for a channel than it can take in `digest_after`
+        # seconds, its waiting new cases go out together (storage.digests). None: never.
+        self.digest_over = (
+            math.ceil(digest_after / interval) if digest_after > 0 and interval > 0 else None
+        )
+        # Slack allows chat.update ~50 times a minute: a running crisis digest is refreshed at
+        # most every 1.5 posting intervals (1.5 s as deployed).
+        self.digest_update_gap = timedelta(seconds=1.5 * interval)
         self.unit = unit_of_work(engine)
         self.idle_limit = 300.0
         self.holder = f"worker-{uuid.uuid4().hex[:12]}"
@@ -222,6 +238,7 @@ class OutboxWorker:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _drain(self, channel: str) -> None:
+        turn: outbox.Turn | None = None  # new cards and thread lines take turns (head_job)
         try:
             while not self._stopping:
                 now = self.clock.now()
@@ -232,6 +249,7 @@ class OutboxWorker:
                     holder=self.holder,
                     now=now,
                     until=now + LEASE,
+                    turn=turn,
                 )
                 if job is None:
                     return
@@ -241,7 +259,29 @@ class OutboxWorker:
                         return  # come back when it is due; let the lease lapse meanwhile
                     await asyncio.sleep(wait)
                     continue
+                if _fresh_card(job):  # with its follow-ups, in a storm or crisis digest
+                    job = await self._db(
+                        digests.take_card,
+                        job=job,
+                        over=self.digest_over,
+                        rows=DIGEST_ROWS,
+                        on_topic=about_topic,
+                        now=now,
+                        update_gap=self.digest_update_gap,
+                    )
+                    if job is None:  # it joined a running digest: the refresh shows it
+                        continue
+                elif job.kind is JobKind.UPDATE_CARD and not job.attempts:
+                    job = await self._db(
+                        digests.take_refresh, job=job, now=now, update_gap=self.digest_update_gap
+                    )
+                    if job is None:  # a digest row, not a card yet: the digest is refreshed
+                        continue
                 await self._send(job)
+                if job.kind not in _EDITS:  # an edit takes no turn: it costs no post
+                    turn = (
+                        "thread" if job.kind in (JobKind.POST_CARD, JobKind.POST_DIGEST) else "card"
+                    )
         except Exception:
             log.exception("delivery to %s stopped; it resumes at the next poll", channel)
         finally:
@@ -429,6 +469,11 @@ class OutboxWorker:
 
 class _Dead(Exception):
     pass
+
+
+def _fresh_card(job: Job) -> bool:
+    """A new card job taken for its first try (a retried one may be in Slack already)."""
+    return job.kind is JobKind.POST_CARD and job.status == JobStatus.PENDING and not job.attempts
 
 
 def _is_direct_message(channel: str) -> bool:

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import Department, WebcareConfig
 from bot.crisis import about_topic
+from bot.digest_views import LATER_IN_ROW, DigestRow, digest_message
 from bot.draft_views import draft_message
 from bot.drafts import PLATFORM_LIMITS
 from bot.follow_up import follow_up_question
@@ -23,6 +24,7 @@ from bot.render import (
     as_dicts,
     case_card,
     case_note,
+    later_mentions,
     moved_card,
     slack_date,
     thread_mention,
@@ -30,6 +32,7 @@ from bot.render import (
 from bot.source_views import source_alert
 from bot.spike_views import crisis_thread_head, spike_alert
 from bot.spikes import BRAND
+from storage import digests
 from storage.cases import job_context
 from storage.crisis import active
 from storage.db import unit_of_work
@@ -73,6 +76,8 @@ async def compose(
     if job.kind is JobKind.SOURCE_ALERT:
         text, blocks = source_alert(payload, config=config, lang=lang)
         return OutgoingMessage(job.channel, text, as_dicts(blocks))
+    if job.kind in (JobKind.POST_DIGEST, JobKind.UPDATE_DIGEST):
+        return await _digest(engine, job, config=config, lang=lang)
     if job.kind is JobKind.POST_CRISIS:
         crisis = await unit_of_work(engine).run(partial(active, department=payload["department"]))
         if crisis is None:
@@ -104,6 +109,9 @@ async def compose(
         return _draft_message(context.draft, case, department, config, lang)
     if job.kind is JobKind.UPDATE_CARD and not case.slack_ts:
         raise Obsolete("the case's card is being posted anew")
+    if job.kind is not JobKind.POST_CARD and not case.slack_ts and case.digest_channel:
+        # Shown as a digest row until work starts; its card then shows the later mentions.
+        raise Obsolete("the case is in a storm digest: its card will show this")
     if job.kind is not JobKind.POST_CARD and not case.slack_ts:
         raise Undeliverable("the case's card was never posted")
     channel = case.slack_channel or job.channel
@@ -113,6 +121,11 @@ async def compose(
             case, first, department.name, timezone, follow_up_at, config.team_languages()
         )
         text, blocks = case_card(view, lang=lang)
+        if case.card_through and first is not None and case.card_through > first.id:
+            later = await unit_of_work(engine).run(
+                partial(digests.later_mentions, case_id=case.id, through=case.card_through)
+            )
+            blocks += later_mentions(later, lang=lang)
         crisis = context.crisis
         if (
             job.kind is JobKind.POST_CARD
@@ -139,6 +152,46 @@ async def compose(
         lang=lang,
     )
     return OutgoingMessage(channel, text, as_dicts(blocks), thread_ts=case.slack_ts)
+
+
+async def _digest(
+    engine: AsyncEngine, job: Job, *, config: WebcareConfig, lang: Lang
+) -> OutgoingMessage:
+    payload = job.payload or {}
+    if job.kind is JobKind.POST_DIGEST:
+        read = partial(digests.case_rows, case_ids=payload["cases"])
+    else:
+        read = partial(digests.rows_of, channel=job.channel, ts=payload["ts"])
+    rows = await unit_of_work(engine).run(read)
+    if not rows:
+        raise Obsolete("every case of the digest moved elsewhere")
+    views = []
+    for row in rows:
+        case = row.case
+        department = config.department(case.department)
+        views.append(
+            DigestRow(
+                case_id=case.id,
+                priority=case.priority,
+                source=case.source,
+                author_handle=case.author_handle,
+                text=row.first.text,
+                url=row.first.url,
+                sla_due_at=case.sla_due_at,
+                mention_count=case.mention_count,
+                status=case.status,
+                owner_id=case.owner_id,
+                card=(case.slack_channel, case.slack_ts) if case.slack_ts else None,
+                timezone=config.hours_for(department).timezone,
+                sla_warned=case.sla_warned_at is not None,
+                sla_breached=case.sla_breached_at is not None,
+                later=tuple((m.text, m.url) for m in row.later[-LATER_IN_ROW:]),
+            )
+        )
+    text, blocks = digest_message(views, lang=lang)
+    if job.kind is JobKind.UPDATE_DIGEST:
+        return OutgoingMessage(job.channel, text, as_dicts(blocks), ts=payload["ts"])
+    return OutgoingMessage(job.channel, text, as_dicts(blocks), thread_ts=payload.get("thread_ts"))
 
 
 def _draft_message(

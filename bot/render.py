@@ -345,6 +345,28 @@ def _card_actions(card: CardView, lang: Lang) -> ActionsBlock:
     return ActionsBlock(block_id=f"case:{card.case_id}:{card.owner_id or '-'}", elements=buttons)
 
 
+LATER_SHOWN = 5  # later mentions a card shows when it is posted after they came
+LATER_LIMIT = 500
+
+
+def later_mentions(mentions: list[Any], *, lang: Lang) -> list[Block]:
+    """The customer's messages that came while the card waited to be posted (newest last)."""
+    if not mentions:
+        return []
+    parts: list[RichTextElementParts.Text | RichTextElementParts.Link] = []
+    for mention in mentions[-LATER_SHOWN:]:
+        if parts:
+            parts.append(RichTextElementParts.Text(text="\n"))
+        parts.append(RichTextElementParts.Text(text=_shorten(mention.text, LATER_LIMIT) + " "))
+        if mention.url:
+            parts.append(RichTextElementParts.Link(url=mention.url, text="↗"))
+    head = t("card.later", lang, count=len(mentions))
+    return [
+        ContextBlock(elements=[MarkdownTextObject(text=head)]),
+        RichTextBlock(elements=[RichTextQuoteElement(elements=parts)]),
+    ]
+
+
 def case_note(note: Mapping[str, Any], *, timezone: str, lang: Lang) -> tuple[str, list[Block]]:
     """A line in the card's thread saying who did what: "Anna claimed this · 10:32"."""
     due = ""

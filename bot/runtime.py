@@ -66,6 +66,7 @@ class Runtime:
             budget=SlackBudget(
                 engine=self.engine, clock=self.clock, per_minute=settings.webcare_slack_per_minute
             ),
+            digest_after=settings.webcare_digest_after,
         )
         self.ingestor = Ingestor(
             engine=self.engine, config=config, clock=self.clock, on_stored=self.worker.wake

@@ -35,6 +35,12 @@ class Settings(BaseSettings):
     # Slack's per-workspace budget per method tier, calls per minute, shared by all replicas,
     # e.g. {"tier3": 100} for a workspace Slack granted more (bot/slack_budget.py).
     webcare_slack_per_minute: dict[str, float] = Field(default_factory=dict)
+    webcare_digest_after: float = Field(
+        default=5.0,
+        ge=0,
+        description="when a new case would wait longer than this (s) for its own card, waiting"
+        " new cases are posted together in storm digests (0: never)",
+    )
     webcare_log_level: str = "INFO"
     # Answer Slack only once a listener has finished (serverless hosts, and deterministic tests).
     # Normally Slack gets its answer as soon as the listener calls ack().

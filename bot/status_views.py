@@ -30,9 +30,11 @@ STATUS_ORDER = ("new", "reopened", "claimed", "forwarded", "replied", "follow_up
 def card_link(case: Any, team_url: str | None) -> str:
     """`#12 @anna`, linked to the card when we know the workspace's address."""
     label = f"#{case.id} {escape('@' + case.author_handle)}"
-    if team_url and case.slack_channel and case.slack_ts:
-        ts = case.slack_ts.replace(".", "")
-        return f"<{team_url.rstrip('/')}/archives/{case.slack_channel}/p{ts}|{label}>"
+    channel, ts = case.slack_channel, case.slack_ts
+    if not ts:  # in a storm, a row of a digest until its card is posted
+        channel, ts = getattr(case, "digest_channel", None), getattr(case, "digest_ts", None)
+    if team_url and channel and ts:
+        return f"<{team_url.rstrip('/')}/archives/{channel}/p{ts.replace('.', '')}|{label}>"
     return label
 
 

@@ -13,6 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import cases, crisis
 from bot.cases import Actor, InvalidTransition
+from bot.digest_views import DIGEST_CLAIM
 from bot.follow_up import (
     FollowUpAnswer,
     due_after_days,
@@ -45,6 +46,7 @@ from storage.cases import went_private
 
 def register(app: AsyncApp) -> None:
     app.action(ActionId.CLAIM)(_case_action(cases.claim))
+    app.action(DIGEST_CLAIM)(_case_action(cases.claim))  # a row of a storm digest
     app.action(ActionId.UNCLAIM)(_case_action(cases.unclaim))
     app.action(ActionId.TAKE_OVER)(take_over)
     app.action(ActionId.RESOLVE)(open_resolve_modal)

@@ -17,7 +17,7 @@ from bot.cases import Actor, InvalidTransition
 from bot.i18n import Lang, t
 from bot.sealed import seal, unseal
 from bot.services import Services
-from storage.cases import card_of
+from storage.cases import places_of
 
 
 class BadPayload(ValueError):
@@ -52,19 +52,20 @@ async def on_its_card(
     """Whether a case button was clicked on that case's own card; tells the clicker when not.
 
     A button's `value` names its case, but only the message Slack says was clicked is the
-    card the person saw: a value naming another case (a forged or garbled payload) must not
-    act on that other case.
+    card the person saw (or the storm digest the case is a row of): a value naming another
+    case (a forged or garbled payload) must not act on that other case.
     """
     if services.cards.matches(case_id, clicked):  # the card as this process posted it
         return True
     async with services.engine.connect() as conn:
-        card = await conn.run_sync(partial(card_of, case_id=case_id))
-    if card is not None:
-        services.cards.remember(case_id, card)
-    if card is None:
+        places = await conn.run_sync(partial(places_of, case_id=case_id))
+    if places is None:
         await tell(client, clicker, t("error.not_found", lang))
         return False
-    if card != clicked:
+    card, digest_row = places
+    services.cards.remember(case_id, card)
+    # In a storm the case may be a row of a digest message until its card is posted.
+    if card != clicked and (digest_row != clicked or digest_row[1] is None):
         log.warning("case %s's button clicked on another message: refused", case_id)
         await tell(client, clicker, t("error.wrong_card", lang))
         return False

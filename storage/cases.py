@@ -18,12 +18,18 @@ async def get_case(conn: AsyncConnection, *, case_id: int) -> Row | None:
     return (await conn.execute(select(CASES).where(CASES.c.id == case_id))).first()
 
 
-def card_of(conn: Connection, *, case_id: int) -> tuple[str | None, str | None] | None:
-    """Where the case's card is in Slack (channel, ts); None when there is no such case."""
+def places_of(
+    conn: Connection, *, case_id: int
+) -> tuple[tuple[str | None, str | None], tuple[str | None, str | None]] | None:
+    """The case's card and its storm digest row in Slack ((channel, ts) each); None: no case."""
     row = conn.execute(
-        select(CASES.c.slack_channel, CASES.c.slack_ts).where(CASES.c.id == case_id)
+        select(
+            CASES.c.slack_channel, CASES.c.slack_ts, CASES.c.digest_channel, CASES.c.digest_ts
+        ).where(CASES.c.id == case_id)
     ).first()
-    return None if row is None else (row.slack_channel, row.slack_ts)
+    if row is None:
+        return None
+    return (row.slack_channel, row.slack_ts), (row.digest_channel, row.digest_ts)
 
 
 async def first_mention(conn: AsyncConnection, *, case_id: int) -> Row | None:

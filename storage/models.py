@@ -48,6 +48,14 @@ class Case(SQLModel, table=True):
         # Threading looks up a customer's open or recently resolved case.
         Index("ix_cases_source_author", "source", "author_handle"),
         Index("ix_cases_department_status", "department", "status"),
+        # A storm digest's rows are read back to refresh it; most cases are never in one.
+        Index(
+            "ix_cases_digest",
+            "digest_channel",
+            "digest_ts",
+            sqlite_where=text("digest_ts IS NOT NULL"),
+            postgresql_where=text("digest_ts IS NOT NULL"),
+        ),
         # Partial where most new cases have NULL: ingest does not pay to index them.
         Index(
             "ix_cases_owner_status",
@@ -95,6 +103,13 @@ class Case(SQLModel, table=True):
     mention_count: int = 1
     slack_channel: str | None = Field(default=None, max_length=40)
     slack_ts: str | None = Field(default=None, max_length=40)
+    # In a storm a new case is first shown as a row of a digest message (bot.digests); its own
+    # card (slack_ts) is posted when work on it starts.
+    digest_channel: str | None = Field(default=None, max_length=40)
+    digest_ts: str | None = Field(default=None, max_length=40)
+    # The newest mention the card shows: later ones that came while it waited to be posted
+    # are on the card instead of in as many thread lines.
+    card_through: int | None = None
     owner_id: str | None = Field(default=None, max_length=32)
     owner_name: str | None = Field(default=None, max_length=120)
     claimed_at: datetime | None = _utc(nullable=True)
@@ -169,6 +184,8 @@ class JobKind(StrEnum):
     UPDATE_ALERT = "update_alert"  # the alert's crisis-mode state changed
     POST_CRISIS = "post_crisis"  # the first message of a department's crisis thread
     SOURCE_ALERT = "source_alert"  # a polled source is down, or has recovered (no case)
+    POST_DIGEST = "post_digest"  # several new cases in one message, when a channel is behind
+    UPDATE_DIGEST = "update_digest"  # a digest's rows as their cases stand now
 
 
 class OutboxJob(SQLModel, table=True):
@@ -313,6 +330,8 @@ class CrisisMode(SQLModel, table=True):
     started_at: datetime = _utc(nullable=False)
     slack_channel: str = Field(max_length=40)
     slack_ts: str | None = Field(default=None, max_length=40)  # the crisis thread's first message
+    # The digest in the thread that new topic cases join (updated in place) until it is full.
+    digest_ts: str | None = Field(default=None, max_length=40)
 
 
 class SourceCursor(SQLModel, table=True):

@@ -8,14 +8,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import case, delete, func, insert, or_, select, text, update
+from sqlalchemy import and_, case, delete, func, insert, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from storage import digests
 from storage.models import JobKind, JobStatus
 from storage.tables import ALERTS, CASES, CRISES, DRAFTS, LEASES, MENTIONS, OUTBOX
 
@@ -128,38 +129,69 @@ def release_channel(conn: Connection, *, channel: str, holder: str) -> None:
     conn.execute(delete(LEASES).where(LEASES.c.channel == channel, LEASES.c.holder == holder))
 
 
-def head_job(conn: Connection, *, channel: str) -> Job | None:
-    """The next job of a channel: the oldest unfinished one, with one exception.
+# Messages about cases already in Slack: while a channel is behind they take turns with new
+# cards (OutboxWorker alternates), so neither kind starves the other.
+_THREAD_KINDS = (JobKind.POST_MENTION, JobKind.POST_NOTE, JobKind.POST_DRAFT, JobKind.UPDATE_CARD)
+Turn = Literal["card", "thread"]
 
-    When the oldest is a new card of an ordinary case, an urgent (then high) case's new card
-    waiting behind it goes first: when a channel is behind, a fraud DM does not wait for the
-    queue. Only fresh cards jump, and only over cards: thread lines and refreshes keep their
-    order (a case's thread never comes before its card), and a retried job keeps its place.
+
+def head_job(
+    conn: Connection, *, channel: str, now: datetime | None = None, turn: Turn | None = None
+) -> Job | None:
+    """The next job of a channel: the oldest unfinished one, with exceptions.
+
+    When the oldest is a new card of an ordinary case, the first message of a crisis thread
+    (crisis mode takes effect at once), then an urgent (then high) case's new card waiting
+    behind it goes first: when a channel is behind, a fraud DM does not wait for the queue.
+    `turn` lets new cards and messages about carded cases (thread lines, card refreshes) take
+    turns: on the cards' turn a waiting new card goes before a thread line of another case,
+    on the threads' turn a thread line of a case whose card is in Slack goes before new cards.
+    Nothing else jumps: a case's thread never comes before its card, and a retried job keeps
+    its place (Slack's Retry-After is the channel's).
     """
-    waiting = (
+    waiting: tuple[Any, ...] = (
         OUTBOX.c.channel == channel,
         OUTBOX.c.status.in_((JobStatus.PENDING, JobStatus.SENDING)),
     )
+    if now is not None:  # a digest refresh held back (to batch the next rows) holds up nothing
+        waiting += (or_(OUTBOX.c.kind != JobKind.UPDATE_DIGEST, OUTBOX.c.not_before <= now),)
     row = conn.execute(select(OUTBOX).where(*waiting).order_by(OUTBOX.c.id).limit(1)).first()
     if row is None:
         return None
     head = _job(row)
-    if head.kind is not JobKind.POST_CARD or head.status != JobStatus.PENDING or head.attempts:
+    if head.status != JobStatus.PENDING or head.attempts:
         return head
-    rank = case((CASES.c.priority == "urgent", 0), (CASES.c.priority == "high", 1), else_=2)
-    urgent = conn.execute(
+    fresh = (OUTBOX.c.status == JobStatus.PENDING, OUTBOX.c.attempts == 0)
+    if head.kind is JobKind.POST_CARD and turn == "thread":
+        line = conn.execute(
+            select(OUTBOX)
+            .join(CASES, CASES.c.id == OUTBOX.c.case_id)
+            .where(
+                *waiting, *fresh, OUTBOX.c.kind.in_(_THREAD_KINDS), CASES.c.slack_ts.is_not(None)
+            )
+            .order_by(OUTBOX.c.id)
+            .limit(1)
+        ).first()
+        if line is not None:
+            return _job(line)
+    crisis = OUTBOX.c.kind == JobKind.POST_CRISIS
+    if head.kind is JobKind.POST_CARD:
+        cards = and_(OUTBOX.c.kind == JobKind.POST_CARD, CASES.c.priority.in_(("urgent", "high")))
+    elif turn == "card" and head.kind in _THREAD_KINDS:
+        cards = and_(OUTBOX.c.kind == JobKind.POST_CARD, OUTBOX.c.attempts == 0)
+    else:
+        return head
+    rank = case(
+        (crisis, 0), (CASES.c.priority == "urgent", 1), (CASES.c.priority == "high", 2), else_=3
+    )
+    jumper = conn.execute(
         select(OUTBOX)
-        .join(CASES, CASES.c.id == OUTBOX.c.case_id)
-        .where(
-            *waiting,
-            OUTBOX.c.kind == JobKind.POST_CARD,
-            OUTBOX.c.status == JobStatus.PENDING,
-            CASES.c.priority.in_(("urgent", "high")),
-        )
+        .outerjoin(CASES, CASES.c.id == OUTBOX.c.case_id)
+        .where(*waiting, OUTBOX.c.status == JobStatus.PENDING, or_(crisis, cards))
         .order_by(rank, OUTBOX.c.id)
         .limit(1)
     ).first()
-    return _job(urgent) if urgent is not None else head
+    return _job(jumper) if jumper is not None else head
 
 
 class LeaseLost(Exception):
@@ -167,7 +199,13 @@ class LeaseLost(Exception):
 
 
 def take_next(
-    conn: Connection, *, channel: str, holder: str, now: datetime, until: datetime
+    conn: Connection,
+    *,
+    channel: str,
+    holder: str,
+    now: datetime,
+    until: datetime,
+    turn: Turn | None = None,
 ) -> Job | None:
     """Renew our lease on `channel` and return its head job, marked in flight when it is due.
 
@@ -176,7 +214,7 @@ def take_next(
     """
     if not acquire_channel(conn, channel=channel, holder=holder, now=now, until=until):
         raise LeaseLost(channel)
-    job = head_job(conn, channel=channel)
+    job = head_job(conn, channel=channel, now=now, turn=turn)
     if job is not None and job.not_before <= now:
         start_sending(conn, job=job, now=now)
     return job
@@ -213,11 +251,16 @@ def mark_sent(conn: Connection, *, job: Job, now: datetime, channel_id: str, ts:
         .values(status=JobStatus.SENT, sent_at=now, slack_ts=ts, last_error=None)
     )
     if job.kind is JobKind.POST_CARD:
-        conn.execute(
+        carded = conn.execute(
             update(CASES)
             .where(CASES.c.id == job.case_id)
             .values(slack_channel=channel_id, slack_ts=ts)
-        )
+            .returning(CASES.c.digest_channel, CASES.c.digest_ts)
+        ).first()
+        if carded is not None and carded.digest_ts:  # its digest row now points at the card
+            digests.queue_refresh(conn, channel=carded.digest_channel, ts=carded.digest_ts, now=now)
+    elif job.kind is JobKind.POST_DIGEST:
+        digests.mark_posted(conn, job=job, channel_id=channel_id, ts=ts)
     elif job.kind is JobKind.POST_ALERT:
         conn.execute(
             update(ALERTS)

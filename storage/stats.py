@@ -27,6 +27,8 @@ _CARD = (
     CASES.c.sla_due_at,
     CASES.c.slack_channel,
     CASES.c.slack_ts,
+    CASES.c.digest_channel,
+    CASES.c.digest_ts,
     CASES.c.owner_id,
 )
 

@@ -18,6 +18,7 @@ from sqlalchemy import Row, bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ClauseElement
 
+from storage import digests
 from storage import transitions_sqlite as fast
 from storage.models import JobKind
 from storage.outbox import enqueue_card_update
@@ -79,6 +80,8 @@ def apply_change(
     else:
         fast.insert_event(cur, **event_row)
     if not changed.slack_ts:
+        if changed.digest_ts and values:  # work starts on a case shown in a storm digest
+            _card_from_digest(conn, changed, note=note, now=now)
         return changed  # no card yet: when it is posted, it shows the new state anyway
     channel = changed.slack_channel
     if values and note is not None and cur is not None:
@@ -108,6 +111,18 @@ def _update_case(
     return conn.execute(_UPDATE_CASE, {**values, "case_id_": case_id}).one()
 
 
+def _card_from_digest(
+    conn: Connection, case: Row[Any], *, note: Mapping[str, Any] | None, now: datetime
+) -> None:
+    """Post the case's own card where its digest row is (the row then points at it), the
+    change's line in its thread after it, and show the change on the row meanwhile."""
+    channel = case.digest_channel
+    digests.queue_card(conn, case_id=case.id, channel=channel, now=now)
+    if note is not None:
+        enqueue_note(conn, case_id=case.id, channel=channel, note=note, now=now)
+    digests.queue_refresh(conn, channel=channel, ts=case.digest_ts, now=now)
+
+
 def move_case(
     conn: Connection,
     *,
@@ -127,6 +142,9 @@ def move_case(
                 department=department,
                 slack_channel=channel,
                 slack_ts=None,
+                # Its storm digest row (if any) is not where it can be worked on any more.
+                digest_channel=None,
+                digest_ts=None,
                 status="new",
                 owner_id=None,
                 owner_name=None,
@@ -172,6 +190,8 @@ def move_case(
             {**job, "kind": JobKind.POST_CARD, "channel": channel, "payload": None},
         ],
     )
+    if case.digest_ts:  # the old digest row goes (a click on it is refused from now)
+        digests.queue_refresh(conn, channel=case.digest_channel, ts=case.digest_ts, now=now)
     followed = _follow_to(conn, case_id=case.id, channel=channel)
     if followed:  # after the new card (jobs of a channel go out in id order)
         conn.execute(insert(OUTBOX), followed)

@@ -223,9 +223,8 @@ def click_payload(card: dict[str, Any], action_id: str, *, user: str, name: str)
     block, button = next(
         (block, el)
         for block in card["blocks"]
-        if block["type"] == "actions"
-        for el in block["elements"]
-        if el["action_id"] == action_id
+        for el in [*block.get("elements", []), block.get("accessory") or {}]
+        if block["type"] in ("actions", "section") and el.get("action_id") == action_id
     )
     payload = {
         "type": "block_actions",

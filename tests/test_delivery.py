@@ -279,16 +279,22 @@ async def test_a_missing_channel_parks_its_jobs_and_other_channels_go_on(
     assert json.dumps(health).count("channel_not_found") == 0  # no internals leak here
 
 
-async def test_a_customers_second_message_in_the_same_batch_follows_the_new_card(
+async def test_a_customers_second_message_in_the_same_batch_is_on_the_new_card(
     bot: BotUnderTest, slack: FakeSlack
 ) -> None:
+    # The card had not been posted yet: the follow-up merges into it, not a message of its own.
     await bot.post_webhook(
         [mention("1", text="Mijn factuur klopt niet"), mention("2", text="hallo??")]
     )
     await bot.deliver()
     card = slack.last_post("CBILLING1")
     assert card is not None and slack.posts("CWEBCARE1") == []
-    assert [quoted(r) for r in slack.thread("CBILLING1", card["ts"])] == ["hallo??"]
+    assert slack.thread("CBILLING1", card["ts"]) == []
+    assert "hallo??" in json.dumps(card["blocks"])
+
+    await bot.post_webhook([mention("3", text="nog iemand daar?")])  # now the card is there
+    await bot.deliver()
+    assert [quoted(r) for r in slack.thread("CBILLING1", card["ts"])] == ["nog iemand daar?"]
 
 
 async def test_absurd_customer_data_still_makes_a_card(bot: BotUnderTest, slack: FakeSlack) -> None:

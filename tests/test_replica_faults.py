@@ -88,7 +88,9 @@ async def test_a_killed_replicas_channels_are_taken_over_within_seconds(
 ) -> None:
     # Slack takes each card at once but answers late: SIGKILL lands with posts in flight.
     slack.set_delay(0.2, methods={"chat.postMessage"})
-    env = serve_env(tmp_path, slack, pg_database, WEBCARE_CHANNEL_INTERVAL="0.1")
+    env = serve_env(
+        tmp_path, slack, pg_database, WEBCARE_CHANNEL_INTERVAL="0.1", WEBCARE_DIGEST_AFTER="0"
+    )
     async with webcare_serve(env, tmp_path) as doomed, aiohttp.ClientSession() as session:
         answers = await asyncio.gather(*(_post(session, doomed.url, m) for m in _mentions(60)))
         assert {status for status, _ in answers} == {202}
@@ -133,7 +135,9 @@ async def test_sigterm_during_a_burst_stores_what_it_acked_and_hands_over_its_po
     tmp_path: Path,
 ) -> None:
     slack.set_delay(0.1, methods={"chat.postMessage"})  # posts are in flight at the signal
-    env = serve_env(tmp_path, slack, pg_database, WEBCARE_CHANNEL_INTERVAL="0.05")
+    env = serve_env(
+        tmp_path, slack, pg_database, WEBCARE_CHANNEL_INTERVAL="0.05", WEBCARE_DIGEST_AFTER="0"
+    )
     sent = _mentions(150)
     async with (
         webcare_serve(env, tmp_path) as other,
@@ -229,8 +233,12 @@ async def test_a_thousand_mentions_over_two_replicas_are_paced_at_slacks_rate(
     tmp_path: Path,
 ) -> None:
     async with FakeSlack(post_rate_per_channel=PER_CHANNEL_RATE, post_burst=BURST) as slack:
-        env = serve_env(
-            tmp_path, slack, pg_database, WEBCARE_CHANNEL_INTERVAL=str(1 / PER_CHANNEL_RATE)
+        env = serve_env(  # one card per case: no storm digests, whatever the backlog
+            tmp_path,
+            slack,
+            pg_database,
+            WEBCARE_CHANNEL_INTERVAL=str(1 / PER_CHANNEL_RATE),
+            WEBCARE_DIGEST_AFTER="0",
         )
         async with (
             webcare_serve(env, tmp_path) as one,

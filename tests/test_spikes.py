@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -101,7 +102,7 @@ def _buttons(message: dict[str, Any]) -> list[str]:
     ]
 
 
-async def test_crisis_mode_gathers_the_topic_in_one_thread_and_suggests_the_holding_reply(
+async def test_crisis_mode_gathers_the_topic_in_a_running_digest_and_suggests_the_holding_reply(
     bot: BotUnderTest, slack: FakeSlack
 ) -> None:
     bot.clock.set(NOW)
@@ -138,15 +139,28 @@ async def test_crisis_mode_gathers_the_topic_in_one_thread_and_suggests_the_hold
         ]
     )
     await bot.deliver()
-    in_thread = slack.thread("COUTAGES1", head["ts"])
-    assert [m["text"] for m in in_thread] == [
-        "New mention on X from @boos: Weer een storing, echt!"
-    ]
+    # The topic's mentions gather in one digest in the thread, a row each, updated in place.
+    (digest,) = slack.thread("COUTAGES1", head["ts"])
+    assert digest["text"] == "1 new case: @boos"
     top_level = [m for m in slack.posts("COUTAGES1") if m["thread_ts"] in (None, m["ts"])]
     assert top_level[-1]["text"].endswith("Totale outage bij betalen")  # not about the topic
     assert len(top_level) == cards_before + 2  # the crisis head and the off-topic card
+    await bot.post_webhook(
+        mention("c4", text="storing alweer", author={"handle": "fel"}, created_at=NOW.isoformat())
+    )
+    await bot.deliver()
+    (digest,) = slack.thread("COUTAGES1", head["ts"])
+    assert digest["text"] == "2 new cases: @boos, @fel" and "edited" in digest
 
-    assert await bot.click(in_thread[0], "case_draft_reply", user="U0ANNA", name="Anna") == 200
+    # Claiming a row gives the case its card in the thread; work goes on from there.
+    case_id = digest["blocks"][1]["accessory"]["value"]
+    assert await bot.click(digest, f"case_claim:{case_id}", user="U0ANNA", name="Anna") == 200
+    await bot.deliver()
+    card = slack.posts("COUTAGES1")[-2]
+    assert card["text"] == "New mention on X from @boos: Weer een storing, echt!"
+    assert slack.calls_to("chat.postMessage")[-2].args["thread_ts"] == head["ts"]  # the card
+    assert "<@U0ANNA> took this case" in json.dumps(slack.thread("COUTAGES1", head["ts"])[0])
+    assert await bot.click(card, "case_draft_reply", user="U0ANNA", name="Anna") == 200
     text_input = next(b for b in slack.views[-1]["blocks"] if b.get("block_id") == "text")
     assert text_input["element"]["initial_value"] == (
         "Hoi @boos, we weten van de storing en werken eraan."
@@ -160,3 +174,32 @@ async def test_crisis_mode_gathers_the_topic_in_one_thread_and_suggests_the_hold
     )
     await bot.deliver()
     assert (slack.last_post("COUTAGES1") or {})["text"].endswith("@later: storing")
+
+
+async def test_a_crisis_started_while_the_channel_is_behind_takes_effect_at_once(
+    bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    bot.clock.set(NOW)
+    await _history(bot)
+    await _surge(bot, 12)
+    await bot.runtime.scheduler.fire_due()
+    await bot.deliver()
+    (alert,) = slack.posts("C0ALERTS1")
+    posted = len(slack.posts("COUTAGES1"))
+    # Mentions waiting to be posted when crisis mode starts: its thread does not wait for them.
+    waiting = [("w1", "storing weer"), ("w2", "outage bij betalen"), ("w3", "storing, nog steeds")]
+    await bot.post_webhook(
+        [
+            mention(n, text=text, author={"handle": n}, created_at=NOW.isoformat())
+            for n, text in waiting
+        ]
+    )
+    assert await bot.click(alert, "crisis_start", user="U0LEAD", name="Lea") == 200
+    await bot.deliver()
+
+    new = slack.posts("COUTAGES1")[posted:]
+    assert new[0]["text"].startswith(":rotating_light: *Crisis mode for Outages*")
+    top_level = [m for m in new if m["thread_ts"] in (None, m["ts"])]
+    assert [m["text"] for m in top_level[1:]] == ["New mention on X from @w2: outage bij betalen"]
+    (digest,) = slack.thread("COUTAGES1", new[0]["ts"])
+    assert digest["text"] == "2 new cases: @w1, @w3"
