@@ -46,6 +46,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 LEASE = timedelta(seconds=6)
+# A job another worker had in flight is taken over only after this: longer than one Slack call
+# may take (bot.runtime.SLACK_TIMEOUT, 10 s), with room for the renewal that failed.
+IN_FLIGHT = timedelta(seconds=15)
 HEARTBEAT = 2.0  # seconds between lease renewals while this worker drains channels
 STOP_GRACE = 12.0  # seconds a stopping worker lets posts in flight finish (Slack's timeout is 10)
 SLACK_DOWN_MAX_BACKOFF = 8.0  # a 5xx or a timeout: try again soon once Slack is back
@@ -250,6 +253,7 @@ class OutboxWorker:
                     now=now,
                     until=now + LEASE,
                     turn=turn,
+                    in_flight=IN_FLIGHT,
                 )
                 if job is None:
                     return

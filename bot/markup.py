@@ -4,14 +4,19 @@ Feeds always send HTML. Webhook senders send plain text, except when they pass o
 platform or a mail gateway gave them (`ge&iuml;ncasseerd`, `<p>…</p>`): then the keyword in
 that word must still match and the card must not show the entity. Plain text that merely
 contains a `<` or an `&` ("a < b", "AT&T", "<Enter>") is left exactly as it is.
+
+Linear in the length of the text, whatever it holds: customer text is hostile input, and
+Python's `html.parser` takes quadratic time on some broken markup (`"<a" * 50_000` kept a
+webhook request busy for seconds; CVE-2025-6069). So no parser: comments and script/style
+contents are cut out with `str.find`, tags with one regular expression whose only repetition
+stops at the next `<` or `>`, and entities are decoded once, after the tags are gone
+(`&amp;lt;b&amp;gt;` is the text `&lt;b&gt;`, not a tag).
 """
 
 from __future__ import annotations
 
 import html
 import re
-from html.parser import HTMLParser
-from typing import Any
 
 # Tags that end a line of text (everything else is inline and just dropped).
 _BREAKS = frozenset(
@@ -79,74 +84,70 @@ _INLINE = frozenset(
         "center",
     }
 )
-_DROPPED = frozenset(("script", "style", "head", "title"))
-# A tag of real HTML (`<p>`, `</a>`, `<br/>`, `<img src=…>`), or a comment. "<3", "a < b" and
-# "<Enter>" are not: they are what the customer typed.
-_TAG = re.compile(
-    r"<!--|</?(?:{})(?:\s[^<>]*)?/?>".format("|".join(sorted(_BREAKS | _INLINE | _DROPPED))),
+# Elements whose contents are not text (only these two: "<title>" in a customer's sentence
+# must not swallow the rest of it).
+_DROPPED = ("script", "style")
+# A tag of real HTML (`<p>`, `</a>`, `<br/>`, `<img src=…>`). "<3", "a < b" and "<Enter>" are
+# not: they are what the customer typed.
+_KNOWN_TAG = re.compile(
+    r"</?({})(?:\s[^<>]*)?/?>".format("|".join(sorted(_BREAKS | _INLINE | set(_DROPPED)))),
     re.IGNORECASE,
 )
+# Any tag, for feeds, which are HTML for certain.
+_ANY_TAG = re.compile(r"</?([A-Za-z][A-Za-z0-9-]*)(?:\s[^<>]*)?/?>|<[!?][^<>]*>")
 # An entity with its semicolon (`&amp;`, `&#233;`, `&#xE9;`); "AT&T" and "R&D" are not.
 _ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
 _SPACES = re.compile(r"[^\S\n]+")
-_BLANK_LINES = re.compile(r"\n\s*\n\s*(?:\n\s*)+")
+_BLANK_LINES = re.compile(r"\n(?:[^\S\n]*\n)+")
 
 
-class _Text(HTMLParser):
-    """Collects the text of an HTML fragment; script and style contents are dropped."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._skip = 0
-
-    def handle_starttag(self, tag: str, attrs: Any) -> None:
-        if tag in _DROPPED:
-            self._skip += 1
-        elif tag in _BREAKS:
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _DROPPED and self._skip:
-            self._skip -= 1
-        elif tag in _BREAKS:
-            self.parts.append("\n")
-
-    def handle_startendtag(self, tag: str, attrs: Any) -> None:
-        if tag in _BREAKS:
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self._skip:
-            self.parts.append(data)
+def _cut_out(text: str, start: str, end: str) -> str:
+    """`text` without each `start … end` stretch (case-insensitive); an unterminated one is
+    kept as text. Linear: every character is looked at a bounded number of times."""
+    lowered = text.lower()
+    if start not in lowered:
+        return text
+    kept, at = [], 0
+    while (begin := lowered.find(start, at)) != -1:
+        finish = lowered.find(end, begin + len(start))
+        if finish == -1:
+            break
+        kept.append(text[at:begin])
+        at = finish + len(end)
+    kept.append(text[at:])
+    return "".join(kept)
 
 
-def _html_to_text(fragment: str) -> str:
-    parser = _Text()
-    parser.feed(fragment)
-    parser.close()
-    return html.unescape("".join(parser.parts))
+def _without_code(text: str) -> str:
+    text = _cut_out(text, "<!--", "-->")
+    for name in _DROPPED:
+        text = _cut_out(text, f"<{name}", f"</{name}>")
+    return text
+
+
+def _tags_to_breaks(pattern: re.Pattern[str], text: str) -> str:
+    def replace(tag: re.Match[str]) -> str:
+        name = (tag.group(1) or "").lower()
+        return "\n" if name in _BREAKS else ""
+
+    return pattern.sub(replace, text)
 
 
 def plain_text(fragment: str) -> str:
     """Text of an HTML fragment (a feed item): tags stripped, entities decoded, white space
     folded into single spaces."""
-    return " ".join(_html_to_text(fragment).split())
-
-
-def has_markup(text: str) -> bool:
-    """Whether `text` holds HTML tags or character entities (cheap for the usual plain text)."""
-    return ("<" in text and _TAG.search(text) is not None) or (
-        "&" in text and _ENTITY.search(text) is not None
-    )
+    text = _tags_to_breaks(_ANY_TAG, _without_code(fragment))
+    return " ".join(html.unescape(text).split())
 
 
 def readable(text: str) -> str:
     """Plain text for a post that may carry HTML: with tags, an HTML fragment (paragraphs and
     line breaks kept as lines); with entities only, those decoded and nothing else touched.
     Text without markup comes back unchanged."""
-    if "<" in text and _TAG.search(text):
-        lines = (_SPACES.sub(" ", line).strip() for line in _html_to_text(text).split("\n"))
+    if "<" in text and _KNOWN_TAG.search(text):
+        text = _tags_to_breaks(_KNOWN_TAG, _without_code(text))
+        text = _ENTITY.sub(lambda m: html.unescape(m.group()), text)
+        lines = (_SPACES.sub(" ", line).strip() for line in text.split("\n"))
         return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
     if "&" in text:
         return _ENTITY.sub(lambda m: html.unescape(m.group()), text)

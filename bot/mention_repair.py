@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from pydantic import HttpUrl, TypeAdapter, ValidationError
+
 from bot.mentions import (
     MAX_FOLLOWERS,
     MAX_HANDLE,
@@ -224,12 +226,21 @@ def _count(value: Any) -> int | None:
     return round(number)
 
 
+_HTTP_URL: TypeAdapter[HttpUrl] = TypeAdapter(HttpUrl)
+
+
 def _web_link(value: Any) -> bool:
-    return (
-        isinstance(value, str)
-        and len(value) <= MAX_URL
-        and re.match(r"https?://[^\s/]+", value.strip(), re.I) is not None
-    )
+    """Whether the model takes `value` as a web link (asked of the model itself, so what passes
+    here never fails validation: "https://a b" is kept as text, not refused)."""
+    if not isinstance(value, str) or len(value) > MAX_URL:
+        return False
+    if re.match(r"https?://[^\s/]+", value.strip(), re.I) is None:
+        return False
+    try:
+        _HTTP_URL.validate_python(value)
+    except ValidationError:
+        return False
+    return True
 
 
 def _flag(value: Any) -> bool:

@@ -142,10 +142,11 @@ class MentionIn(_Model):
         if "raw_text" in data or "language_detected" in data:  # not the sender's to set
             data = {k: v for k, v in data.items() if k not in ("raw_text", "language_detected")}
         text = data.get("text")
-        if isinstance(text, str) and ("<" in text or "&" in text):
+        # Over the limit, validation fails first and the repair cuts it (and says so).
+        if isinstance(text, str) and len(text) <= MAX_TEXT and ("<" in text or "&" in text):
             shown = readable(text)
             if shown != text:
-                data = {**data, "text": shown, "raw_text": text[:MAX_TEXT]}
+                data = {**data, "text": shown, "raw_text": _clean(text)}
         return data
 
     @field_validator("url")

@@ -35,6 +35,17 @@ class Settings(BaseSettings):
     # Slack's per-workspace budget per method tier, calls per minute, shared by all replicas,
     # e.g. {"tier3": 100} for a workspace Slack granted more (bot/slack_budget.py).
     webcare_slack_per_minute: dict[str, float] = Field(default_factory=dict)
+
+    @field_validator("webcare_slack_per_minute")
+    @classmethod
+    def _known_tiers(cls, budget: dict[str, float]) -> dict[str, float]:
+        for tier, calls in budget.items():
+            if tier not in ("tier1", "tier2", "tier3", "tier4"):
+                raise ValueError(f"unknown Slack tier {tier!r}; use tier1 … tier4")
+            if not calls > 0:
+                raise ValueError(f"{tier}: calls per minute must be more than 0")
+        return budget
+
     webcare_digest_after: float = Field(
         default=5.0,
         ge=0,

@@ -64,7 +64,8 @@ class SlackBudget:
             return
         rate = self.per_minute[tier] / 60 * SAFETY
         capacity = max(1.0, rate * BURST_SECONDS)
-        keep = capacity * REFRESH_KEEP if refresh else 0.0
+        # Never more than the bucket minus one call: a small budget still lets refreshes through.
+        keep = min(capacity * REFRESH_KEEP, capacity - 1.0) if refresh else 0.0
         while True:
             wait = await self.unit.run(
                 partial(

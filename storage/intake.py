@@ -193,11 +193,11 @@ def store_incoming(
     A mention joins its author's open case on the same source, or reopens one resolved after
     `reopen_after`; otherwise it opens a new case. `fast` (the default) inserts through the
     driver (raw sqlite3; asyncpg with one array per column) instead of SQLAlchemy Core; the
-    rows are the same.
+    rows are the same. Other PostgreSQL drivers take the Core path.
     """
     if fast is None:
         fast = True
-    if conn.dialect.name == "postgresql" and fast:
+    if conn.dialect.name == "postgresql" and conn.dialect.driver == "asyncpg" and fast:
         from storage.pg_intake import PgWriter
 
         return _store(PgWriter(conn), items, now, reopen_after)

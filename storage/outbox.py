@@ -6,8 +6,8 @@ Synchronous: each call runs inside a unit of work (storage.db.unit_of_work).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import and_, case, delete, func, insert, or_, select, text, update
@@ -34,6 +34,7 @@ class Job:
     last_error: str | None
     payload: dict[str, Any] | None = None
     created_at: datetime | None = None
+    sending_since: datetime | None = None
 
 
 def _job(row: object) -> Job:
@@ -49,6 +50,7 @@ def _job(row: object) -> Job:
         last_error=row.last_error,  # type: ignore[attr-defined]
         payload=row.payload,  # type: ignore[attr-defined]
         created_at=row.created_at,  # type: ignore[attr-defined]
+        sending_since=row.sending_since,  # type: ignore[attr-defined]
     )
 
 
@@ -206,8 +208,11 @@ def take_next(
     now: datetime,
     until: datetime,
     turn: Turn | None = None,
+    in_flight: timedelta = timedelta(0),
 ) -> Job | None:
     """Renew our lease on `channel` and return its head job, marked in flight when it is due.
+    A job another worker has had in flight for less than `in_flight` (longer than one Slack
+    call can take) is returned as not yet due.
 
     The returned job shows its state from before this call; a job not yet due is returned
     untouched so the caller can wait for it.
@@ -215,7 +220,21 @@ def take_next(
     if not acquire_channel(conn, channel=channel, holder=holder, now=now, until=until):
         raise LeaseLost(channel)
     job = head_job(conn, channel=channel, now=now, turn=turn)
-    if job is not None and job.not_before <= now:
+    if job is None:
+        return None
+    if job.status == JobStatus.SENDING and job.sending_since is not None:
+        # Another worker's call may still be on its way to Slack (its lease lapsed mid-call:
+        # a SIGKILL, a stalled database). Only once that call must have ended is the job taken
+        # over, and then Slack is searched for its message before posting again.
+        ended = job.sending_since + in_flight
+        if ended > now:
+            conn.execute(
+                update(OUTBOX)
+                .where(OUTBOX.c.id == job.id, OUTBOX.c.status == JobStatus.SENDING)
+                .values(not_before=ended)
+            )
+            return replace(job, not_before=ended)
+    if job.not_before <= now:
         start_sending(conn, job=job, now=now)
     return job
 

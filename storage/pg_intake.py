@@ -17,9 +17,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from asyncpg.exceptions import IntegrityConstraintViolationError
 from sqlalchemy import Column, Table
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.util import await_only
 
 from storage.intake import CoreWriter
@@ -88,7 +90,12 @@ class PgWriter(CoreWriter):
             else:
                 values = [row[name] for row in rows]
             arrays.append([process(v) for v in values] if process is not None else values)
-        if returning:
-            return await_only(self.raw.fetch(sql, *arrays))  # type: ignore[no-any-return]
-        await_only(self.raw.execute(sql, *arrays))
+        try:
+            if returning:
+                return await_only(self.raw.fetch(sql, *arrays))  # type: ignore[no-any-return]
+            await_only(self.raw.execute(sql, *arrays))
+        except IntegrityConstraintViolationError as exc:
+            # As SQLAlchemy raises it: the ingestor retries a batch that lost a race (another
+            # replica stored the mention, or opened the author's case, a moment before).
+            raise IntegrityError(sql, None, exc) from exc
         return []

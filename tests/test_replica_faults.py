@@ -104,7 +104,7 @@ async def test_a_killed_replicas_channels_are_taken_over_within_seconds(
             await doomed.process.wait()
             orphaned = {channel for channel, holder in held.items() if holder == doomed_holder}
             assert orphaned, "the killed replica held no channel: nothing to take over"
-            await slack.wait_for(lambda: len(_cards(slack)) >= 60, seconds=20)
+            await slack.wait_for(lambda: len(_cards(slack)) >= 60, seconds=30)
             first_after = {
                 channel: min(
                     c.at

@@ -211,3 +211,35 @@ async def test_without_language_rules_the_card_detects_the_language_when_it_is_s
     assert row.language is None and not row.language_detected
     await bot.deliver()
     assert "Dutch (detected)" in shown(slack.posts("CWEBCARE1")[0])
+
+
+async def test_html_that_would_stall_a_parser_is_read_in_one_pass(bot: BotUnderTest) -> None:
+    """Broken markup that makes html.parser quadratic (CVE-2025-6069): read, stored, and
+    nothing the customer wrote is lost (bench/markup.py measures the time)."""
+    hostile = "<b>Help</b> " + "<a" * 30_000 + " <!--" * 5_000 + " end"
+    status, _ = await bot.post_webhook(mention("1", text=hostile))
+    assert status == 202
+    row = await _stored(bot, "1")
+    assert row.text.startswith("Help <a<a") and row.text.endswith("end")
+    assert row.raw_text == hostile
+
+
+async def test_a_nul_in_html_text_is_stored_on_every_database(
+    bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    status, _ = await bot.post_webhook(mention("1", text="<p>hoi\u0000 daar</p>"))
+    assert status == 202
+    row = await _stored(bot, "1")
+    assert row.text == "hoi daar" and row.raw_text == "<p>hoi daar</p>"
+    await bot.deliver()
+    assert quoted(slack.posts("CWEBCARE1")[0]) == "hoi daar"
+
+
+@pytest.mark.parametrize("contact", ["http:// x", "https://a b", "https://"])
+async def test_a_broken_author_link_is_shown_as_text_not_linked(
+    bot: BotUnderTest, slack: FakeSlack, contact: str
+) -> None:
+    await bot.post_webhook(mention("1", author={"handle": "anna", "name": "Anna", "url": contact}))
+    await bot.deliver()
+    card = slack.posts("CWEBCARE1")[0]
+    assert contact in shown(card) and '"type": "link"' not in json.dumps(card["blocks"][1])
