@@ -6,7 +6,7 @@ Synchronous: each call runs inside a unit of work (storage.db.unit_of_work).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -157,6 +157,24 @@ def head_job(
     )
     if now is not None:  # a digest refresh held back (to batch the next rows) holds up nothing
         waiting += (or_(OUTBOX.c.kind != JobKind.UPDATE_DIGEST, OUTBOX.c.not_before <= now),)
+    if now is not None:
+        # A job another worker may still be posting (take_next holds it until its Slack call
+        # must have ended) holds up only its own case, not the channel.
+        held = conn.execute(
+            select(OUTBOX.c.case_id).where(
+                OUTBOX.c.channel == channel,
+                OUTBOX.c.status == JobStatus.SENDING,
+                OUTBOX.c.not_before > now,
+            )
+        ).all()
+        if held:
+            waiting += (
+                or_(OUTBOX.c.status != JobStatus.SENDING, OUTBOX.c.not_before <= now),
+                or_(
+                    OUTBOX.c.case_id.is_(None),
+                    OUTBOX.c.case_id.not_in([r.case_id for r in held if r.case_id is not None]),
+                ),
+            )
     row = conn.execute(select(OUTBOX).where(*waiting).order_by(OUTBOX.c.id).limit(1)).first()
     if row is None:
         return None
@@ -220,21 +238,23 @@ def take_next(
     if not acquire_channel(conn, channel=channel, holder=holder, now=now, until=until):
         raise LeaseLost(channel)
     job = head_job(conn, channel=channel, now=now, turn=turn)
-    if job is None:
-        return None
-    if job.status == JobStatus.SENDING and job.sending_since is not None:
+    while (
+        job is not None
+        and job.status == JobStatus.SENDING
+        and job.sending_since is not None
+        and job.sending_since + in_flight > now
+    ):
         # Another worker's call may still be on its way to Slack (its lease lapsed mid-call:
-        # a SIGKILL, a stalled database). Only once that call must have ended is the job taken
-        # over, and then Slack is searched for its message before posting again.
-        ended = job.sending_since + in_flight
-        if ended > now:
-            conn.execute(
-                update(OUTBOX)
-                .where(OUTBOX.c.id == job.id, OUTBOX.c.status == JobStatus.SENDING)
-                .values(not_before=ended)
-            )
-            return replace(job, not_before=ended)
-    if job.not_before <= now:
+        # a SIGKILL, a stalled database). The job is held until that call must have ended, and
+        # then taken over (Slack is searched for its message before posting again); meanwhile
+        # the channel's other cases go on (head_job passes over a held job's case).
+        conn.execute(
+            update(OUTBOX)
+            .where(OUTBOX.c.id == job.id, OUTBOX.c.status == JobStatus.SENDING)
+            .values(not_before=job.sending_since + in_flight)
+        )
+        job = head_job(conn, channel=channel, now=now, turn=turn)
+    if job is not None and job.not_before <= now:
         start_sending(conn, job=job, now=now)
     return job
 

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bench._common import CHANNEL_TEXTS
-from bot.delivery import LEASE, STOP_GRACE
+from bot.delivery import IN_FLIGHT, LEASE, STOP_GRACE
 from bot.runtime import WEB_SHUTDOWN_TIMEOUT
 from storage.db import create_engine
 from storage.models import ChannelLease, Mention, OutboxJob
@@ -118,6 +118,12 @@ async def test_a_killed_replicas_channels_are_taken_over_within_seconds(
             took_over = max(first_after.values()) - killed_at
             assert survivor.process.returncode is None
 
+            # The cards the killed one had in flight are settled once their Slack calls must
+            # have ended (IN_FLIGHT): found in Slack, not posted again.
+            for _ in range(int(IN_FLIGHT.total_seconds() + 10) * 2):
+                if not await _unsent_cards(pg_database):
+                    break
+                await asyncio.sleep(0.5)
             # The killed one comes back: all is sent, it posts nothing again.
             cards_before = len(_cards(slack))
             async with webcare_serve(env, tmp_path):
