@@ -13,11 +13,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Row, case, func, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Row, case, func, select, update
 from sqlalchemy.engine import Connection
 
+from storage.enqueue import enqueue_once
 from storage.models import JobKind, JobStatus
 from storage.tables import CASES, CRISES, MENTIONS, OUTBOX
 
@@ -266,14 +265,6 @@ def take_refresh(conn: Connection, *, job: Job, now: datetime, update_gap: timed
     return None
 
 
-_ENQUEUE_REFRESH = {
-    name: dialect_insert(OUTBOX).on_conflict_do_nothing(
-        index_elements=["dedupe_key"], index_where=text("status = 'pending'")
-    )
-    for name, dialect_insert in (("sqlite", sqlite_insert), ("postgresql", pg_insert))
-}
-
-
 def queue_refresh(
     conn: Connection,
     *,
@@ -283,35 +274,26 @@ def queue_refresh(
     delay: timedelta = timedelta(0),
 ) -> None:
     """Refresh a digest's rows (one waiting refresh per digest is enough), after `delay`."""
-    conn.execute(
-        _ENQUEUE_REFRESH[conn.dialect.name],
-        {
-            "kind": JobKind.UPDATE_DIGEST,
-            "channel": channel,
-            "status": JobStatus.PENDING,
-            "attempts": 0,
-            "not_before": now + delay,
-            "created_at": now,
-            "payload": {"ts": ts},
-            "dedupe_key": f"digest:{channel}:{ts}",
-        },
+    enqueue_once(
+        conn,
+        kind=JobKind.UPDATE_DIGEST,
+        channel=channel,
+        dedupe_key=f"digest:{channel}:{ts}",
+        now=now,
+        not_before=now + delay,
+        payload={"ts": ts},
     )
 
 
 def queue_card(conn: Connection, *, case_id: int, channel: str, now: datetime) -> None:
     """Work started on a case shown only in a digest: post its own card (once)."""
-    conn.execute(
-        _ENQUEUE_REFRESH[conn.dialect.name],
-        {
-            "kind": JobKind.POST_CARD,
-            "case_id": case_id,
-            "channel": channel,
-            "status": JobStatus.PENDING,
-            "attempts": 0,
-            "not_before": now,
-            "created_at": now,
-            "dedupe_key": f"card-post:{case_id}",
-        },
+    enqueue_once(
+        conn,
+        kind=JobKind.POST_CARD,
+        channel=channel,
+        dedupe_key=f"card-post:{case_id}",
+        now=now,
+        case_id=case_id,
     )
 
 

@@ -10,13 +10,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import and_, case, delete, func, insert, or_, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import and_, case, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from storage import digests
+from storage.enqueue import enqueue_once
 from storage.models import JobKind, JobStatus
 from storage.tables import ALERTS, CASES, CRISES, DRAFTS, LEASES, MENTIONS, OUTBOX
 
@@ -411,32 +410,21 @@ def next_due_at(conn: Connection) -> datetime | None:
     )
 
 
-# Built once: these run inside every click's transaction, and building a statement with its
-# values inlined costs more Python time than the database takes to run it.
-_ENQUEUE = insert(OUTBOX)
-_ENQUEUE_CARD_UPDATE = {
-    name: dialect_insert(OUTBOX).on_conflict_do_nothing(
-        index_elements=["dedupe_key"], index_where=text("status = 'pending'")
-    )
-    for name, dialect_insert in (("sqlite", sqlite_insert), ("postgresql", pg_insert))
-}
-
-
 def enqueue_card_update(conn: Connection, *, case_id: int, channel: str, now: datetime) -> None:
     """Queue a refresh of the case's card unless one is already waiting."""
-    conn.execute(
-        _ENQUEUE_CARD_UPDATE[conn.dialect.name],
-        {
-            "kind": JobKind.UPDATE_CARD,
-            "case_id": case_id,
-            "channel": channel,
-            "status": JobStatus.PENDING,
-            "attempts": 0,
-            "not_before": now,
-            "created_at": now,
-            "dedupe_key": f"card:{case_id}",
-        },
+    enqueue_once(
+        conn,
+        kind=JobKind.UPDATE_CARD,
+        channel=channel,
+        dedupe_key=f"card:{case_id}",
+        now=now,
+        case_id=case_id,
     )
+
+
+# Built once: it runs inside every click's transaction, and building a statement with its
+# values inlined costs more Python time than the database takes to run it.
+_ENQUEUE = insert(OUTBOX)
 
 
 def enqueue(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -19,15 +19,9 @@ from storage.db import close_unit_of_work, create_engine, unit_of_work
 from storage.intake import Stored, store_incoming
 from storage.migrate import upgrade
 from tests.conftest import PG_URL, mention
+from tests.test_intake import NOW, TABLES, StoppedClock
 
 pytestmark = pytest.mark.skipif(not PG_URL, reason="set WEBCARE_TEST_DATABASE_URL")
-NOW = datetime(2026, 11, 27, 9, 30, 0, 123456, tzinfo=UTC)
-TABLES = ("cases", "mentions", "case_events", "outbox")
-
-
-class StoppedClock:
-    def now(self) -> datetime:
-        return NOW
 
 
 class Store:
