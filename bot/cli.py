@@ -9,13 +9,14 @@ import logging
 import signal
 import sys
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from bot.config import ConfigError, WebcareConfig, load_config
+from bot.mention_repair import repair
 from bot.mentions import MentionError, MentionIn, parse_mentions
 from bot.routing import Router
 from bot.settings import Settings, load_settings
@@ -130,7 +131,9 @@ def _read_jsonl(path: Path) -> Iterator[tuple[int, MentionIn | str]]:
             if not line.strip():
                 continue
             try:
-                yield number, parse_mentions(json.loads(line))[0]
+                # Read as the webhook reads it: what can be a case is repaired, not refused.
+                payload, _notes = repair(json.loads(line), now=datetime.now(UTC))
+                yield number, parse_mentions(payload)[0]
             except json.JSONDecodeError as exc:
                 yield number, f"not valid JSON: {exc}"
             except MentionError as exc:

@@ -68,10 +68,12 @@ def _repair_one(item: Any, index: int, notes: list[Note], now: datetime) -> Any:
         m["source"] = "other"
         note("source", f"{_show(source)} is not a known source: stored as other")
     for key in ("external_id", "in_reply_to"):
-        m[key] = _id(m.get(key), key, note)
+        if key in m:  # a missing id stays missing: "Field required" says what is wrong
+            m[key] = _id(m[key], key, note)
 
     for key in ("text", "external_id", "in_reply_to", "url"):
-        m[key] = _mend(m.get(key), key, note)
+        if key in m or key == "text":
+            m[key] = _mend(m.get(key), key, note)
     text = m.get("text")
     if text is None or (isinstance(text, str) and not text.strip()):
         m["text"] = ""

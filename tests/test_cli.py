@@ -91,6 +91,16 @@ def test_route_is_a_dry_run_that_explains_each_decision(
     assert not (workdir / "webcare.db").exists()  # nothing stored
 
 
+def test_route_reads_mentions_as_the_webhook_does(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An RFC 2822 date and an author link with a space are repaired, not refused."""
+    odd = mention("1", text="<p>factuur</p>", created_at="Tue, 24 Nov 2026 10:00:00 +0100")
+    odd["author"] = {"handle": "anna", "url": "https://a b"}
+    assert main(["route", str(_jsonl(workdir / "m.jsonl", [odd]))]) == 0
+    assert capsys.readouterr().out.startswith("line 1: x/1 -> billing [normal] by Billing")
+
+
 def test_import_stores_what_is_valid_reports_the_rest_and_is_idempotent(
     workdir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
