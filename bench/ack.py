@@ -144,10 +144,10 @@ async def _serve_slack() -> None:
 
 async def _serve_bot(args: argparse.Namespace) -> None:
     """The real Runtime: migrate a fresh SQLite file, seed and deliver cards, then serve."""
-    from bot.config import parse_config
-    from bot.mentions import parse_mentions
-    from bot.runtime import Runtime
-    from bot.settings import Settings
+    from bot.app.runtime import Runtime
+    from bot.app.settings import Settings
+    from bot.core.config import parse_config
+    from bot.intake.mentions import parse_mentions
     from storage.db import create_engine
     from storage.migrate import upgrade
 

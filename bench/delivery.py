@@ -33,12 +33,12 @@ from bench._common import (
     mention,
     setup_logging,
 )
-from bot.config import parse_config
-from bot.mentions import parse_mentions
-from bot.runtime import Runtime
-from bot.settings import Settings
+from bot.app.runtime import Runtime
+from bot.app.settings import Settings
+from bot.core.config import parse_config
+from bot.intake.mentions import parse_mentions
 from storage.db import create_engine
-from storage.intake import CASES, OUTBOX
+from storage.intake.store import CASES, OUTBOX
 from storage.migrate import upgrade
 from tests.fake_slack import Call, FakeSlack
 

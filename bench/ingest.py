@@ -48,9 +48,9 @@ from bench._common import (
     mention,
     setup_logging,
 )
-from bot.config import parse_config
-from bot.runtime import Runtime
-from bot.settings import Settings
+from bot.app.runtime import Runtime
+from bot.app.settings import Settings
+from bot.core.config import parse_config
 from storage.db import create_engine
 from storage.migrate import upgrade
 from tests.conftest import webhook_signed

@@ -1,6 +1,6 @@
 """Reading HTML out of customer text stays linear, whatever the customer sends.
 
-Times `bot.markup.readable` (webhook text) and `plain_text` (feeds) on 100,000 characters of
+Times `bot.intake.markup.readable` (webhook text) and `plain_text` (feeds) on 100,000 characters of
 broken markup that makes a parser quadratic (`"<a" * n`, `"<!--" * n`: CVE-2025-6069 in
 Python's html.parser), against the same length of ordinary HTML, in the same run. A ratio near
 1 means hostile input costs what ordinary input costs; html.parser's own ratio is shown beside.
@@ -14,7 +14,7 @@ from collections.abc import Callable
 from html.parser import HTMLParser
 
 from bench._common import emit
-from bot.markup import plain_text, readable
+from bot.intake.markup import plain_text, readable
 
 SIZE = 100_000
 ORDINARY = ("<p>Mijn <b>pas</b> werkt niet &amp; de app ook niet.</p>" * 2_000)[:SIZE]

@@ -42,13 +42,13 @@ from bench._common import (
     setup_logging,
 )
 from bench.delivery import card_identity
-from bot.config import parse_config
-from bot.render import ActionId
-from bot.runtime import Runtime
-from bot.settings import Settings
-from bot.webhook import sign
+from bot.app.runtime import Runtime
+from bot.app.settings import Settings
+from bot.core.config import parse_config
+from bot.intake.webhook import sign
+from bot.render.cards import ActionId
 from storage.db import create_engine
-from storage.intake import CASES
+from storage.intake.store import CASES
 from storage.migrate import upgrade
 from tests.fake_slack import FakeSlack
 from tests.scratch_databases import fresh_postgres_database
@@ -57,7 +57,7 @@ log = logging.getLogger("bench.storm")
 CHANNEL = "CBILLING1"
 SEEN = re.compile(r"/status/(\d+)")  # each bench mention links to x.com/userN/status/N
 WRITES = ("chat.postMessage", "chat.update")
-DIGEST_CLAIM_ID = f"{ActionId.CLAIM}:"  # bot.digest_views.digest_claim
+DIGEST_CLAIM_ID = f"{ActionId.CLAIM}:"  # bot.render.digests.digest_claim
 
 
 def pct(values: list[float], q: float) -> float | None:

@@ -43,12 +43,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench._common import CHANNEL_TEXTS, CONFIG, emit, environment, setup_logging
-from bot.clock import PinnedClock
-from bot.config import WebcareConfig, parse_config
-from bot.reports import build_report, period_bounds
-from bot.runtime import Runtime
-from bot.settings import Settings
-from bot.team_status import team_status
+from bot.app.runtime import Runtime
+from bot.app.settings import Settings
+from bot.core.clock import PinnedClock
+from bot.core.config import WebcareConfig, parse_config
+from bot.insight.reports import build_report, period_bounds
+from bot.insight.team_status import team_status
 from storage.db import close_unit_of_work, create_engine
 from storage.migrate import upgrade
 from storage.tables import CASES

@@ -11,22 +11,22 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import cases, crisis
-from bot.cases import Actor, InvalidTransition
-from bot.digest_views import DIGEST_CLAIM
-from bot.follow_up import (
+from bot.cases import crisis
+from bot.cases import state_machine as cases
+from bot.cases.follow_up import (
     FollowUpAnswer,
     due_after_days,
     follow_up_answered,
     follow_up_modal,
 )
-from bot.forwarding import answer_forward as answer_forward_request
-from bot.forwarding_views import SEND_BACK, TAKE, forward_modal, simple_dm
-from bot.i18n import Lang
-from bot.render import ActionId
-from bot.resolve import resolve_modal
-from bot.services import Services
-from bot.spike_views import CRISIS_END, CRISIS_START
+from bot.cases.forwarding import answer_forward as answer_forward_request
+from bot.cases.state_machine import Actor, InvalidTransition
+from bot.core.i18n import Lang
+from bot.render.cards import ActionId
+from bot.render.digests import DIGEST_CLAIM
+from bot.render.forwarding import SEND_BACK, TAKE, forward_modal, simple_dm
+from bot.render.resolve import resolve_modal
+from bot.render.spikes import CRISIS_END, CRISIS_START
 from handlers.payloads import (
     Clicker,
     actor_of,
@@ -40,6 +40,7 @@ from handlers.payloads import (
     sealed_case_modal,
     tell,
 )
+from handlers.services import Services
 from storage.cases import get_case as read_case
 from storage.cases import went_private
 
@@ -64,7 +65,7 @@ def register(app: AsyncApp) -> None:
 def _click(body: dict[str, Any]) -> tuple[int, Actor, str | None]:
     """Case id, who clicked, and the owner the card showed when it was clicked."""
     action = body["actions"][0]
-    # A card's block_id is "case:{id}:{owner or -}" (see bot.render._card_actions).
+    # A card's block_id is "case:{id}:{owner or -}" (see bot.render.cards._card_actions).
     shown_owner = action.get("block_id", "").split(":")[2:3]
     owner = shown_owner[0] if shown_owner and shown_owner[0] != "-" else None
     return payload_id(action["value"]), actor_of(body), owner

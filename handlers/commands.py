@@ -7,14 +7,14 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.backlog import behind, channel_backlog
-from bot.i18n import Lang, t
-from bot.render import as_dicts, escape, help_blocks
-from bot.report_views import busiest_hours_png, report_blocks
-from bot.reports import PERIODS, build_report, period_bounds
-from bot.services import Services
-from bot.status_views import mine_blocks, status_blocks
-from bot.team_status import find_department, team_status
+from bot.core.i18n import Lang, t
+from bot.delivery.backlog import behind, channel_backlog
+from bot.insight.reports import PERIODS, build_report, period_bounds
+from bot.insight.team_status import find_department, team_status
+from bot.render.cards import as_dicts, escape, help_blocks
+from bot.render.reports import busiest_hours_png, report_blocks
+from bot.render.status import mine_blocks, status_blocks
+from handlers.services import Services
 from storage import outbox, stats
 
 

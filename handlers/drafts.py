@@ -11,14 +11,13 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import crisis, drafts
-from bot import draft_views as views
-from bot.cases import InvalidTransition
-from bot.i18n import Lang, t
-from bot.language_detection import language_of
-from bot.render import ActionId
-from bot.replies import ReplyFailed
-from bot.services import Services
+from bot.cases import crisis, drafts
+from bot.cases.replies import ReplyFailed
+from bot.cases.state_machine import InvalidTransition
+from bot.core.i18n import Lang, t
+from bot.core.language_detection import language_of
+from bot.render import drafts as views
+from bot.render.cards import ActionId
 from handlers.payloads import (
     BadPayload,
     Clicker,
@@ -29,6 +28,7 @@ from handlers.payloads import (
     refusal_text,
     tell,
 )
+from handlers.services import Services
 from storage.cases import customer_language, get_case, latest_mention
 
 log = logging.getLogger(__name__)

@@ -12,11 +12,11 @@ from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import background
-from bot.cases import Actor, InvalidTransition
-from bot.i18n import Lang, t
-from bot.sealed import seal, unseal
-from bot.services import Services
+from bot.cases.state_machine import Actor, InvalidTransition
+from bot.core import background
+from bot.core.i18n import Lang, t
+from handlers.sealed import seal, unseal
+from handlers.services import Services
 from storage.cases import places_of
 
 
@@ -73,7 +73,7 @@ async def on_its_card(
 
 
 def sealed_case_modal(view: Any, *, case_id: int, user: str, services: Services) -> Any:
-    """The modal with its case id sealed for `user` (see bot.sealed)."""
+    """The modal with its case id sealed for `user` (see handlers.sealed)."""
     view.private_metadata = seal(str(case_id), user=user, key=services.modal_key)
     return view
 
@@ -113,7 +113,7 @@ async def after_ack(context: dict[str, Any], work: Coroutine[Any, Any, object]) 
 
     Awaited when Slack waits for the work (WEBCARE_ACK_AFTER_WORK). Otherwise in a task of its
     own that starts once the answer is on its way to Slack (`context["answered"]`, see
-    bot.slack_app): the listener returns at once, so Bolt lets go of the request (the whole
+    bot.app.slack_app): the listener returns at once, so Bolt lets go of the request (the whole
     payload, with the card's blocks) instead of holding it until the database and Slack have
     answered, and the work never holds up the acks of the clicks that came with it.
     """

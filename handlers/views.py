@@ -7,18 +7,19 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import cases, forwarding
-from bot.cases import InvalidTransition
-from bot.follow_up import MODAL_ID as FOLLOW_UP_MODAL
-from bot.follow_up import BadFollowUp, due_from_modal
-from bot.forwarding_views import MODAL_ID as FORWARD_MODAL
-from bot.forwarding_views import BadForward, read_forward_modal
-from bot.i18n import t
-from bot.resolve import MAX_NOTE as MAX_CLOSING_NOTE
-from bot.resolve import MODAL_ID as RESOLVE_MODAL
-from bot.resolve import NOTE, read_resolve_modal
-from bot.services import Services
+from bot.cases import forwarding
+from bot.cases import state_machine as cases
+from bot.cases.follow_up import MODAL_ID as FOLLOW_UP_MODAL
+from bot.cases.follow_up import BadFollowUp, due_from_modal
+from bot.cases.state_machine import InvalidTransition
+from bot.core.i18n import t
+from bot.render.forwarding import MODAL_ID as FORWARD_MODAL
+from bot.render.forwarding import BadForward, read_forward_modal
+from bot.render.resolve import MAX_NOTE as MAX_CLOSING_NOTE
+from bot.render.resolve import MODAL_ID as RESOLVE_MODAL
+from bot.render.resolve import NOTE, read_resolve_modal
 from handlers.payloads import actor_of, case_of_modal, refusal_text
+from handlers.services import Services
 from storage.cases import get_case
 
 

@@ -24,11 +24,11 @@ from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from bot.clock import PinnedClock
-from bot.config import WebcareConfig, parse_config
-from bot.runtime import Runtime
-from bot.settings import Settings
-from bot.webhook import sign
+from bot.app.runtime import Runtime
+from bot.app.settings import Settings
+from bot.core.clock import PinnedClock
+from bot.core.config import WebcareConfig, parse_config
+from bot.intake.webhook import sign
 from storage.db import close_unit_of_work, create_engine
 from storage.migrate import upgrade
 from tests.fake_slack import FakeSlack

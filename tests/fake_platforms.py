@@ -18,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.clock import Clock
+from bot.core.clock import Clock
 
 TOKEN = "mastodon-test-token-123"
 

@@ -86,7 +86,7 @@ async def webcare_serve(
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",
-        "import sys; from bot.cli import main; sys.exit(main(sys.argv[1:]))",
+        "import sys; from bot.app.cli import main; sys.exit(main(sys.argv[1:]))",
         "serve",
         cwd=cwd,
         env=env,

@@ -1,0 +1,157 @@
+"""The one aiohttp application: Slack requests, the webhook, health and metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+
+from bot.core import metrics
+from bot.delivery import backlog
+from bot.insight.team_status import SAMPLE, expected_reply_minutes
+from bot.intake.sources.health import source_report
+from bot.intake.webhook import MAX_BODY, webhook_handler
+from storage import cursors, outbox
+from storage.db import ping
+
+if TYPE_CHECKING:
+    from bot.app.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def create_web_app(runtime: Runtime) -> web.Application:
+    # The webhook answers a body over the limit with its own 413 (aiohttp raises, it catches).
+    app = web.Application(client_max_size=MAX_BODY)
+    app.router.add_post(
+        "/ingest/webhook",
+        webhook_handler(ingestor=runtime.ingestor, secret=runtime.settings.webhook_secret),
+    )
+    if not runtime.settings.socket_mode:
+        app.router.add_post("/slack/events", slack_events_handler(runtime.bolt_app))
+    app.router.add_get("/healthz", health_handler(runtime))
+    app.router.add_get("/metrics", metrics_handler(runtime))
+    app.router.add_get("/public/expected-reply-time", expected_reply_handler(runtime))
+    return app
+
+
+def slack_events_handler(bolt_app: AsyncApp):  # type: ignore[no-untyped-def]
+    async def handle(request: web.Request) -> web.Response:
+        try:
+            bolt_request = await to_bolt_request(request)
+        except (UnicodeDecodeError, LookupError, ValueError) as exc:
+            # Not UTF-8, an unknown charset, a payload that is not JSON: before any signature
+            # check, so one log line and a 400, never a traceback anyone could flood the log with.
+            log.warning("refused an unreadable request to /slack/events (%s)", type(exc).__name__)
+            return web.json_response({"error": "the request body could not be read"}, status=400)
+        return await to_aiohttp_response(await bolt_app.async_dispatch(bolt_request))
+
+    return handle
+
+
+def health_handler(runtime: Runtime):  # type: ignore[no-untyped-def]
+    """Up or down for anyone (a load balancer, a monitor); the detail only with the token:
+    /healthz is unauthenticated, and workspace names or a feed's errors are nobody's business."""
+    token = runtime.settings.webcare_health_token
+
+    async def handle(request: web.Request) -> web.Response:
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        detail = bool(token) and hmac.compare_digest(given.encode(), token.encode())
+        slack = await runtime.slack_state()
+        if not detail:
+            slack["auth"] = str(slack["auth"]).split(":")[0]  # "ok", "error", "unreachable"
+        body: dict[str, object] = {"slack": slack}
+        try:
+            async with asyncio.timeout(3):
+                await ping(runtime.engine)
+                async with runtime.engine.connect() as conn:
+                    body["outbox"] = await conn.run_sync(outbox.counts_by_status)
+                    late = backlog.health(
+                        await conn.run_sync(outbox.backlog), now=runtime.clock.now()
+                    )
+                    if late:  # only while behind: a quiet health check stays as it was
+                        body["behind"] = late if detail else [{**b, "channel": "?"} for b in late]
+                    rows = await cursors.all_cursors(conn)
+                    sources = source_report(
+                        runtime.config,
+                        rows,
+                        now=runtime.clock.now(),
+                        polled=runtime.poller.health.polled,
+                    )
+                    body["sources"] = (
+                        sources
+                        if detail
+                        else {name: "down" if s["down"] else "ok" for name, s in sources.items()}
+                    )
+        except Exception as exc:
+            body["database"] = f"down: {type(exc).__name__}"
+            return web.json_response({"status": "unavailable", **body}, status=503)
+        body["database"] = "ok"
+        return web.json_response({"status": "ok", **body})
+
+    return handle
+
+
+def metrics_handler(runtime: Runtime):  # type: ignore[no-untyped-def]
+    async def handle(_request: web.Request) -> web.Response:
+        try:
+            async with asyncio.timeout(3), runtime.engine.connect() as conn:
+                metrics.OUTBOX_WAITING.set(await conn.run_sync(outbox.pending_count))
+                backlog.show(await conn.run_sync(outbox.backlog), now=runtime.clock.now())
+                metrics.OUTBOX_DEAD.set(await conn.run_sync(outbox.dead_count))
+                rows = await cursors.all_cursors(conn)
+            metrics.show_sources(
+                source_report(
+                    runtime.config,
+                    rows,
+                    now=runtime.clock.now(),
+                    polled=runtime.poller.health.polled,
+                )
+            )
+        except Exception:
+            pass  # /metrics still answers; /healthz reports the database
+        return web.Response(
+            body=generate_latest(metrics.REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST}
+        )
+
+    return handle
+
+
+def expected_reply_handler(runtime: Runtime):  # type: ignore[no-untyped-def]
+    """What a website or social profile shows: "we reply within ~N minutes". No secrets."""
+
+    cached: dict[str, Any] = {}
+
+    async def handle(_request: web.Request) -> web.Response:
+        # Public and unauthenticated: answer from a one-minute cache so nobody can make the
+        # bot recompute it (and slow down Slack's acks) on every request.
+        now = asyncio.get_running_loop().time()
+        if cached.get("until", 0.0) > now:
+            return web.json_response(
+                cached["body"], headers={"Cache-Control": "public, max-age=60"}
+            )
+        config = runtime.config
+        overall = await expected_reply_minutes(runtime.engine, config=config)
+        departments = {
+            d.key: await expected_reply_minutes(runtime.engine, config=config, department=d)
+            for d in config.departments
+        }
+        body = {
+            "expected_reply_minutes": _rounded(overall),
+            "departments": {key: _rounded(minutes) for key, minutes in departments.items()},
+            "measured_as": f"median business minutes to the first reply, last {SAMPLE} cases",
+        }
+        cached.update(body=body, until=now + 60)
+        return web.json_response(body, headers={"Cache-Control": "public, max-age=60"})
+
+    return handle
+
+
+def _rounded(minutes: float | None) -> int | None:
+    return None if minutes is None else round(minutes)

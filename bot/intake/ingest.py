@@ -1,0 +1,228 @@
+"""Ingest: route each mention and store it, many requests to one transaction (group commit).
+
+Concurrent webhook requests each wait for their own result, but share a database transaction:
+SQLite has one writer, and one commit for thirty requests is what makes the webhook fast.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import partial
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.core import background, metrics
+from bot.core.business_time import BusinessCalendar
+from bot.core.clock import Clock
+from bot.core.config import WebcareConfig
+from bot.core.outage import is_unavailable
+from bot.intake.deadlines import Deadlines, clock_start
+from bot.intake.mentions import MentionIn
+from bot.intake.routing import Router
+from storage.db import unit_of_work
+from storage.intake.store import Incoming, Stored, store_incoming
+from storage.table_stats import TableStats
+
+log = logging.getLogger(__name__)
+
+# Above this many mentions a transaction is split; keeps SQLite's write lock short.
+MAX_BATCH = 1000
+# Up to this many mentions a transaction may run on the event loop (storage.db.UnitOfWork):
+# a couple of milliseconds of SQLite at most; larger ones go to the writer thread.
+INLINE_MAX = 64
+# Event-loop rounds a transaction waits at most for more requests to join it.
+GATHER_ROUNDS = 4
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    accepted: int
+    duplicates: int
+    case_ids: list[int]
+    new_cases: int = 0
+
+    @classmethod
+    def of(cls, stored: Sequence[Stored]) -> IngestResult:
+        if len(stored) == 1:  # the webhook's usual request
+            case_id, duplicate, new_case = stored[0]
+            return cls(int(not duplicate), int(duplicate), [case_id], int(new_case))
+        return cls(
+            accepted=sum(not s.duplicate for s in stored),
+            duplicates=sum(s.duplicate for s in stored),
+            case_ids=list(dict.fromkeys(s.case_id for s in stored)),
+            new_cases=sum(s.new_case for s in stored),
+        )
+
+
+class _Request:
+    __slots__ = ("done", "items")
+
+    def __init__(self, items: list[Incoming], done: asyncio.Future[list[Stored]]) -> None:
+        self.items, self.done = items, done
+
+
+class Ingestor:
+    """Routes mentions and stores them; `on_stored` is told when new work is committed."""
+
+    def __init__(
+        self,
+        *,
+        engine: AsyncEngine,
+        config: WebcareConfig,
+        clock: Clock,
+        on_stored: Callable[[], None] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.config = config
+        self.clock = clock
+        self.router = Router(config)
+        self.on_stored = on_stored
+        self._sla: dict[tuple[str, int], Deadlines] = {}
+        # Per department: key, channel, and its SLA deadlines (and warning) by start.
+        self._targets = {
+            d.key: (d.key, d.channel, self._deadlines(d.key, d.sla_minutes))
+            for d in config.departments
+        }
+        self._reopen_window = timedelta(days=config.reopen_window_days)
+        self._unit = unit_of_work(engine)
+        self._queue: list[_Request] = []
+        self._stats = TableStats() if engine.dialect.name == "postgresql" else None
+        self._analyzing = False
+        self._writer: asyncio.Task[None] | None = None
+
+    def _deadlines(self, department: str, minutes: int) -> Deadlines:
+        """A department's deadlines for a response target: the department's own, or a rule's
+        (`sla_minutes`), on the department's calendar; one each, they remember the calendar."""
+        key = (department, minutes)
+        if key not in self._sla:
+            config = self.config
+            hours = config.hours_for(config.department(department))
+            self._sla[key] = Deadlines(
+                BusinessCalendar(hours), minutes, minutes * config.sla_warning_at
+            )
+        return self._sla[key]
+
+    def plan(self, mention: MentionIn) -> Incoming:
+        """Route one mention and work out its SLA deadline (no I/O).
+
+        A proactive mention (about us, not addressed to us: a news hit, a hashtag or search
+        hit) gets no deadline unless its rule sets `sla_minutes`; it carries the deadlines it
+        would get, for when its case becomes addressed later.
+        """
+        mention = self.router.with_language(mention)
+        decision = self.router.route(mention)
+        target = self._targets.get(decision.department)
+        if target is None:  # a department removed from the config: the default one takes it
+            target = self._targets[self.config.department(decision.department).key]
+        key, channel, deadlines = target
+        if decision.sla_minutes is not None:
+            deadlines = self._deadlines(key, decision.sla_minutes)
+        start = clock_start(mention.created_at, self.clock.now())
+        due = warn = None
+        if mention.addressed or decision.sla_minutes is not None:
+            due, warn = deadlines(start)
+        return Incoming(
+            mention=mention,
+            department=key,
+            channel=channel,
+            priority=decision.priority,
+            tags=decision.tags,
+            rule=decision.rule,
+            sla_due_at=due,
+            sla_warn_at=warn,
+            start=start,
+            deadlines=deadlines,
+        )
+
+    async def ingest(self, mentions: Sequence[MentionIn]) -> IngestResult:
+        """Store the mentions (committed when this returns) and report what happened."""
+        loop = asyncio.get_running_loop()
+        request = _Request([self.plan(m) for m in mentions], loop.create_future())
+        self._queue.append(request)
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_queued())
+        # A client hanging up cancels only its own future: the writer task, and the transaction
+        # shared with others, carry on (and store its mentions all the same).
+        stored = await request.done
+        return IngestResult.of(stored)
+
+    async def _write_queued(self) -> None:
+        while self._queue:
+            # Let requests that have already arrived join this transaction: every one costs
+            # SQLite a commit, and a commit costs as much as storing a dozen mentions.
+            for _ in range(GATHER_ROUNDS):
+                queued = len(self._queue)
+                await asyncio.sleep(0)
+                if len(self._queue) == queued:
+                    break
+            batch, size = [], 0
+            while self._queue and (not batch or size + len(self._queue[0].items) <= MAX_BATCH):
+                request = self._queue.pop(0)
+                batch.append(request)
+                size += len(request.items)
+            await self._write(batch)
+
+    async def _write(self, batch: list[_Request]) -> None:
+        items = [item for request in batch for item in request.items]
+        try:
+            stored = await self._store(items)
+        except Exception as exc:
+            if len(batch) == 1 or is_unavailable(exc):  # an outage fails them all alike
+                for request in batch:
+                    if not request.done.done():  # its client may have hung up
+                        request.done.set_exception(exc)
+                return
+            # Keep one bad request from failing the others that shared its transaction.
+            for request in batch:
+                await self._write([request])
+            return
+        metrics.INGEST_BATCH.observe(len(items))
+        if self._stats is not None and self._stats.stored(len(items)) and not self._analyzing:
+            self._analyzing = True
+            background.start(self._analyze())
+        offset = 0
+        for request in batch:
+            if not request.done.done():
+                request.done.set_result(stored[offset : offset + len(request.items)])
+            offset += len(request.items)
+        received: Counter[str] = Counter()
+        for item, result in zip(items, stored, strict=True):
+            if not result.duplicate:
+                received[item.mention.source] += 1
+        if len(items) > received.total():
+            metrics.MENTIONS_DUPLICATE.inc(len(items) - received.total())
+        for source, count in received.items():
+            metrics.MENTIONS_RECEIVED.labels(source=source).inc(count)
+        if self.on_stored and received:
+            self.on_stored()
+
+    async def _analyze(self) -> None:
+        assert self._stats is not None
+        try:
+            await self._unit.run(self._stats.analyze)
+        except Exception as exc:  # the planner's picture stays as it was; ingest goes on
+            log.warning("ANALYZE for the planner failed: %s", exc)
+        finally:
+            self._analyzing = False
+
+    async def _store(self, items: list[Incoming]) -> list[Stored]:
+        for attempt in range(3):
+            try:
+                now = self.clock.now()
+                work = partial(
+                    store_incoming, items=items, now=now, reopen_after=now - self._reopen_window
+                )
+                return await self._unit.run(work, inline=len(items) <= INLINE_MAX)
+            except IntegrityError:
+                # Another replica stored the same mention or opened the same author's case
+                # between our read and our write: reading again resolves it.
+                if attempt == 2:
+                    raise
+                log.info("ingest conflict with a concurrent writer; retrying")
+        raise AssertionError("unreachable")

@@ -1,0 +1,219 @@
+"""The mention object every source produces (DESIGN.md section 4), validated and normalised."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal, get_args
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from bot.core.locations import format_loc
+from bot.intake.markup import readable
+
+Source = Literal[
+    "x",
+    "facebook",
+    "instagram",
+    "mastodon",
+    "bluesky",
+    "reddit",
+    "forum",
+    "review",
+    "rss",
+    "email",
+    "other",
+]
+SOURCES: tuple[str, ...] = get_args(Source)
+# Input limits (README, "Input limits"). A long e-mail fits; the card shows the start anyway.
+MAX_TEXT = 100_000
+MAX_URL = 2048  # what the url columns hold
+MAX_ID = 255
+MAX_HANDLE = 200
+MAX_NAME = 200
+MAX_FOLLOWERS = 2**31 - 1  # an INTEGER column; no account has more followers
+# Dates outside these years are a sender's bug (year 1, 9999), not when somebody wrote.
+EARLIEST_YEAR, LATEST_YEAR = 1990, 2200
+
+
+def plausible(moment: datetime) -> bool:
+    """Whether `moment` can be when somebody wrote (and stays in range once made UTC)."""
+    return EARLIEST_YEAR <= moment.year <= LATEST_YEAR
+
+
+# Unicode category Cc (C0, DEL and C1 controls) except newline and tab.
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+# Explicit direction embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069).
+_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
+def _clean(text: str) -> str:
+    # NFC so "é" typed two ways is one string; drop NULs and other controls except newline/tab.
+    return _CONTROLS.sub("", unicodedata.normalize("NFC", text)).strip()
+
+
+Clean = Annotated[str, AfterValidator(_clean)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True, frozen=True)
+
+
+class Author(_Model):
+    handle: Annotated[Clean, Field(min_length=1, max_length=MAX_HANDLE)]
+    name: Annotated[Clean, Field(max_length=MAX_NAME)] | None = None
+    followers: Annotated[int, Field(ge=0, le=MAX_FOLLOWERS)] | None = None
+    url: HttpUrl | None = None
+    # An author "link" that is no web link (mailto:, tel:, at://, no scheme): kept as text.
+    contact: Annotated[Clean, Field(max_length=MAX_URL)] | None = None
+
+    @property
+    def stored_url(self) -> str | None:
+        """What the case keeps as the author's link: the web link, else the contact text."""
+        return str(self.url) if self.url else self.contact or None
+
+    @field_validator("handle")
+    @classmethod
+    def _normalise_handle(cls, handle: str) -> str:
+        # "@Anna", "anna", "ａｎｎａ" (full-width) and "an\u200bna" (a zero-width space) are one
+        # customer when threading into a case: NFKC folds look-alike forms, and format
+        # characters (zero-width, direction marks) are invisible, so they cannot tell two
+        # customers apart.
+        compatible = unicodedata.normalize("NFKC", handle)
+        visible = "".join(c for c in compatible if unicodedata.category(c) != "Cf").strip()
+        folded = visible.removeprefix("@").casefold() or visible or handle
+        return folded[:MAX_HANDLE]  # casefold can grow a string ("ß" → "ss")
+
+    @field_validator("name")
+    @classmethod
+    def _no_direction_overrides(cls, name: str | None) -> str | None:
+        # A right-to-left override in a name turns the rest of the card's line around.
+        return _BIDI_CONTROLS.sub("", name).strip() or None if name else name
+
+    @field_validator("url")
+    @classmethod
+    def _short_url(cls, url: HttpUrl | None) -> HttpUrl | None:
+        if url is not None and len(str(url)) > MAX_URL:
+            raise ValueError(f"at most {MAX_URL} characters")
+        return url
+
+
+class MentionIn(_Model):
+    """One incoming mention, as posted to the webhook or read from a JSONL import."""
+
+    source: Source
+    external_id: Annotated[Clean, Field(min_length=1, max_length=MAX_ID)]
+    url: HttpUrl | None = None
+    text: Annotated[Clean, Field(max_length=MAX_TEXT)]
+    created_at: datetime
+    author: Author
+    addressed: bool = False
+    private: bool = False
+    language: Annotated[str, Field(pattern=r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")] | None = (
+        None
+    )
+    in_reply_to: Annotated[Clean, Field(max_length=MAX_ID)] | None = None
+    # Set here, never by the sender: the text as sent, when markup was taken out of `text`.
+    raw_text: str | None = None
+    # Set by the ingestor when it detected `language` (the sender gave none).
+    language_detected: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _readable_text(cls, data: Any) -> Any:
+        # Senders pass on HTML as platforms and mail gateways gave it ("ge&iuml;ncasseerd",
+        # "<p>…</p>"): rules must match the word and the card must show it, so `text` is the
+        # readable form and the text as sent is kept beside it.
+        if not isinstance(data, dict):
+            return data
+        if "raw_text" in data or "language_detected" in data:  # not the sender's to set
+            data = {k: v for k, v in data.items() if k not in ("raw_text", "language_detected")}
+        text = data.get("text")
+        # Over the limit, validation fails first and the repair cuts it (and says so).
+        if isinstance(text, str) and len(text) <= MAX_TEXT and ("<" in text or "&" in text):
+            shown = readable(text)
+            if shown != text:
+                data = {**data, "text": shown, "raw_text": _clean(text)}
+        return data
+
+    @field_validator("url")
+    @classmethod
+    def _short_link(cls, url: HttpUrl | None) -> HttpUrl | None:
+        if url is not None and len(str(url)) > MAX_URL:
+            raise ValueError(f"at most {MAX_URL} characters")
+        return url
+
+    @field_validator("created_at")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        # Sources that omit the offset almost always mean UTC.
+        if not plausible(value):
+            raise ValueError(f"not a plausible date (years {EARLIEST_YEAR}-{LATEST_YEAR})")
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
+
+    @field_validator("language")
+    @classmethod
+    def _primary_language(cls, value: str | None) -> str | None:
+        return value.split("-")[0].split("_")[0].lower() if value else None
+
+
+class MentionError(ValueError):
+    """A mention payload that cannot be accepted; `field` is where (`[2].author.handle`)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+_ONE = TypeAdapter(MentionIn)
+_MANY = TypeAdapter(list[MentionIn])
+
+
+def _first_error(exc: ValidationError) -> MentionError:
+    error = exc.errors(include_url=False)[0]
+    field = format_loc(error["loc"])
+    message = error["msg"].removeprefix("Value error, ")
+    return MentionError(f"{field}: {message}" if field else message, field or None)
+
+
+def parse_mentions(payload: Any) -> list[MentionIn]:
+    """Validate one mention object or a JSON array of them; raises `MentionError`."""
+    try:
+        if isinstance(payload, list):
+            if not payload:
+                raise MentionError("the array holds no mentions")
+            return _MANY.validate_python(payload)
+        if isinstance(payload, dict):
+            return [_ONE.validate_python(payload)]
+    except ValidationError as exc:
+        raise _first_error(exc) from None
+    raise MentionError("expected a mention object or an array of mention objects")
+
+
+def parse_body(body: bytes) -> list[MentionIn] | None:
+    """The mentions of a well-formed JSON body, read and validated in one step by pydantic-core;
+    None for anything else (not JSON, an invalid mention, an empty array): then
+    `parse_mentions(json.loads(body))` says what is wrong, exactly as it always has."""
+    start = body.lstrip()[:1]
+    try:
+        if start == b"{":
+            return [_ONE.validate_json(body)]
+        if start == b"[":
+            return _MANY.validate_json(body) or None
+    except ValidationError:
+        pass
+    return None

@@ -1,0 +1,257 @@
+"""Mentions as the world sends them: what can be a case is made one, and the sender is told how.
+
+Only a mention that cannot be a case is refused: one with no source or no id of its own.
+Everything else that senders really send (an e-mail gateway's `mailto:` author link, ids as
+JSON numbers, an image-only post without text, RFC 2822 dates, "1.2K" followers, …) is
+normalised here, before validation, and each change is listed in the webhook's 202 answer
+(`normalised`) so the sender can see what was made of it.
+
+Well-formed mentions never come here: the webhook validates them in one step first.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from pydantic import HttpUrl, TypeAdapter, ValidationError
+
+from bot.intake.mentions import (
+    MAX_FOLLOWERS,
+    MAX_HANDLE,
+    MAX_ID,
+    MAX_NAME,
+    MAX_TEXT,
+    MAX_URL,
+    SOURCES,
+    plausible,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """One change made to item `index` of the request (0 for a single object)."""
+
+    index: int
+    field: str
+    change: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"index": self.index, "field": self.field, "change": self.change}
+
+
+def repair(payload: Any, *, now: datetime) -> tuple[Any, list[Note]]:
+    """The payload with each mention object normalised, and what was changed. `now` stands
+    in for a date that cannot be read."""
+    notes: list[Note] = []
+    if isinstance(payload, list):
+        return [_repair_one(item, i, notes, now) for i, item in enumerate(payload)], notes
+    return _repair_one(payload, 0, notes, now), notes
+
+
+def _repair_one(item: Any, index: int, notes: list[Note], now: datetime) -> Any:
+    if not isinstance(item, dict):
+        return item  # not a mention at all: validation says so
+
+    def note(field: str, change: str) -> None:
+        notes.append(Note(index, field, change))
+
+    m = dict(item)
+    source = m.get("source")
+    if isinstance(source, str) and source.strip().lower() in SOURCES:
+        m["source"] = source.strip().lower()
+    elif isinstance(source, str) and source.strip():
+        m["source"] = "other"
+        note("source", f"{_show(source)} is not a known source: stored as other")
+    for key in ("external_id", "in_reply_to"):
+        if key in m:  # a missing id stays missing: "Field required" says what is wrong
+            m[key] = _id(m[key], key, note)
+
+    for key in ("text", "external_id", "in_reply_to", "url"):
+        if key in m or key == "text":
+            m[key] = _mend(m.get(key), key, note)
+    text = m.get("text")
+    if text is None or (isinstance(text, str) and not text.strip()):
+        m["text"] = ""
+        note("text", "no text (an image, a rating): the card says to open the original")
+    elif not isinstance(text, str):
+        m["text"] = str(text)
+        note("text", "not a string: stored as its text")
+    if len(m["text"]) > MAX_TEXT:
+        note("text", f"{len(m['text']):,} characters: the first {MAX_TEXT:,} are kept")
+        m["text"] = m["text"][:MAX_TEXT]
+
+    if m.get("in_reply_to") in ("", None):
+        m.pop("in_reply_to", None)
+    if m.get("url") is None:
+        m.pop("url", None)
+    m["created_at"] = _moment(m.get("created_at"), note, now)
+    if "url" in m and not _web_link(m["url"]):
+        note("url", f"{_show(m['url'])} is not a web link: left out")
+        m.pop("url")
+    for key in ("addressed", "private"):
+        if key in m and not isinstance(m[key], bool):
+            m[key] = _flag(m[key])
+            note(key, f"not true or false: read as {str(m[key]).lower()}")
+    language = m.get("language")
+    if language is not None and not (
+        isinstance(language, str) and re.fullmatch(_LANGUAGE, language.strip())
+    ):
+        m.pop("language")
+        if language != "":
+            note("language", f"{_show(language)} is not a language code: left out")
+    m["author"] = _author(m.get("author"), m.get("external_id"), note)
+    return m
+
+
+_LANGUAGE = r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*"
+
+
+def _id(value: Any, field: str, note: Any) -> Any:
+    if isinstance(value, bool):
+        return value  # true/false is no id: validation says so
+    if isinstance(value, int) or (isinstance(value, float) and value.is_integer()):
+        note(field, "a number: stored as its text")
+        return str(int(value))
+    if isinstance(value, str) and len(value.strip()) > MAX_ID:
+        note(field, f"over {MAX_ID} characters: cut")
+        return value.strip()[:MAX_ID]
+    return value
+
+
+def _moment(value: Any, note: Any, now: datetime) -> Any:
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            try:
+                moment = parsedate_to_datetime(text)  # RFC 2822: mail and RSS
+                note("created_at", "read as an RFC 2822 date")
+            except (TypeError, ValueError, IndexError):
+                moment = None
+        if moment is not None and plausible(moment):
+            return moment.isoformat()
+    elif isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        try:
+            moment = datetime.fromtimestamp(value, UTC)
+        except (OverflowError, OSError, ValueError):
+            moment = None
+        if moment is not None and plausible(moment):
+            note("created_at", "a unix timestamp: read as seconds since 1970")
+            return moment.isoformat()
+    # No usable date: the moment it reached us is the best there is (Ingestor.plan caps a
+    # mention's time at "now" anyway).
+    note("created_at", f"{_show(value)} is not a usable date: the time it arrived is used")
+    return now.isoformat()
+
+
+def _author(value: Any, external_id: Any, note: Any) -> dict[str, Any]:
+    author = dict(value) if isinstance(value, dict) else {}
+    for key in ("handle", "name", "url"):
+        if key in author:
+            author[key] = _mend(author[key], f"author.{key}", note)
+    if not isinstance(value, dict):
+        note("author", "missing: the mention is its own case (anonymous)")
+    handle = author.get("handle")
+    if isinstance(handle, int | float) and not isinstance(handle, bool):
+        handle = author["handle"] = str(handle)
+        note("author.handle", "a number: stored as its text")
+    if not isinstance(handle, str) or not handle.strip().lstrip("@"):
+        # No handle: never join another customer's case, so one case per mention.
+        author["handle"] = f"anonymous-{external_id}"[:MAX_HANDLE]
+        if isinstance(value, dict):
+            note("author.handle", "missing: the mention is its own case (anonymous)")
+    elif len(handle.strip()) > MAX_HANDLE:
+        author["handle"] = handle.strip()[:MAX_HANDLE]
+        note("author.handle", f"over {MAX_HANDLE} characters: cut")
+    name = author.get("name")
+    if name is not None and not isinstance(name, str):
+        author.pop("name")
+        note("author.name", "not a string: left out")
+    elif isinstance(name, str) and len(name.strip()) > MAX_NAME:
+        author["name"] = name.strip()[:MAX_NAME]
+        note("author.name", f"over {MAX_NAME} characters: cut")
+    if "followers" in author:
+        followers = _count(author["followers"])
+        if followers != author["followers"]:
+            shown = _show(author["followers"])
+            if followers is None:
+                note("author.followers", f"{shown} is not a follower count: unknown")
+            else:
+                note("author.followers", f"{shown} read as {followers}")
+            author["followers"] = followers
+    url = author.get("url")
+    if url is not None and not _web_link(url):
+        if isinstance(url, str) and url.strip():
+            author["contact"] = url.strip()[:MAX_URL]
+            note("author.url", f"{_show(url)} is not a web link: kept as text")
+        author.pop("url")
+    return author
+
+
+# Half of a UTF-16 pair, alone: Python's JSON reader lets it through, nothing else takes it.
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def _mend(value: Any, field: str, note: Any) -> Any:
+    if isinstance(value, str) and _SURROGATES.search(value):
+        note(field, "held broken characters (lone UTF-16 surrogates): replaced with U+FFFD")
+        return _SURROGATES.sub("\ufffd", value)
+    return value
+
+
+_SUFFIXES = {"k": 1_000, "m": 1_000_000, "b": 1_000_000_000}
+
+
+def _count(value: Any) -> int | None:
+    """A follower count: 1200, "1200", "1,200", "1.2K"; None when it is none of these."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        number: float = value
+    elif isinstance(value, str):
+        text = value.strip().lower().replace(",", "").replace("_", "").replace(" ", "")
+        factor = _SUFFIXES.get(text[-1:], 1)
+        try:
+            number = float(text[:-1] if factor > 1 else text) * factor
+        except ValueError:
+            return None
+    else:
+        return None
+    if not math.isfinite(number) or not 0 <= number <= MAX_FOLLOWERS:
+        return None
+    return round(number)
+
+
+_HTTP_URL: TypeAdapter[HttpUrl] = TypeAdapter(HttpUrl)
+
+
+def _web_link(value: Any) -> bool:
+    """Whether the model takes `value` as a web link (asked of the model itself, so what passes
+    here never fails validation: "https://a b" is kept as text, not refused)."""
+    if not isinstance(value, str) or len(value) > MAX_URL:
+        return False
+    if re.match(r"https?://[^\s/]+", value.strip(), re.I) is None:
+        return False
+    try:
+        _HTTP_URL.validate_python(value)
+    except ValidationError:
+        return False
+    return True
+
+
+def _flag(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "yes", "1", "y", "ja")
+    return bool(value)
+
+
+def _show(value: Any) -> str:
+    """A short, safe rendering of a sender's value for a note."""
+    text = repr(value) if not isinstance(value, str) else f'"{value}"'
+    return text if len(text) <= 60 else text[:57] + "…"

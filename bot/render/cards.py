@@ -1,0 +1,474 @@
+"""Block Kit for everything the bot shows, built with slack_sdk.models (which validates).
+
+Customer text never reaches Slack as mrkdwn: the post, the customer's name and handle, and
+free-text notes (closing and forward notes) go into rich_text elements, which Slack shows
+literally (`*bold*` in a name stays as typed; mrkdwn has no escape for `*`, `_` or `~`);
+what else is customer-made in mrkdwn passes through `escape()`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+from urllib.parse import quote, urlparse
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ConfirmObject,
+    ContextBlock,
+    MarkdownTextObject,
+    PlainTextObject,
+    RichTextBlock,
+    RichTextElementParts,
+    RichTextQuoteElement,
+    RichTextSectionElement,
+    SectionBlock,
+)
+
+from bot.core.i18n import Lang, format_count, format_when, language_name, t, tn
+from bot.intake.deadlines import arrived_late
+
+# Slack shows at most 3,000 characters of a block's text; leave room for the "…" and the link.
+QUOTE_LIMIT = 2_900
+FALLBACK_LIMIT = 300
+
+SOURCE_EMOJI = {
+    "x": ":bird:",
+    "facebook": ":large_blue_square:",
+    "instagram": ":camera:",
+    "mastodon": ":elephant:",
+    "bluesky": ":butterfly:",
+    "reddit": ":speech_balloon:",
+    "forum": ":busts_in_silhouette:",
+    "review": ":star:",
+    "rss": ":globe_with_meridians:",
+    "email": ":email:",
+    "other": ":speech_balloon:",
+}
+PRIORITY_EMOJI = {
+    "low": ":white_circle:",
+    "normal": ":large_blue_circle:",
+    "high": ":large_orange_circle:",
+    "urgent": ":red_circle:",
+}
+
+
+class ActionId(StrEnum):
+    """Action ids of the card's buttons; the handlers listen on the same ids."""
+
+    CLAIM = "case_claim"
+    UNCLAIM = "case_unclaim"
+    TAKE_OVER = "case_take_over"
+    REOPEN = "case_reopen"
+    FORWARD = "case_forward"
+    DRAFT = "case_draft_reply"
+    FOLLOW_UP = "case_follow_up"
+    RESOLVE = "case_resolve"
+
+
+# Buttons for the work still to come on an open case, after claim/release/take over.
+WORK_BUTTONS: tuple[tuple[ActionId, str], ...] = (
+    (ActionId.FORWARD, "button.forward"),
+    (ActionId.DRAFT, "button.draft"),
+    (ActionId.FOLLOW_UP, "button.follow_up"),
+    (ActionId.RESOLVE, "button.resolve"),
+)
+CLOSED_STATUSES = ("resolved", "ignored")
+# Which ownership buttons a card shows, by status (the state machine has the rules).
+CLAIMABLE = ("new", "reopened")
+TAKEABLE = ("claimed", "replied", "follow_up")
+
+
+def escape(text: str) -> str:
+    """Make customer text inert in mrkdwn: no pings, no links, no broken entities."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# What a note in a thread line may take once escaped: the line around it (who, when, a link)
+# stays well within the 3,000 characters of a text object.
+NOTE_LIMIT = 2400
+
+
+def escape_within(text: str, limit: int = NOTE_LIMIT) -> str:
+    """`escape(text)` cut to at most `limit` characters (with "…"), never inside an entity:
+    escaping grows text ("&" is five characters), so the cut comes after it."""
+    escaped = escape(text)
+    if len(escaped) <= limit:
+        return escaped
+    cut = escaped[: limit - 1]
+    amp = cut.rfind("&")
+    if amp != -1 and ";" not in cut[amp:]:  # "&am" would show as broken markup
+        cut = cut[:amp]
+    return cut + "…"
+
+
+def safe_url(url: str) -> str:
+    """A URL that cannot end a Slack link early (`|` and `>` would)."""
+    return quote(url, safe=":/?#[]@!$&'()*+,;=%~-._")
+
+
+@dataclass(frozen=True, slots=True)
+class CardView:
+    """What a card needs to know, read from the database at send time."""
+
+    case_id: int
+    department_name: str
+    source: str
+    author_handle: str
+    author_name: str | None
+    author_followers: int | None
+    author_url: str | None
+    reactive: bool
+    private: bool
+    priority: str
+    tags: tuple[str, ...]
+    rule: str | None
+    opened_at: datetime
+    sla_due_at: datetime | None  # None: proactive, no rule gave it a deadline
+    mention_count: int
+    text: str  # the first message of the case
+    url: str | None
+    timezone: str
+    status: str = "new"
+    owner_id: str | None = None
+    claimed_at: datetime | None = None
+    resolved_at: datetime | None = None
+    last_received_at: datetime | None = None  # when the latest message reached us
+    follow_up_at: datetime | None = None
+    first_response_at: datetime | None = None
+    sla_warned: bool = False
+    sla_breached: bool = False
+    forwarded_to: str | None = None
+    forward_due_at: datetime | None = None
+    language: str | None = None  # of the first message
+    language_detected: bool = False  # by the bot: the source did not say
+
+
+def slack_date(moment: datetime, fallback: str) -> str:
+    # Slack renders this in each reader's own time zone; the fallback is for notifications.
+    return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} {{time}}|{escape(fallback)}>"
+
+
+def _web_link(url: str) -> bool:
+    """Whether `url` is an http(s) address Slack can link (no spaces, a host)."""
+    parsed = urlparse(url)
+    return (
+        parsed.scheme in ("http", "https")
+        and bool(parsed.netloc)
+        and not any(c.isspace() for c in url)
+    )
+
+
+def _author_line(card: CardView, lang: Lang) -> RichTextBlock:
+    """Who wrote, as rich text: a name with `*` or `_` in it is shown as typed, not formatted."""
+    bold = {"bold": True}
+    handle = f"@{_shorten(card.author_handle, 80)}"
+    name = _shorten(card.author_name, 80) if card.author_name else handle
+    url = card.author_url if card.author_url and len(card.author_url) <= 1000 else None
+    link = url if url and _web_link(url) else None
+    parts: list[Any] = [
+        RichTextElementParts.Link(url=safe_url(link), text=name, style=bold)
+        if link
+        else RichTextElementParts.Text(text=name, style=bold)
+    ]
+    rest = [handle] if card.author_name else []
+    if url and not link:  # a contact that is no web link (mailto:, tel:): shown, not linked
+        rest.append(_shorten(url, 120))
+    if card.author_followers is not None:
+        count = format_count(card.author_followers, lang=lang)
+        rest.append(t("card.followers", lang, count=count))
+    if rest:
+        parts.append(RichTextElementParts.Text(text=" · " + " · ".join(rest)))
+    return RichTextBlock(elements=[RichTextSectionElement(elements=parts)])
+
+
+def _quote(text: str, url: str | None, source_label: str, lang: Lang) -> RichTextBlock:
+    parts: list[RichTextElementParts.Text | RichTextElementParts.Link] = []
+    if len(text) > QUOTE_LIMIT:
+        parts.append(RichTextElementParts.Text(text=text[:QUOTE_LIMIT].rstrip() + "… "))
+        if url:
+            label = t("card.read_rest", lang, source=source_label)
+            parts.append(RichTextElementParts.Link(url=url, text=label))
+    else:
+        parts.append(RichTextElementParts.Text(text=text or t("card.no_text", lang)))
+    return RichTextBlock(elements=[RichTextQuoteElement(elements=parts)])
+
+
+def case_card(card: CardView, *, lang: Lang) -> tuple[str, list[Block]]:
+    """The card for a case: fallback notification text and blocks."""
+    source_label = t(f"source.{card.source}", lang)
+    headline = " · ".join(
+        [
+            f"{SOURCE_EMOJI[card.source]} *{source_label}*",
+            t("card.reactive" if card.reactive else "card.proactive", lang),
+            t("card.private" if card.private else "card.public", lang),
+            PRIORITY_EMOJI.get(card.priority, "")
+            + " "
+            + t("card.priority", lang, priority=t(f"priority.{card.priority}", lang)),
+        ]
+    )
+    facts = [
+        *_status_facts(card, lang),
+        t("card.received", lang, when=_when(card.opened_at, card, lang)),
+        *_late_fact(card, lang),
+        _sla_fact(card, lang),
+    ]
+    if card.url:
+        facts.append(f"<{safe_url(card.url)}|{t('card.open_original', lang)}>")
+    meta = [
+        t("card.case", lang, id=card.case_id, department=escape(card.department_name)),
+        t("card.rule", lang, rule=escape(card.rule)) if card.rule else t("card.default_rule", lang),
+        tn("card.mentions", card.mention_count, lang),
+    ]
+    if card.tags:
+        meta.append(t("card.tags", lang, tags=escape(", ".join(card.tags))))
+    if card.language:
+        key = "card.language_detected" if card.language_detected else "card.language"
+        meta.append(t(key, lang, language=escape(language_name(card.language, lang))))
+    blocks: list[Block] = [
+        SectionBlock(text=MarkdownTextObject(text=headline)),
+        _author_line(card, lang),
+        _quote(card.text, card.url, source_label, lang),
+        ContextBlock(elements=[MarkdownTextObject(text=" · ".join(facts))]),
+        _card_actions(card, lang),
+        ContextBlock(elements=[MarkdownTextObject(text=" · ".join(meta))]),
+    ]
+    fallback = t(
+        "card.fallback",
+        lang,
+        source=source_label,
+        author=escape("@" + card.author_handle),
+        text=escape(_shorten(card.text, FALLBACK_LIMIT)),
+    )
+    return fallback, blocks
+
+
+def _when(moment: datetime, card: CardView, lang: Lang) -> str:
+    return slack_date(moment, format_when(moment, lang=lang, timezone=card.timezone))
+
+
+def _late_fact(card: CardView, lang: Lang) -> list[str]:
+    """How old the post was when it reached the team (a backfill, a late feed): its response
+    time counts from then, which the card says so nobody wonders."""
+    arrived = card.last_received_at
+    if card.mention_count != 1 or arrived is None or not arrived_late(card.opened_at, arrived):
+        return []
+    minutes = round((arrived - card.opened_at).total_seconds() / 60)
+    if minutes < 120:
+        age = t("age.minutes", lang, n=minutes)
+    elif minutes < 48 * 60:
+        age = t("age.hours", lang, n=minutes // 60)
+    else:
+        age = t("age.days", lang, n=minutes // (24 * 60))
+    # Without a deadline there is no response time to count: only the age is news.
+    return [t("card.late" if card.sla_due_at else "card.posted_before", lang, age=age)]
+
+
+def _sla_fact(card: CardView, lang: Lang) -> str:
+    """The SLA clock: green, orange once warned, red once breached, or how fast we answered;
+    none for a proactive case no rule gave a deadline."""
+    if card.first_response_at:
+        minutes = (card.first_response_at - card.opened_at).total_seconds() / 60
+        return ":white_check_mark: " + t("card.answered", lang, minutes=max(0, round(minutes)))
+    if card.sla_due_at is None:  # a news hit, a hashtag hit: nobody is waiting for an answer
+        return ":white_circle: " + t("card.no_deadline", lang)
+    light = (
+        ":red_circle:"
+        if card.sla_breached
+        else (":large_orange_circle:" if card.sla_warned else ":large_green_circle:")
+    )
+    return f"{light} " + t("card.sla_due", lang, when=_when(card.sla_due_at, card, lang))
+
+
+def _status_facts(card: CardView, lang: Lang) -> list[str]:
+    """Where the case stands, first on the card: resolved, or owner, reply and follow-up."""
+    if card.status in CLOSED_STATUSES:
+        if card.resolved_at is None:
+            return []
+        return [
+            ":white_check_mark: "
+            + t("card.resolved", lang, when=_when(card.resolved_at, card, lang))
+        ]
+    facts = []
+    if card.owner_id and card.claimed_at:
+        when = _when(card.claimed_at, card, lang)
+        facts.append(
+            ":raising_hand: " + t("card.owner", lang, owner=f"<@{card.owner_id}>", when=when)
+        )
+        # News to the owner is what *arrived* after the claim, whatever date the platform
+        # gives it: a late feed or a delayed webhook can carry a post written before the claim
+        # that nobody had seen. So this compares arrival, never the customer's own timestamp.
+        if card.last_received_at and card.last_received_at > card.claimed_at:
+            when = _when(card.last_received_at, card, lang)
+            facts.append(":speech_balloon: " + t("card.customer_replied", lang, when=when))
+    if card.forwarded_to and card.forward_due_at:
+        when = _when(card.forward_due_at, card, lang)
+        person = f"<@{card.forwarded_to}>"
+        facts.append(":incoming_envelope: " + t("card.forwarded", lang, person=person, when=when))
+    if card.follow_up_at:
+        facts.append(
+            ":alarm_clock: " + t("card.follow_up", lang, when=_when(card.follow_up_at, card, lang))
+        )
+    return facts
+
+
+def _button(
+    action: ActionId, label: str, card: CardView, lang: Lang, **extra: object
+) -> ButtonElement:
+    return ButtonElement(
+        text=PlainTextObject(text=t(label, lang)),
+        action_id=action,
+        value=str(card.case_id),
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def _card_actions(card: CardView, lang: Lang) -> ActionsBlock:
+    """Buttons by status. The block id records the owner the reader saw, so a click on a stale
+    card ("take over from Anna" after Bram took it) is caught."""
+    if card.status in CLOSED_STATUSES:
+        buttons = [_button(ActionId.REOPEN, "button.reopen", card, lang)]
+    else:
+        buttons = []
+        if card.owner_id is None or card.status in CLAIMABLE:
+            buttons = [_button(ActionId.CLAIM, "button.claim", card, lang, style="primary")]
+        elif card.status in TAKEABLE:
+            confirm = ConfirmObject(
+                title=t("confirm.take_over.title", lang),
+                text=MarkdownTextObject(
+                    text=t("confirm.take_over.text", lang, owner=f"<@{card.owner_id}>")
+                ),
+                confirm=t("confirm.take_over.confirm", lang),
+                deny=t("confirm.cancel", lang),
+            )
+            if card.status == "claimed":  # only a plain claim can be given back
+                buttons.append(_button(ActionId.UNCLAIM, "button.unclaim", card, lang))
+            buttons.append(
+                _button(ActionId.TAKE_OVER, "button.take_over", card, lang, confirm=confirm)
+            )
+        buttons += [_button(action, label, card, lang) for action, label in WORK_BUTTONS]
+    return ActionsBlock(block_id=f"case:{card.case_id}:{card.owner_id or '-'}", elements=buttons)
+
+
+LATER_SHOWN = 5  # later mentions a card shows when it is posted after they came
+LATER_LIMIT = 500
+
+
+def later_mentions(mentions: list[Any], *, lang: Lang) -> list[Block]:
+    """The customer's messages that came while the card waited to be posted (newest last)."""
+    if not mentions:
+        return []
+    parts: list[RichTextElementParts.Text | RichTextElementParts.Link] = []
+    for mention in mentions[-LATER_SHOWN:]:
+        if parts:
+            parts.append(RichTextElementParts.Text(text="\n"))
+        parts.append(RichTextElementParts.Text(text=_shorten(mention.text, LATER_LIMIT) + " "))
+        if mention.url:
+            parts.append(RichTextElementParts.Link(url=mention.url, text="↗"))
+    head = t("card.later", lang, count=len(mentions))
+    return [
+        ContextBlock(elements=[MarkdownTextObject(text=head)]),
+        RichTextBlock(elements=[RichTextQuoteElement(elements=parts)]),
+    ]
+
+
+def case_note(note: Mapping[str, Any], *, timezone: str, lang: Lang) -> tuple[str, list[Block]]:
+    """A line in the card's thread saying who did what: "Anna claimed this · 10:32"."""
+    due = ""
+    if note.get("due_at"):
+        due_at = datetime.fromisoformat(note["due_at"])
+        due = slack_date(due_at, format_when(due_at, lang=lang, timezone=timezone))
+    key = f"note.{note['action']}"
+    if note.get("closing_note"):
+        key = "note.resolve_with_note"
+    elif note.get("escalated_to"):
+        key = "note.sla_breach_escalated"
+    forward_note = note.get("forward_note")
+    values: dict[str, Any] = dict(
+        to=f"<@{note['to']}>" if note.get("to") else "",
+        forward_note=": " + escape_within(forward_note) if forward_note else "",
+        closing_note=escape_within(note.get("closing_note") or ""),
+        url=f": <{safe_url(note['url'])}|{t('draft.view', lang)}>" if note.get("url") else "",
+        actor=escape(note["actor"]),
+        previous=escape(note.get("previous_owner") or "?"),
+        contacts=" ".join(f"<@{c}>" for c in note.get("contacts") or []),
+        escalated=f"<@{target}>"
+        if (target := note.get("escalated_to") or "").startswith("U")
+        else (f"<#{target}>" if target else "—"),
+        due=due,
+    )
+    line = t(key, lang, **values)
+    at = datetime.fromisoformat(note["at"])
+    when = format_when(at, lang=lang, timezone=timezone)
+    said = note.get("closing_note") or forward_note
+    if not said:
+        return line, [
+            ContextBlock(elements=[MarkdownTextObject(text=f"{line} · {slack_date(at, when)}")])
+        ]
+    # What the colleague wrote is shown as written, in a quote below the line (rich text:
+    # "*done*" stays as typed); the notification text keeps the escaped one-line form.
+    header = t(key, lang, **{**values, "closing_note": "", "forward_note": ""}).rstrip(" :")
+    quote = RichTextElementParts.Text(text=_cut(said, NOTE_LIMIT))
+    return line, [
+        ContextBlock(elements=[MarkdownTextObject(text=f"{header} · {slack_date(at, when)}")]),
+        RichTextBlock(elements=[RichTextQuoteElement(elements=[quote])]),
+    ]
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def moved_card(*, actor: str, to_channel: str, lang: Lang) -> tuple[str, list[Block]]:
+    """What the old card of a moved case turns into: a pointer to its new channel."""
+    text = t("card.moved", lang, channel=f"<#{to_channel}>", actor=escape(actor))
+    return text, [SectionBlock(text=MarkdownTextObject(text=text))]
+
+
+def thread_mention(
+    *,
+    ping: str | None = None,
+    text: str,
+    url: str | None,
+    author_handle: str,
+    source: str,
+    created_at: datetime,
+    timezone: str,
+    lang: Lang,
+) -> tuple[str, list[Block]]:
+    """A later message of the same customer, as a reply in the card's thread."""
+    source_label = t(f"source.{source}", lang)
+    author = escape("@" + author_handle)
+    when = format_when(created_at, lang=lang, timezone=timezone)
+    line = [t("thread.again", lang, author=author), slack_date(created_at, when)]
+    if ping:  # the owner must not miss it: a mention in the thread notifies them
+        line.insert(0, f"<@{ping}>")
+    if url:
+        line.append(f"<{safe_url(url)}|{t('card.open_original', lang)}>")
+    blocks: list[Block] = [
+        ContextBlock(elements=[MarkdownTextObject(text=" · ".join(line))]),
+        _quote(text, url, source_label, lang),
+    ]
+    fallback = t(
+        "thread.fallback", lang, author=author, text=escape(_shorten(text, FALLBACK_LIMIT))
+    )
+    return fallback, blocks
+
+
+def _shorten(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def help_blocks(*, lang: Lang) -> list[Block]:
+    return [SectionBlock(text=MarkdownTextObject(text=t("help.body", lang)))]
+
+
+def as_dicts(blocks: list[Block]) -> list[dict]:
+    """Validated JSON-ready blocks (slack_sdk checks Block Kit limits in to_dict)."""
+    return [block.to_dict() for block in blocks]

@@ -1,0 +1,101 @@
+"""The webhook's hot path on PostgreSQL: each batch's INSERTs as one statement per table with
+one array per column (`INSERT … SELECT * FROM unnest($1::varchar[], …)`), through asyncpg.
+
+SQLAlchemy's multi-row INSERT renders a statement with a parameter per value and converts each
+value in Python: for a batch of a hundred mentions that is most of the webhook's CPU. With
+arrays the SQL text is the same for every batch (asyncpg prepares it once per connection) and
+asyncpg encodes the arrays in C. Values go through the columns' own bind processing, so the
+rows are the ones `CoreWriter` writes (tests/test_intake.py compares them).
+
+The statements run on the SQLAlchemy connection's own asyncpg connection, inside the
+transaction SQLAlchemy began for the batch (its first statement, the duplicate check, goes
+through SQLAlchemy and begins it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from asyncpg.exceptions import IntegrityConstraintViolationError
+from sqlalchemy import Column, Table
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.util import await_only
+
+from storage.intake.store import CoreWriter
+
+_DIALECT = postgresql.dialect()
+_Plan = tuple[str, list[Callable[[Any], Any] | None]]
+_PLANS: dict[tuple[str, tuple[str, ...], tuple[str, ...]], _Plan] = {}
+
+
+def _array_type(column: Column[Any]) -> str:
+    return f"{column.type.compile(dialect=_DIALECT)}[]"
+
+
+def _plan(
+    table: Table, columns: tuple[str, ...], returning: tuple[str, ...], dialect: Dialect
+) -> _Plan:
+    """The statement and each column's bind processing (as SQLAlchemy does it for asyncpg),
+    built once per table and columns."""
+    key = (table.name, columns, returning)
+    if key not in _PLANS:
+        arrays = ", ".join(
+            f"${n}::{_array_type(table.c[name])}" for n, name in enumerate(columns, start=1)
+        )
+        sql = f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM unnest({arrays})"
+        if returning:
+            sql += f" RETURNING {', '.join(returning)}"
+        processors = [table.c[name].type._cached_bind_processor(dialect) for name in columns]
+        _PLANS[key] = (sql, processors)
+    return _PLANS[key]
+
+
+def _defaults(table: Table, given: tuple[str, ...]) -> dict[str, Callable[[], Any]]:
+    found: dict[str, Callable[[], Any]] = {}
+    for column in table.columns:
+        default = column.default
+        if column.name in given or column.primary_key or default is None:
+            continue
+        if default.is_scalar:
+            found[column.name] = lambda value=default.arg: value  # type: ignore[attr-defined]
+        elif default.is_callable:
+            found[column.name] = lambda make=default.arg: make(None)  # type: ignore[attr-defined]
+    return found
+
+
+class PgWriter(CoreWriter):
+    """`CoreWriter` with its INSERTs sent as arrays (see the module's doc)."""
+
+    def __init__(self, conn: Connection) -> None:
+        super().__init__(conn)
+        self.raw: Any = conn.connection.driver_connection
+
+    def _insert_many(
+        self, table: Table, rows: list[dict[str, Any]], returning: tuple[str, ...] = ()
+    ) -> Sequence[Sequence[Any]]:
+        if not self.raw.is_in_transaction():  # never let a batch commit row by row
+            raise RuntimeError("PgWriter runs inside the batch's transaction")
+        given = tuple(rows[0])
+        # Columns left out get their Python-side defaults, as SQLAlchemy's INSERT gives them.
+        defaults = _defaults(table, given)
+        columns = given + tuple(defaults)
+        sql, processors = _plan(table, columns, returning, self.conn.dialect)
+        arrays = []
+        for name, process in zip(columns, processors, strict=True):
+            if name in defaults:
+                values = [defaults[name]() for _ in rows]
+            else:
+                values = [row[name] for row in rows]
+            arrays.append([process(v) for v in values] if process is not None else values)
+        try:
+            if returning:
+                return await_only(self.raw.fetch(sql, *arrays))  # type: ignore[no-any-return]
+            await_only(self.raw.execute(sql, *arrays))
+        except IntegrityConstraintViolationError as exc:
+            # As SQLAlchemy raises it: the ingestor retries a batch that lost a race (another
+            # replica stored the mention, or opened the author's case, a moment before).
+            raise IntegrityError(sql, None, exc) from exc
+        return []

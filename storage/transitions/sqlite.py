@@ -1,0 +1,176 @@
+"""The statements of storage.transitions.core through the raw sqlite3 driver: every click's path.
+
+Through SQLAlchemy each statement of a claim cost more Python time than SQLite takes to run
+it, in the unit of work's thread, holding the GIL the event loop needs to ack the next clicks;
+sqlite3 releases the GIL while SQLite works. Same rows as the Core path, on the same
+connection and in the same transaction (tests/test_transitions_sqlite.py compares the two
+databases column by column). Values are converted the way SQLAlchemy's SQLite types do:
+datetimes as naive UTC text with microseconds, JSON as `json.dumps` text, booleans as 0/1.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import namedtuple
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Column
+from sqlalchemy.engine import Connection
+
+from storage.models import JobKind
+from storage.tables import CASES
+from storage.types import UTCDateTime
+
+_COLUMNS = tuple(CASES.c.keys())
+_SELECTED = ", ".join(f'"{name}"' for name in _COLUMNS)
+# A case as lock_case and apply_change return it: attribute access, like SQLAlchemy's Row.
+CaseRow = namedtuple("CaseRow", _COLUMNS)  # type: ignore[misc]
+
+# A no-op write takes the database's write lock (SQLite has no row locks) and RETURNING reads
+# the row under it. The column is in no index and no foreign key: writing `id` to itself made
+# SQLite rewrite every index entry of the row and look for its child rows, on every click.
+_LOCK = f"UPDATE cases SET mention_count = mention_count WHERE id = ? RETURNING {_SELECTED}"
+_INSERT_EVENT = (
+    "INSERT INTO case_events (case_id, kind, from_status, to_status, actor, at, detail)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+# storage.outbox.enqueue_card_update: one waiting refresh per case is enough.
+_ENQUEUE_CARD_UPDATE = (
+    "INSERT INTO outbox (kind, case_id, channel, status, attempts, not_before, created_at,"
+    f" dedupe_key) VALUES ('{JobKind.UPDATE_CARD}', ?, ?, 'pending', 0, ?, ?, ?)"
+    " ON CONFLICT (dedupe_key) WHERE status = 'pending' DO NOTHING"
+)
+# storage.schedule.enqueue_note (storage.outbox.enqueue)
+_ENQUEUE_NOTE = (
+    "INSERT INTO outbox (kind, case_id, channel, status, attempts, not_before, created_at,"
+    f" payload) VALUES ('{JobKind.POST_NOTE}', ?, ?, 'pending', 0, ?, ?, ?)"
+)
+
+# Both in one statement, in that order (a waiting refresh is not queued twice; a note always is).
+_ENQUEUE_CARD_UPDATE_AND_NOTE = (
+    "INSERT INTO outbox (kind, case_id, channel, status, attempts, not_before, created_at,"
+    " dedupe_key, payload) VALUES"
+    f" ('{JobKind.UPDATE_CARD}', ?, ?, 'pending', 0, ?, ?, ?, NULL),"
+    f" ('{JobKind.POST_NOTE}', ?, ?, 'pending', 0, ?, ?, NULL, ?)"
+    " ON CONFLICT (dedupe_key) WHERE status = 'pending' DO NOTHING"
+)
+
+_json = json.JSONEncoder().encode  # json.dumps with default options, minus its dispatch
+
+
+def cursor(conn: Connection) -> sqlite3.Cursor | None:
+    """A cursor on the stdlib sqlite3 connection under `conn` (the unit of work's), else None."""
+    if conn.dialect.driver != "pysqlite":
+        return None
+    driver = conn.connection.driver_connection
+    return driver.cursor() if isinstance(driver, sqlite3.Connection) else None
+
+
+def sqlite_datetime(value: datetime) -> str:
+    """What SQLAlchemy stores for a `UTCDateTime` on SQLite: naive UTC, always microseconds."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to a UTCDateTime column")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _read_datetime(value: str) -> datetime:
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
+def _reader(column: Column[Any]) -> Callable[[Any], Any] | None:
+    if isinstance(column.type, UTCDateTime):
+        return _read_datetime
+    if isinstance(column.type, JSON):
+        return json.loads
+    if isinstance(column.type, Boolean):
+        return bool
+    return None
+
+
+def _writer(column: Column[Any]) -> Callable[[Any], Any]:
+    if isinstance(column.type, UTCDateTime):
+        return sqlite_datetime
+    if isinstance(column.type, JSON):
+        return _json
+    if isinstance(column.type, Boolean):
+        return int
+    return lambda value: str(value) if isinstance(value, str) else value  # StrEnum -> str
+
+
+_READERS = [(i, read) for i, column in enumerate(CASES.c) if (read := _reader(column))]
+_WRITERS = {column.key: _writer(column) for column in CASES.c}
+
+
+def _case_row(raw: tuple[Any, ...]) -> Any:
+    values = list(raw)
+    for i, read in _READERS:
+        if values[i] is not None:
+            values[i] = read(values[i])
+    return CaseRow._make(values)
+
+
+def _one(cur: sqlite3.Cursor) -> Any:
+    rows = cur.fetchall()  # every row, so the statement is finished before the next one
+    return _case_row(rows[0]) if rows else None
+
+
+def lock_case(cur: sqlite3.Cursor, case_id: int) -> Any:
+    return _one(cur.execute(_LOCK, (case_id,)))
+
+
+@cache
+def _update_sql(keys: tuple[str, ...]) -> str:
+    unknown = set(keys) - set(_COLUMNS)
+    if unknown:
+        raise ValueError(f"not columns of cases: {sorted(unknown)}")
+    assignments = ", ".join(f'"{key}" = ?' for key in keys)
+    return f"UPDATE cases SET {assignments} WHERE id = ? RETURNING {_SELECTED}"
+
+
+def update_case(cur: sqlite3.Cursor, case_id: int, values: Mapping[str, Any]) -> Any:
+    sql = _update_sql(tuple(values))
+    params = [None if v is None else _WRITERS[k](v) for k, v in values.items()]
+    return _one(cur.execute(sql, (*params, case_id)))
+
+
+def insert_event(
+    cur: sqlite3.Cursor,
+    *,
+    case_id: int,
+    kind: str,
+    from_status: str | None,
+    to_status: str | None,
+    actor: str,
+    at: datetime,
+    detail: Mapping[str, Any],
+) -> None:
+    cur.execute(
+        _INSERT_EVENT,
+        (case_id, str(kind), from_status, to_status, actor, sqlite_datetime(at), _json(detail)),
+    )
+
+
+def enqueue_card_update(cur: sqlite3.Cursor, *, case_id: int, channel: str, now: datetime) -> None:
+    at = sqlite_datetime(now)
+    cur.execute(_ENQUEUE_CARD_UPDATE, (case_id, channel, at, at, f"card:{case_id}"))
+
+
+def enqueue_note(
+    cur: sqlite3.Cursor, *, case_id: int, channel: str, note: Mapping[str, Any], now: datetime
+) -> None:
+    at = sqlite_datetime(now)
+    cur.execute(_ENQUEUE_NOTE, (case_id, channel, at, at, _json(dict(note)) if note else "null"))
+
+
+def enqueue_card_update_and_note(
+    cur: sqlite3.Cursor, *, case_id: int, channel: str, note: Mapping[str, Any], now: datetime
+) -> None:
+    """enqueue_card_update, then enqueue_note: the same rows, one statement."""
+    at = sqlite_datetime(now)
+    payload = _json(dict(note)) if note else "null"
+    params = (case_id, channel, at, at, f"card:{case_id}", case_id, channel, at, at, payload)
+    cur.execute(_ENQUEUE_CARD_UPDATE_AND_NOTE, params)

@@ -1,0 +1,223 @@
+"""Reports checked against figures worked out by hand on a fixed week of cases, including a
+Friday 16:45 mention answered on Monday 09:15 (30 business minutes: on time)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import insert, select, update
+
+from bot.insight.reports import Spread, build_report
+from storage.models import Case, CaseEvent
+from tests.conftest import BotUnderTest, mention
+from tests.fake_slack import FakeSlack
+from tests.insight.test_status import _command
+
+AMS = ZoneInfo("Europe/Amsterdam")
+
+
+def _at(day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(2026, 11, day, hour, minute, tzinfo=AMS)
+
+
+async def _as_they_came(bot: BotUnderTest, mentions: list[dict[str, Any]]) -> None:
+    """Post each mention a minute after it was written, as a live webhook would (a late one
+    would count its deadline from its arrival), then go back to the test's own time."""
+    back_to = bot.clock.now()
+    for body in mentions:
+        bot.clock.set(datetime.fromisoformat(body["created_at"]) + timedelta(minutes=1))
+        await bot.post_webhook(body)
+    bot.clock.set(back_to)
+
+
+async def _fixed_week(bot: BotUnderTest) -> None:
+    await _as_they_came(
+        bot,
+        [
+            mention(
+                "a1", text="factuur", created_at=_at(16, 10).isoformat(), author={"handle": "a"}
+            ),
+            mention(
+                "b1",
+                text="factuur",
+                created_at=_at(17, 14).isoformat(),
+                author={"handle": "b"},
+                source="facebook",
+            ),
+            mention(
+                "b2",
+                text="nog iets",
+                created_at=_at(17, 14, 30).isoformat(),
+                author={"handle": "b"},
+                source="facebook",
+            ),
+            mention(
+                "c1", text="factuur", created_at=_at(20, 16, 45).isoformat(), author={"handle": "c"}
+            ),
+            mention(
+                "d1",
+                text="hallo",
+                created_at=_at(19, 9).isoformat(),
+                author={"handle": "=d"},
+                source="mastodon",
+            ),
+        ],
+    )
+    answers = {
+        "a": (_at(16, 10, 10), _at(16, 11)),
+        "b": (_at(17, 15), _at(18, 9, 30)),
+        "c": (_at(23, 9, 15), None),
+    }
+    async with bot.runtime.engine.begin() as conn:
+        for handle, (first, resolved) in answers.items():
+            await conn.execute(
+                update(Case)
+                .where(Case.author_handle == handle)
+                .values(
+                    first_response_at=first,
+                    resolved_at=resolved,
+                    status="resolved" if resolved else "replied",
+                )
+            )
+        case_a = (await conn.execute(select(Case.id).where(Case.author_handle == "a"))).scalar()
+        events: list[dict[str, Any]] = [
+            {"kind": "reopened", "at": _at(18, 12), "detail": {}},
+            {
+                "kind": "follow_up_outcome",
+                "at": _at(19, 10),
+                "detail": {"action": "follow_up_solved"},
+            },
+            {
+                "kind": "follow_up_outcome",
+                "at": _at(19, 11),
+                "detail": {"action": "follow_up_solved"},
+            },
+            {
+                "kind": "follow_up_outcome",
+                "at": _at(19, 12),
+                "detail": {"action": "follow_up_reopen"},
+            },
+            {"kind": "resolve", "at": _at(16, 11), "detail": {"public_close": False}},
+            {"kind": "resolve", "at": _at(18, 9, 30), "detail": {"public_close": True}},
+            {"kind": "reopened", "at": _at(9, 12), "detail": {}},  # the week before: not counted
+        ]
+        await conn.execute(
+            insert(CaseEvent),
+            [
+                {"case_id": case_a, "actor": "system", "from_status": None, "to_status": None, **e}
+                for e in events
+            ],
+        )
+
+
+async def test_a_week_of_figures_matches_the_hand_count(bot: BotUnderTest) -> None:
+    await _fixed_week(bot)
+    async with bot.runtime.engine.connect() as conn:
+        due_c = (
+            await conn.execute(select(Case.sla_due_at).where(Case.author_handle == "c"))
+        ).scalar()
+    assert due_c == _at(23, 9, 15)  # Friday 16:45 + 30 business minutes
+
+    report = await build_report(
+        bot.runtime.engine, config=bot.runtime.config, since=_at(16, 0), until=_at(23, 12)
+    )
+    assert report.mentions == 5 and report.cases_opened == 4
+    assert report.mentions_by_source == {"x": 2, "facebook": 2, "mastodon": 1}
+    assert report.mentions_by_department == {"billing": 4, "webcare": 1}
+    # First answers: A 10, B 60, C 30 business minutes (C's 64.5 clock hours are a weekend).
+    assert report.first_response_business == Spread(median=30, p90=54)
+    assert report.first_response_wall == Spread(median=60, p90=pytest.approx(3108))
+    # On time: A and C (exactly at its deadline); late: B, and D never answered.
+    assert report.answered_within_sla == 0.5
+    # Resolved: A after 60 and B after 210 business minutes.
+    assert (report.resolved, report.resolution_business_median) == (2, 135)
+    assert report.reopened == 1
+    assert report.follow_up_outcomes == {"solved": 2, "reopen": 1}
+    assert report.resolved_without_public_close == 1
+    assert report.busiest_hours() == [14, 9, 10]
+
+    billing = await build_report(
+        bot.runtime.engine,
+        config=bot.runtime.config,
+        since=_at(16, 0),
+        until=_at(23, 12),
+        department="billing",
+    )
+    assert billing.cases_opened == 3 and billing.answered_within_sla == pytest.approx(2 / 3)
+
+
+async def _cli(tmp_path: Path, database_url: str, *args: str) -> tuple[int, str, str]:
+    """Run `webcare` in a process of its own, as an operator would."""
+    env = {**os.environ, "DATABASE_URL": database_url}
+    for name in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET"):
+        env.pop(name, None)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        "import sys; from bot.app.cli import main; sys.exit(main(sys.argv[1:]))",
+        *args,
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate()
+    return process.returncode or 0, out.decode(), err.decode()
+
+
+async def test_the_cli_exports_the_same_figures_and_a_row_per_case(
+    bot: BotUnderTest, tmp_path: Path
+) -> None:
+    import yaml
+
+    from tests.conftest import CONFIG
+
+    if bot.runtime.engine.dialect.name != "sqlite":
+        pytest.skip("the CLI reads DATABASE_URL; this test points it at the SQLite file")
+    await _fixed_week(bot)
+    (tmp_path / "webcare.yml").write_text(yaml.safe_dump(CONFIG))
+    url = bot.runtime.engine.url.render_as_string(hide_password=False)
+    period = ("--since", "2026-11-16", "--until", "2026-11-23T12:00")
+    code, out, err = await _cli(tmp_path, url, "report", *period, "--format", "json")
+    assert code == 0, err
+    figures = json.loads(out)
+    assert figures["answered_within_sla"] == 0.5 and figures["busiest_hours"] == [14, 9, 10]
+    assert figures["first_response_business"] == {"median": 30, "p90": 54}
+
+    code, out, err = await _cli(tmp_path, url, "report", *period, "--cases")
+    rows = out.strip().splitlines()
+    assert code == 0 and rows[0].startswith("case_id,department,source,customer,status")
+    assert len(rows) == 5
+    assert ",30.0,True," in next(r for r in rows if ",c," in r)
+    assert ",'=d," in next(r for r in rows if "=d" in r)  # no formula for spreadsheets
+
+    code, _out, err = await _cli(tmp_path, url, "report", "--since", "yesterday")
+    assert code == 2 and "not a date" in err
+
+
+async def test_the_slash_command_answers_with_figures_and_sends_a_chart(
+    bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    now = bot.clock.now().astimezone(AMS)
+    await bot.post_webhook(mention("1", created_at=(now - timedelta(minutes=5)).isoformat()))
+    answer = await _command(bot, "report today", response_url=slack.response_url())
+    assert answer["text"] == ":hourglass_flowing_sand: Building the report…"  # Slack is answered
+    (figures,) = slack.responses  # then the figures follow through the response_url
+    assert figures["response_type"] == "ephemeral" and figures["replace_original"] is True
+    assert figures["blocks"][0]["text"]["text"] == "Report: today"
+    assert figures["blocks"][2]["text"]["text"].startswith("*1* mentions in *1* new cases")
+    await slack.wait_for(lambda: bool(slack.files))
+    chart = slack.files[0]
+    assert chart["data"].startswith(b"\x89PNG") and chart["title"] == "Mentions per hour"
+    assert chart["channel"].startswith("D")  # in the asker's DM
+
+    bad = await _command(bot, "report yesterday")
+    assert bad["text"] == "Use `/webcare report [today|week|month] [department]`."

@@ -1,0 +1,141 @@
+"""The SLA clock: deadlines in business time, a warning before an unclaimed case breaches, and
+an escalation when it does; each once, also across restarts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from storage.models import Case
+from tests.conftest import BotUnderTest, mention
+from tests.fake_slack import FakeSlack
+from tests.shown import shown
+
+AMS = ZoneInfo("Europe/Amsterdam")
+
+
+def _card(slack: FakeSlack) -> dict[str, Any]:
+    card = slack.last_post("CBILLING1")
+    assert card is not None
+    return card
+
+
+def _notes(slack: FakeSlack) -> list[str]:
+    return [m["text"] for m in slack.thread("CBILLING1", _card(slack)["ts"])]
+
+
+async def test_a_friday_afternoon_mention_breaches_on_monday_morning(bot: BotUnderTest) -> None:
+    friday = datetime(2026, 11, 20, 16, 45, tzinfo=AMS)
+    bot.clock.set(datetime(2026, 11, 20, 16, 46, tzinfo=AMS))  # it reaches us at once
+    await bot.post_webhook(mention("1", text="factuur?", created_at=friday.isoformat()))
+    async with bot.runtime.engine.connect() as conn:
+        case = (await conn.execute(select(Case))).one()
+    # Billing answers within 30 business minutes, 09:00-17:00 on weekdays.
+    assert case.sla_due_at == datetime(2026, 11, 23, 9, 15, tzinfo=AMS)
+    assert case.sla_warn_at == datetime(2026, 11, 23, 9, 9, tzinfo=AMS)  # at 80%
+
+
+async def test_an_unclaimed_case_is_warned_once_then_escalated_once(
+    bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    wednesday = datetime(2026, 11, 25, 10, 0, tzinfo=AMS)
+    bot.clock.set(wednesday)
+    await bot.post_webhook(mention("1", text="factuur?", created_at=wednesday.isoformat()))
+    await bot.deliver()
+    assert ":large_green_circle: Answer by" in shown(_card(slack))
+
+    bot.clock.set(datetime(2026, 11, 25, 10, 20, tzinfo=AMS))
+    await bot.runtime.scheduler.fire_due()
+    await bot.deliver()
+    assert _notes(slack) == []
+
+    bot.clock.set(datetime(2026, 11, 25, 10, 25, tzinfo=AMS))  # past 80% of 30 minutes
+    await bot.runtime.scheduler.fire_due()
+    await bot.runtime.scheduler.fire_due()  # a second sweep warns nobody again
+    await bot.deliver()
+    (warning,) = _notes(slack)
+    assert warning.startswith(":large_orange_circle: <@UBILLING1> Nobody has this case yet")
+    assert ":large_orange_circle: Answer by" in shown(_card(slack))
+
+    bot.clock.set(datetime(2026, 11, 25, 10, 31, tzinfo=AMS))
+    await bot.runtime.scheduler.fire_due()
+    await bot.deliver()
+    assert _notes(slack)[-1].startswith(":red_circle: The response deadline (")
+    assert _notes(slack)[-1].endswith("escalated to <#C0LEADS01>")
+    assert ":red_circle: Answer by" in shown(_card(slack))
+    escalation = slack.last_post("C0LEADS01")
+    assert escalation is not None
+    assert escalation["text"] == (
+        ":red_circle: Case #1 in <#CBILLING1> passed its response deadline unanswered."
+    )
+
+    bot.clock.set(datetime(2026, 11, 25, 12, 0, tzinfo=AMS))
+    await bot.runtime.scheduler.fire_due()
+    await bot.deliver()
+    assert len(_notes(slack)) == 2 and len(slack.posts("C0LEADS01")) == 1
+
+
+async def test_a_claimed_case_gets_no_warning_but_still_escalates(
+    bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    from tests.cases.test_claim import ANNA, _click
+
+    wednesday = datetime(2026, 11, 25, 10, 0, tzinfo=AMS)
+    bot.clock.set(wednesday)
+    await bot.post_webhook(mention("1", text="factuur?", created_at=wednesday.isoformat()))
+    await bot.deliver()
+    await _click(bot, slack, "case_claim", ANNA, card=_card(slack))
+    bot.clock.set(datetime(2026, 11, 25, 10, 26, tzinfo=AMS))
+    await bot.runtime.scheduler.fire_due()
+    await bot.deliver()
+    assert _notes(slack) == ["Anna claimed this"]  # no warning line: someone has it
+    assert ":large_orange_circle: Answer by" in shown(_card(slack))  # but the clock is orange
+    bot.clock.set(datetime(2026, 11, 25, 10, 45, tzinfo=AMS))
+    await bot.runtime.scheduler.fire_due()
+    await bot.deliver()
+    assert _notes(slack)[-1].startswith(":red_circle:")
+
+
+async def test_a_case_answered_in_time_is_never_warned(bot: BotUnderTest, slack: FakeSlack) -> None:
+    from sqlalchemy import update
+
+    wednesday = datetime(2026, 11, 25, 10, 0, tzinfo=AMS)
+    bot.clock.set(wednesday)
+    await bot.post_webhook(mention("1", text="factuur?", created_at=wednesday.isoformat()))
+    await bot.deliver()
+    async with bot.runtime.engine.begin() as conn:
+        await conn.execute(
+            update(Case).values(
+                status="replied", first_response_at=datetime(2026, 11, 25, 9, 10, tzinfo=UTC)
+            )
+        )
+    bot.clock.set(datetime(2026, 11, 26, 10, 0, tzinfo=AMS))
+    await bot.runtime.scheduler.fire_due()
+    await bot.deliver()
+    assert _notes(slack) == []
+
+
+async def test_a_mention_that_reaches_us_late_counts_from_its_arrival_and_says_how_old(
+    bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    wednesday = datetime(2026, 11, 25, 10, 0, tzinfo=AMS)
+    bot.clock.set(wednesday)
+    # A listening tool (or a first poll's backfill) brings a post from three hours ago.
+    old = (wednesday - timedelta(hours=3)).isoformat()
+    await bot.post_webhook(mention("1", text="factuur?", created_at=old))
+    async with bot.runtime.engine.connect() as conn:
+        case = (await conn.execute(select(Case))).one()
+    due = wednesday + timedelta(minutes=30)  # from its arrival: not breached on arrival
+    assert due <= case.sla_due_at < due + timedelta(seconds=5)
+    assert case.opened_at == wednesday - timedelta(hours=3)  # the card still shows the post time
+    await bot.deliver()
+    seen = shown(_card(slack))
+    assert "Posted 3 h before it reached us" in seen
+    assert ":large_green_circle: Answer by" in seen
+    bot.clock.set(wednesday + timedelta(minutes=29))
+    await bot.runtime.scheduler.fire_due()
+    await bot.deliver()
+    assert not any("deadline" in note for note in _notes(slack))

@@ -1,0 +1,156 @@
+"""Where we stand: /webcare status and mine, the App Home, and the published reply time."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from sqlalchemy import update
+
+from storage.models import Case
+from tests.cases.test_claim import ANNA, _click
+from tests.conftest import BotUnderTest, mention, slack_signed
+from tests.fake_slack import FakeSlack
+
+
+async def _command(
+    bot: BotUnderTest, text: str, user: str = "U0ANNA", *, response_url: str | None = None
+) -> dict[str, Any]:
+    body = urlencode(
+        {
+            "token": "legacy",
+            "team_id": "T_FAKE",
+            "team_domain": "acme",
+            "channel_id": "CWEBCARE1",
+            "user_id": user,
+            "user_name": "anna",
+            "command": "/webcare",
+            "text": text,
+            "api_app_id": "A_FAKE",
+            "response_url": response_url or "https://hooks.slack.com/commands/1/2/3",
+            "trigger_id": "1.2.3",
+        }
+    )
+    async with bot.session.post(
+        f"{bot.url}/slack/events", data=body, headers=slack_signed(body)
+    ) as response:
+        assert response.status == 200
+        return await response.json()
+
+
+def _text(answer: dict[str, Any]) -> str:
+    return "\n".join(b["text"]["text"] for b in answer["blocks"] if b["type"] == "section")
+
+
+async def _board(bot: BotUnderTest, slack: FakeSlack) -> None:
+    """Three billing cases (one overdue, one nearly due, one claimed by Anna), one outage."""
+    await bot.post_webhook(
+        [
+            mention("1", text="factuur 1", author={"handle": "a"}),
+            mention("2", text="factuur 2", author={"handle": "b"}),
+            mention("3", text="factuur 3", author={"handle": "c"}),
+            mention("4", text="storing!", author={"handle": "d"}),
+        ]
+    )
+    await bot.deliver()
+    now = bot.clock.now()
+    async with bot.runtime.engine.begin() as conn:
+        await conn.execute(
+            update(Case)
+            .where(Case.id == 1)
+            .values(sla_due_at=now - timedelta(minutes=5), opened_at=now - timedelta(minutes=95))
+        )
+        await conn.execute(
+            update(Case).where(Case.id == 2).values(sla_due_at=now + timedelta(minutes=10))
+        )
+        await conn.execute(
+            update(Case).where(Case.id.in_([3, 4])).values(sla_due_at=now + timedelta(hours=3))
+        )
+    await _click(bot, slack, "case_claim", ANNA, card=slack.posts("CBILLING1")[2])
+
+
+async def test_status_shows_each_department_and_what_is_overdue(
+    bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    await _board(bot, slack)
+    answer = await _command(bot, "status")
+    text = _text(answer)
+    assert answer["response_type"] == "ephemeral"
+    assert "*Billing* — new 2 · claimed 1" in text
+    assert "Oldest unclaimed: waiting 2 hours" in text  # 95 minutes
+    card = slack.posts("CBILLING1")[0]
+    link = f"https://fake.slack.com/archives/CBILLING1/p{card['ts'].replace('.', '')}"
+    assert f":red_circle: Past the deadline: <{link}|#1 @a>" in text
+    assert ":large_orange_circle: Deadline within 30 min: <" in text and "|#2 @b>" in text
+    assert "*Outages* — new 1 · claimed 0" in text
+
+    only = _text(await _command(bot, "status Billing"))
+    assert "*Billing*" in only and "*Outages*" not in only
+    unknown = await _command(bot, "status sales")
+    assert unknown["text"].startswith("I don't know the department “sales”. Departments: webcare")
+
+
+async def test_mine_lists_my_cases_and_nobody_elses(bot: BotUnderTest, slack: FakeSlack) -> None:
+    await _board(bot, slack)
+    mine = _text(await _command(bot, "mine"))
+    assert mine.startswith("Your open cases (1):") and "#3 @c>" in mine
+    assert _text(await _command(bot, "mine", user="U0BRAM")) == "You have no open cases. :tada:"
+
+
+async def test_the_app_home_shows_my_cases_the_queue_and_the_reply_time(
+    bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    await _board(bot, slack)
+    home = await open_home(bot, slack, "U0ANNA")
+    texts = [b["text"]["text"] for b in home["blocks"] if b["type"] == "section"]
+    assert texts[0].startswith("Your open cases (1):")
+    assert any(t.startswith("*Billing* — new 2 · claimed 1") for t in texts)
+
+
+async def open_home(bot: BotUnderTest, slack: FakeSlack, user: str) -> dict[str, Any]:
+    """Open the App Home as Slack reports it (app_home_opened); returns the published view."""
+    slack.home_views.pop(user, None)
+    event = {
+        "token": "legacy",
+        "team_id": "T_FAKE",
+        "api_app_id": "A_FAKE",
+        "type": "event_callback",
+        "event_id": "Ev1",
+        "event_time": int(time.time()),
+        "event": {
+            "type": "app_home_opened",
+            "user": user,
+            "channel": "D" + user[1:],
+            "tab": "home",
+            "event_ts": f"{time.time():.6f}",
+        },
+    }
+    body = json.dumps(event)
+    headers = {**slack_signed(body), "Content-Type": "application/json"}
+    async with bot.session.post(f"{bot.url}/slack/events", data=body, headers=headers) as resp:
+        assert resp.status == 200
+    await slack.wait_for(lambda: user in slack.home_views)
+    return slack.home_views[user]
+
+
+async def test_the_expected_reply_time_is_published(bot: BotUnderTest) -> None:
+    await bot.post_webhook(mention("1"))
+    monday = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # 11:00 in Amsterdam
+    async with bot.runtime.engine.begin() as conn:
+        await conn.execute(
+            update(Case).values(opened_at=monday, first_response_at=monday + timedelta(minutes=25))
+        )
+    async with bot.session.get(f"{bot.url}/public/expected-reply-time") as response:
+        body = await response.json()
+    assert response.headers["Cache-Control"] == "public, max-age=60"
+    assert body["expected_reply_minutes"] == 25
+    assert body["departments"] == {"webcare": 25, "billing": None, "outages": None}
+
+    # Public and unauthenticated: answered from a one-minute cache, not recomputed.
+    async with bot.runtime.engine.begin() as conn:
+        await conn.execute(update(Case).values(first_response_at=monday + timedelta(minutes=50)))
+    async with bot.session.get(f"{bot.url}/public/expected-reply-time") as response:
+        assert (await response.json())["expected_reply_minutes"] == 25
