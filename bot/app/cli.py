@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import json
 import logging
-import signal
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -291,9 +290,3 @@ def _db_upgrade(_args: argparse.Namespace, settings: Settings) -> int:
     asyncio.run(upgrade_database(settings))
     print("database schema is up to date")
     return 0
-
-
-def install_signal_handlers(stop: asyncio.Event) -> None:
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -48,7 +49,6 @@ async def _schema_ready(settings: Settings) -> str | None:
 
 
 async def serve(settings: Settings, config: WebcareConfig) -> int:
-    from bot.app.cli import install_signal_handlers
     from bot.app.runtime import Runtime
 
     lock = serve_lock(settings.database_url)
@@ -64,7 +64,9 @@ async def serve(settings: Settings, config: WebcareConfig) -> int:
             )
             return 2
     stop = asyncio.Event()
-    install_signal_handlers(stop)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):  # a graceful stop (bot.app.runtime.stop)
+        loop.add_signal_handler(sig, stop.set)
     runtime = Runtime(settings, config)
     try:
         # Serve first: while the database is unreachable the webhook answers 503 and /healthz

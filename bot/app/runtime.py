@@ -12,7 +12,7 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.app.server import create_web_app
+from bot.app.server import WebParts, create_web_app
 from bot.app.settings import Settings
 from bot.app.slack_app import build_bolt_app, outbox_client
 from bot.cases.replies import ReplyPublisher
@@ -108,7 +108,18 @@ class Runtime:
         )
         self.worker.languages = self.services.languages
         self.bolt_app = build_bolt_app(settings, services=self.services, session=self.http)
-        self.web_app = create_web_app(self)
+        self.web_app = create_web_app(
+            WebParts(
+                settings=settings,
+                config=config,
+                engine=self.engine,
+                clock=self.clock,
+                ingestor=self.ingestor,
+                bolt_app=self.bolt_app,
+                source_health=self.poller.health,
+                slack_state=self.slack_state,
+            )
+        )
         self.socket_handler: AsyncSocketModeHandler | None = None
         self.auth: str = "not checked"
         self._runner: web.AppRunner | None = None

@@ -5,39 +5,57 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.app.settings import Settings
 from bot.core import metrics
+from bot.core.clock import Clock
+from bot.core.config import WebcareConfig
 from bot.delivery import backlog
 from bot.insight.team_status import SAMPLE, expected_reply_minutes
-from bot.intake.sources.health import source_report
+from bot.intake.ingest import Ingestor
+from bot.intake.sources.health import SourceHealth, source_report
 from bot.intake.webhook import MAX_BODY, webhook_handler
 from storage import cursors, outbox
 from storage.db import ping
 
-if TYPE_CHECKING:
-    from bot.app.runtime import Runtime
-
 log = logging.getLogger(__name__)
 
 
-def create_web_app(runtime: Runtime) -> web.Application:
+@dataclass(frozen=True, slots=True)
+class WebParts:
+    """What the web app answers from, handed to it by the composition root (bot.app.runtime)."""
+
+    settings: Settings
+    config: WebcareConfig
+    engine: AsyncEngine
+    clock: Clock
+    ingestor: Ingestor
+    bolt_app: AsyncApp
+    source_health: SourceHealth
+    slack_state: Callable[[], Awaitable[dict[str, object]]]
+
+
+def create_web_app(parts: WebParts) -> web.Application:
     # The webhook answers a body over the limit with its own 413 (aiohttp raises, it catches).
     app = web.Application(client_max_size=MAX_BODY)
     app.router.add_post(
         "/ingest/webhook",
-        webhook_handler(ingestor=runtime.ingestor, secret=runtime.settings.webhook_secret),
+        webhook_handler(ingestor=parts.ingestor, secret=parts.settings.webhook_secret),
     )
-    if not runtime.settings.socket_mode:
-        app.router.add_post("/slack/events", slack_events_handler(runtime.bolt_app))
-    app.router.add_get("/healthz", health_handler(runtime))
-    app.router.add_get("/metrics", metrics_handler(runtime))
-    app.router.add_get("/public/expected-reply-time", expected_reply_handler(runtime))
+    if not parts.settings.socket_mode:
+        app.router.add_post("/slack/events", slack_events_handler(parts.bolt_app))
+    app.router.add_get("/healthz", health_handler(parts))
+    app.router.add_get("/metrics", metrics_handler(parts))
+    app.router.add_get("/public/expected-reply-time", expected_reply_handler(parts))
     return app
 
 
@@ -55,34 +73,34 @@ def slack_events_handler(bolt_app: AsyncApp):  # type: ignore[no-untyped-def]
     return handle
 
 
-def health_handler(runtime: Runtime):  # type: ignore[no-untyped-def]
+def health_handler(parts: WebParts):  # type: ignore[no-untyped-def]
     """Up or down for anyone (a load balancer, a monitor); the detail only with the token:
     /healthz is unauthenticated, and workspace names or a feed's errors are nobody's business."""
-    token = runtime.settings.webcare_health_token
+    token = parts.settings.webcare_health_token
 
     async def handle(request: web.Request) -> web.Response:
         given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         detail = bool(token) and hmac.compare_digest(given.encode(), token.encode())
-        slack = await runtime.slack_state()
+        slack = await parts.slack_state()
         if not detail:
             slack["auth"] = str(slack["auth"]).split(":")[0]  # "ok", "error", "unreachable"
         body: dict[str, object] = {"slack": slack}
         try:
             async with asyncio.timeout(3):
-                await ping(runtime.engine)
-                async with runtime.engine.connect() as conn:
+                await ping(parts.engine)
+                async with parts.engine.connect() as conn:
                     body["outbox"] = await conn.run_sync(outbox.counts_by_status)
                     late = backlog.health(
-                        await conn.run_sync(outbox.backlog), now=runtime.clock.now()
+                        await conn.run_sync(outbox.backlog), now=parts.clock.now()
                     )
                     if late:  # only while behind: a quiet health check stays as it was
                         body["behind"] = late if detail else [{**b, "channel": "?"} for b in late]
                     rows = await cursors.all_cursors(conn)
                     sources = source_report(
-                        runtime.config,
+                        parts.config,
                         rows,
-                        now=runtime.clock.now(),
-                        polled=runtime.poller.health.polled,
+                        now=parts.clock.now(),
+                        polled=parts.source_health.polled,
                     )
                     body["sources"] = (
                         sources
@@ -98,20 +116,20 @@ def health_handler(runtime: Runtime):  # type: ignore[no-untyped-def]
     return handle
 
 
-def metrics_handler(runtime: Runtime):  # type: ignore[no-untyped-def]
+def metrics_handler(parts: WebParts):  # type: ignore[no-untyped-def]
     async def handle(_request: web.Request) -> web.Response:
         try:
-            async with asyncio.timeout(3), runtime.engine.connect() as conn:
+            async with asyncio.timeout(3), parts.engine.connect() as conn:
                 metrics.OUTBOX_WAITING.set(await conn.run_sync(outbox.pending_count))
-                backlog.show(await conn.run_sync(outbox.backlog), now=runtime.clock.now())
+                backlog.show(await conn.run_sync(outbox.backlog), now=parts.clock.now())
                 metrics.OUTBOX_DEAD.set(await conn.run_sync(outbox.dead_count))
                 rows = await cursors.all_cursors(conn)
             metrics.show_sources(
                 source_report(
-                    runtime.config,
+                    parts.config,
                     rows,
-                    now=runtime.clock.now(),
-                    polled=runtime.poller.health.polled,
+                    now=parts.clock.now(),
+                    polled=parts.source_health.polled,
                 )
             )
         except Exception:
@@ -123,7 +141,7 @@ def metrics_handler(runtime: Runtime):  # type: ignore[no-untyped-def]
     return handle
 
 
-def expected_reply_handler(runtime: Runtime):  # type: ignore[no-untyped-def]
+def expected_reply_handler(parts: WebParts):  # type: ignore[no-untyped-def]
     """What a website or social profile shows: "we reply within ~N minutes". No secrets."""
 
     cached: dict[str, Any] = {}
@@ -136,10 +154,10 @@ def expected_reply_handler(runtime: Runtime):  # type: ignore[no-untyped-def]
             return web.json_response(
                 cached["body"], headers={"Cache-Control": "public, max-age=60"}
             )
-        config = runtime.config
-        overall = await expected_reply_minutes(runtime.engine, config=config)
+        config = parts.config
+        overall = await expected_reply_minutes(parts.engine, config=config)
         departments = {
-            d.key: await expected_reply_minutes(runtime.engine, config=config, department=d)
+            d.key: await expected_reply_minutes(parts.engine, config=config, department=d)
             for d in config.departments
         }
         body = {
