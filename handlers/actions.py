@@ -13,17 +13,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.cases import crisis
 from bot.cases import state_machine as cases
-from bot.cases.follow_up import (
-    FollowUpAnswer,
-    due_after_days,
-    follow_up_answered,
-    follow_up_modal,
-)
+from bot.cases.follow_up import snooze_until
 from bot.cases.forwarding import answer_forward as answer_forward_request
 from bot.cases.state_machine import Actor, InvalidTransition
 from bot.core.i18n import Lang
 from bot.render.cards import ActionId
 from bot.render.digests import DIGEST_CLAIM
+from bot.render.follow_up import FollowUpAnswer, follow_up_answered, follow_up_modal
 from bot.render.forwarding import SEND_BACK, TAKE, forward_modal, simple_dm
 from bot.render.resolve import resolve_modal
 from bot.render.spikes import CRISIS_END, CRISIS_START
@@ -244,7 +240,7 @@ async def answer_follow_up(
             case = await read_case(conn, case_id=case_id)
         snooze = None
         if answer is FollowUpAnswer.STILL_OPEN and case is not None:
-            snooze = due_after_days(services.calendar_for(case.department), now, 1)
+            snooze = snooze_until(services.calendar_for(case.department), now)
         await cases.record_follow_up(
             services.engine,
             case_id=case_id,

@@ -8,7 +8,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.i18n import Lang, t
-from bot.delivery.backlog import behind, channel_backlog
+from bot.insight.backlog import behind, channel_backlog
 from bot.insight.reports import PERIODS, build_report, period_bounds
 from bot.insight.team_status import find_department, team_status
 from bot.render.cards import as_dicts, escape, help_blocks

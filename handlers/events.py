@@ -8,7 +8,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.delivery.backlog import behind, channel_backlog
+from bot.insight.backlog import behind, channel_backlog
 from bot.insight.team_status import expected_reply_minutes, team_status
 from bot.render.status import home_view_blocks
 from handlers.services import Services

@@ -9,10 +9,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.cases import forwarding
 from bot.cases import state_machine as cases
-from bot.cases.follow_up import MODAL_ID as FOLLOW_UP_MODAL
-from bot.cases.follow_up import BadFollowUp, due_from_modal
+from bot.cases.follow_up import due_at
 from bot.cases.state_machine import InvalidTransition
 from bot.core.i18n import t
+from bot.render.follow_up import MODAL_ID as FOLLOW_UP_MODAL
+from bot.render.follow_up import BadFollowUp, read_follow_up_modal
 from bot.render.forwarding import MODAL_ID as FORWARD_MODAL
 from bot.render.forwarding import BadForward, read_forward_modal
 from bot.render.resolve import MAX_NOTE as MAX_CLOSING_NOTE
@@ -123,15 +124,11 @@ async def schedule_follow_up(
         await ack(response_action="errors", errors={"when": t("error.not_found", lang)})
         return
     try:
-        due = due_from_modal(
-            view["state"]["values"],
-            calendar=services.calendar_for(case.department),
-            now=now,
-            lang=lang,
-        )
+        choice = read_follow_up_modal(view["state"]["values"], now=now, lang=lang)
     except BadFollowUp as bad:
         await ack(response_action="errors", errors={bad.block: bad.message})
         return
+    due = due_at(choice, calendar=services.calendar_for(case.department), now=now)
     try:
         await cases.schedule_follow_up(
             services.engine, case_id=case_id, actor=actor_of(body), due_at=due, now=now

@@ -19,7 +19,7 @@ from bot.app.settings import Settings
 from bot.core import metrics
 from bot.core.clock import Clock
 from bot.core.config import WebcareConfig
-from bot.delivery import backlog
+from bot.insight import backlog
 from bot.insight.team_status import SAMPLE, expected_reply_minutes
 from bot.intake.ingest import Ingestor
 from bot.intake.sources.health import SourceHealth, source_report

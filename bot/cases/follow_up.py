@@ -1,49 +1,14 @@
-"""Follow-up with the customer: when to ask, the modal to choose it, the question to the owner."""
+"""When to ask the customer's owner whether the problem is solved: in business time, never at
+night or on a holiday."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from enum import StrEnum
-from typing import Any
-
-from slack_sdk.models.blocks import (
-    ActionsBlock,
-    Block,
-    ButtonElement,
-    ContextBlock,
-    DateTimePickerElement,
-    InputBlock,
-    MarkdownTextObject,
-    Option,
-    PlainTextObject,
-    RadioButtonsElement,
-    SectionBlock,
-)
-from slack_sdk.models.views import View
 
 from bot.core.business_time import BusinessCalendar
-from bot.core.i18n import Lang, t
-from bot.render.cards import escape
 
-MODAL_ID = "follow_up_modal"
-WHEN, CUSTOM = "when", "custom"
-
-
-class FollowUpAnswer(StrEnum):
-    """Buttons in the owner's DM when a follow-up is due."""
-
-    SOLVED = "follow_up_solved"
-    STILL_OPEN = "follow_up_still_open"
-    REOPEN = "follow_up_reopen"
-
-
-class BadFollowUp(ValueError):
-    """Modal input that cannot be scheduled; `block` is where to show the message."""
-
-    def __init__(self, block: str, message: str) -> None:
-        super().__init__(message)
-        self.block = block
-        self.message = message
+# "Still open" asks again this many days later.
+SNOOZE_DAYS = 1
 
 
 def due_after_days(calendar: BusinessCalendar, now: datetime, days: int) -> datetime:
@@ -51,85 +16,13 @@ def due_after_days(calendar: BusinessCalendar, now: datetime, days: int) -> date
     return calendar.next_open(now + timedelta(days=days))
 
 
-def due_from_modal(
-    values: dict[str, Any], *, calendar: BusinessCalendar, now: datetime, lang: Lang
-) -> datetime:
-    """Read the modal's choice; raises BadFollowUp with a message for the modal."""
-    choice = values[WHEN][WHEN]["selected_option"]["value"]
-    if choice in ("1", "2"):
-        return due_after_days(calendar, now, int(choice))
-    stamp = values.get(CUSTOM, {}).get(CUSTOM, {}).get("selected_date_time")
-    if stamp is None:
-        raise BadFollowUp(CUSTOM, t("follow_up.error.no_time", lang))
-    moment = datetime.fromtimestamp(int(stamp), tz=now.tzinfo)
-    if moment <= now:
-        raise BadFollowUp(CUSTOM, t("follow_up.error.past", lang))
-    return calendar.next_open(moment)
+def due_at(choice: int | datetime, *, calendar: BusinessCalendar, now: datetime) -> datetime:
+    """When to ask, for a choice of days from now or a moment (moved into business hours)."""
+    if isinstance(choice, datetime):
+        return calendar.next_open(choice)
+    return due_after_days(calendar, now, choice)
 
 
-def follow_up_modal(*, case_id: int, lang: Lang) -> View:
-    options = [
-        Option(value="1", text=PlainTextObject(text=t("follow_up.in_1_day", lang))),
-        Option(value="2", text=PlainTextObject(text=t("follow_up.in_2_days", lang))),
-        Option(value="custom", text=PlainTextObject(text=t("follow_up.at_time", lang))),
-    ]
-    return View(
-        type="modal",
-        callback_id=MODAL_ID,
-        private_metadata=str(case_id),
-        title=PlainTextObject(text=t("follow_up.title", lang)),
-        submit=PlainTextObject(text=t("follow_up.submit", lang)),
-        close=PlainTextObject(text=t("confirm.cancel", lang)),
-        blocks=[
-            InputBlock(
-                block_id=WHEN,
-                label=PlainTextObject(text=t("follow_up.when", lang)),
-                element=RadioButtonsElement(
-                    action_id=WHEN, options=options, initial_option=options[0]
-                ),
-            ),
-            InputBlock(
-                block_id=CUSTOM,
-                optional=True,
-                label=PlainTextObject(text=t("follow_up.custom", lang)),
-                element=DateTimePickerElement(action_id=CUSTOM),
-            ),
-            ContextBlock(elements=[MarkdownTextObject(text=t("follow_up.hint", lang))]),
-        ],
-    )
-
-
-def follow_up_question(
-    *, case_id: int, author_handle: str, channel: str, lang: Lang
-) -> tuple[str, list[Block]]:
-    """The DM to the owner when a follow-up is due."""
-    question = t("follow_up.question", lang, author=escape("@" + author_handle))
-    where = t("follow_up.where", lang, id=case_id, channel=f"<#{channel}>")
-    buttons = [
-        (FollowUpAnswer.SOLVED, "follow_up.solved", "primary"),
-        (FollowUpAnswer.STILL_OPEN, "follow_up.still_open", None),
-        (FollowUpAnswer.REOPEN, "follow_up.reopen", None),
-    ]
-    return question, [
-        SectionBlock(text=MarkdownTextObject(text=f"*{question}*\n{where}")),
-        ActionsBlock(
-            block_id=f"follow_up:{case_id}",
-            elements=[
-                ButtonElement(
-                    text=PlainTextObject(text=t(label, lang)),
-                    action_id=action,
-                    value=str(case_id),
-                    style=style,
-                )
-                for action, label, style in buttons
-            ],
-        ),
-    ]
-
-
-def follow_up_answered(
-    *, answer: FollowUpAnswer, actor: str, lang: Lang
-) -> tuple[str, list[Block]]:
-    """What the DM shows once answered (its buttons are gone)."""
-    text = t(f"follow_up.answered.{answer.value}", lang, actor=escape(actor))
-    return text, [SectionBlock(text=MarkdownTextObject(text=text))]
+def snooze_until(calendar: BusinessCalendar, now: datetime) -> datetime:
+    """When to ask again after "still open"."""
+    return due_after_days(calendar, now, SNOOZE_DAYS)

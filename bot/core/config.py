@@ -30,7 +30,7 @@ from pydantic import (
 
 from bot.core.language_detection import known_language
 from bot.core.locations import format_loc
-from bot.intake.mentions import SOURCES
+from bot.core.platforms import SOURCES
 
 Priority = Literal["low", "normal", "high", "urgent"]
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

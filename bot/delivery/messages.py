@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.cases.crisis import about_topic
 from bot.cases.drafts import PLATFORM_LIMITS
-from bot.cases.follow_up import follow_up_question
 from bot.core.config import Department, WebcareConfig
 from bot.core.i18n import Lang, format_when
 from bot.core.language_detection import language_of
@@ -29,6 +28,7 @@ from bot.render.cards import (
 )
 from bot.render.digests import LATER_IN_ROW, DigestRow, digest_message
 from bot.render.drafts import draft_message
+from bot.render.follow_up import follow_up_question
 from bot.render.forwarding import forwarded_dm, simple_dm
 from bot.render.sources import source_alert
 from bot.render.spikes import crisis_thread_head, spike_alert

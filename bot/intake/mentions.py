@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
@@ -20,22 +20,9 @@ from pydantic import (
 )
 
 from bot.core.locations import format_loc
+from bot.core.platforms import Source
 from bot.intake.markup import readable
 
-Source = Literal[
-    "x",
-    "facebook",
-    "instagram",
-    "mastodon",
-    "bluesky",
-    "reddit",
-    "forum",
-    "review",
-    "rss",
-    "email",
-    "other",
-]
-SOURCES: tuple[str, ...] = get_args(Source)
 # Input limits (README, "Input limits"). A long e-mail fits; the card shows the start anyway.
 MAX_TEXT = 100_000
 MAX_URL = 2048  # what the url columns hold

@@ -20,6 +20,7 @@ from typing import Any
 
 from pydantic import HttpUrl, TypeAdapter, ValidationError
 
+from bot.core.platforms import SOURCES
 from bot.intake.mentions import (
     MAX_FOLLOWERS,
     MAX_HANDLE,
@@ -27,7 +28,6 @@ from bot.intake.mentions import (
     MAX_NAME,
     MAX_TEXT,
     MAX_URL,
-    SOURCES,
     plausible,
 )
 

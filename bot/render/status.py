@@ -17,7 +17,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.core.i18n import Lang, t, tn
-from bot.delivery.backlog import age_seconds
+from bot.insight.backlog import age_seconds
 from bot.insight.team_status import DepartmentStatus
 from bot.intake.sources.health import Down
 from bot.render.cards import escape, slack_date
