@@ -231,7 +231,7 @@ class ChannelLease(SQLModel, table=True):
 
 
 class SlackBudget(SQLModel, table=True):
-    """A token bucket per Slack method tier, shared by every replica (bot/slack_budget.py)."""
+    """A token bucket per Slack method tier, shared by every replica (bot.delivery.slack_budget)."""
 
     __tablename__ = "slack_budgets"
 

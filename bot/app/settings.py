@@ -33,7 +33,7 @@ class Settings(BaseSettings):
         default=1.0, ge=0, description="seconds between posts to one channel (Slack: ~1/s)"
     )
     # Slack's per-workspace budget per method tier, calls per minute, shared by all replicas,
-    # e.g. {"tier3": 100} for a workspace Slack granted more (bot/slack_budget.py).
+    # e.g. {"tier3": 100} for a workspace Slack granted more (bot/delivery/slack_budget.py).
     webcare_slack_per_minute: dict[str, float] = Field(default_factory=dict)
 
     @field_validator("webcare_slack_per_minute")

@@ -5,7 +5,7 @@ SQLAlchemy's multi-row INSERT renders a statement with a parameter per value and
 value in Python: for a batch of a hundred mentions that is most of the webhook's CPU. With
 arrays the SQL text is the same for every batch (asyncpg prepares it once per connection) and
 asyncpg encodes the arrays in C. Values go through the columns' own bind processing, so the
-rows are the ones `CoreWriter` writes (tests/test_intake.py compares them).
+rows are the ones `CoreWriter` writes (tests/intake/test_intake.py compares them).
 
 The statements run on the SQLAlchemy connection's own asyncpg connection, inside the
 transaction SQLAlchemy began for the batch (its first statement, the duplicate check, goes

@@ -1,8 +1,8 @@
 """The ingest batch's statements through the raw sqlite3 driver: the webhook's hot path.
 
-Same rows as `storage.intake.store.CoreWriter` (tests/test_intake.py compares the two databases
-column by column), on the same connection and in the same transaction, without SQLAlchemy's
-per-row parameter processing: that cost more CPU than SQLite needs to store the rows.
+Same rows as `storage.intake.store.CoreWriter` (tests/intake/test_intake.py compares the two
+databases column by column), on the same connection and in the same transaction, without
+SQLAlchemy's per-row parameter processing: that cost more CPU than SQLite needs to store the rows.
 Values are converted the way SQLAlchemy's SQLite types do: datetimes as naive UTC text with
 microseconds, JSON as `json.dumps` text (None as 'null'), booleans as 0/1.
 """

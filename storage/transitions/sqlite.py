@@ -3,7 +3,7 @@
 Through SQLAlchemy each statement of a claim cost more Python time than SQLite takes to run
 it, in the unit of work's thread, holding the GIL the event loop needs to ack the next clicks;
 sqlite3 releases the GIL while SQLite works. Same rows as the Core path, on the same
-connection and in the same transaction (tests/test_transitions_sqlite.py compares the two
+connection and in the same transaction (tests/storage/test_transitions_sqlite.py compares the two
 databases column by column). Values are converted the way SQLAlchemy's SQLite types do:
 datetimes as naive UTC text with microseconds, JSON as `json.dumps` text, booleans as 0/1.
 """

@@ -221,7 +221,7 @@ def test_every_web_api_call_has_its_scopes() -> None:
         method: sorted(files) for method, files in methods.items() if method not in METHOD_SCOPES
     }
     assert not unknown, (
-        "the code calls Web API methods that METHOD_SCOPES in tests/test_manifest.py does not "
+        "the code calls Web API methods that METHOD_SCOPES in tests/app/test_manifest.py does not "
         f"list; add them with the bot scopes Slack documents for them: {unknown}"
     )
     declared = set(load_manifest()["oauth_config"]["scopes"]["bot"])
