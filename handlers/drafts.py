@@ -12,10 +12,10 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.cases import crisis, drafts
-from bot.cases.replies import ReplyFailed
 from bot.cases.state_machine import InvalidTransition
 from bot.core.i18n import Lang, t
 from bot.core.language_detection import language_of
+from bot.delivery.replies import ReplyFailed
 from bot.render import drafts as views
 from bot.render.cards import ActionId
 from handlers.payloads import (

@@ -15,8 +15,8 @@ from bot.core.i18n import Lang
 from bot.delivery.card_index import CardIndex
 
 if TYPE_CHECKING:
-    from bot.cases.replies import ReplyPublisher
     from bot.core.user_languages import PeopleLanguages
+    from bot.delivery.replies import ReplyPublisher
     from bot.intake.sources.health import SourceHealth
 
 

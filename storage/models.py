@@ -11,16 +11,14 @@ from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime
 
-# Statuses in which a case still takes the customer's new mentions into its thread.
-OPEN_STATUSES = ("new", "claimed", "replied", "follow_up", "forwarded", "reopened")
-_OPEN_SQL = "status IN ('new', 'claimed', 'replied', 'follow_up', 'forwarded', 'reopened')"
-
 
 def _utc(**kwargs: Any) -> Any:
     return Field(sa_column=Column(UTCDateTime(), **kwargs))
 
 
 class CaseStatus(StrEnum):
+    """A case's status: bot.cases.state_machine is the one writer of it."""
+
     NEW = "new"
     CLAIMED = "claimed"
     REPLIED = "replied"
@@ -29,6 +27,31 @@ class CaseStatus(StrEnum):
     REOPENED = "reopened"
     RESOLVED = "resolved"
     IGNORED = "ignored"
+
+
+# Every case starts here; bot.cases.state_machine makes every change from it.
+INITIAL_STATUS = CaseStatus.NEW
+
+# The status groups, defined once. Open: the case takes the customer's new mentions into its
+# thread (at most one open case per customer and platform).
+OPEN_STATUSES: tuple[str, ...] = (
+    CaseStatus.NEW,
+    CaseStatus.CLAIMED,
+    CaseStatus.REPLIED,
+    CaseStatus.FOLLOW_UP,
+    CaseStatus.FORWARDED,
+    CaseStatus.REOPENED,
+)
+CLOSED_STATUSES: tuple[str, ...] = (CaseStatus.RESOLVED, CaseStatus.IGNORED)
+# Nobody works on it: the card offers Claim.
+UNCLAIMED_STATUSES: tuple[str, ...] = (CaseStatus.NEW, CaseStatus.REOPENED)
+# The customer still waits for a first answer: the SLA clock runs.
+AWAITING_FIRST_ANSWER: tuple[str, ...] = (
+    *UNCLAIMED_STATUSES,
+    CaseStatus.CLAIMED,
+    CaseStatus.FORWARDED,
+)
+_OPEN_SQL = f"status IN ({', '.join(repr(str(s)) for s in OPEN_STATUSES)})"
 
 
 class Case(SQLModel, table=True):

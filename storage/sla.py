@@ -11,9 +11,9 @@ from typing import Any
 from sqlalchemy import Row, select, update
 from sqlalchemy.engine import Connection
 
+from storage.models import AWAITING_FIRST_ANSWER
 from storage.tables import CASES
 
-AWAITING_FIRST_ANSWER = ("new", "reopened", "claimed", "forwarded")
 _RETURNED = (
     CASES.c.id,
     CASES.c.department,

@@ -13,11 +13,15 @@ from typing import Any
 from sqlalchemy import Row, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.models import OPEN_STATUSES, TaskKind, TaskStatus
+from storage.models import (
+    AWAITING_FIRST_ANSWER,
+    OPEN_STATUSES,
+    UNCLAIMED_STATUSES,
+    TaskKind,
+    TaskStatus,
+)
 from storage.tables import CASES, TASKS
 
-UNCLAIMED = ("new", "reopened")
-AWAITING_FIRST_ANSWER = ("new", "reopened", "claimed", "forwarded")
 _CARD = (
     CASES.c.id,
     CASES.c.department,
@@ -53,7 +57,7 @@ async def oldest_unclaimed(
 ) -> dict[str, datetime]:
     rows = await conn.execute(
         select(CASES.c.department, func.min(CASES.c.opened_at))
-        .where(CASES.c.status.in_(UNCLAIMED), CASES.c.department.in_(departments))
+        .where(CASES.c.status.in_(UNCLAIMED_STATUSES), CASES.c.department.in_(departments))
         .group_by(CASES.c.department)
     )
     return {department: _aware(oldest) for department, oldest in rows if oldest is not None}

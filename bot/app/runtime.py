@@ -15,11 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.app.server import WebParts, create_web_app
 from bot.app.settings import Settings
 from bot.app.slack_app import build_bolt_app, outbox_client
-from bot.cases.replies import ReplyPublisher
 from bot.core import background
 from bot.core.clock import Clock, SystemClock
 from bot.core.config import WebcareConfig
 from bot.core.user_languages import PeopleLanguages
+from bot.delivery.replies import ReplyPublisher
 from bot.delivery.scheduler import Scheduler
 from bot.delivery.slack_budget import SlackBudget
 from bot.delivery.worker import OutboxWorker

@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.cases.state_machine import Actor, InvalidTransition
 from bot.core.config import WebcareConfig
+from bot.core.folding import fold
 from bot.insight.spikes import BRAND
-from bot.intake.routing import fold
 from storage import crisis as store
 from storage.db import unit_of_work
 

@@ -15,13 +15,13 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.cases.personal_data import Finding, find_personal_data
-from bot.cases.state_machine import Action, Actor, InvalidTransition, check
+from bot.cases.state_machine import Action, Actor, InvalidTransition, check, record, transition
 from bot.core.config import Department, WebcareConfig
 from storage.db import unit_of_work
-from storage.models import CaseStatus, DraftStatus, JobKind
+from storage.models import DraftStatus, JobKind
 from storage.outbox import enqueue
 from storage.tables import DRAFTS
-from storage.transitions.core import apply_change, lock_case
+from storage.transitions.core import lock_case
 
 # Characters a reply may have on each platform (None: no practical limit).
 PLATFORM_LIMITS: dict[str, int | None] = {
@@ -142,16 +142,7 @@ async def save_draft(
         if overridden:  # posting personal data in public was a conscious choice: log it
             detail["personal_data_override"] = overridden
         _queue_draft_message(conn, case=case, draft_id=saved_id, now=now)
-        apply_change(
-            conn,
-            case=case,
-            values={},
-            event="draft_saved",
-            actor=actor.id,
-            now=now,
-            note=None,
-            detail=detail,
-        )
+        record(conn, case=case, event="draft_saved", actor=actor, now=now, detail=detail)
         return saved_id
 
     return await unit_of_work(engine).run(work)
@@ -195,14 +186,12 @@ async def approve_draft(
             .values(status=DraftStatus.APPROVED, approved_by=actor.id, updated_at=now)
         )
         _queue_draft_message(conn, case=case, draft_id=draft_id, now=now)
-        apply_change(
+        record(
             conn,
             case=case,
-            values={},
             event="draft_approved",
-            actor=actor.id,
+            actor=actor,
             now=now,
-            note=None,
             detail={"draft_id": draft_id},
         )
 
@@ -236,22 +225,14 @@ async def mark_sent(
             .values(status=DraftStatus.SENT, sent_at=now, sent_url=url, updated_at=now)
         )
         _queue_draft_message(conn, case=case, draft_id=draft_id, now=now)
-        values: dict[str, Any] = {"status": CaseStatus.REPLIED}
-        if case.first_response_at is None:
-            values["first_response_at"] = now
-        return apply_change(
+        # The thread line names the draft's author: it is their reply that went out.
+        return transition(
             conn,
+            Action.REPLY_SENT,
             case=case,
-            values=values,
-            event="reply_sent",
-            actor=actor.id,
+            actor=actor,
             now=now,
-            note={
-                "action": "reply_sent",
-                "actor": draft.author_name,
-                "at": now.isoformat(),
-                "url": url or "",
-            },
+            note={"actor": draft.author_name, "url": url or ""},
             detail={"draft_id": draft_id, "url": url, "first": case.first_response_at is None},
         )
 

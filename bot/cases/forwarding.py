@@ -15,14 +15,14 @@ from sqlalchemy import Row, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.cases.state_machine import Action, Actor, InvalidTransition, check
+from bot.cases.state_machine import Action, Actor, InvalidTransition, check, move, transition
 from bot.core.business_time import BusinessCalendar
 from bot.core.config import WebcareConfig
 from storage import schedule
 from storage.db import unit_of_work
-from storage.models import CaseStatus, TaskKind
+from storage.models import TaskKind
 from storage.tables import DRAFTS
-from storage.transitions.core import apply_change, lock_case, move_case
+from storage.transitions.core import lock_case
 
 FORWARD_TASKS = (TaskKind.FORWARD_REMINDER, TaskKind.FORWARD_DEADLINE)
 
@@ -53,16 +53,15 @@ async def forward_to_person(
 
     def work(conn: Connection) -> Any:
         case = lock_case(conn, case_id=case_id)
-        check(Action.FORWARD, case, actor)
-        assert case is not None
-        owner = case.owner_id or actor.id
-        values: dict[str, Any] = {
-            "status": CaseStatus.FORWARDED,
-            "forwarded_to": person,
-            "forward_due_at": due,
-        }
-        if case.owner_id is None:
-            values |= {"owner_id": actor.id, "owner_name": actor.name, "claimed_at": now}
+        changed = transition(
+            conn,
+            Action.FORWARD,
+            case=case,
+            actor=actor,
+            now=now,
+            also={"forwarded_to": person, "forward_due_at": due},
+            note={"to": person, "forward_note": note or "", "due_at": due.isoformat()},
+        )
         schedule.enqueue_dm(
             conn,
             user=person,
@@ -77,7 +76,7 @@ async def forward_to_person(
         )
         for kind, at, notify in (
             (TaskKind.FORWARD_REMINDER, remind, person),
-            (TaskKind.FORWARD_DEADLINE, due, owner),
+            (TaskKind.FORWARD_DEADLINE, due, changed.owner_id),
         ):
             schedule.add_task(
                 conn,
@@ -88,22 +87,7 @@ async def forward_to_person(
                 created_by=actor.id,
                 now=now,
             )
-        return apply_change(
-            conn,
-            case=case,
-            values=values,
-            event=Action.FORWARD.value,
-            actor=actor.id,
-            now=now,
-            note={
-                "action": "forward",
-                "actor": actor.name,
-                "at": now.isoformat(),
-                "to": person,
-                "forward_note": note or "",
-                "due_at": due.isoformat(),
-            },
-        )
+        return changed
 
     return await unit_of_work(engine).run(work)
 
@@ -116,29 +100,10 @@ async def answer_forward(
 
     def work(conn: Connection) -> Any:
         case = lock_case(conn, case_id=case_id)
-        check(action, case, actor)
-        assert case is not None
-        values: dict[str, Any] = {"forwarded_to": None, "forward_due_at": None}
-        if take:
-            values |= {
-                "status": CaseStatus.CLAIMED,
-                "owner_id": actor.id,
-                "owner_name": actor.name,
-                "claimed_at": now,
-            }
-        else:
-            values["status"] = CaseStatus.CLAIMED if case.owner_id else CaseStatus.NEW
+        changed = transition(conn, action, case=case, actor=actor, now=now)
         for kind in FORWARD_TASKS:
             schedule.cancel_tasks(conn, case_id=case_id, kind=kind)
-        return apply_change(
-            conn,
-            case=case,
-            values=values,
-            event=action.value,
-            actor=actor.id,
-            now=now,
-            note={"action": action.value, "actor": actor.name, "at": now.isoformat()},
-        )
+        return changed
 
     return await unit_of_work(engine).run(work)
 
@@ -159,28 +124,22 @@ async def move_to_department(
     def work(conn: Connection) -> Any:
         case = lock_case(conn, case_id=case_id)
         check(Action.MOVE, case, actor)
-        assert case is not None
         if case.department == target.key:
             raise InvalidTransition("same_department", status=case.status)
+        moved = move(
+            conn,
+            case=case,
+            actor=actor,
+            now=now,
+            department=target.key,
+            channel=target.channel,
+            note={"department": target.name, "forward_note": note or ""},
+        )
         for kind in FORWARD_TASKS:
             schedule.cancel_tasks(conn, case_id=case_id, kind=kind)
         # Draft messages stay in the old channel's thread: an edit is posted anew in the new
         # card's thread, not chat.update'd by a ts that channel never had.
         conn.execute(update(DRAFTS).where(DRAFTS.c.case_id == case_id).values(slack_ts=None))
-        return move_case(
-            conn,
-            case=case,
-            department=target.key,
-            channel=target.channel,
-            actor=actor.id,
-            now=now,
-            note={
-                "action": "move",
-                "actor": actor.name,
-                "at": now.isoformat(),
-                "department": target.name,
-                "forward_note": note or "",
-            },
-        )
+        return moved
 
     return await unit_of_work(engine).run(work)

@@ -1,12 +1,16 @@
-"""The case state machine: every change to a case goes through here.
+"""The case state machine: the one writer of a case's status.
 
-Each action checks the case's current status (and owner) against what it allows, under a lock
-on the case, so two clicks at the same moment have exactly one winner. The change, its audit
-event and the card refresh are one transaction.
+Every change of status goes through here: a click, a forward or move, a reply sent, the customer
+writing again (ingest asks `decide` and stores what it says). Each action checks the case's
+current status (and owner) against TRANSITIONS, under a lock on the case, so two clicks at the
+same moment have exactly one winner; EFFECTS says what else it does (owner, dates, deadline, its
+audit event). The change, its audit event, the card refresh and the thread line are one
+transaction. tests/cases/test_one_writer.py checks that no other module sets a status.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -20,9 +24,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.cases.batching import batcher
 from storage import schedule
 from storage.db import unit_of_work
+from storage.intake.store import Deadline, Event, Existing, Reopening
+from storage.models import OPEN_STATUSES, TaskKind
 from storage.models import CaseStatus as S
-from storage.models import TaskKind
-from storage.transitions.core import apply_change, lock_case
+from storage.transitions.core import apply_change, lock_case, move_case
 
 
 class Action(StrEnum):
@@ -41,10 +46,12 @@ class Action(StrEnum):
     MOVE = "move"
     DRAFT = "draft"
     REPLY_SENT = "reply_sent"
+    # The customer writes again after the case was resolved (ingest, actor "system").
+    CUSTOMER_RETURN = "customer_return"
 
 
 _BATCHED = (Action.CLAIM, Action.UNCLAIM, Action.TAKE_OVER)
-_OPEN = (S.NEW, S.CLAIMED, S.REPLIED, S.FOLLOW_UP, S.FORWARDED, S.REOPENED)
+_OPEN = tuple(S(status) for status in OPEN_STATUSES)
 
 
 # (action, from status) → to status; None keeps the status as it is.
@@ -59,6 +66,8 @@ TRANSITIONS: dict[tuple[Action, S], S | None] = {
     **{(Action.RESOLVE, status): S.RESOLVED for status in _OPEN},
     (Action.REOPEN, S.RESOLVED): S.REOPENED,
     (Action.REOPEN, S.IGNORED): S.REOPENED,
+    # An ignored case stays ignored when its author writes again: the mention opens a new case.
+    (Action.CUSTOMER_RETURN, S.RESOLVED): S.REOPENED,
     **{(Action.FOLLOW_UP, status): S.FOLLOW_UP for status in _OPEN},
     # The answers to "is the customer's problem solved?"
     (Action.FOLLOW_UP_SOLVED, S.FOLLOW_UP): S.RESOLVED,
@@ -68,6 +77,7 @@ TRANSITIONS: dict[tuple[Action, S], S | None] = {
 TRANSITIONS |= {
     **{(Action.FORWARD, status): S.FORWARDED for status in _OPEN},
     (Action.TAKE_FORWARDED, S.FORWARDED): S.CLAIMED,
+    # Back to its owner (a forwarded case without one goes back to the queue: see decide).
     (Action.SEND_BACK, S.FORWARDED): S.CLAIMED,
     **{(Action.MOVE, status): S.NEW for status in _OPEN},
     **{(Action.DRAFT, status): None for status in _OPEN},
@@ -82,12 +92,59 @@ FOLLOW_UP_OUTCOMES = (
 )
 
 
+class Owner(StrEnum):
+    """Who owns the case after a transition."""
+
+    KEEP = "keep"
+    ACTOR = "actor"  # the one who acted
+    ACTOR_IF_NONE = "actor_if_none"  # its owner, or else the one who acted
+    CLEAR = "clear"  # nobody: back in the queue
+
+
+@dataclass(frozen=True, slots=True)
+class Effects:
+    """What an action does besides the status: its name in the audit trail, who owns the case
+    after it, and what happens to its dates. Every action refreshes the card and adds a line to
+    its thread (except DRAFT, whose draft message is the line)."""
+
+    event: str
+    owner: Owner = Owner.KEEP
+    resolved: bool | None = None  # True: resolved now; False: not resolved any more
+    clears_forward: bool = False  # the forward (and its deadline) is over
+    first_response: bool = False  # the customer has had an answer
+    new_deadline: bool = False  # a fresh response deadline (the customer waits again)
+
+
+EFFECTS: dict[Action, Effects] = {
+    Action.CLAIM: Effects("claim", owner=Owner.ACTOR),
+    Action.UNCLAIM: Effects("unclaim", owner=Owner.CLEAR),
+    Action.TAKE_OVER: Effects("take_over", owner=Owner.ACTOR),
+    Action.RESOLVE: Effects("resolve", resolved=True),
+    # Reopened by a person: the deadline stays as it was (the customer did not write again).
+    Action.REOPEN: Effects("reopen", owner=Owner.CLEAR, resolved=False),
+    Action.CUSTOMER_RETURN: Effects("reopen", owner=Owner.CLEAR, resolved=False, new_deadline=True),
+    Action.FOLLOW_UP: Effects("follow_up", owner=Owner.ACTOR_IF_NONE),
+    Action.FOLLOW_UP_SOLVED: Effects("follow_up_outcome", resolved=True),
+    Action.FOLLOW_UP_STILL_OPEN: Effects("follow_up_outcome"),
+    Action.FOLLOW_UP_REOPEN: Effects("follow_up_outcome", owner=Owner.ACTOR),
+    Action.FORWARD: Effects("forward", owner=Owner.ACTOR_IF_NONE),
+    Action.TAKE_FORWARDED: Effects("take_forwarded", owner=Owner.ACTOR, clears_forward=True),
+    Action.SEND_BACK: Effects("send_back", clears_forward=True),
+    Action.MOVE: Effects("move", owner=Owner.CLEAR, clears_forward=True),
+    Action.DRAFT: Effects("draft"),
+    Action.REPLY_SENT: Effects("reply_sent", first_response=True),
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Actor:
     """A person clicking in Slack."""
 
     id: str
     name: str
+
+
+SYSTEM = Actor("system", "webcare")
 
 
 class InvalidTransition(Exception):
@@ -98,6 +155,143 @@ class InvalidTransition(Exception):
         self.reason = reason
         self.status = status
         self.owner = owner
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A decided transition: the case's new values, the audit event and the thread line."""
+
+    action: Action
+    values: dict[str, Any]
+    event: str
+    note: dict[str, Any]
+
+
+def decide(
+    action: Action,
+    case: Any,
+    actor: Actor,
+    *,
+    now: datetime,
+    expected_owner: str | None = None,
+    note: Mapping[str, Any] | None = None,
+    deadline: tuple[datetime, datetime] | None = None,
+) -> Change:
+    """Check `action` against the case as it is now and decide the case's new values.
+
+    Raises InvalidTransition when it does not fit. `note` adds to the thread line, `deadline`
+    is the (due, warn) of a transition that gives a fresh one (None: no deadline).
+    """
+    if case is None:
+        raise InvalidTransition("not_found")
+    _check(action, case, actor, expected_owner)
+    effects = EFFECTS[action]
+    to = TRANSITIONS[(action, S(case.status))] or S(case.status)
+    values: dict[str, Any] = {}
+    owner = case.owner_id
+    if effects.owner is Owner.ACTOR or (effects.owner is Owner.ACTOR_IF_NONE and owner is None):
+        values |= {"owner_id": actor.id, "owner_name": actor.name, "claimed_at": now}
+        owner = actor.id
+    elif effects.owner is Owner.CLEAR:
+        values |= {"owner_id": None, "owner_name": None, "claimed_at": None}
+        owner = None
+    if to is S.CLAIMED and owner is None:  # claimed by nobody: it waits in the queue
+        to = S.NEW
+    values["status"] = to
+    if effects.resolved is not None:
+        values["resolved_at"] = now if effects.resolved else None
+    if effects.clears_forward:
+        values |= {"forwarded_to": None, "forward_due_at": None}
+    if effects.first_response and case.first_response_at is None:
+        values["first_response_at"] = now
+    if effects.new_deadline:
+        due, warn = deadline or (None, None)
+        values |= {"sla_due_at": due, "sla_warn_at": warn}
+        values |= {"sla_warned_at": None, "sla_breached_at": None}
+    line: dict[str, Any] = {"action": action.value, "actor": actor.name, "at": now.isoformat()}
+    if action is Action.TAKE_OVER:
+        line["previous_owner"] = case.owner_name or case.owner_id
+    return Change(action, values, effects.event, line | dict(note or {}))
+
+
+def transition(
+    conn: Connection,
+    action: Action,
+    *,
+    case: Any,
+    actor: Actor,
+    now: datetime,
+    expected_owner: str | None = None,
+    note: Mapping[str, Any] | None = None,
+    detail: Mapping[str, Any] | None = None,
+    also: Mapping[str, Any] | None = None,
+) -> Row[Any]:
+    """Decide and write a transition of a locked case: its values (with `also`, the action's own
+    columns such as a forward's person), the audit event, the card refresh and the thread line.
+    """
+    change = decide(action, case, actor, now=now, expected_owner=expected_owner, note=note)
+    if also and "status" in also:
+        raise ValueError("a case's status is decided by the state machine, not passed in")
+    return apply_change(
+        conn,
+        case=case,
+        values=change.values | dict(also or {}),
+        event=change.event,
+        actor=actor.id,
+        now=now,
+        note=change.note,
+        detail=detail,
+    )
+
+
+def move(
+    conn: Connection,
+    *,
+    case: Any,
+    actor: Actor,
+    now: datetime,
+    department: str,
+    channel: str,
+    note: Mapping[str, Any],
+) -> Row[Any]:
+    """Move a locked case to another department's channel: a new card there, in the queue."""
+    change = decide(Action.MOVE, case, actor, now=now, note=note)
+    return move_case(
+        conn,
+        case=case,
+        values=change.values,
+        event=change.event,
+        department=department,
+        channel=channel,
+        actor=actor.id,
+        now=now,
+        note=change.note,
+    )
+
+
+def customer_return(case: Existing, deadline: Deadline | None, now: datetime) -> Reopening:
+    """The customer writes again on a resolved case: it reopens, unowned, with `deadline` (the
+    customer waits for an answer again; None: a proactive case without one). The ingest stores
+    it with the new mention; the mention in the thread pings the previous owner."""
+    note = {"reason": "customer wrote again", "previous_owner": case.owner_id}
+    change = decide(Action.CUSTOMER_RETURN, case, SYSTEM, now=now, deadline=deadline, note=note)
+    status = change.values["status"]
+    return Reopening(change.values, Event(case.id, change.event, case.status, status, change.note))
+
+
+def record(
+    conn: Connection,
+    *,
+    case: Any,
+    event: str,
+    actor: Actor,
+    now: datetime,
+    detail: Mapping[str, Any],
+) -> Row[Any]:
+    """Log an event on a locked case that leaves the case as it is (a draft saved, approved)."""
+    return apply_change(
+        conn, case=case, values={}, event=event, actor=actor.id, now=now, note=None, detail=detail
+    )
 
 
 async def claim(engine: AsyncEngine, *, case_id: int, actor: Actor, now: datetime) -> Row[Any]:
@@ -161,34 +355,18 @@ async def _act(
 ) -> Row[Any]:
     def work(conn: Connection) -> Any:
         case = lock_case(conn, case_id=case_id)
-        if case is None:
-            raise InvalidTransition("not_found")
-        _check(action, case, actor, expected_owner)
-        to_status = TRANSITIONS[(action, S(case.status))] or case.status
-        values: dict[str, Any] = {"status": to_status}
-        if action in (Action.CLAIM, Action.TAKE_OVER):
-            values |= {"owner_id": actor.id, "owner_name": actor.name, "claimed_at": now}
-        elif action is Action.UNCLAIM or action is Action.REOPEN:
-            values |= {"owner_id": None, "owner_name": None, "claimed_at": None}
-        if action is Action.RESOLVE:
-            values["resolved_at"] = now
-        elif action is Action.REOPEN:
-            values["resolved_at"] = None
-        note = {"action": action.value, "actor": actor.name, "at": now.isoformat()}
-        note |= details or {}
-        if action is Action.TAKE_OVER:
-            note["previous_owner"] = case.owner_name or case.owner_id
+        changed = transition(
+            conn,
+            action,
+            case=case,
+            actor=actor,
+            now=now,
+            expected_owner=expected_owner,
+            note=details,
+        )
         if action is Action.RESOLVE:
             schedule.cancel_tasks(conn, case_id=case_id)
-        return apply_change(
-            conn,
-            case=case,
-            values=values,
-            event=action.value,
-            actor=actor.id,
-            now=now,
-            note=note,
-        )
+        return changed
 
     # The buttons clicked in bursts, whose checks come before any write (bot.cases.batching).
     runner = batcher(engine, (InvalidTransition,)) if action in _BATCHED else None
@@ -234,38 +412,24 @@ async def schedule_follow_up(
 
     def work(conn: Connection) -> Any:
         case = lock_case(conn, case_id=case_id)
-        if case is None:
-            raise InvalidTransition("not_found")
-        _check(Action.FOLLOW_UP, case, actor, None)
-        values: dict[str, Any] = {"status": S.FOLLOW_UP}
-        owner = case.owner_id
-        if owner is None:
-            owner = actor.id
-            values |= {"owner_id": actor.id, "owner_name": actor.name, "claimed_at": now}
+        changed = transition(
+            conn,
+            Action.FOLLOW_UP,
+            case=case,
+            actor=actor,
+            now=now,
+            note={"due_at": due_at.isoformat()},
+        )
         schedule.add_task(
             conn,
             kind=TaskKind.FOLLOW_UP,
             case_id=case_id,
             due_at=due_at,
-            notify=owner,
+            notify=changed.owner_id,
             created_by=actor.id,
             now=now,
         )
-        note = {
-            "action": Action.FOLLOW_UP.value,
-            "actor": actor.name,
-            "at": now.isoformat(),
-            "due_at": due_at.isoformat(),
-        }
-        return apply_change(
-            conn,
-            case=case,
-            values=values,
-            event=Action.FOLLOW_UP.value,
-            actor=actor.id,
-            now=now,
-            note=note,
-        )
+        return changed
 
     return await unit_of_work(engine).run(work)
 
@@ -282,21 +446,15 @@ async def record_follow_up(
     """Record the answer to a due follow-up: solved, still open (ask again later) or reopen."""
     if outcome not in FOLLOW_UP_OUTCOMES:
         raise ValueError(f"{outcome} is not a follow-up outcome")
+    if outcome is Action.FOLLOW_UP_STILL_OPEN and snooze_until is None:
+        raise ValueError("a still-open follow-up needs the time to ask again")
 
     def work(conn: Connection) -> Any:
         case = lock_case(conn, case_id=case_id)
-        if case is None:
-            raise InvalidTransition("not_found")
-        _check(outcome, case, actor, None)
-        values: dict[str, Any] = {"status": TRANSITIONS[(outcome, S(case.status))] or case.status}
-        if outcome is Action.FOLLOW_UP_SOLVED:
-            values["resolved_at"] = now
-        elif outcome is Action.FOLLOW_UP_REOPEN:
-            values |= {"owner_id": actor.id, "owner_name": actor.name, "claimed_at": now}
-        note: dict[str, Any] = {"action": outcome.value, "actor": actor.name, "at": now.isoformat()}
-        if outcome is Action.FOLLOW_UP_STILL_OPEN:
-            if snooze_until is None:
-                raise ValueError("a still-open follow-up needs the time to ask again")
+        still_open = outcome is Action.FOLLOW_UP_STILL_OPEN
+        note = {"due_at": snooze_until.isoformat()} if still_open and snooze_until else None
+        changed = transition(conn, outcome, case=case, actor=actor, now=now, note=note)
+        if still_open and snooze_until is not None:
             schedule.add_task(
                 conn,
                 kind=TaskKind.FOLLOW_UP,
@@ -306,17 +464,8 @@ async def record_follow_up(
                 created_by=actor.id,
                 now=now,
             )
-            note["due_at"] = snooze_until.isoformat()
         else:
             schedule.cancel_tasks(conn, case_id=case_id, kind=TaskKind.FOLLOW_UP)
-        return apply_change(
-            conn,
-            case=case,
-            values=values,
-            event="follow_up_outcome",
-            actor=actor.id,
-            now=now,
-            note=note,
-        )
+        return changed
 
     return await unit_of_work(engine).run(work)

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from bot.core.config import SpikeAlerts, WebcareConfig
-from bot.intake.routing import fold
+from bot.core.folding import fold
 from storage import schedule, spikes
 
 WINDOW = timedelta(hours=1)

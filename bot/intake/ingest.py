@@ -17,6 +17,7 @@ from functools import partial
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.cases.state_machine import customer_return
 from bot.core import background, metrics
 from bot.core.business_time import BusinessCalendar
 from bot.core.clock import Clock
@@ -216,7 +217,11 @@ class Ingestor:
             try:
                 now = self.clock.now()
                 work = partial(
-                    store_incoming, items=items, now=now, reopen_after=now - self._reopen_window
+                    store_incoming,
+                    items=items,
+                    now=now,
+                    reopen_after=now - self._reopen_window,
+                    returned=customer_return,
                 )
                 return await self._unit.run(work, inline=len(items) <= INLINE_MAX)
             except IntegrityError:

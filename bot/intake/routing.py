@@ -3,20 +3,12 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 
 from bot.core.config import Rule, WebcareConfig
+from bot.core.folding import fold
 from bot.core.language_detection import detector_for
 from bot.intake.mentions import MentionIn
-
-
-def fold(text: str) -> str:
-    """Case- and accent-insensitive form: "Café" and "cafe" fold alike."""
-    if text.isascii():  # most mentions: nothing to decompose
-        return text.lower()
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
 @dataclass(slots=True)  # not frozen: one is built for every mention, and frozen costs

@@ -30,8 +30,10 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from bot.cases.state_machine import TRANSITIONS, Action
 from bot.core.i18n import Lang, format_count, format_when, language_name, t, tn
 from bot.intake.deadlines import arrived_late
+from storage.models import CLOSED_STATUSES, UNCLAIMED_STATUSES
 
 # Slack shows at most 3,000 characters of a block's text; leave room for the "…" and the link.
 QUOTE_LIMIT = 2_900
@@ -78,10 +80,9 @@ WORK_BUTTONS: tuple[tuple[ActionId, str], ...] = (
     (ActionId.FOLLOW_UP, "button.follow_up"),
     (ActionId.RESOLVE, "button.resolve"),
 )
-CLOSED_STATUSES = ("resolved", "ignored")
-# Which ownership buttons a card shows, by status (the state machine has the rules).
-CLAIMABLE = ("new", "reopened")
-TAKEABLE = ("claimed", "replied", "follow_up")
+# Which ownership buttons a card shows, by status: what the state machine allows.
+CLAIMABLE = UNCLAIMED_STATUSES
+TAKEABLE = tuple(status for action, status in TRANSITIONS if action is Action.TAKE_OVER)
 
 
 def escape(text: str) -> str:

@@ -3,15 +3,13 @@
 Same rows as `storage.intake.store.CoreWriter` (tests/intake/test_intake.py compares the two
 databases column by column), on the same connection and in the same transaction, without
 SQLAlchemy's per-row parameter processing: that cost more CPU than SQLite needs to store the rows.
-Values are converted the way SQLAlchemy's SQLite types do: datetimes as naive UTC text with
-microseconds, JSON as `json.dumps` text (None as 'null'), booleans as 0/1.
+Values are converted as SQLAlchemy's SQLite types do (storage.sqlite_codec).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cache, lru_cache
 from typing import Any
 
@@ -28,9 +26,12 @@ from storage.intake.store import (
     by_source,
     join_rows,
 )
-from storage.models import OPEN_STATUSES, JobKind
+from storage.models import INITIAL_STATUS, OPEN_STATUSES, JobKind
 from storage.sla import AWAITING_FIRST_ANSWER
+from storage.sqlite_codec import case_params, encode_json, sqlite_datetime
+from storage.sqlite_codec import json_text as _json
 
+_INITIAL = str(INITIAL_STATUS)
 # Rows per multi-row INSERT at most: 20 columns x 256 stays well under SQLite's 32,766
 # variables. Batches go in power-of-two chunks, so a few dozen statements cover every size
 # (and stay in sqlite3's statement cache) and each costs one step.
@@ -88,29 +89,16 @@ _UPGRADE_CASE_DEADLINE = (
     "UPDATE cases SET reactive = max(reactive, ?), private = max(private, ?),"
     f" {_DEADLINE_IF_NONE} WHERE id = ? RETURNING slack_channel"
 )
-# The customer is back: the case reopens, unowned, with a fresh deadline (NULL: proactive).
-_REOPEN = (
+# The customer is back: mentions added, and the values the state machine decided.
+_ADD_AND_REOPEN = (
     "UPDATE cases SET mention_count = mention_count + ?, last_mention_at = max(last_mention_at, ?),"
-    " last_received_at = ?, reactive = max(reactive, ?), status = 'reopened', resolved_at = NULL,"
-    " owner_id = NULL, owner_name = NULL, claimed_at = NULL, sla_due_at = ?, sla_warn_at = ?,"
-    " sla_warned_at = NULL, sla_breached_at = NULL WHERE id = ?"
+    " last_received_at = ?, reactive = max(reactive, ?), {} WHERE id = ?"
 )
 
 
-def sqlite_datetime(value: datetime) -> str:
-    """What SQLAlchemy stores for a `UTCDateTime` on SQLite: naive UTC, always microseconds."""
-    if value.tzinfo is UTC:  # nearly always: skip the conversions
-        return value.isoformat(" ", "microseconds")[:-6]  # without "+00:00"
-    if value.tzinfo is None:
-        raise ValueError("naive datetime given to a UTCDateTime column")
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-
-
-_encode = json.JSONEncoder().encode  # json.dumps with default options, minus its dispatch
-
-
-def _json(value: Any) -> str:
-    return "null" if value is None else _encode(value)
+@cache
+def _reopen_sql(keys: tuple[str, ...]) -> str:
+    return _ADD_AND_REOPEN.format(", ".join(f'"{key}" = ?' for key in keys))
 
 
 def _detail_json(detail: dict[str, Any]) -> str:
@@ -118,7 +106,7 @@ def _detail_json(detail: dict[str, Any]) -> str:
     mention_id = detail.get("mention_id")
     if type(mention_id) is int and len(detail) == 1:
         return f'{{"mention_id": {mention_id}}}'
-    return _encode(detail)
+    return encode_json(detail)
 
 
 @lru_cache(maxsize=256)
@@ -232,7 +220,7 @@ class SqliteWriter:
             params += (
                 case_id,
                 item.department,
-                "new",
+                _INITIAL,
                 item.priority,
                 tags,
                 item.rule,
@@ -302,8 +290,9 @@ class SqliteWriter:
             due = sqlite_datetime(deadline.due) if deadline else None
             warn = sqlite_datetime(deadline.warn) if deadline else None
             if change.reopen:
-                params = (change.added, latest, at, change.addressed, due, warn, change.case_id)
-                cursor.execute(_REOPEN, params)
+                reopen = change.reopen
+                params = (change.added, latest, at, change.addressed, *case_params(reopen))
+                cursor.execute(_reopen_sql(tuple(reopen)), (*params, change.case_id))
             elif change.addressed or deadline is not None:
                 params = (change.added, latest, at, change.addressed, due, warn, change.case_id)
                 cursor.execute(_ADD_ADDRESSED, params)

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple, Protocol
 from sqlalchemy import Table, and_, bindparam, case, func, insert, literal, or_, select, update
 from sqlalchemy.engine import Connection
 
-from storage.models import OPEN_STATUSES, JobKind
+from storage.models import INITIAL_STATUS, OPEN_STATUSES, JobKind
 from storage.outbox import enqueue_card_update
 from storage.sla import AWAITING_FIRST_ANSWER
 from storage.tables import CASES, EVENTS, MENTIONS, OUTBOX
@@ -110,8 +110,12 @@ class Existing(NamedTuple):
     id: int
     channel: str
     owner_id: str | None
-    resolved: bool  # recently resolved: the mention reopens it
+    status: str  # open, or recently resolved: then the mention reopens it
     reactive: bool  # addressed to us: reopened, it gets a deadline again
+
+    @property
+    def resolved(self) -> bool:
+        return self.status == "resolved"
 
 
 class Event(NamedTuple):
@@ -135,13 +139,25 @@ class Job(NamedTuple):
     dedupe_key: str | None
 
 
+class Reopening(NamedTuple):
+    """What the state machine decided for a resolved case its customer came back to."""
+
+    values: dict[str, Any]  # the case's new columns (status, owner, dates, deadline)
+    event: Event
+
+
+# The decision for a resolved case, a fresh deadline for it (None: none), the batch's time:
+# bot.cases.state_machine.customer_return, passed in by the ingest (storage decides nothing).
+DecideReturn = Callable[[Existing, "Deadline | None", datetime], Reopening]
+
+
 class CaseChange(NamedTuple):
     """Mentions added to a case that existed before the batch."""
 
     case_id: int
     added: int
     latest: datetime  # the newest added mention's time (never in the future)
-    reopen: bool  # the case was resolved: it reopens, with `deadline` (None: none)
+    reopen: dict[str, Any] | None  # the case was resolved: the values it reopens with
     # Not reopened: given to the case if it has none and awaits its first answer (an
     # addressed mention joined a proactive case).
     deadline: Deadline | None
@@ -186,31 +202,36 @@ def store_incoming(
     items: Sequence[Incoming],
     now: datetime,
     reopen_after: datetime,
+    returned: DecideReturn,
     fast: bool | None = None,
 ) -> list[Stored]:
     """Store a batch in the caller's transaction; one `Stored` per item, in order.
 
     A mention joins its author's open case on the same source, or reopens one resolved after
-    `reopen_after`; otherwise it opens a new case. `fast` (the default) inserts through the
-    driver (raw sqlite3; asyncpg with one array per column) instead of SQLAlchemy Core; the
-    rows are the same. Other PostgreSQL drivers take the Core path.
+    `reopen_after` as `returned` decides; otherwise it opens a new case. `fast` (the default)
+    inserts through the driver (raw sqlite3; asyncpg with one array per column) instead of
+    SQLAlchemy Core; the rows are the same. Other PostgreSQL drivers take the Core path.
     """
     if fast is None:
         fast = True
     if conn.dialect.name == "postgresql" and conn.dialect.driver == "asyncpg" and fast:
         from storage.intake.postgres import PgWriter
 
-        return _store(PgWriter(conn), items, now, reopen_after)
+        return _store(PgWriter(conn), items, now, reopen_after, returned)
     if not fast:
-        return _store(CoreWriter(conn), items, now, reopen_after)
+        return _store(CoreWriter(conn), items, now, reopen_after, returned)
     from storage.intake.sqlite import SqliteWriter
 
     # A raw sqlite3 error is raised as SQLAlchemy's by the unit of work (storage.db).
-    return _store(SqliteWriter(conn), items, now, reopen_after)
+    return _store(SqliteWriter(conn), items, now, reopen_after, returned)
 
 
 def _store(
-    db: Writer, items: Sequence[Incoming], now: datetime, reopen_after: datetime
+    db: Writer,
+    items: Sequence[Incoming],
+    now: datetime,
+    reopen_after: datetime,
+    returned: DecideReturn,
 ) -> list[Stored]:
     keys = [(i.mention.source, i.mention.external_id) for i in items]
     known = db.known_mentions(keys)
@@ -246,7 +267,9 @@ def _store(
     mention_ids = db.insert_mentions(fresh, fresh_cases, now) if fresh else []
     firsts = {id(item) for item in first_of_author.values()}
     if fresh:
-        changes, events, jobs = _plan_records(fresh, fresh_cases, mention_ids, firsts, existing)
+        changes, events, jobs = _plan_records(
+            fresh, fresh_cases, mention_ids, firsts, existing, returned, now
+        )
         db.record(changes, events, jobs, now)
 
     stored_now = {
@@ -302,6 +325,8 @@ def _plan_records(
     mention_ids: list[int],
     firsts: set[int],
     existing: dict[tuple[str, str], Existing],
+    returned: DecideReturn,
+    now: datetime,
 ) -> tuple[list[CaseChange], list[Event], list[Job]]:
     """Audit events, case changes and outbox jobs for the mentions just stored."""
     events: list[Event] = []
@@ -313,7 +338,9 @@ def _plan_records(
     for item, case_id, mention_id in zip(items, case_ids, mention_ids, strict=True):
         if id(item) in firsts:
             new_case_channel[case_id] = item.channel
-            events.append(Event(case_id, "opened", None, "new", {"mention_id": mention_id}))
+            events.append(
+                Event(case_id, "opened", None, INITIAL_STATUS, {"mention_id": mention_id})
+            )
             jobs.append(
                 Job(JobKind.POST_CARD, case_id, None, item.channel, None, f"card-post:{case_id}")
             )
@@ -332,14 +359,15 @@ def _plan_records(
         case = joined.get(case_id)
         latest = max(i.mention.created_at for i in added)
         deadline = next((d for i in added if (d := i.deadline) is not None), None)
-        reopen = case is not None and case.resolved
+        reopen = None
         if case is not None and case.resolved:
-            # The customer is back: the case reopens, unowned, with a fresh deadline; a
-            # proactive case only when a rule gives it one.
+            # The customer is back: the case reopens with a fresh deadline (a proactive case
+            # only when a rule gives it one), as the state machine decides.
             if deadline is None and case.reactive:
                 deadline = Deadline(*added[0].deadlines(added[0].start))
-            detail = {"reason": "customer wrote again", "previous_owner": case.owner_id}
-            events.append(Event(case_id, "reopened", "resolved", "reopened", detail))
+            reopening = returned(case, deadline, now)
+            events.append(reopening.event)
+            reopen = reopening.values
         addressed = any(i.mention.addressed for i in added)
         channel = case.channel if case else None
         changes.append(
@@ -366,7 +394,7 @@ def join_rows(rows: Iterable[Sequence[Any]]) -> dict[tuple[str, str], Existing]:
         author, resolved = (source, handle), status == "resolved"
         if resolved and author in found:
             continue  # an open case wins over a resolved one
-        found[author] = Existing(case_id, channel, owner, resolved, bool(reactive))
+        found[author] = Existing(case_id, channel, owner, status, bool(reactive))
     return found
 
 
@@ -476,7 +504,7 @@ class CoreWriter:
             rows.append(
                 {
                     "department": item.department,
-                    "status": "new",
+                    "status": INITIAL_STATUS,
                     "priority": item.priority,
                     "tags": list(item.tags),
                     "rule": item.rule,
@@ -542,18 +570,7 @@ class CoreWriter:
             if change.addressed:
                 values["reactive"] = True
             if change.reopen:
-                deadline = change.deadline
-                values |= {
-                    "status": "reopened",
-                    "resolved_at": None,
-                    "owner_id": None,
-                    "owner_name": None,
-                    "claimed_at": None,
-                    "sla_due_at": deadline.due if deadline else None,
-                    "sla_warn_at": deadline.warn if deadline else None,
-                    "sla_warned_at": None,
-                    "sla_breached_at": None,
-                }
+                values |= change.reopen
             elif change.deadline is not None:
                 values |= _deadline_if_none(change.deadline)
             conn.execute(update(CASES).where(CASES.c.id == change.case_id).values(**values))

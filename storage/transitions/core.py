@@ -127,30 +127,28 @@ def move_case(
     conn: Connection,
     *,
     case: Row[Any],
+    values: Mapping[str, Any],
+    event: str,
     department: str,
     channel: str,
     actor: str,
     now: datetime,
     note: Mapping[str, Any],
 ) -> Row[Any]:
-    """Move a locked case to another department: a new card there, the old one a pointer."""
+    """Move a locked case to another department with the state machine's `values`: a new card
+    there, the old one a pointer."""
     changed = (
         conn.execute(
             update(CASES)
             .where(CASES.c.id == case.id)
             .values(
+                **values,
                 department=department,
                 slack_channel=channel,
                 slack_ts=None,
                 # Its storm digest row (if any) is not where it can be worked on any more.
                 digest_channel=None,
                 digest_ts=None,
-                status="new",
-                owner_id=None,
-                owner_name=None,
-                claimed_at=None,
-                forwarded_to=None,
-                forward_due_at=None,
             )
             .returning(*CASES.c)
         )
@@ -158,9 +156,9 @@ def move_case(
     conn.execute(
         insert(EVENTS).values(
             case_id=case.id,
-            kind="move",
+            kind=event,
             from_status=case.status,
-            to_status="new",
+            to_status=changed.status,
             actor=actor,
             at=now,
             detail={**note, "from_department": case.department},

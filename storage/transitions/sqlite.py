@@ -3,27 +3,25 @@
 Through SQLAlchemy each statement of a claim cost more Python time than SQLite takes to run
 it, in the unit of work's thread, holding the GIL the event loop needs to ack the next clicks;
 sqlite3 releases the GIL while SQLite works. Same rows as the Core path, on the same
-connection and in the same transaction (tests/storage/test_transitions_sqlite.py compares the two
-databases column by column). Values are converted the way SQLAlchemy's SQLite types do:
-datetimes as naive UTC text with microseconds, JSON as `json.dumps` text, booleans as 0/1.
+connection and in the same transaction (tests/storage/test_transitions_sqlite.py compares the
+two databases column by column). Values are converted as SQLAlchemy's SQLite types do
+(storage.sqlite_codec).
 """
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections import namedtuple
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Column
 from sqlalchemy.engine import Connection
 
 from storage.models import JobKind
+from storage.sqlite_codec import case_params, encode_json, readers, sqlite_datetime
 from storage.tables import CASES
-from storage.types import UTCDateTime
 
 _COLUMNS = tuple(CASES.c.keys())
 _SELECTED = ", ".join(f'"{name}"' for name in _COLUMNS)
@@ -59,8 +57,6 @@ _ENQUEUE_CARD_UPDATE_AND_NOTE = (
     " ON CONFLICT (dedupe_key) WHERE status = 'pending' DO NOTHING"
 )
 
-_json = json.JSONEncoder().encode  # json.dumps with default options, minus its dispatch
-
 
 def cursor(conn: Connection) -> sqlite3.Cursor | None:
     """A cursor on the stdlib sqlite3 connection under `conn` (the unit of work's), else None."""
@@ -70,39 +66,7 @@ def cursor(conn: Connection) -> sqlite3.Cursor | None:
     return driver.cursor() if isinstance(driver, sqlite3.Connection) else None
 
 
-def sqlite_datetime(value: datetime) -> str:
-    """What SQLAlchemy stores for a `UTCDateTime` on SQLite: naive UTC, always microseconds."""
-    if value.tzinfo is None:
-        raise ValueError("naive datetime given to a UTCDateTime column")
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-
-
-def _read_datetime(value: str) -> datetime:
-    return datetime.fromisoformat(value).replace(tzinfo=UTC)
-
-
-def _reader(column: Column[Any]) -> Callable[[Any], Any] | None:
-    if isinstance(column.type, UTCDateTime):
-        return _read_datetime
-    if isinstance(column.type, JSON):
-        return json.loads
-    if isinstance(column.type, Boolean):
-        return bool
-    return None
-
-
-def _writer(column: Column[Any]) -> Callable[[Any], Any]:
-    if isinstance(column.type, UTCDateTime):
-        return sqlite_datetime
-    if isinstance(column.type, JSON):
-        return _json
-    if isinstance(column.type, Boolean):
-        return int
-    return lambda value: str(value) if isinstance(value, str) else value  # StrEnum -> str
-
-
-_READERS = [(i, read) for i, column in enumerate(CASES.c) if (read := _reader(column))]
-_WRITERS = {column.key: _writer(column) for column in CASES.c}
+_READERS = readers(CASES)
 
 
 def _case_row(raw: tuple[Any, ...]) -> Any:
@@ -133,8 +97,7 @@ def _update_sql(keys: tuple[str, ...]) -> str:
 
 def update_case(cur: sqlite3.Cursor, case_id: int, values: Mapping[str, Any]) -> Any:
     sql = _update_sql(tuple(values))
-    params = [None if v is None else _WRITERS[k](v) for k, v in values.items()]
-    return _one(cur.execute(sql, (*params, case_id)))
+    return _one(cur.execute(sql, (*case_params(values), case_id)))
 
 
 def insert_event(
@@ -150,7 +113,15 @@ def insert_event(
 ) -> None:
     cur.execute(
         _INSERT_EVENT,
-        (case_id, str(kind), from_status, to_status, actor, sqlite_datetime(at), _json(detail)),
+        (
+            case_id,
+            str(kind),
+            from_status,
+            to_status,
+            actor,
+            sqlite_datetime(at),
+            encode_json(detail),
+        ),
     )
 
 
@@ -163,7 +134,9 @@ def enqueue_note(
     cur: sqlite3.Cursor, *, case_id: int, channel: str, note: Mapping[str, Any], now: datetime
 ) -> None:
     at = sqlite_datetime(now)
-    cur.execute(_ENQUEUE_NOTE, (case_id, channel, at, at, _json(dict(note)) if note else "null"))
+    cur.execute(
+        _ENQUEUE_NOTE, (case_id, channel, at, at, encode_json(dict(note)) if note else "null")
+    )
 
 
 def enqueue_card_update_and_note(
@@ -171,6 +144,6 @@ def enqueue_card_update_and_note(
 ) -> None:
     """enqueue_card_update, then enqueue_note: the same rows, one statement."""
     at = sqlite_datetime(now)
-    payload = _json(dict(note)) if note else "null"
+    payload = encode_json(dict(note)) if note else "null"
     params = (case_id, channel, at, at, f"card:{case_id}", case_id, channel, at, at, payload)
     cur.execute(_ENQUEUE_CARD_UPDATE_AND_NOTE, params)

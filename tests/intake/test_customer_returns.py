@@ -90,7 +90,7 @@ async def test_writing_again_soon_after_resolving_reopens_the_case(
         case = (await conn.execute(select(Case))).one()
         kinds = (await conn.execute(select(CaseEvent.kind).order_by(CaseEvent.id))).scalars()
         assert case.status == "reopened" and case.owner_id is None
-        assert list(kinds)[-2:] == ["mention_added", "reopened"]
+        assert list(kinds)[-2:] == ["mention_added", "reopen"]
 
 
 async def test_after_the_reopen_window_a_new_case_starts(

@@ -14,13 +14,14 @@ from sqlalchemy import text
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.cases.state_machine import customer_return
 from bot.core.config import WebcareConfig
 from bot.intake.ingest import Ingestor
 from bot.intake.mentions import parse_mentions
 from storage.db import close_unit_of_work, create_engine, unit_of_work
-from storage.intake.sqlite import sqlite_datetime
 from storage.intake.store import Stored, store_incoming
 from storage.migrate import upgrade
+from storage.sqlite_codec import sqlite_datetime
 from storage.tables import MENTIONS
 from tests.conftest import mention
 
@@ -45,7 +46,12 @@ class Store:
         items = [self.ingestor.plan(m) for m in parse_mentions(list(bodies))]
         return await unit_of_work(self.engine).run(
             lambda conn: store_incoming(
-                conn, items=items, now=now, reopen_after=now - timedelta(days=7), fast=self.fast
+                conn,
+                items=items,
+                now=now,
+                reopen_after=now - timedelta(days=7),
+                returned=customer_return,
+                fast=self.fast,
             )
         )
 

@@ -8,8 +8,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.core.config import WebcareConfig, parse_config
+from bot.core.folding import fold
 from bot.intake.mentions import MentionIn
-from bot.intake.routing import Router, fold
+from bot.intake.routing import Router
 from tests.conftest import CONFIG, MENTION_AT
 
 

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from bot.cases.state_machine import customer_return
 from bot.core.config import WebcareConfig
 from bot.intake.ingest import Ingestor
 from bot.intake.mentions import parse_mentions
@@ -33,7 +34,12 @@ class Store:
         items = [self.ingestor.plan(m) for m in parse_mentions(list(bodies))]
         return await unit_of_work(self.engine).run(
             lambda conn: store_incoming(
-                conn, items=items, now=NOW, reopen_after=NOW - timedelta(days=7), fast=self.fast
+                conn,
+                items=items,
+                now=NOW,
+                reopen_after=NOW - timedelta(days=7),
+                returned=customer_return,
+                fast=self.fast,
             )
         )
 

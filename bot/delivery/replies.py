@@ -8,8 +8,8 @@ from typing import Any
 import aiohttp
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.cases.reply_webhook import ReplyFailed, send_reply
 from bot.core.config import WebcareConfig
+from bot.delivery.reply_webhook import ReplyFailed, send_reply
 from bot.intake.sources import bluesky, mastodon
 from bot.intake.sources.base import ReplyRefused, Source
 from storage import cursors
