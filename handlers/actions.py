@@ -13,7 +13,6 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.cases import crisis
 from bot.cases import state_machine as cases
-from bot.cases.follow_up import snooze_until
 from bot.cases.forwarding import answer_forward as answer_forward_request
 from bot.cases.state_machine import Actor, InvalidTransition
 from bot.core.i18n import Lang
@@ -79,12 +78,16 @@ def _case_action(
     act: Callable[..., Awaitable[object]],
 ) -> Callable[..., Awaitable[None]]:
     async def listener(
-        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: dict[str, Any]
+        ack: AsyncAck,
+        body: dict[str, Any],
+        client: AsyncWebClient,
+        context: dict[str, Any],
+        services: Services,
+        lang: Lang,
     ) -> None:
         await ack()
-        services: Services = context["services"]
         case_id, actor, _owner = _click(body)
-        clicker, clicked, lang = Clicker.of(body), clicked_message(body), context["lang"]
+        clicker, clicked = Clicker.of(body), clicked_message(body)
 
         async def work() -> None:
             if await on_its_card(client, clicker, clicked, services, case_id, lang):
@@ -98,13 +101,17 @@ def _case_action(
 
 
 async def take_over(
-    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: dict[str, Any]
+    ack: AsyncAck,
+    body: dict[str, Any],
+    client: AsyncWebClient,
+    context: dict[str, Any],
+    services: Services,
+    lang: Lang,
 ) -> None:
     # Slack already asked "Take over from Anna?" (the button's confirm dialog).
     await ack()
-    services: Services = context["services"]
     case_id, actor, shown_owner = _click(body)
-    clicker, clicked, lang = Clicker.of(body), clicked_message(body), context["lang"]
+    clicker, clicked = Clicker.of(body), clicked_message(body)
 
     async def work() -> None:
         if await on_its_card(client, clicker, clicked, services, case_id, lang):
@@ -121,71 +128,61 @@ async def take_over(
 
 
 async def open_follow_up_modal(
-    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: dict[str, Any]
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, services: Services, lang: Lang
 ) -> None:
     await ack()
     # trigger_id expires 3 s after the click: open the modal before anything slow.
     case_id, _actor, _owner = _click(body)
-    services: Services = context["services"]
-    if not await _on_its_card(client, body, services, case_id, context["lang"]):
+    if not await _on_its_card(client, body, services, case_id, lang):
         return
-    view = follow_up_modal(case_id=case_id, lang=context["lang"])
+    view = follow_up_modal(case_id=case_id, lang=lang)
     view = sealed_case_modal(view, case_id=case_id, user=body["user"]["id"], services=services)
     await client.views_open(trigger_id=body["trigger_id"], view=view)
 
 
 async def open_forward_modal(
-    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: dict[str, Any]
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, services: Services, lang: Lang
 ) -> None:
     await ack()
-    services: Services = context["services"]
     case_id, _actor, _owner = _click(body)
-    if not await _on_its_card(client, body, services, case_id, context["lang"]):
+    if not await _on_its_card(client, body, services, case_id, lang):
         return
     async with services.engine.connect() as conn:
         case = await read_case(conn, case_id=case_id)
     if case is None:
-        await tell(client, body, refusal_text(InvalidTransition("not_found"), context["lang"]))
+        await tell(client, body, refusal_text(InvalidTransition("not_found"), lang))
         return
     view = forward_modal(
         case_id=case_id,
         current=services.config.department(case.department),
         config=services.config,
-        lang=context["lang"],
+        lang=lang,
     )
     view = sealed_case_modal(view, case_id=case_id, user=body["user"]["id"], services=services)
     await client.views_open(trigger_id=body["trigger_id"], view=view)
 
 
 async def answer_forward(
-    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: dict[str, Any]
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, services: Services, lang: Lang
 ) -> None:
     """The person a case was forwarded to takes it or sends it back, from their DM."""
     await ack()
-    services: Services = context["services"]
     action = body["actions"][0]
     take = action["action_id"] == TAKE
     case_id, actor, _owner = _click(body)
-    try:
-        await answer_forward_request(
-            services.engine, case_id=case_id, actor=actor, take=take, now=services.clock.now()
-        )
-    except InvalidTransition as refused:
-        await tell(client, body, refusal_text(refused, context["lang"]))
-        return
-    services.wake_outbox()
-    text, blocks = simple_dm(
-        "forward.taken" if take else "forward.sent_back", context["lang"], id=case_id
+    await answer_forward_request(
+        services.engine, case_id=case_id, actor=actor, take=take, now=services.clock.now()
     )
+    services.wake_outbox()
+    text, blocks = simple_dm("forward.taken" if take else "forward.sent_back", lang, id=case_id)
     await replace_clicked_message(client, body, text, blocks)
 
 
 async def start_crisis(
-    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: dict[str, Any]
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, services: Services, lang: Lang
 ) -> None:
     """From a spike alert: gather the department's mentions about the topic in one thread."""
     await ack()
-    services: Services = context["services"]
     change = crisis.start_from_alert(
         services.engine,
         alert_id=payload_id(body["actions"][0]["value"]),
@@ -193,66 +190,54 @@ async def start_crisis(
         config=services.config,
         now=services.clock.now(),
     )
-    await attempt(client, body, services, change, context["lang"])
+    await attempt(client, body, services, change, lang)
 
 
 async def end_crisis(
-    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: dict[str, Any]
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, services: Services, lang: Lang
 ) -> None:
     await ack()
-    services: Services = context["services"]
     change = crisis.end(
         services.engine,
         department=body["actions"][0]["value"],
         actor=actor_of(body),
         now=services.clock.now(),
     )
-    await attempt(client, body, services, change, context["lang"])
+    await attempt(client, body, services, change, lang)
 
 
 async def open_resolve_modal(
-    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: dict[str, Any]
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, services: Services, lang: Lang
 ) -> None:
     await ack()
-    services: Services = context["services"]
     case_id, _actor, _owner = _click(body)
-    if not await _on_its_card(client, body, services, case_id, context["lang"]):
+    if not await _on_its_card(client, body, services, case_id, lang):
         return
     async with services.engine.connect() as conn:
         ask = await went_private(conn, case_id=case_id)  # one indexed query: well within 3 s
-    view = resolve_modal(case_id=case_id, ask_public_close=ask, lang=context["lang"])
+    view = resolve_modal(case_id=case_id, ask_public_close=ask, lang=lang)
     view = sealed_case_modal(view, case_id=case_id, user=body["user"]["id"], services=services)
     await client.views_open(trigger_id=body["trigger_id"], view=view)
 
 
 async def answer_follow_up(
-    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: dict[str, Any]
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, services: Services, lang: Lang
 ) -> None:
     """The owner answers "is the customer's problem solved?" in their DM."""
     await ack()
-    services: Services = context["services"]
     action = body["actions"][0]
     answer = FollowUpAnswer(action["action_id"])
     actor = actor_of(body)
     case_id, now = payload_id(action["value"]), services.clock.now()
-    try:
-        async with services.engine.connect() as conn:
-            case = await read_case(conn, case_id=case_id)
-        snooze = None
-        if answer is FollowUpAnswer.STILL_OPEN and case is not None:
-            snooze = snooze_until(services.calendar_for(case.department), now)
-        await cases.record_follow_up(
-            services.engine,
-            case_id=case_id,
-            actor=actor,
-            outcome=cases.Action(answer.value),
-            now=now,
-            snooze_until=snooze,
-        )
-    except InvalidTransition as refused:
-        await tell(client, body, refusal_text(refused, context["lang"]))
-        return
+    await cases.record_follow_up(
+        services.engine,
+        case_id=case_id,
+        actor=actor,
+        outcome=cases.Action(answer.value),
+        now=now,
+        calendar_for=services.calendar_for,
+    )
     services.wake_outbox()
     services.wake_scheduler()
-    text, blocks = follow_up_answered(answer=answer, actor=actor.name, lang=context["lang"])
+    text, blocks = follow_up_answered(answer=answer, actor=actor.name, lang=lang)
     await replace_clicked_message(client, body, text, blocks)

@@ -27,10 +27,9 @@ async def webcare_command(
     respond: AsyncRespond,
     command: dict[str, Any],
     client: AsyncWebClient,
-    context: dict[str, Any],
+    services: Services,
+    lang: Lang,
 ) -> None:
-    services: Services = context["services"]
-    lang = context["lang"]
     words = (command.get("text") or "").split()
     sub = words[0].lower() if words else "help"
     # Answers go only to the person who asked ("ephemeral"), as JSON so they can carry blocks.

@@ -18,6 +18,7 @@ from bot.core.language_detection import language_of
 from bot.delivery.replies import ReplyFailed
 from bot.render import drafts as views
 from bot.render.cards import ActionId
+from handlers.errors import refusal_shown_at
 from handlers.payloads import (
     BadPayload,
     Clicker,
@@ -25,7 +26,6 @@ from handlers.payloads import (
     clicked_message,
     on_its_card,
     payload_id,
-    refusal_text,
     tell,
 )
 from handlers.services import Services
@@ -81,27 +81,22 @@ async def _modal(
 
 
 async def open_new_draft(
-    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: dict[str, Any]
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, services: Services, lang: Lang
 ) -> None:
     await ack()
-    services: Services = context["services"]
     case_id = payload_id(body["actions"][0]["value"])
     clicked = clicked_message(body)
-    if not await on_its_card(client, Clicker.of(body), clicked, services, case_id, context["lang"]):
+    if not await on_its_card(client, Clicker.of(body), clicked, services, case_id, lang):
         return
-    try:
-        text = await _holding_text(services, case_id=case_id, agent=actor_of(body).name)
-        view = await _modal(
-            services,
-            lang=context["lang"],
-            case_id=case_id,
-            draft_id=None,
-            text=text,
-            public=None,
-        )
-    except InvalidTransition as refused:
-        await tell(client, body, refusal_text(refused, context["lang"]))
-        return
+    text = await _holding_text(services, case_id=case_id, agent=actor_of(body).name)
+    view = await _modal(
+        services,
+        lang=lang,
+        case_id=case_id,
+        draft_id=None,
+        text=text,
+        public=None,
+    )
     await client.views_open(trigger_id=body["trigger_id"], view=view)
 
 
@@ -121,34 +116,28 @@ async def _holding_text(services: Services, *, case_id: int, agent: str) -> str:
 
 
 async def open_draft_for_edit(
-    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: dict[str, Any]
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, services: Services, lang: Lang
 ) -> None:
     await ack()
-    services: Services = context["services"]
-    try:
-        draft = await drafts.get_draft(
-            services.engine, draft_id=payload_id(body["actions"][0]["value"])
-        )
-        view = await _modal(
-            services,
-            lang=context["lang"],
-            case_id=draft.case_id,
-            draft_id=draft.id,
-            text=draft.text,
-            public=draft.public,
-        )
-    except InvalidTransition as refused:
-        await tell(client, body, refusal_text(refused, context["lang"]))
-        return
+    draft = await drafts.get_draft(
+        services.engine, draft_id=payload_id(body["actions"][0]["value"])
+    )
+    view = await _modal(
+        services,
+        lang=lang,
+        case_id=draft.case_id,
+        draft_id=draft.id,
+        text=draft.text,
+        public=draft.public,
+    )
     await client.views_open(trigger_id=body["trigger_id"], view=view)
 
 
 async def apply_template(
-    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: dict[str, Any]
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, services: Services, lang: Lang
 ) -> None:
     """A template was picked in the modal: fill it in for this customer and agent."""
     await ack()
-    services: Services = context["services"]
     view = body["view"]
     meta = json.loads(view["private_metadata"])
     key = body["actions"][0]["selected_option"]["value"]
@@ -164,7 +153,7 @@ async def apply_template(
     public = values[views.VISIBILITY][views.VISIBILITY]["selected_option"]["value"] == "public"
     updated = await _modal(
         services,
-        lang=context["lang"],
+        lang=lang,
         case_id=meta["case_id"],
         draft_id=meta["draft_id"],
         text=text,
@@ -175,10 +164,9 @@ async def apply_template(
 
 
 async def save_draft(
-    ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], context: dict[str, Any]
+    ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], services: Services, lang: Lang
 ) -> None:
-    services: Services = context["services"]
-    lang, meta = context["lang"], _draft_metadata(view.get("private_metadata"))
+    meta = _draft_metadata(view.get("private_metadata"))
     text, public, override = views.read_draft_modal(view["state"]["values"])
     block = views.text_block(view["state"]["values"])
     if not text:
@@ -198,7 +186,7 @@ async def save_draft(
     if problem:
         await ack(response_action="errors", errors={block: problem})
         return
-    try:
+    with refusal_shown_at(block):
         await drafts.save_draft(
             services.engine,
             case_id=case.id,
@@ -209,9 +197,6 @@ async def save_draft(
             now=services.clock.now(),
             draft_id=meta["draft_id"],
         )
-    except InvalidTransition as refused:
-        await ack(response_action="errors", errors={block: refusal_text(refused, lang)})
-        return
     await ack()
     services.wake_outbox()
 
@@ -224,34 +209,29 @@ async def _department(services: Services, draft: Any) -> Any:
 
 
 async def approve(
-    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: dict[str, Any]
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, services: Services, lang: Lang
 ) -> None:
     await ack()
-    services: Services = context["services"]
     # "12@1764230400123": the draft and the version the approver was shown.
     draft_id, _, seen_version = body["actions"][0]["value"].partition("@")
-    try:
-        draft = await drafts.get_draft(services.engine, draft_id=payload_id(draft_id))
-        _case, department = await _department(services, draft)
-        await drafts.approve_draft(
-            services.engine,
-            draft_id=draft.id,
-            actor=actor_of(body),
-            department=department,
-            now=services.clock.now(),
-            seen_version=seen_version or None,
-        )
-    except InvalidTransition as refused:
-        await tell(client, body, refusal_text(refused, context["lang"]))
-        return
+    draft = await drafts.get_draft(services.engine, draft_id=payload_id(draft_id))
+    _case, department = await _department(services, draft)
+    await drafts.approve_draft(
+        services.engine,
+        draft_id=draft.id,
+        actor=actor_of(body),
+        department=department,
+        now=services.clock.now(),
+        seen_version=seen_version or None,
+    )
     services.wake_outbox()
 
 
 async def open_sent_modal(
-    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: dict[str, Any]
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, lang: Lang
 ) -> None:
     await ack()
-    view = views.sent_modal(draft_id=payload_id(body["actions"][0]["value"]), lang=context["lang"])
+    view = views.sent_modal(draft_id=payload_id(body["actions"][0]["value"]), lang=lang)
     await client.views_open(trigger_id=body["trigger_id"], view=view)
 
 
@@ -269,51 +249,37 @@ def _draft_metadata(raw: Any) -> dict[str, Any]:
 
 
 async def record_sent(
-    ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], context: dict[str, Any]
+    ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], services: Services, lang: Lang
 ) -> None:
-    services: Services = context["services"]
     url = (view["state"]["values"][views.URL][views.URL].get("value") or "").strip() or None
     if url is not None and (
         len(url) > 2048 or not re.match(r"https?://[^\s/]+", url, re.IGNORECASE)
     ):  # a javascript: or data: "link" would be clickable on the draft's message
         await ack(
             response_action="errors",
-            errors={views.URL: t("draft.error.not_a_link", context["lang"])},
+            errors={views.URL: t("draft.error.not_a_link", lang)},
         )
         return
-    try:
+    with refusal_shown_at(views.URL):
         draft = await drafts.get_draft(
             services.engine, draft_id=payload_id(view["private_metadata"])
         )
         _case, department = await _department(services, draft)
         await _mark_sent(services, body, draft, url, department)
-    except InvalidTransition as refused:
-        await ack(
-            response_action="errors", errors={views.URL: refusal_text(refused, context["lang"])}
-        )
-        return
     await ack()
     services.wake_outbox()
 
 
 async def send(
-    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: dict[str, Any]
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, services: Services, lang: Lang
 ) -> None:
     """Publish the reply on its platform (or through the reply webhook), then record it as sent."""
     await ack()
-    services: Services = context["services"]
-    lang = context["lang"]
-    try:
-        draft = await drafts.get_draft(
-            services.engine, draft_id=payload_id(body["actions"][0]["value"])
-        )
-        case, department = await _department(services, draft)
-        before = await drafts.begin_sending(
-            services.engine, draft_id=draft.id, department=department
-        )
-    except InvalidTransition as refused:
-        await tell(client, body, refusal_text(refused, lang))
-        return
+    draft = await drafts.get_draft(
+        services.engine, draft_id=payload_id(body["actions"][0]["value"])
+    )
+    case, department = await _department(services, draft)
+    before = await drafts.begin_sending(services.engine, draft_id=draft.id, department=department)
     try:
         assert services.replies is not None
         url = await services.replies.publish(case, draft)
@@ -326,11 +292,7 @@ async def send(
         await drafts.abort_sending(services.engine, draft_id=draft.id, back_to=before)
         await tell(client, body, t("error.failed", lang))
         return
-    try:
-        await _mark_sent(services, body, draft, url, department)
-    except InvalidTransition as refused:
-        await tell(client, body, refusal_text(refused, lang))
-        return
+    await _mark_sent(services, body, draft, url, department)
     services.wake_outbox()
 
 

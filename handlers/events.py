@@ -8,6 +8,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.core.i18n import Lang
 from bot.insight.backlog import behind, channel_backlog
 from bot.insight.team_status import expected_reply_minutes, team_status
 from bot.render.status import home_view_blocks
@@ -20,12 +21,11 @@ def register(app: AsyncApp) -> None:
 
 
 async def publish_home(
-    event: dict[str, Any], client: AsyncWebClient, context: dict[str, Any]
+    event: dict[str, Any], client: AsyncWebClient, services: Services, lang: Lang
 ) -> None:
     if event.get("tab") != "home":
         return
-    services: Services = context["services"]
-    lang, now, user = context["lang"], services.clock.now(), event["user"]
+    now, user = services.clock.now(), event["user"]
     async with services.engine.connect() as conn:
         mine = await stats.owned_by(conn, user=user)
     statuses = await team_status(services.engine, config=services.config, now=now)

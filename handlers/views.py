@@ -10,8 +10,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.cases import forwarding
 from bot.cases import state_machine as cases
 from bot.cases.follow_up import due_at
-from bot.cases.state_machine import InvalidTransition
-from bot.core.i18n import t
+from bot.core.i18n import Lang, t
 from bot.render.follow_up import MODAL_ID as FOLLOW_UP_MODAL
 from bot.render.follow_up import BadFollowUp, read_follow_up_modal
 from bot.render.forwarding import MODAL_ID as FORWARD_MODAL
@@ -19,7 +18,8 @@ from bot.render.forwarding import BadForward, read_forward_modal
 from bot.render.resolve import MAX_NOTE as MAX_CLOSING_NOTE
 from bot.render.resolve import MODAL_ID as RESOLVE_MODAL
 from bot.render.resolve import NOTE, read_resolve_modal
-from handlers.payloads import actor_of, case_of_modal, refusal_text
+from handlers.errors import refusal_shown_at
+from handlers.payloads import actor_of, case_of_modal
 from handlers.services import Services
 from storage.cases import get_case
 
@@ -31,10 +31,9 @@ def register(app: AsyncApp) -> None:
 
 
 async def forward_case(
-    ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], context: dict[str, Any]
+    ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], services: Services, lang: Lang
 ) -> None:
-    services: Services = context["services"]
-    lang, now, actor = context["lang"], services.clock.now(), actor_of(body)
+    now, actor = services.clock.now(), actor_of(body)
     case_id = case_of_modal(view, body, services)
     try:
         request = read_forward_modal(
@@ -46,11 +45,8 @@ async def forward_case(
     except BadForward as bad:
         await ack(response_action="errors", errors={bad.block: bad.message})
         return
-    try:
+    with refusal_shown_at("person" if request.person else "department"):
         if request.person:
-            async with services.engine.connect() as conn:
-                case = await get_case(conn, case_id=case_id)
-            calendar = services.calendar_for(case.department if case else "")
             await forwarding.forward_to_person(
                 services.engine,
                 case_id=case_id,
@@ -58,7 +54,7 @@ async def forward_case(
                 person=request.person,
                 note=request.note,
                 config=services.config,
-                calendar=calendar,
+                calendar_for=services.calendar_for,
                 now=now,
             )
         else:
@@ -72,27 +68,20 @@ async def forward_case(
                 config=services.config,
                 now=now,
             )
-    except InvalidTransition as refused:
-        block = "person" if request.person else "department"
-        await ack(response_action="errors", errors={block: refusal_text(refused, lang)})
-        return
     await ack()
     services.wake_outbox()
     services.wake_scheduler()
 
 
 async def resolve_case(
-    ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], context: dict[str, Any]
+    ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], services: Services, lang: Lang
 ) -> None:
-    services: Services = context["services"]
     closing_note, public_close = read_resolve_modal(view["state"]["values"])
     if closing_note is not None and len(closing_note) > MAX_CLOSING_NOTE:
-        too_long = t(
-            "error.too_long", context["lang"], limit=MAX_CLOSING_NOTE, length=len(closing_note)
-        )
+        too_long = t("error.too_long", lang, limit=MAX_CLOSING_NOTE, length=len(closing_note))
         await ack(response_action="errors", errors={NOTE: too_long})
         return
-    try:
+    with refusal_shown_at(NOTE):
         await cases.resolve(
             services.engine,
             case_id=case_of_modal(view, body, services),
@@ -101,9 +90,6 @@ async def resolve_case(
             closing_note=closing_note,
             public_close=public_close,
         )
-    except InvalidTransition as refused:
-        await ack(response_action="errors", errors={NOTE: refusal_text(refused, context["lang"])})
-        return
     await ack()
     services.wake_outbox()
 
@@ -113,10 +99,10 @@ async def schedule_follow_up(
     body: dict[str, Any],
     view: dict[str, Any],
     client: AsyncWebClient,
-    context: dict[str, Any],
+    services: Services,
+    lang: Lang,
 ) -> None:
-    services: Services = context["services"]
-    lang, now = context["lang"], services.clock.now()
+    now = services.clock.now()
     case_id = case_of_modal(view, body, services)
     async with services.engine.connect() as conn:
         case = await get_case(conn, case_id=case_id)
@@ -129,13 +115,10 @@ async def schedule_follow_up(
         await ack(response_action="errors", errors={bad.block: bad.message})
         return
     due = due_at(choice, calendar=services.calendar_for(case.department), now=now)
-    try:
+    with refusal_shown_at("when"):
         await cases.schedule_follow_up(
             services.engine, case_id=case_id, actor=actor_of(body), due_at=due, now=now
         )
-    except InvalidTransition as refused:
-        await ack(response_action="errors", errors={"when": refusal_text(refused, lang)})
-        return
     await ack()
     services.wake_outbox()
     services.wake_scheduler()

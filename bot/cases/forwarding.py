@@ -7,6 +7,7 @@ the case's owner is told when it passes unanswered.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -44,15 +45,17 @@ async def forward_to_person(
     person: str,
     note: str | None,
     config: WebcareConfig,
-    calendar: BusinessCalendar,
+    calendar_for: Callable[[str], BusinessCalendar],
     now: datetime,
 ) -> Row[Any]:
-    """Hand the case to `person` to answer by a deadline; the actor stays (or becomes) owner."""
-    due = calendar.add(now, config.forward_deadline_minutes)
-    remind = calendar.add(now, config.forward_deadline_minutes * config.forward_reminder_at)
+    """Hand the case to `person` to answer by a deadline, in the business hours of the case's
+    department (`calendar_for` a department key); the actor stays (or becomes) owner."""
 
     def work(conn: Connection) -> Any:
         case = lock_case(conn, case_id=case_id)
+        calendar = calendar_for(case.department if case is not None else "")
+        due = calendar.add(now, config.forward_deadline_minutes)
+        remind = calendar.add(now, config.forward_deadline_minutes * config.forward_reminder_at)
         changed = transition(
             conn,
             Action.FORWARD,

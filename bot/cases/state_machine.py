@@ -10,7 +10,7 @@ transaction. tests/cases/test_one_writer.py checks that no other module sets a s
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -22,6 +22,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.cases.batching import batcher
+from bot.cases.follow_up import snooze_until
+from bot.core.business_time import BusinessCalendar
 from storage import schedule
 from storage.db import unit_of_work
 from storage.intake.store import Deadline, Event, Existing, Reopening
@@ -441,25 +443,26 @@ async def record_follow_up(
     actor: Actor,
     outcome: Action,
     now: datetime,
-    snooze_until: datetime | None = None,
+    calendar_for: Callable[[str], BusinessCalendar],
 ) -> Row[Any]:
-    """Record the answer to a due follow-up: solved, still open (ask again later) or reopen."""
+    """Record the answer to a due follow-up: solved, still open (ask again a business day
+    later, in the hours of the case's department: `calendar_for` a department key) or
+    reopen."""
     if outcome not in FOLLOW_UP_OUTCOMES:
         raise ValueError(f"{outcome} is not a follow-up outcome")
-    if outcome is Action.FOLLOW_UP_STILL_OPEN and snooze_until is None:
-        raise ValueError("a still-open follow-up needs the time to ask again")
 
     def work(conn: Connection) -> Any:
         case = lock_case(conn, case_id=case_id)
-        still_open = outcome is Action.FOLLOW_UP_STILL_OPEN
-        note = {"due_at": snooze_until.isoformat()} if still_open and snooze_until else None
+        still_open = outcome is Action.FOLLOW_UP_STILL_OPEN and case is not None
+        snooze = snooze_until(calendar_for(case.department), now) if still_open else None
+        note = {"due_at": snooze.isoformat()} if snooze else None
         changed = transition(conn, outcome, case=case, actor=actor, now=now, note=note)
-        if still_open and snooze_until is not None:
+        if snooze is not None:
             schedule.add_task(
                 conn,
                 kind=TaskKind.FOLLOW_UP,
                 case_id=case_id,
-                due_at=snooze_until,
+                due_at=snooze,
                 notify=case.owner_id or actor.id,
                 created_by=actor.id,
                 now=now,

@@ -3,6 +3,9 @@ the public thread was closed ("we sorted this out in DM")."""
 
 from __future__ import annotations
 
+import logging
+
+import pytest
 from sqlalchemy import select
 
 from storage.models import CaseEvent
@@ -108,3 +111,32 @@ async def test_a_resolve_modal_closes_only_its_own_case_and_only_for_its_opener(
             "resolved",
             "new",
         ]
+
+
+async def test_a_case_resolved_while_the_modal_was_open_is_refused_in_the_modal(
+    bot: BotUnderTest, slack: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The hostile order: Anna opens the resolve modal, Bram resolves the case meanwhile, then
+    Anna submits. The state machine refuses; the refusal is shown where she typed, nothing
+    is written twice, and no error reaches the log or Slack as a 500."""
+    from storage.models import Case
+    from tests.cases.test_claim import BRAM, _click
+
+    await bot.post_webhook(mention("1"))
+    await bot.deliver()
+    await _click(bot, slack, "case_resolve", ANNA)
+    annas_modal = slack.views[-1]
+    await _resolve(bot, slack, BRAM, note="Opgelost")
+    values = {"closing_note": {"closing_note": {"type": "plain_text_input", "value": "Ook klaar"}}}
+    answer = await bot.submit_view(
+        {**annas_modal, "state": {"values": values}}, user=ANNA[0], name=ANNA[1]
+    )
+    assert answer["response_action"] == "errors"
+    assert list(answer["errors"]) == ["closing_note"]
+    assert "resolved" in answer["errors"]["closing_note"]
+    async with bot.runtime.engine.connect() as conn:
+        assert (await conn.execute(select(Case.status))).scalar_one() == "resolved"
+        resolves = await conn.execute(select(CaseEvent.id).where(CaseEvent.kind == "resolve"))
+        assert len(resolves.all()) == 1
+    assert _notes(slack) == ["Bram resolved this: Opgelost"]
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.cases import state_machine as cases
 from bot.cases.state_machine import TRANSITIONS, Action, Actor, InvalidTransition
+from bot.core.business_time import BusinessCalendar
 from bot.core.config import WebcareConfig
 from bot.intake.ingest import Ingestor
 from bot.intake.mentions import parse_mentions
@@ -21,7 +22,7 @@ ANNA = Actor("U0ANNA", "Anna")
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 
 
-async def _attempt(engine: AsyncEngine, action: Action) -> None:
+async def _attempt(engine: AsyncEngine, action: Action, config: WebcareConfig) -> None:
     if action is Action.CLAIM:
         await cases.claim(engine, case_id=1, actor=ANNA, now=NOW)
     elif action is Action.UNCLAIM:
@@ -43,7 +44,7 @@ async def _attempt(engine: AsyncEngine, action: Action) -> None:
             actor=ANNA,
             outcome=action,
             now=NOW,
-            snooze_until=NOW + timedelta(days=1),
+            calendar_for=lambda key: BusinessCalendar(config.hours_for(config.department(key))),
         )
     else:
         pytest.skip(f"{action} is exercised through its own module's tests")
@@ -70,7 +71,7 @@ async def test_every_action_outside_the_table_is_refused_and_writes_nothing(
         if (action, status) in TRANSITIONS:
             continue
         with pytest.raises(InvalidTransition):
-            await _attempt(engine, action)
+            await _attempt(engine, action, config)
     async with engine.connect() as conn:
         assert await conn.scalar(select(Case.status)) == status
         assert (

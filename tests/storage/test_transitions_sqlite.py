@@ -74,7 +74,7 @@ async def _story(path: Path, config: WebcareConfig) -> dict[str, list[dict[str, 
         person=BRAM.id,
         note="Kun jij dit doen? Ü",
         config=config,
-        calendar=calendar,
+        calendar_for=lambda _key: calendar,
         now=later[5],
     )
     await answer_forward(engine, case_id=2, actor=BRAM, take=True, now=later[6])
@@ -87,6 +87,7 @@ async def _story(path: Path, config: WebcareConfig) -> dict[str, list[dict[str, 
         actor=BRAM,
         outcome=Action.FOLLOW_UP_SOLVED,
         now=later[8],
+        calendar_for=lambda _key: calendar,
     )
     await cases.resolve(
         engine, case_id=1, actor=ANNA, now=later[9], closing_note="opgelost", public_close=True
@@ -113,7 +114,7 @@ async def _more_of_the_story(
         person=BRAM.id,
         note=None,
         config=config,
-        calendar=calendar,
+        calendar_for=lambda _key: calendar,
         now=at[0],
     )
     await answer_forward(engine, case_id=3, actor=BRAM, take=False, now=at[1])
@@ -124,7 +125,7 @@ async def _more_of_the_story(
         person=BRAM.id,
         note="",
         config=config,
-        calendar=calendar,
+        calendar_for=lambda _key: calendar,
         now=at[1],
     )
     scheduler = Scheduler(engine=engine, clock=_At(at[1] + timedelta(days=3)), config=config)
