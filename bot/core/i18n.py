@@ -1,29 +1,67 @@
-"""The English and Dutch catalogue, and locale-aware formatting with Babel."""
+"""Every text the bot shows, in English and Dutch, and locale-aware formatting with Babel.
+
+The texts are gettext catalogues (bot/core/locale/<lang>/LC_MESSAGES/webcare.po), read with
+Babel when the bot starts; the msgid is a key ("card.followers"), so a translator's tool
+(Poedit, Weblate) shows where each text appears, and plurals follow each language's rule.
+"""
 
 from __future__ import annotations
 
+import io
 from datetime import datetime
+from gettext import GNUTranslations
+from pathlib import Path
+from typing import Literal
 
 from babel import Locale
 from babel.dates import format_datetime
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
 from babel.numbers import format_compact_decimal
 
-from bot.core.catalogue import CATALOGUE, Lang
+Lang = Literal["en", "nl"]
+LANGUAGES: tuple[Lang, ...] = ("en", "nl")
+LOCALES = Path(__file__).with_name("locale")
+PLURAL = ".plural"  # a plural's msgid_plural is its key with this after it
+
+
+def catalogue_path(lang: Lang) -> Path:
+    return LOCALES / lang / "LC_MESSAGES" / "webcare.po"
+
+
+def _load(lang: Lang) -> tuple[GNUTranslations, frozenset[str]]:
+    with catalogue_path(lang).open("rb") as po:
+        catalog = read_po(po, locale=lang)
+    compiled = io.BytesIO()
+    write_mo(compiled, catalog)
+    compiled.seek(0)
+    keys = frozenset(m.id if isinstance(m.id, str) else m.id[0] for m in catalog if m.id)
+    return GNUTranslations(compiled), keys
+
+
+_LOADED = {lang: _load(lang) for lang in LANGUAGES}
 
 
 def t(key: str, lang: Lang, **values: object) -> str:
     """The catalogue text for `key` in `lang`, with `values` filled in."""
-    return CATALOGUE[key][lang].format(**values)
+    translations, keys = _LOADED[lang]
+    if key not in keys:
+        raise KeyError(f"no text {key!r} in the {lang} catalogue")
+    return translations.gettext(key).format(**values)
 
 
 def t_or(key: str, lang: Lang, default: str) -> str:
     """The catalogue text for `key`, or `default` when there is none (configured names)."""
-    return CATALOGUE[key][lang] if key in CATALOGUE else default
+    translations, keys = _LOADED[lang]
+    return translations.gettext(key) if key in keys else default
 
 
 def tn(key: str, count: int, lang: Lang, **values: object) -> str:
-    """Like `t`, choosing the `.one` or `.other` form by `count`."""
-    return t(f"{key}.{'one' if count == 1 else 'other'}", lang, count=count, **values)
+    """Like `t`, in the form the language uses for `count` (1 message, 2 messages)."""
+    translations, keys = _LOADED[lang]
+    if key not in keys:
+        raise KeyError(f"no plural text {key!r} in the {lang} catalogue")
+    return translations.ngettext(key, key + PLURAL, count).format(count=count, **values)
 
 
 def format_when(moment: datetime, *, lang: Lang, timezone: str) -> str:

@@ -10,10 +10,11 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
+from babel.messages.pofile import read_po
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.core.catalogue import CATALOGUE
 from bot.core.config import WebcareConfig
+from bot.core.i18n import LANGUAGES, catalogue_path
 from tests.conftest import BotUnderTest, make_settings, mention, running_bot
 from tests.fake_slack import FakeSlack
 from tests.shown import shown
@@ -25,23 +26,50 @@ def _fields(text: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(text) if name}
 
 
-@pytest.mark.parametrize("key", sorted(CATALOGUE))
+def _catalogue(lang: str) -> dict[str, tuple[str, ...]]:
+    """Each key's text (a plural: its forms), as the .po file has it."""
+    with catalogue_path(lang).open("rb") as po:  # type: ignore[arg-type]
+        catalog = read_po(po)
+    assert not catalog.fuzzy and all(not m.fuzzy for m in catalog)
+    return {
+        (m.id if isinstance(m.id, str) else m.id[0]): (
+            (m.string,) if isinstance(m.string, str) else tuple(m.string)
+        )
+        for m in catalog
+        if m.id
+    }
+
+
+CATALOGUES = {lang: _catalogue(lang) for lang in LANGUAGES}
+KEYS = sorted(CATALOGUES["en"])
+
+
+def test_both_languages_have_every_text() -> None:
+    assert len(KEYS) > 200
+    assert sorted(CATALOGUES["nl"]) == KEYS
+
+
+@pytest.mark.parametrize("key", KEYS)
 def test_both_languages_say_the_same_things(key: str) -> None:
-    texts = CATALOGUE[key]
-    assert set(texts) == {"en", "nl"}
-    assert _fields(texts["en"]) == _fields(texts["nl"])
+    english, dutch = CATALOGUES["en"][key], CATALOGUES["nl"][key]
+    assert len(english) == len(dutch) and all(english + dutch), "a form is missing"
+    for one, other in zip(english, dutch, strict=True):  # the same form in both languages
+        assert _fields(one) == _fields(other)
 
 
 def test_every_key_the_code_uses_exists() -> None:
-    used: set[str] = set()
+    used: dict[str, set[str]] = {"t": set(), "tn": set()}
     call = re.compile(r"""\b(t|tn|t_or)\(\s*["']([a-z_]+\.[a-z_.]+)["']""")
-    for path in [*ROOT.glob("bot/*.py"), *ROOT.glob("handlers/*.py")]:
+    for path in [*ROOT.glob("bot/**/*.py"), *ROOT.glob("handlers/*.py")]:
         for function, key in call.findall(path.read_text()):
             if key.endswith("."):
                 continue  # a prefix completed at run time ("report.outcome." + outcome)
-            used |= {f"{key}.one", f"{key}.other"} if function == "tn" else {key}
-    assert used, "found no catalogue keys: the pattern is broken"
-    assert sorted(used - set(CATALOGUE)) == []
+            used["tn" if function == "tn" else "t"].add(key)
+    assert len(used["t"]) > 100 and used["tn"], "found too few keys: the pattern is broken"
+    for lang, texts in CATALOGUES.items():
+        assert sorted(used["t"] - set(texts)) == [], lang
+        plurals = {key for key, forms in texts.items() if len(forms) == 2}
+        assert sorted(used["tn"] - plurals) == [], lang
 
 
 @pytest.fixture
