@@ -15,7 +15,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from bot.app.settings import Settings, load_settings
-from bot.core.config import ConfigError, WebcareConfig, load_config
+from bot.core.config import WebcareConfig, load_config
+from bot.core.config.base import ConfigError
 from bot.intake.mentions import MentionError, MentionIn, parse_mentions
 from bot.intake.repair import repair
 from bot.intake.routing import Router

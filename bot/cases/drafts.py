@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.cases.personal_data import Finding, find_personal_data
 from bot.cases.state_machine import Action, Actor, InvalidTransition, check, record, transition
-from bot.core.config import Department, WebcareConfig
+from bot.core.config import WebcareConfig
+from bot.core.config.departments import Department
 from storage.db import unit_of_work
 from storage.models import DraftStatus, JobKind
 from storage.outbox import enqueue

@@ -7,7 +7,8 @@ from zoneinfo import ZoneInfo
 
 import holidays
 
-from bot.core.config import WEEKDAYS, BusinessHours
+from bot.core.config.base import WEEKDAYS
+from bot.core.config.hours import BusinessHours
 
 # A deadline further out than this many days means the calendar has no opening hours at all.
 _MAX_DAYS = 366

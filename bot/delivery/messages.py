@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.cases.crisis import about_topic
 from bot.cases.drafts import PLATFORM_LIMITS
-from bot.core.config import Department, WebcareConfig
+from bot.core.config import WebcareConfig
+from bot.core.config.departments import Department
 from bot.core.i18n import Lang, format_when
 from bot.core.language_detection import language_of
 from bot.insight.spikes import BRAND

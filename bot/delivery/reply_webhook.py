@@ -9,7 +9,7 @@ from typing import Any
 
 import aiohttp
 
-from bot.core.config import ReplyWebhook
+from bot.core.config.sources import ReplyWebhook
 from bot.intake.webhook import sign
 
 TIMEOUT = 10.0  # seconds; the agent waits for the answer

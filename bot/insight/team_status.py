@@ -13,7 +13,8 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.core.business_time import BusinessCalendar
-from bot.core.config import Department, WebcareConfig
+from bot.core.config import WebcareConfig
+from bot.core.config.departments import Department
 from storage import stats
 
 # A deadline this close counts as "near" on the status overview.

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot.core.config import Rule, WebcareConfig
+from bot.core.config import WebcareConfig
+from bot.core.config.rules import Rule
 from bot.core.folding import fold
 from bot.core.language_detection import detector_for
 from bot.intake.mentions import MentionIn

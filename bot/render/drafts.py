@@ -27,7 +27,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.cases.drafts import DraftCheck, draft_version
-from bot.core.config import Department, Template
+from bot.core.config.departments import Department, Template
 from bot.core.i18n import Lang, language_name, t
 from bot.render.cards import escape, safe_url
 

@@ -28,7 +28,8 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.cases.forwarding import ForwardRequest
-from bot.core.config import Department, WebcareConfig
+from bot.core.config import WebcareConfig
+from bot.core.config.departments import Department
 from bot.core.i18n import Lang, format_when, t
 from bot.render.cards import escape, escape_within, slack_date
 

@@ -14,7 +14,8 @@ from sqlalchemy import select
 from bot.app.runtime import Runtime
 from bot.cases.follow_up import due_after_days
 from bot.core.business_time import BusinessCalendar
-from bot.core.config import BusinessHours, WebcareConfig
+from bot.core.config import WebcareConfig
+from bot.core.config.hours import BusinessHours
 from storage.models import Case, CaseEvent
 from tests.cases.test_claim import ANNA, _buttons, _card, _click, _notes
 from tests.conftest import BotUnderTest, make_settings, mention

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.core.business_time import BusinessCalendar
-from bot.core.config import BusinessHours
+from bot.core.config.hours import BusinessHours
 
 AMS = ZoneInfo("Europe/Amsterdam")
 WEEKDAYS = {day: "09:00-17:00" for day in ("mon", "tue", "wed", "thu", "fri")}

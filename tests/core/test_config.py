@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from bot.core.config import ConfigError, load_config, parse_config
+from bot.core.config import load_config, parse_config
+from bot.core.config.base import ConfigError
 from tests.conftest import CONFIG
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "webcare.example.yml"

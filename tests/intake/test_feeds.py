@@ -278,7 +278,7 @@ async def test_a_feed_that_errors_or_hangs_fails_with_the_reason_and_is_read_aft
 async def test_a_feeds_secret_key_never_shows_in_errors(
     bot: BotUnderTest, feeds: FeedServer
 ) -> None:
-    from bot.core.config import FeedSource
+    from bot.core.config.sources import FeedSource
 
     base = feeds.url.removesuffix("/feeds")
     private = FeedSource(name="private", url=f"{base}/loop?apikey=SECRET123")  # type: ignore[arg-type]

@@ -15,7 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.core.clock import PinnedClock
-from bot.core.config import ConfigError, WebcareConfig, parse_config
+from bot.core.config import WebcareConfig, parse_config
+from bot.core.config.base import ConfigError
 from bot.intake.markup import readable
 from storage.models import Mention
 from tests.cases.test_claim import ANNA, _card, _resolve

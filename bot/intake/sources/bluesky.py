@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 
 import aiohttp
 
-from bot.core.config import BlueskySource
+from bot.core.config.sources import BlueskySource
 from bot.intake.sources import shaping
 from bot.intake.sources.base import (
     USER_AGENT,

@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlparse
 import aiohttp
 import feedparser
 
-from bot.core.config import FeedSource
+from bot.core.config.sources import FeedSource
 from bot.intake.markup import plain_text
 from bot.intake.sources import shaping
 from bot.intake.sources.base import (

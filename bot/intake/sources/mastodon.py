@@ -21,7 +21,7 @@ from urllib.parse import quote, urlencode, urlparse
 
 import aiohttp
 
-from bot.core.config import MastodonSource
+from bot.core.config.sources import MastodonSource
 from bot.intake.markup import plain_text
 from bot.intake.sources import shaping
 from bot.intake.sources.base import (

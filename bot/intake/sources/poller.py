@@ -17,7 +17,8 @@ import aiohttp
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.core.clock import Clock
-from bot.core.config import BlueskySource, FeedSource, MastodonSource, WebcareConfig
+from bot.core.config import WebcareConfig
+from bot.core.config.sources import BlueskySource, FeedSource, MastodonSource
 from bot.intake.ingest import Ingestor
 from bot.intake.mentions import MentionError, MentionIn, parse_mentions
 from bot.intake.sources.base import Cursor, Fetched, PollFailed, Source, SourceItem
