@@ -11,7 +11,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.cases import crisis
+from bot.cases import card_actions, crisis, follow_up
 from bot.cases import state_machine as cases
 from bot.cases.forwarding import answer_forward as answer_forward_request
 from bot.cases.state_machine import Actor, InvalidTransition
@@ -41,12 +41,12 @@ from storage.cases import went_private
 
 
 def register(app: AsyncApp) -> None:
-    app.action(ActionId.CLAIM)(_case_action(cases.claim))
-    app.action(DIGEST_CLAIM)(_case_action(cases.claim))  # a row of a storm digest
-    app.action(ActionId.UNCLAIM)(_case_action(cases.unclaim))
+    app.action(ActionId.CLAIM)(_case_action(card_actions.claim))
+    app.action(DIGEST_CLAIM)(_case_action(card_actions.claim))  # a row of a storm digest
+    app.action(ActionId.UNCLAIM)(_case_action(card_actions.unclaim))
     app.action(ActionId.TAKE_OVER)(take_over)
     app.action(ActionId.RESOLVE)(open_resolve_modal)
-    app.action(ActionId.REOPEN)(_case_action(cases.reopen))
+    app.action(ActionId.REOPEN)(_case_action(card_actions.reopen))
     app.action(ActionId.FOLLOW_UP)(open_follow_up_modal)
     app.action(CRISIS_START)(start_crisis)
     app.action(CRISIS_END)(end_crisis)
@@ -115,7 +115,7 @@ async def take_over(
 
     async def work() -> None:
         if await on_its_card(client, clicker, clicked, services, case_id, lang):
-            change = cases.take_over(
+            change = card_actions.take_over(
                 services.engine,
                 case_id=case_id,
                 actor=actor,
@@ -229,7 +229,7 @@ async def answer_follow_up(
     answer = FollowUpAnswer(action["action_id"])
     actor = actor_of(body)
     case_id, now = payload_id(action["value"]), services.clock.now()
-    await cases.record_follow_up(
+    await follow_up.record_follow_up(
         services.engine,
         case_id=case_id,
         actor=actor,

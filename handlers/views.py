@@ -7,8 +7,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.cases import forwarding
-from bot.cases import state_machine as cases
+from bot.cases import card_actions, follow_up, forwarding
 from bot.cases.follow_up import due_at
 from bot.core.i18n import Lang, t
 from bot.render.follow_up import MODAL_ID as FOLLOW_UP_MODAL
@@ -82,7 +81,7 @@ async def resolve_case(
         await ack(response_action="errors", errors={NOTE: too_long})
         return
     with refusal_shown_at(NOTE):
-        await cases.resolve(
+        await card_actions.resolve(
             services.engine,
             case_id=case_of_modal(view, body, services),
             actor=actor_of(body),
@@ -116,7 +115,7 @@ async def schedule_follow_up(
         return
     due = due_at(choice, calendar=services.calendar_for(case.department), now=now)
     with refusal_shown_at("when"):
-        await cases.schedule_follow_up(
+        await follow_up.schedule_follow_up(
             services.engine, case_id=case_id, actor=actor_of(body), due_at=due, now=now
         )
     await ack()

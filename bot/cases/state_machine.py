@@ -10,7 +10,7 @@ transaction. tests/cases/test_one_writer.py checks that no other module sets a s
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -18,18 +18,11 @@ from typing import Any
 
 from sqlalchemy import Row
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.cases.batching import batcher
-from bot.cases.follow_up import snooze_until
-from bot.core.business_time import BusinessCalendar
-from storage import schedule
-from storage.db import unit_of_work
 from storage.intake.store import Deadline, Event, Existing, Reopening
-from storage.models import OPEN_STATUSES, TaskKind
+from storage.models import OPEN_STATUSES
 from storage.models import CaseStatus as S
-from storage.transitions.core import apply_change, lock_case, move_case
+from storage.transitions.core import apply_change, move_case
 
 
 class Action(StrEnum):
@@ -296,91 +289,6 @@ def record(
     )
 
 
-async def claim(engine: AsyncEngine, *, case_id: int, actor: Actor, now: datetime) -> Row[Any]:
-    """Make `actor` the owner of an unclaimed case."""
-    return await _act(engine, Action.CLAIM, case_id=case_id, actor=actor, now=now)
-
-
-async def unclaim(engine: AsyncEngine, *, case_id: int, actor: Actor, now: datetime) -> Row[Any]:
-    """The owner gives a case back to the queue."""
-    return await _act(engine, Action.UNCLAIM, case_id=case_id, actor=actor, now=now)
-
-
-async def take_over(
-    engine: AsyncEngine, *, case_id: int, actor: Actor, expected_owner: str, now: datetime
-) -> Row[Any]:
-    """Take a case from its owner; `expected_owner` is whom the actor confirmed to take it from."""
-    return await _act(
-        engine,
-        Action.TAKE_OVER,
-        case_id=case_id,
-        actor=actor,
-        now=now,
-        expected_owner=expected_owner,
-    )
-
-
-async def resolve(
-    engine: AsyncEngine,
-    *,
-    case_id: int,
-    actor: Actor,
-    now: datetime,
-    closing_note: str | None = None,
-    public_close: bool | None = None,
-) -> Row[Any]:
-    """Close a case. `public_close` records, for a conversation that moved from public to
-    private, whether the public thread was told it was sorted out (None: not asked)."""
-    details: dict[str, Any] = {}
-    if closing_note:
-        details["closing_note"] = closing_note
-    if public_close is not None:
-        details["public_close"] = public_close
-    return await _act(
-        engine, Action.RESOLVE, case_id=case_id, actor=actor, now=now, details=details
-    )
-
-
-async def reopen(engine: AsyncEngine, *, case_id: int, actor: Actor, now: datetime) -> Row[Any]:
-    return await _act(engine, Action.REOPEN, case_id=case_id, actor=actor, now=now)
-
-
-async def _act(
-    engine: AsyncEngine,
-    action: Action,
-    *,
-    case_id: int,
-    actor: Actor,
-    now: datetime,
-    expected_owner: str | None = None,
-    details: dict[str, Any] | None = None,
-) -> Row[Any]:
-    def work(conn: Connection) -> Any:
-        case = lock_case(conn, case_id=case_id)
-        changed = transition(
-            conn,
-            action,
-            case=case,
-            actor=actor,
-            now=now,
-            expected_owner=expected_owner,
-            note=details,
-        )
-        if action is Action.RESOLVE:
-            schedule.cancel_tasks(conn, case_id=case_id)
-        return changed
-
-    # The buttons clicked in bursts, whose checks come before any write (bot.cases.batching).
-    runner = batcher(engine, (InvalidTransition,)) if action in _BATCHED else None
-    try:
-        if runner is not None:
-            return await runner.run(work)
-        return await unit_of_work(engine).run(work)
-    except IntegrityError:
-        # Reopening while the customer already has another open case on the platform.
-        raise InvalidTransition("another_open_case") from None
-
-
 def check(action: Action, case: Row[Any] | None, actor: Actor) -> None:
     """Raise InvalidTransition unless `actor` may do `action` on `case` as it is now."""
     if case is None:
@@ -405,70 +313,3 @@ def _check(action: Action, case: Row[Any], actor: Actor, expected_owner: str | N
             raise InvalidTransition("own_case", status=status, owner=case.owner_id)
         if case.owner_id != expected_owner:  # someone else took it since the card was drawn
             raise InvalidTransition("stale_card", status=status, owner=case.owner_id)
-
-
-async def schedule_follow_up(
-    engine: AsyncEngine, *, case_id: int, actor: Actor, due_at: datetime, now: datetime
-) -> Row[Any]:
-    """Ask the owner (or `actor`, who then owns the case) at `due_at` whether it is solved."""
-
-    def work(conn: Connection) -> Any:
-        case = lock_case(conn, case_id=case_id)
-        changed = transition(
-            conn,
-            Action.FOLLOW_UP,
-            case=case,
-            actor=actor,
-            now=now,
-            note={"due_at": due_at.isoformat()},
-        )
-        schedule.add_task(
-            conn,
-            kind=TaskKind.FOLLOW_UP,
-            case_id=case_id,
-            due_at=due_at,
-            notify=changed.owner_id,
-            created_by=actor.id,
-            now=now,
-        )
-        return changed
-
-    return await unit_of_work(engine).run(work)
-
-
-async def record_follow_up(
-    engine: AsyncEngine,
-    *,
-    case_id: int,
-    actor: Actor,
-    outcome: Action,
-    now: datetime,
-    calendar_for: Callable[[str], BusinessCalendar],
-) -> Row[Any]:
-    """Record the answer to a due follow-up: solved, still open (ask again a business day
-    later, in the hours of the case's department: `calendar_for` a department key) or
-    reopen."""
-    if outcome not in FOLLOW_UP_OUTCOMES:
-        raise ValueError(f"{outcome} is not a follow-up outcome")
-
-    def work(conn: Connection) -> Any:
-        case = lock_case(conn, case_id=case_id)
-        still_open = outcome is Action.FOLLOW_UP_STILL_OPEN and case is not None
-        snooze = snooze_until(calendar_for(case.department), now) if still_open else None
-        note = {"due_at": snooze.isoformat()} if snooze else None
-        changed = transition(conn, outcome, case=case, actor=actor, now=now, note=note)
-        if snooze is not None:
-            schedule.add_task(
-                conn,
-                kind=TaskKind.FOLLOW_UP,
-                case_id=case_id,
-                due_at=snooze,
-                notify=case.owner_id or actor.id,
-                created_by=actor.id,
-                now=now,
-            )
-        else:
-            schedule.cancel_tasks(conn, case_id=case_id, kind=TaskKind.FOLLOW_UP)
-        return changed
-
-    return await unit_of_work(engine).run(work)

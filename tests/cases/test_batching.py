@@ -11,7 +11,7 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.cases import state_machine as cases
+from bot.cases import card_actions
 from bot.cases.batching import batcher
 from bot.cases.state_machine import Actor, InvalidTransition
 from bot.core.config import WebcareConfig
@@ -41,7 +41,7 @@ async def test_claims_at_once_on_several_cases_each_get_their_answer(
     await _cases(engine, config, 3)
     clicks = [(1 + i % 4, agent) for i, agent in enumerate(AGENTS)]  # case 4 does not exist
     results = await asyncio.gather(
-        *(cases.claim(engine, case_id=case, actor=who, now=NOW) for case, who in clicks),
+        *(card_actions.claim(engine, case_id=case, actor=who, now=NOW) for case, who in clicks),
         return_exceptions=True,
     )
     owners = await _owners(engine)
@@ -69,7 +69,7 @@ async def test_a_change_that_breaks_its_batch_fails_alone(
         conn.execute(text("UPDATE cases SET owner_id = 'U0BROKEN' WHERE id = 2"))
         raise RuntimeError("the disk is full")
 
-    claims = [cases.claim(engine, case_id=1, actor=AGENTS[0], now=NOW)]
+    claims = [card_actions.claim(engine, case_id=1, actor=AGENTS[0], now=NOW)]
     outcomes = await asyncio.gather(runner.run(broken), *claims, return_exceptions=True)
     assert isinstance(outcomes[0], RuntimeError)
     assert (await _owners(engine)) == {1: AGENTS[0].id, 2: None}

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.cases import card_actions, follow_up
 from bot.cases import state_machine as cases
 from bot.cases.state_machine import TRANSITIONS, Action, Actor, InvalidTransition
 from bot.core.business_time import BusinessCalendar
@@ -24,21 +25,23 @@ NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 
 async def _attempt(engine: AsyncEngine, action: Action, config: WebcareConfig) -> None:
     if action is Action.CLAIM:
-        await cases.claim(engine, case_id=1, actor=ANNA, now=NOW)
+        await card_actions.claim(engine, case_id=1, actor=ANNA, now=NOW)
     elif action is Action.UNCLAIM:
-        await cases.unclaim(engine, case_id=1, actor=ANNA, now=NOW)
+        await card_actions.unclaim(engine, case_id=1, actor=ANNA, now=NOW)
     elif action is Action.TAKE_OVER:
-        await cases.take_over(engine, case_id=1, actor=ANNA, expected_owner="U0BRAM", now=NOW)
+        await card_actions.take_over(
+            engine, case_id=1, actor=ANNA, expected_owner="U0BRAM", now=NOW
+        )
     elif action is Action.RESOLVE:
-        await cases.resolve(engine, case_id=1, actor=ANNA, now=NOW)
+        await card_actions.resolve(engine, case_id=1, actor=ANNA, now=NOW)
     elif action is Action.REOPEN:
-        await cases.reopen(engine, case_id=1, actor=ANNA, now=NOW)
+        await card_actions.reopen(engine, case_id=1, actor=ANNA, now=NOW)
     elif action is Action.FOLLOW_UP:
-        await cases.schedule_follow_up(
+        await follow_up.schedule_follow_up(
             engine, case_id=1, actor=ANNA, due_at=NOW + timedelta(days=1), now=NOW
         )
     elif action in cases.FOLLOW_UP_OUTCOMES:
-        await cases.record_follow_up(
+        await follow_up.record_follow_up(
             engine,
             case_id=1,
             actor=ANNA,
@@ -84,5 +87,5 @@ async def test_every_action_outside_the_table_is_refused_and_writes_nothing(
 
 async def test_a_missing_case_is_named(engine: AsyncEngine) -> None:
     with pytest.raises(InvalidTransition) as refused:
-        await cases.claim(engine, case_id=404, actor=ANNA, now=NOW)
+        await card_actions.claim(engine, case_id=404, actor=ANNA, now=NOW)
     assert refused.value.reason == "not_found"

@@ -12,8 +12,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.cases import crisis, drafts
-from bot.cases import state_machine as cases
+from bot.cases import card_actions, crisis, drafts, follow_up
 from bot.cases.forwarding import answer_forward, forward_to_person, move_to_department
 from bot.cases.state_machine import Action, Actor, InvalidTransition
 from bot.core.business_time import BusinessCalendar
@@ -60,12 +59,14 @@ async def _story(path: Path, config: WebcareConfig) -> dict[str, list[dict[str, 
         await conn.execute(text("UPDATE cases SET slack_ts = '1700.' || id WHERE id < 3"))
         await conn.execute(text("DELETE FROM outbox"))
     later = [NOW + timedelta(minutes=m) for m in range(30)]
-    await cases.claim(engine, case_id=1, actor=ANNA, now=later[0])
+    await card_actions.claim(engine, case_id=1, actor=ANNA, now=later[0])
     with pytest.raises(InvalidTransition):
-        await cases.claim(engine, case_id=1, actor=BRAM, now=later[1])
-    await cases.take_over(engine, case_id=1, actor=BRAM, expected_owner=ANNA.id, now=later[2])
-    await cases.unclaim(engine, case_id=1, actor=BRAM, now=later[3])
-    await cases.claim(engine, case_id=3, actor=ANNA, now=later[4])
+        await card_actions.claim(engine, case_id=1, actor=BRAM, now=later[1])
+    await card_actions.take_over(
+        engine, case_id=1, actor=BRAM, expected_owner=ANNA.id, now=later[2]
+    )
+    await card_actions.unclaim(engine, case_id=1, actor=BRAM, now=later[3])
+    await card_actions.claim(engine, case_id=3, actor=ANNA, now=later[4])
     calendar = BusinessCalendar(config.hours_for(config.department("webcare")))
     await forward_to_person(
         engine,
@@ -78,10 +79,10 @@ async def _story(path: Path, config: WebcareConfig) -> dict[str, list[dict[str, 
         now=later[5],
     )
     await answer_forward(engine, case_id=2, actor=BRAM, take=True, now=later[6])
-    await cases.schedule_follow_up(
+    await follow_up.schedule_follow_up(
         engine, case_id=2, actor=BRAM, due_at=later[7] + timedelta(days=1), now=later[7]
     )
-    await cases.record_follow_up(
+    await follow_up.record_follow_up(
         engine,
         case_id=2,
         actor=BRAM,
@@ -89,10 +90,10 @@ async def _story(path: Path, config: WebcareConfig) -> dict[str, list[dict[str, 
         now=later[8],
         calendar_for=lambda _key: calendar,
     )
-    await cases.resolve(
+    await card_actions.resolve(
         engine, case_id=1, actor=ANNA, now=later[9], closing_note="opgelost", public_close=True
     )
-    await cases.reopen(engine, case_id=1, actor=ANNA, now=later[10])
+    await card_actions.reopen(engine, case_id=1, actor=ANNA, now=later[10])
     await _more_of_the_story(engine, config, calendar, later[11:])
     close_unit_of_work(engine)
     await engine.dispose()
@@ -176,7 +177,7 @@ async def _more_of_the_story(
         )
         alert_id = alert.scalar_one()
     await crisis.start_from_alert(engine, alert_id=alert_id, actor=ANNA, config=config, now=at[6])
-    await cases.resolve(engine, case_id=1, actor=ANNA, now=at[7])
+    await card_actions.resolve(engine, case_id=1, actor=ANNA, now=at[7])
     ingestor = Ingestor(engine=engine, config=config, clock=_At(at[8]))
     await ingestor.ingest(parse_mentions([mention("back", author={"handle": "c1"})]))
     await crisis.end(engine, department="webcare", actor=ANNA, now=at[9])
