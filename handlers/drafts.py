@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
@@ -15,6 +14,7 @@ from bot.cases import crisis, drafts
 from bot.cases.state_machine import InvalidTransition
 from bot.core.i18n import Lang, t
 from bot.core.language_detection import language_of
+from bot.core.links import is_web_link
 from bot.delivery.replies import ReplyFailed
 from bot.render import drafts as views
 from bot.render.cards import ActionId
@@ -252,9 +252,8 @@ async def record_sent(
     ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], services: Services, lang: Lang
 ) -> None:
     url = (view["state"]["values"][views.URL][views.URL].get("value") or "").strip() or None
-    if url is not None and (
-        len(url) > 2048 or not re.match(r"https?://[^\s/]+", url, re.IGNORECASE)
-    ):  # a javascript: or data: "link" would be clickable on the draft's message
+    # A javascript: or data: "link" would be clickable on the draft's message.
+    if url is not None and not is_web_link(url):
         await ack(
             response_action="errors",
             errors={views.URL: t("draft.error.not_a_link", lang)},

@@ -19,13 +19,13 @@ from pydantic import (
     model_validator,
 )
 
+from bot.core.links import MAX_URL
 from bot.core.locations import format_loc
 from bot.core.platforms import Source
 from bot.intake.markup import readable
 
 # Input limits (README, "Input limits"). A long e-mail fits; the card shows the start anyway.
 MAX_TEXT = 100_000
-MAX_URL = 2048  # what the url columns hold
 MAX_ID = 255
 MAX_HANDLE = 200
 MAX_NAME = 200

@@ -18,8 +18,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from pydantic import HttpUrl, TypeAdapter, ValidationError
-
+from bot.core.links import is_web_link
 from bot.core.platforms import SOURCES
 from bot.intake.mentions import (
     MAX_FOLLOWERS,
@@ -228,21 +227,10 @@ def _count(value: Any) -> int | None:
     return round(number)
 
 
-_HTTP_URL: TypeAdapter[HttpUrl] = TypeAdapter(HttpUrl)
-
-
 def _web_link(value: Any) -> bool:
-    """Whether the model takes `value` as a web link (asked of the model itself, so what passes
-    here never fails validation: "https://a b" is kept as text, not refused)."""
-    if not isinstance(value, str) or len(value) > MAX_URL:
-        return False
-    if re.match(r"https?://[^\s/]+", value.strip(), re.I) is None:
-        return False
-    try:
-        _HTTP_URL.validate_python(value)
-    except ValidationError:
-        return False
-    return True
+    """Whether the model takes `value` as a web link (what passes here never fails validation:
+    "https://a b" is kept as text, not refused)."""
+    return isinstance(value, str) and is_web_link(value.strip())
 
 
 def _flag(value: Any) -> bool:

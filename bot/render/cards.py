@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
-from urllib.parse import quote, urlparse
+from urllib.parse import quote
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -32,6 +32,7 @@ from slack_sdk.models.blocks import (
 
 from bot.cases.state_machine import TRANSITIONS, Action
 from bot.core.i18n import Lang, format_count, format_when, language_name, t, tn
+from bot.core.links import is_web_link
 from bot.intake.deadlines import arrived_late
 from storage.models import CLOSED_STATUSES, UNCLAIMED_STATUSES
 
@@ -155,23 +156,13 @@ def slack_date(moment: datetime, fallback: str) -> str:
     return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} {{time}}|{escape(fallback)}>"
 
 
-def _web_link(url: str) -> bool:
-    """Whether `url` is an http(s) address Slack can link (no spaces, a host)."""
-    parsed = urlparse(url)
-    return (
-        parsed.scheme in ("http", "https")
-        and bool(parsed.netloc)
-        and not any(c.isspace() for c in url)
-    )
-
-
 def _author_line(card: CardView, lang: Lang) -> RichTextBlock:
     """Who wrote, as rich text: a name with `*` or `_` in it is shown as typed, not formatted."""
     bold = {"bold": True}
     handle = f"@{_shorten(card.author_handle, 80)}"
     name = _shorten(card.author_name, 80) if card.author_name else handle
     url = card.author_url if card.author_url and len(card.author_url) <= 1000 else None
-    link = url if url and _web_link(url) else None
+    link = url if url and is_web_link(url) else None
     parts: list[Any] = [
         RichTextElementParts.Link(url=safe_url(link), text=name, style=bold)
         if link

@@ -30,6 +30,7 @@ from bot.cases.drafts import DraftCheck, draft_version
 from bot.core.config.departments import Department, Template
 from bot.core.i18n import Lang, language_name, t
 from bot.render.cards import escape, safe_url
+from bot.render.modals import modal
 
 MODAL_ID, SENT_MODAL_ID = "draft_modal", "draft_sent_modal"
 TEMPLATE, TEXT, VISIBILITY, OVERRIDE, URL = "template", "text", "visibility", "override", "url"
@@ -129,13 +130,12 @@ def draft_modal(
             ),
         ),
     ]
-    return View(
-        type="modal",
-        callback_id=MODAL_ID,
-        private_metadata=json.dumps({"case_id": case_id, "draft_id": draft_id}),
-        title=PlainTextObject(text=t("draft.title", lang)),
-        submit=PlainTextObject(text=t("draft.save", lang)),
-        close=PlainTextObject(text=t("confirm.cancel", lang)),
+    return modal(
+        MODAL_ID,
+        metadata=json.dumps({"case_id": case_id, "draft_id": draft_id}),
+        title="draft.title",
+        submit="draft.save",
+        lang=lang,
         blocks=blocks,
     )
 
@@ -230,13 +230,12 @@ def draft_message(
 
 
 def sent_modal(*, draft_id: int, lang: Lang) -> View:
-    return View(
-        type="modal",
-        callback_id=SENT_MODAL_ID,
-        private_metadata=str(draft_id),
-        title=PlainTextObject(text=t("draft.sent_title", lang)),
-        submit=PlainTextObject(text=t("draft.sent_submit", lang)),
-        close=PlainTextObject(text=t("confirm.cancel", lang)),
+    return modal(
+        SENT_MODAL_ID,
+        metadata=str(draft_id),
+        title="draft.sent_title",
+        submit="draft.sent_submit",
+        lang=lang,
         blocks=[
             InputBlock(
                 block_id=URL,

@@ -24,6 +24,7 @@ from slack_sdk.models.views import View
 
 from bot.core.i18n import Lang, t
 from bot.render.cards import escape
+from bot.render.modals import modal
 
 MODAL_ID = "follow_up_modal"
 WHEN, CUSTOM = "when", "custom"
@@ -67,13 +68,12 @@ def follow_up_modal(*, case_id: int, lang: Lang) -> View:
         Option(value="2", text=PlainTextObject(text=t("follow_up.in_2_days", lang))),
         Option(value="custom", text=PlainTextObject(text=t("follow_up.at_time", lang))),
     ]
-    return View(
-        type="modal",
-        callback_id=MODAL_ID,
-        private_metadata=str(case_id),
-        title=PlainTextObject(text=t("follow_up.title", lang)),
-        submit=PlainTextObject(text=t("follow_up.submit", lang)),
-        close=PlainTextObject(text=t("confirm.cancel", lang)),
+    return modal(
+        MODAL_ID,
+        metadata=str(case_id),
+        title="follow_up.title",
+        submit="follow_up.submit",
+        lang=lang,
         blocks=[
             InputBlock(
                 block_id=WHEN,

@@ -32,6 +32,7 @@ from bot.core.config import WebcareConfig
 from bot.core.config.departments import Department
 from bot.core.i18n import Lang, format_when, t
 from bot.render.cards import escape, escape_within, slack_date
+from bot.render.modals import modal
 
 MODAL_ID = "forward_modal"
 MODE, PERSON, DEPARTMENT, NOTE = "mode", "person", "department", "note"
@@ -97,13 +98,12 @@ def forward_modal(*, case_id: int, current: Department, config: WebcareConfig, l
             element=PlainTextInputElement(action_id=NOTE, multiline=True, max_length=MAX_NOTE),
         )
     )
-    return View(
-        type="modal",
-        callback_id=MODAL_ID,
-        private_metadata=str(case_id),
-        title=PlainTextObject(text=t("forward.title", lang)),
-        submit=PlainTextObject(text=t("forward.submit", lang)),
-        close=PlainTextObject(text=t("confirm.cancel", lang)),
+    return modal(
+        MODAL_ID,
+        metadata=str(case_id),
+        title="forward.title",
+        submit="forward.submit",
+        lang=lang,
         blocks=blocks,
     )
 

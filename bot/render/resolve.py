@@ -16,6 +16,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.core.i18n import Lang, t
+from bot.render.modals import modal
 
 MODAL_ID = "resolve_modal"
 NOTE, PUBLIC_CLOSE = "closing_note", "public_close"
@@ -48,13 +49,12 @@ def resolve_modal(*, case_id: int, ask_public_close: bool, lang: Lang) -> View:
                 ),
             )
         )
-    return View(
-        type="modal",
-        callback_id=MODAL_ID,
-        private_metadata=str(case_id),
-        title=PlainTextObject(text=t("resolve.title", lang)),
-        submit=PlainTextObject(text=t("resolve.submit", lang)),
-        close=PlainTextObject(text=t("confirm.cancel", lang)),
+    return modal(
+        MODAL_ID,
+        metadata=str(case_id),
+        title="resolve.title",
+        submit="resolve.submit",
+        lang=lang,
         blocks=blocks,
     )
 

@@ -11,9 +11,11 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.core.config import WebcareConfig
 from storage.models import Case, CaseEvent
-from tests.conftest import BotUnderTest, mention
+from tests.conftest import BotUnderTest, make_settings, mention, running_bot
 from tests.fake_slack import FakeSlack
 from tests.shown import shown
 
@@ -115,27 +117,40 @@ async def test_a_second_claim_is_told_who_has_it(bot: BotUnderTest, slack: FakeS
     assert _notes(slack) == ["Anna claimed this"]
 
 
+@pytest.mark.parametrize(
+    "ack_after_work",
+    [True, False],
+    ids=["answered after the work", "acked first, the work after"],
+)
 async def test_fifty_people_clicking_claim_at_once_make_exactly_one_owner(
-    bot: BotUnderTest, slack: FakeSlack
+    engine: AsyncEngine, config: WebcareConfig, slack: FakeSlack, ack_after_work: bool
 ) -> None:
-    await _a_case_on_the_board(bot)
-    card = _card(slack)
-    people = [(f"U0AGENT{i:02d}", f"Agent{i}") for i in range(50)]
-    statuses = await asyncio.gather(
-        *(bot.click(card, "case_claim", user=uid, name=name) for uid, name in people)
-    )
-    assert statuses == [200] * 50
-    await slack.wait_for(lambda: len(slack.ephemerals) == 49)
-    await bot.deliver()
+    """Whether a click is answered once its work is done (serverless hosts) or acked first and
+    worked on after: one owner, the card updated in place, everyone else told who has it."""
+    settings = make_settings(slack, webcare_ack_after_work=ack_after_work)
+    async with running_bot(settings, config, engine) as bot:
+        await _a_case_on_the_board(bot)
+        card = _card(slack)
+        people = [(f"U0AGENT{i:02d}", f"Agent{i}") for i in range(50)]
+        statuses = await asyncio.gather(
+            *(bot.click(card, "case_claim", user=uid, name=name) for uid, name in people)
+        )
+        assert statuses == [200] * 50
+        await slack.wait_for(lambda: len(slack.ephemerals) == 49)
+        await bot.deliver()
 
-    async with bot.runtime.engine.connect() as conn:
-        claims = (await conn.execute(select(CaseEvent).where(CaseEvent.kind == "claim"))).all()
+        async with bot.runtime.engine.connect() as conn:
+            query = select(CaseEvent).where(CaseEvent.kind == "claim")
+            claims = (await conn.execute(query)).all()
     assert len(claims) == 1
     winner = claims[0].actor
-    assert f"Claimed by <@{winner}>" in shown(_card(slack))
+    refreshed = _card(slack)
+    assert refreshed["ts"] == card["ts"]  # updated in place
+    assert f"Claimed by <@{winner}>" in shown(refreshed)
     told = {e["user"] for e in slack.ephemerals}
     assert told == {uid for uid, _ in people} - {winner}
     assert all(f"<@{winner}> already has this case" in e["text"] for e in slack.ephemerals)
+    assert _notes(slack) == [f"Agent{int(winner[-2:])} claimed this"]
 
 
 async def test_only_the_owner_releases_and_then_anyone_may_claim(

@@ -3,7 +3,6 @@ after it: fifty clicks at once still make exactly one owner, and everyone else i
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -11,7 +10,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.core.config import WebcareConfig
-from storage.models import CaseEvent
 from tests.conftest import BotUnderTest, make_settings, mention, running_bot
 from tests.fake_slack import FakeSlack
 
@@ -24,35 +22,6 @@ async def acking_bot(
         make_settings(slack, webcare_ack_after_work=False), config, engine
     ) as bot:
         yield bot
-
-
-async def test_fifty_clicks_acked_first_make_one_owner_and_tell_the_rest(
-    acking_bot: BotUnderTest, slack: FakeSlack
-) -> None:
-    bot = acking_bot
-    await bot.post_webhook(mention("1"))
-    await bot.deliver()
-    card = slack.last_post("CWEBCARE1")
-    assert card is not None
-    people = [(f"U0AGENT{i:02d}", f"Agent{i}") for i in range(50)]
-    statuses = await asyncio.gather(
-        *(bot.click(card, "case_claim", user=uid, name=name) for uid, name in people)
-    )
-    assert statuses == [200] * 50
-    await slack.wait_for(lambda: len(slack.ephemerals) == 49)
-    await bot.deliver()
-
-    async with bot.runtime.engine.connect() as conn:
-        claims = (await conn.execute(select(CaseEvent).where(CaseEvent.kind == "claim"))).all()
-    assert len(claims) == 1
-    winner = claims[0].actor
-    refreshed = slack.last_post("CWEBCARE1")
-    assert refreshed is not None and refreshed["ts"] == card["ts"]  # updated in place
-    assert any(f"Claimed by <@{winner}>" in str(block) for block in refreshed["blocks"])
-    assert {e["user"] for e in slack.ephemerals} == {uid for uid, _ in people} - {winner}
-    assert all(f"<@{winner}> already has this case" in e["text"] for e in slack.ephemerals)
-    notes = [m["text"] for m in slack.thread("CWEBCARE1", card["ts"])]
-    assert notes == [f"Agent{int(winner[-2:])} claimed this"]
 
 
 async def test_a_claim_the_database_cannot_save_is_reported_to_the_clicker(
