@@ -10,6 +10,7 @@ from sqlalchemy import Row, func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from storage.case_row import CaseRow
 from storage.models import TaskKind, TaskStatus
 from storage.tables import CASES, CRISES, DRAFTS, MENTIONS, TASKS
 
@@ -99,7 +100,7 @@ async def latest_mention(conn: AsyncConnection, *, case_id: int) -> Row[Any] | N
 class JobContext:
     """Everything an outbox message is rendered from, read in one go."""
 
-    case: Row[Any]
+    case: CaseRow
     first: Row[Any] | None
     mention: Row[Any] | None
     follow_up_at: datetime | None

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Row, case, func, select, update
 from sqlalchemy.engine import Connection
 
+from storage.case_row import CaseRow
 from storage.enqueue import enqueue_once
 from storage.models import JobKind, JobStatus
 from storage.tables import CASES, CRISES, MENTIONS, OUTBOX
@@ -216,7 +217,7 @@ def mark_posted(conn: Connection, *, job: Job, channel_id: str, ts: str) -> None
 class DigestCase:
     """A case of a digest with its first mention and the ones after it (oldest first)."""
 
-    case: Row[Any]
+    case: CaseRow
     first: Row[Any]
     later: list[Row[Any]]
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -14,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.cases.batching import batcher
 from bot.cases.state_machine import Action, Actor, InvalidTransition, transition
 from storage import schedule
+from storage.case_row import CaseRow
 from storage.db import unit_of_work
 from storage.transitions.core import lock_case
 
@@ -21,19 +21,19 @@ from storage.transitions.core import lock_case
 _BATCHED = (Action.CLAIM, Action.UNCLAIM, Action.TAKE_OVER)
 
 
-async def claim(engine: AsyncEngine, *, case_id: int, actor: Actor, now: datetime) -> Row[Any]:
+async def claim(engine: AsyncEngine, *, case_id: int, actor: Actor, now: datetime) -> CaseRow:
     """Make `actor` the owner of an unclaimed case."""
     return await _act(engine, Action.CLAIM, case_id=case_id, actor=actor, now=now)
 
 
-async def unclaim(engine: AsyncEngine, *, case_id: int, actor: Actor, now: datetime) -> Row[Any]:
+async def unclaim(engine: AsyncEngine, *, case_id: int, actor: Actor, now: datetime) -> CaseRow:
     """The owner gives a case back to the queue."""
     return await _act(engine, Action.UNCLAIM, case_id=case_id, actor=actor, now=now)
 
 
 async def take_over(
     engine: AsyncEngine, *, case_id: int, actor: Actor, expected_owner: str, now: datetime
-) -> Row[Any]:
+) -> CaseRow:
     """Take a case from its owner; `expected_owner` is whom the actor confirmed to take it from."""
     return await _act(
         engine,
@@ -53,7 +53,7 @@ async def resolve(
     now: datetime,
     closing_note: str | None = None,
     public_close: bool | None = None,
-) -> Row[Any]:
+) -> CaseRow:
     """Close a case. `public_close` records, for a conversation that moved from public to
     private, whether the public thread was told it was sorted out (None: not asked)."""
     details: dict[str, Any] = {}
@@ -66,7 +66,7 @@ async def resolve(
     )
 
 
-async def reopen(engine: AsyncEngine, *, case_id: int, actor: Actor, now: datetime) -> Row[Any]:
+async def reopen(engine: AsyncEngine, *, case_id: int, actor: Actor, now: datetime) -> CaseRow:
     return await _act(engine, Action.REOPEN, case_id=case_id, actor=actor, now=now)
 
 
@@ -79,7 +79,7 @@ async def _act(
     now: datetime,
     expected_owner: str | None = None,
     details: dict[str, Any] | None = None,
-) -> Row[Any]:
+) -> CaseRow:
     def work(conn: Connection) -> Any:
         case = lock_case(conn, case_id=case_id)
         changed = transition(

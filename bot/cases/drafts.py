@@ -18,6 +18,7 @@ from bot.cases.personal_data import Finding, find_personal_data
 from bot.cases.state_machine import Action, Actor, InvalidTransition, check, record, transition
 from bot.core.config import WebcareConfig
 from bot.core.config.departments import Department
+from storage.case_row import CaseRow
 from storage.db import unit_of_work
 from storage.models import DraftStatus, JobKind
 from storage.outbox import enqueue
@@ -65,7 +66,7 @@ def check_draft(text: str, *, source: str, public: bool, config: WebcareConfig) 
     return DraftCheck(len(text), PLATFORM_LIMITS.get(source), findings)
 
 
-def fill_template(text: str, *, case: Row[Any], agent_name: str) -> str:
+def fill_template(text: str, *, case: CaseRow, agent_name: str) -> str:
     """A template with its placeholders filled in for this case and agent."""
     values = {
         "customer_name": case.author_name or f"@{case.author_handle}",
@@ -291,7 +292,7 @@ def _draft(conn: Connection, draft_id: int) -> Row[Any]:
     return draft
 
 
-def _queue_draft_message(conn: Connection, *, case: Row[Any], draft_id: int, now: datetime) -> None:
+def _queue_draft_message(conn: Connection, *, case: CaseRow, draft_id: int, now: datetime) -> None:
     enqueue(
         conn,
         kind=JobKind.POST_DRAFT,

@@ -7,13 +7,13 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.cases.state_machine import FOLLOW_UP_OUTCOMES, Action, Actor, transition
 from bot.core.business_time import BusinessCalendar
 from storage import schedule
+from storage.case_row import CaseRow
 from storage.db import unit_of_work
 from storage.models import TaskKind
 from storage.transitions.core import lock_case
@@ -41,7 +41,7 @@ def snooze_until(calendar: BusinessCalendar, now: datetime) -> datetime:
 
 async def schedule_follow_up(
     engine: AsyncEngine, *, case_id: int, actor: Actor, due_at: datetime, now: datetime
-) -> Row[Any]:
+) -> CaseRow:
     """Ask the owner (or `actor`, who then owns the case) at `due_at` whether it is solved."""
 
     def work(conn: Connection) -> Any:
@@ -76,7 +76,7 @@ async def record_follow_up(
     outcome: Action,
     now: datetime,
     calendar_for: Callable[[str], BusinessCalendar],
-) -> Row[Any]:
+) -> CaseRow:
     """Record the answer to a due follow-up: solved, still open (ask again a business day
     later, in the hours of the case's department: `calendar_for` a department key) or
     reopen."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, update
+from sqlalchemy import update
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -20,6 +20,7 @@ from bot.cases.state_machine import Action, Actor, InvalidTransition, check, mov
 from bot.core.business_time import BusinessCalendar
 from bot.core.config import WebcareConfig
 from storage import schedule
+from storage.case_row import CaseRow
 from storage.db import unit_of_work
 from storage.models import TaskKind
 from storage.tables import DRAFTS
@@ -47,7 +48,7 @@ async def forward_to_person(
     config: WebcareConfig,
     calendar_for: Callable[[str], BusinessCalendar],
     now: datetime,
-) -> Row[Any]:
+) -> CaseRow:
     """Hand the case to `person` to answer by a deadline, in the business hours of the case's
     department (`calendar_for` a department key); the actor stays (or becomes) owner."""
 
@@ -97,7 +98,7 @@ async def forward_to_person(
 
 async def answer_forward(
     engine: AsyncEngine, *, case_id: int, actor: Actor, take: bool, now: datetime
-) -> Row[Any]:
+) -> CaseRow:
     """The person takes the forwarded case (and owns it) or sends it back to its owner."""
     action = Action.TAKE_FORWARDED if take else Action.SEND_BACK
 
@@ -120,7 +121,7 @@ async def move_to_department(
     note: str | None,
     config: WebcareConfig,
     now: datetime,
-) -> Row[Any]:
+) -> CaseRow:
     """Post the case's card in `department`'s channel; the old card points there."""
     target = config.department(department)
 

@@ -16,9 +16,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Row
 from sqlalchemy.engine import Connection
 
+from storage.case_row import CaseRow
 from storage.intake.store import Deadline, Event, Existing, Reopening
 from storage.models import OPEN_STATUSES
 from storage.models import CaseStatus as S
@@ -220,7 +220,7 @@ def transition(
     note: Mapping[str, Any] | None = None,
     detail: Mapping[str, Any] | None = None,
     also: Mapping[str, Any] | None = None,
-) -> Row[Any]:
+) -> CaseRow:
     """Decide and write a transition of a locked case: its values (with `also`, the action's own
     columns such as a forward's person), the audit event, the card refresh and the thread line.
     """
@@ -248,7 +248,7 @@ def move(
     department: str,
     channel: str,
     note: Mapping[str, Any],
-) -> Row[Any]:
+) -> CaseRow:
     """Move a locked case to another department's channel: a new card there, in the queue."""
     change = decide(Action.MOVE, case, actor, now=now, note=note)
     return move_case(
@@ -282,21 +282,21 @@ def record(
     actor: Actor,
     now: datetime,
     detail: Mapping[str, Any],
-) -> Row[Any]:
+) -> CaseRow:
     """Log an event on a locked case that leaves the case as it is (a draft saved, approved)."""
     return apply_change(
         conn, case=case, values={}, event=event, actor=actor.id, now=now, note=None, detail=detail
     )
 
 
-def check(action: Action, case: Row[Any] | None, actor: Actor) -> None:
+def check(action: Action, case: CaseRow | None, actor: Actor) -> None:
     """Raise InvalidTransition unless `actor` may do `action` on `case` as it is now."""
     if case is None:
         raise InvalidTransition("not_found")
     _check(action, case, actor, None)
 
 
-def _check(action: Action, case: Row[Any], actor: Actor, expected_owner: str | None) -> None:
+def _check(action: Action, case: CaseRow, actor: Actor, expected_owner: str | None) -> None:
     status = S(case.status)
     if (action, status) not in TRANSITIONS:
         if action is Action.CLAIM and case.owner_id:

@@ -34,6 +34,7 @@ from bot.render.forwarding import forwarded_dm, simple_dm
 from bot.render.sources import source_alert
 from bot.render.spikes import crisis_thread_head, spike_alert
 from storage import digests
+from storage.case_row import CaseRow
 from storage.cases import job_context
 from storage.crisis import active
 from storage.db import unit_of_work
@@ -197,7 +198,7 @@ async def _digest(
 
 def _draft_message(
     draft: Row[Any] | None,
-    case: Row[Any],
+    case: CaseRow,
     department: Department,
     config: WebcareConfig,
     lang: Lang,
@@ -219,7 +220,7 @@ def _draft_message(
 
 
 def _direct_message(
-    job: Job, case: Row[Any], first: Row[Any] | None, timezone: str, lang: Lang
+    job: Job, case: CaseRow, first: Row[Any] | None, timezone: str, lang: Lang
 ) -> OutgoingMessage:
     payload = job.payload or {}
     kind, channel = payload.get("kind"), case.slack_channel
@@ -261,7 +262,7 @@ def _direct_message(
 
 
 def _card_view(
-    case: Row[Any],
+    case: CaseRow,
     first: Row[Any] | None,
     department_name: str,
     timezone: str,

@@ -19,6 +19,7 @@ from bot.core.config import WebcareConfig
 from bot.core.outage import OUTAGE, is_unavailable
 from bot.insight import spikes
 from storage import schedule, sla
+from storage.case_row import CaseRow
 from storage.db import unit_of_work
 from storage.models import CaseStatus, TaskKind
 from storage.outbox import enqueue_card_update
@@ -162,7 +163,7 @@ class Scheduler:
                 await asyncio.wait_for(self._wake.wait(), wait)
 
 
-def _sla_note(conn: Connection, case: Row[Any], action: str, now: datetime, **extra: Any) -> None:
+def _sla_note(conn: Connection, case: CaseRow, action: str, now: datetime, **extra: Any) -> None:
     """A line in the card's thread about the case's SLA clock."""
     schedule.enqueue_note(
         conn,

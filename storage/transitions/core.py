@@ -14,11 +14,12 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ClauseElement
 
 from storage import digests
+from storage.case_row import CaseRow
 from storage.models import JobKind
 from storage.outbox import enqueue_card_update
 from storage.schedule import enqueue_note
@@ -31,7 +32,7 @@ _UPDATE_CASE = update(CASES).where(CASES.c.id == bindparam("case_id_")).returnin
 _INSERT_EVENT = insert(EVENTS)
 
 
-def lock_case(conn: Connection, *, case_id: int) -> Row[Any] | None:
+def lock_case(conn: Connection, *, case_id: int) -> CaseRow | None:
     """Read a case and hold it until the transaction ends: concurrent changes queue up.
 
     PostgreSQL locks the row; SQLite takes the database's write lock first (reading first and
@@ -50,14 +51,14 @@ def lock_case(conn: Connection, *, case_id: int) -> Row[Any] | None:
 def apply_change(
     conn: Connection,
     *,
-    case: Row[Any],
+    case: CaseRow,
     values: Mapping[str, Any],
     event: str,
     actor: str,
     now: datetime,
     note: Mapping[str, Any] | None = None,
     detail: Mapping[str, Any] | None = None,
-) -> Row[Any]:
+) -> CaseRow:
     """Write `values` to a locked case, log the event (`note` and `detail`), and queue the
     card refresh and the note's line in the thread."""
     cur = fast.cursor(conn)
@@ -102,7 +103,7 @@ def apply_change(
 
 def _update_case(
     conn: Connection, cur: sqlite3.Cursor | None, case_id: int, values: Mapping[str, Any]
-) -> Row[Any]:
+) -> CaseRow:
     if cur is not None:
         return fast.update_case(cur, case_id, values)  # type: ignore[no-any-return]
     if any(isinstance(value, ClauseElement) for value in values.values()):
@@ -112,7 +113,7 @@ def _update_case(
 
 
 def _card_from_digest(
-    conn: Connection, case: Row[Any], *, note: Mapping[str, Any] | None, now: datetime
+    conn: Connection, case: CaseRow, *, note: Mapping[str, Any] | None, now: datetime
 ) -> None:
     """Post the case's own card where its digest row is (the row then points at it), the
     change's line in its thread after it, and show the change on the row meanwhile."""
@@ -126,7 +127,7 @@ def _card_from_digest(
 def move_case(
     conn: Connection,
     *,
-    case: Row[Any],
+    case: CaseRow,
     values: Mapping[str, Any],
     event: str,
     department: str,
@@ -134,7 +135,7 @@ def move_case(
     actor: str,
     now: datetime,
     note: Mapping[str, Any],
-) -> Row[Any]:
+) -> CaseRow:
     """Move a locked case to another department with the state machine's `values`: a new card
     there, the old one a pointer."""
     changed = (
