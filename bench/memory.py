@@ -1,6 +1,6 @@
 """Peak memory of `webcare serve` with a million cases stored and a thousand open cards.
 
-Seeds a SQLite database with `--cases` cases (bench.summary's seeder), starts `webcare serve`
+Seeds a SQLite database with `--cases` cases (bench.seed_databases), starts `webcare serve`
 as an operator would (outbox on, posting to a fake Slack), sends 1,000 new mentions through the
 webhook (1,000 open cards posted), asks `/webcare status` and `/webcare report week` a few
 times, and reads the process's peak resident memory (VmHWM) from /proc. The floor is a bare
@@ -22,7 +22,8 @@ from typing import Any
 import aiohttp
 
 from bench._common import CHANNEL_TEXTS, emit, environment, mention, setup_logging
-from bench.summary import command_body, seed_sqlite
+from bench.seed_databases import seed_sqlite
+from bench.summary import command_body
 from storage.db import create_engine
 from storage.migrate import upgrade
 from tests.conftest import SIGNING_SECRET, slack_signed, webhook_signed
