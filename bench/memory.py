@@ -77,6 +77,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         result["seed_s"] = round(time.perf_counter() - started, 1)
         async with FakeSlack(bot_token="xoxb-test") as slack:
             env = serve_env(Path(tmp), slack, url)
+            env["WEBCARE_DIGEST_AFTER"] = "0"  # a thousand cards of their own, not digest rows
             async with webcare_serve(env, Path(tmp)) as serving:
                 pid = serving.process.pid
                 result["rss_mb_after_start"] = round(peak_rss_mb(pid)[1], 1)
