@@ -46,7 +46,7 @@ from bot.app.runtime import Runtime
 from bot.app.settings import Settings
 from bot.core.config import parse_config
 from bot.intake.webhook import sign
-from bot.render.cards import ActionId
+from bot.render.action_ids import ActionId
 from storage.db import create_engine
 from storage.intake.store import CASES
 from storage.migrate import upgrade

@@ -16,12 +16,11 @@ from bot.cases import state_machine as cases
 from bot.cases.forwarding import answer_forward as answer_forward_request
 from bot.cases.state_machine import Actor, InvalidTransition
 from bot.core.i18n import Lang
-from bot.render.cards import ActionId
+from bot.render.action_ids import FOLLOW_UP_ANSWERS, ActionId
 from bot.render.digests import DIGEST_CLAIM
-from bot.render.follow_up import FollowUpAnswer, follow_up_answered, follow_up_modal
-from bot.render.forwarding import SEND_BACK, TAKE, forward_modal, simple_dm
+from bot.render.follow_up import follow_up_answered, follow_up_modal
+from bot.render.forwarding import forward_modal, simple_dm
 from bot.render.resolve import resolve_modal
-from bot.render.spikes import CRISIS_END, CRISIS_START
 from handlers.payloads import (
     Clicker,
     actor_of,
@@ -48,12 +47,12 @@ def register(app: AsyncApp) -> None:
     app.action(ActionId.RESOLVE)(open_resolve_modal)
     app.action(ActionId.REOPEN)(_case_action(card_actions.reopen))
     app.action(ActionId.FOLLOW_UP)(open_follow_up_modal)
-    app.action(CRISIS_START)(start_crisis)
-    app.action(CRISIS_END)(end_crisis)
+    app.action(ActionId.CRISIS_START)(start_crisis)
+    app.action(ActionId.CRISIS_END)(end_crisis)
     app.action(ActionId.FORWARD)(open_forward_modal)
-    app.action(TAKE)(answer_forward)
-    app.action(SEND_BACK)(answer_forward)
-    for answer in FollowUpAnswer:
+    app.action(ActionId.FORWARD_TAKE)(answer_forward)
+    app.action(ActionId.FORWARD_SEND_BACK)(answer_forward)
+    for answer in FOLLOW_UP_ANSWERS:
         app.action(answer)(answer_follow_up)
 
 
@@ -168,7 +167,7 @@ async def answer_forward(
     """The person a case was forwarded to takes it or sends it back, from their DM."""
     await ack()
     action = body["actions"][0]
-    take = action["action_id"] == TAKE
+    take = action["action_id"] == ActionId.FORWARD_TAKE
     case_id, actor, _owner = _click(body)
     await answer_forward_request(
         services.engine, case_id=case_id, actor=actor, take=take, now=services.clock.now()
@@ -226,7 +225,7 @@ async def answer_follow_up(
     """The owner answers "is the customer's problem solved?" in their DM."""
     await ack()
     action = body["actions"][0]
-    answer = FollowUpAnswer(action["action_id"])
+    answer = ActionId(action["action_id"])
     actor = actor_of(body)
     case_id, now = payload_id(action["value"]), services.clock.now()
     await follow_up.record_follow_up(

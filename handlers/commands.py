@@ -11,7 +11,8 @@ from bot.core.i18n import Lang, t
 from bot.insight.backlog import behind, channel_backlog
 from bot.insight.reports import PERIODS, build_report, period_bounds
 from bot.insight.team_status import find_department, team_status
-from bot.render.cards import as_dicts, escape, help_blocks
+from bot.render.cards import as_dicts, help_blocks
+from bot.render.mrkdwn import escape
 from bot.render.reports import busiest_hours_png, report_blocks
 from bot.render.status import mine_blocks, status_blocks
 from handlers.services import Services

@@ -17,7 +17,7 @@ from bot.core.language_detection import language_of
 from bot.core.links import is_web_link
 from bot.delivery.replies import ReplyFailed
 from bot.render import drafts as views
-from bot.render.cards import ActionId
+from bot.render.action_ids import ActionId
 from handlers.errors import refusal_shown_at
 from handlers.payloads import (
     BadPayload,
@@ -36,13 +36,13 @@ log = logging.getLogger(__name__)
 
 def register(app: AsyncApp) -> None:
     app.action(ActionId.DRAFT)(open_new_draft)
-    app.action(views.TEMPLATE)(apply_template)
+    app.action(ActionId.DRAFT_TEMPLATE)(apply_template)
     app.view(views.MODAL_ID)(save_draft)
-    app.action(views.EDIT)(open_draft_for_edit)
-    app.action(views.APPROVE)(approve)
-    app.action(views.MARK_SENT)(open_sent_modal)
+    app.action(ActionId.DRAFT_EDIT)(open_draft_for_edit)
+    app.action(ActionId.DRAFT_APPROVE)(approve)
+    app.action(ActionId.DRAFT_MARK_SENT)(open_sent_modal)
     app.view(views.SENT_MODAL_ID)(record_sent)
-    app.action(views.SEND)(send)
+    app.action(ActionId.DRAFT_SEND)(send)
 
 
 async def _modal(

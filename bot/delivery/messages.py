@@ -24,13 +24,13 @@ from bot.render.cards import (
     case_note,
     later_mentions,
     moved_card,
-    slack_date,
     thread_mention,
 )
 from bot.render.digests import LATER_IN_ROW, DigestRow, digest_message
 from bot.render.drafts import draft_message
 from bot.render.follow_up import follow_up_question
 from bot.render.forwarding import forwarded_dm, simple_dm
+from bot.render.mrkdwn import slack_date
 from bot.render.sources import source_alert
 from bot.render.spikes import crisis_thread_head, spike_alert
 from storage import digests

@@ -1,4 +1,4 @@
-"""Block Kit for everything the bot shows, built with slack_sdk.models (which validates).
+"""Block Kit for the case card, built with slack_sdk.models (which validates).
 
 Customer text never reaches Slack as mrkdwn: the post, the customer's name and handle, and
 free-text notes (closing and forward notes) go into rich_text elements, which Slack shows
@@ -11,9 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
-from urllib.parse import quote
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -34,6 +32,8 @@ from bot.cases.state_machine import TRANSITIONS, Action
 from bot.core.i18n import Lang, format_count, format_when, language_name, t, tn
 from bot.core.links import is_web_link
 from bot.intake.deadlines import arrived_late
+from bot.render.action_ids import ActionId
+from bot.render.mrkdwn import NOTE_LIMIT, cut, escape, escape_within, safe_url, shorten, slack_date
 from storage.models import CLOSED_STATUSES, UNCLAIMED_STATUSES
 
 # Slack shows at most 3,000 characters of a block's text; leave room for the "…" and the link.
@@ -61,19 +61,6 @@ PRIORITY_EMOJI = {
 }
 
 
-class ActionId(StrEnum):
-    """Action ids of the card's buttons; the handlers listen on the same ids."""
-
-    CLAIM = "case_claim"
-    UNCLAIM = "case_unclaim"
-    TAKE_OVER = "case_take_over"
-    REOPEN = "case_reopen"
-    FORWARD = "case_forward"
-    DRAFT = "case_draft_reply"
-    FOLLOW_UP = "case_follow_up"
-    RESOLVE = "case_resolve"
-
-
 # Buttons for the work still to come on an open case, after claim/release/take over.
 WORK_BUTTONS: tuple[tuple[ActionId, str], ...] = (
     (ActionId.FORWARD, "button.forward"),
@@ -84,34 +71,6 @@ WORK_BUTTONS: tuple[tuple[ActionId, str], ...] = (
 # Which ownership buttons a card shows, by status: what the state machine allows.
 CLAIMABLE = UNCLAIMED_STATUSES
 TAKEABLE = tuple(status for action, status in TRANSITIONS if action is Action.TAKE_OVER)
-
-
-def escape(text: str) -> str:
-    """Make customer text inert in mrkdwn: no pings, no links, no broken entities."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-# What a note in a thread line may take once escaped: the line around it (who, when, a link)
-# stays well within the 3,000 characters of a text object.
-NOTE_LIMIT = 2400
-
-
-def escape_within(text: str, limit: int = NOTE_LIMIT) -> str:
-    """`escape(text)` cut to at most `limit` characters (with "…"), never inside an entity:
-    escaping grows text ("&" is five characters), so the cut comes after it."""
-    escaped = escape(text)
-    if len(escaped) <= limit:
-        return escaped
-    cut = escaped[: limit - 1]
-    amp = cut.rfind("&")
-    if amp != -1 and ";" not in cut[amp:]:  # "&am" would show as broken markup
-        cut = cut[:amp]
-    return cut + "…"
-
-
-def safe_url(url: str) -> str:
-    """A URL that cannot end a Slack link early (`|` and `>` would)."""
-    return quote(url, safe=":/?#[]@!$&'()*+,;=%~-._")
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,16 +110,11 @@ class CardView:
     language_detected: bool = False  # by the bot: the source did not say
 
 
-def slack_date(moment: datetime, fallback: str) -> str:
-    # Slack renders this in each reader's own time zone; the fallback is for notifications.
-    return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} {{time}}|{escape(fallback)}>"
-
-
 def _author_line(card: CardView, lang: Lang) -> RichTextBlock:
     """Who wrote, as rich text: a name with `*` or `_` in it is shown as typed, not formatted."""
     bold = {"bold": True}
-    handle = f"@{_shorten(card.author_handle, 80)}"
-    name = _shorten(card.author_name, 80) if card.author_name else handle
+    handle = f"@{shorten(card.author_handle, 80)}"
+    name = shorten(card.author_name, 80) if card.author_name else handle
     url = card.author_url if card.author_url and len(card.author_url) <= 1000 else None
     link = url if url and is_web_link(url) else None
     parts: list[Any] = [
@@ -170,7 +124,7 @@ def _author_line(card: CardView, lang: Lang) -> RichTextBlock:
     ]
     rest = [handle] if card.author_name else []
     if url and not link:  # a contact that is no web link (mailto:, tel:): shown, not linked
-        rest.append(_shorten(url, 120))
+        rest.append(shorten(url, 120))
     if card.author_followers is not None:
         count = format_count(card.author_followers, lang=lang)
         rest.append(t("card.followers", lang, count=count))
@@ -235,7 +189,7 @@ def case_card(card: CardView, *, lang: Lang) -> tuple[str, list[Block]]:
         lang,
         source=source_label,
         author=escape("@" + card.author_handle),
-        text=escape(_shorten(card.text, FALLBACK_LIMIT)),
+        text=escape(shorten(card.text, FALLBACK_LIMIT)),
     )
     return fallback, blocks
 
@@ -359,7 +313,7 @@ def later_mentions(mentions: list[Any], *, lang: Lang) -> list[Block]:
     for mention in mentions[-LATER_SHOWN:]:
         if parts:
             parts.append(RichTextElementParts.Text(text="\n"))
-        parts.append(RichTextElementParts.Text(text=_shorten(mention.text, LATER_LIMIT) + " "))
+        parts.append(RichTextElementParts.Text(text=shorten(mention.text, LATER_LIMIT) + " "))
         if mention.url:
             parts.append(RichTextElementParts.Link(url=mention.url, text="↗"))
     head = t("card.later", lang, count=len(mentions))
@@ -405,15 +359,11 @@ def case_note(note: Mapping[str, Any], *, timezone: str, lang: Lang) -> tuple[st
     # What the colleague wrote is shown as written, in a quote below the line (rich text:
     # "*done*" stays as typed); the notification text keeps the escaped one-line form.
     header = t(key, lang, **{**values, "closing_note": "", "forward_note": ""}).rstrip(" :")
-    quote = RichTextElementParts.Text(text=_cut(said, NOTE_LIMIT))
+    quote = RichTextElementParts.Text(text=cut(said, NOTE_LIMIT))
     return line, [
         ContextBlock(elements=[MarkdownTextObject(text=f"{header} · {slack_date(at, when)}")]),
         RichTextBlock(elements=[RichTextQuoteElement(elements=[quote])]),
     ]
-
-
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def moved_card(*, actor: str, to_channel: str, lang: Lang) -> tuple[str, list[Block]]:
@@ -446,15 +396,8 @@ def thread_mention(
         ContextBlock(elements=[MarkdownTextObject(text=" · ".join(line))]),
         _quote(text, url, source_label, lang),
     ]
-    fallback = t(
-        "thread.fallback", lang, author=author, text=escape(_shorten(text, FALLBACK_LIMIT))
-    )
+    fallback = t("thread.fallback", lang, author=author, text=escape(shorten(text, FALLBACK_LIMIT)))
     return fallback, blocks
-
-
-def _shorten(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def help_blocks(*, lang: Lang) -> list[Block]:

@@ -23,16 +23,8 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.core.i18n import Lang, format_when, t, tn
-from bot.render.cards import (
-    CLAIMABLE,
-    PRIORITY_EMOJI,
-    SOURCE_EMOJI,
-    ActionId,
-    _shorten,
-    escape,
-    safe_url,
-    slack_date,
-)
+from bot.render.cards import CLAIMABLE, PRIORITY_EMOJI, SOURCE_EMOJI, ActionId
+from bot.render.mrkdwn import escape, safe_url, shorten, slack_date
 
 DIGEST_ROWS = 20  # 1 head + 2 blocks a row: 41 of Slack's 50 blocks
 SNIPPET = 280  # characters of the customer's first message shown in a row
@@ -79,7 +71,7 @@ def digest_message(rows: list[DigestRow], *, lang: Lang) -> tuple[str, list[Bloc
     for row in rows:
         blocks += _row(row, lang)
     shown = rows[:FALLBACK_AUTHORS]
-    authors = ", ".join(escape("@" + _shorten(r.author_handle, 40)) for r in shown)
+    authors = ", ".join(escape("@" + shorten(r.author_handle, 40)) for r in shown)
     if len(rows) > FALLBACK_AUTHORS:
         authors += ", …"
     return tn("digest.fallback", len(rows), lang, authors=authors), blocks
@@ -96,7 +88,7 @@ def _row(row: DigestRow, lang: Lang) -> list[Block]:
     when = slack_date(row.sla_due_at, format_when(row.sla_due_at, lang=lang, timezone=row.timezone))
     facts = [
         f"{PRIORITY_EMOJI.get(row.priority, '')} {SOURCE_EMOJI.get(row.source, '')} "
-        f"*{escape('@' + _shorten(row.author_handle, 80))}*",
+        f"*{escape('@' + shorten(row.author_handle, 80))}*",
         t("digest.case", lang, id=row.case_id),
         tn("card.mentions", row.mention_count, lang),
         _light(row) + " " + t("card.sla_due", lang, when=when),
@@ -128,10 +120,10 @@ def _row(row: DigestRow, lang: Lang) -> list[Block]:
     )
     # Customer text as rich text: Slack shows it literally (no mrkdwn, no pings).
     said: list[RichTextElementParts.Text | RichTextElementParts.Link] = [
-        RichTextElementParts.Text(text=_shorten(row.text, SNIPPET) or "…")
+        RichTextElementParts.Text(text=shorten(row.text, SNIPPET) or "…")
     ]
     for text, url in row.later:  # they wrote again: their latest words, and where
-        said.append(RichTextElementParts.Text(text="\n… " + _shorten(text, LATER_SNIPPET)))
+        said.append(RichTextElementParts.Text(text="\n… " + shorten(text, LATER_SNIPPET)))
         if url:
             said.append(RichTextElementParts.Text(text=" "))
             said.append(RichTextElementParts.Link(url=url, text="↗"))

@@ -29,12 +29,13 @@ from slack_sdk.models.views import View
 from bot.cases.drafts import DraftCheck, draft_version
 from bot.core.config.departments import Department, Template
 from bot.core.i18n import Lang, language_name, t
-from bot.render.cards import escape, safe_url
+from bot.render.action_ids import ActionId
 from bot.render.modals import modal
+from bot.render.mrkdwn import escape, safe_url
 
 MODAL_ID, SENT_MODAL_ID = "draft_modal", "draft_sent_modal"
-TEMPLATE, TEXT, VISIBILITY, OVERRIDE, URL = "template", "text", "visibility", "override", "url"
-EDIT, APPROVE, MARK_SENT, SEND = "draft_edit", "draft_approve", "draft_mark_sent", "draft_send"
+TEXT, VISIBILITY, OVERRIDE, URL = "text", "visibility", "override", "url"
+TEMPLATE = ActionId.DRAFT_TEMPLATE  # the picker's block and action
 MAX_TEXT = 3000
 
 
@@ -196,7 +197,7 @@ def draft_message(
         buttons = [
             ButtonElement(
                 text=PlainTextObject(text=t("draft.edit", lang)),
-                action_id=EDIT,
+                action_id=ActionId.DRAFT_EDIT,
                 value=str(draft.id),
             )
         ]
@@ -204,7 +205,7 @@ def draft_message(
             buttons.append(
                 ButtonElement(
                     text=PlainTextObject(text=t("draft.approve", lang)),
-                    action_id=APPROVE,
+                    action_id=ActionId.DRAFT_APPROVE,
                     value=f"{draft.id}@{draft_version(draft)}",
                 )
             )
@@ -212,7 +213,7 @@ def draft_message(
             buttons.append(
                 ButtonElement(
                     text=PlainTextObject(text=t("draft.mark_sent", lang)),
-                    action_id=MARK_SENT,
+                    action_id=ActionId.DRAFT_MARK_SENT,
                     value=str(draft.id),
                 )
             )
@@ -220,7 +221,7 @@ def draft_message(
                 buttons.append(
                     ButtonElement(
                         text=PlainTextObject(text=t("draft.send", lang)),
-                        action_id=SEND,
+                        action_id=ActionId.DRAFT_SEND,
                         value=str(draft.id),
                         style="primary",
                     )

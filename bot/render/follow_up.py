@@ -4,7 +4,6 @@ is due (bot.cases.follow_up says when that is)."""
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -23,19 +22,12 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.core.i18n import Lang, t
-from bot.render.cards import escape
+from bot.render.action_ids import ActionId
 from bot.render.modals import modal
+from bot.render.mrkdwn import escape
 
 MODAL_ID = "follow_up_modal"
 WHEN, CUSTOM = "when", "custom"
-
-
-class FollowUpAnswer(StrEnum):
-    """Buttons in the owner's DM when a follow-up is due."""
-
-    SOLVED = "follow_up_solved"
-    STILL_OPEN = "follow_up_still_open"
-    REOPEN = "follow_up_reopen"
 
 
 class BadFollowUp(ValueError):
@@ -100,9 +92,9 @@ def follow_up_question(
     question = t("follow_up.question", lang, author=escape("@" + author_handle))
     where = t("follow_up.where", lang, id=case_id, channel=f"<#{channel}>")
     buttons = [
-        (FollowUpAnswer.SOLVED, "follow_up.solved", "primary"),
-        (FollowUpAnswer.STILL_OPEN, "follow_up.still_open", None),
-        (FollowUpAnswer.REOPEN, "follow_up.reopen", None),
+        (ActionId.FOLLOW_UP_SOLVED, "follow_up.solved", "primary"),
+        (ActionId.FOLLOW_UP_STILL_OPEN, "follow_up.still_open", None),
+        (ActionId.FOLLOW_UP_REOPEN, "follow_up.reopen", None),
     ]
     return question, [
         SectionBlock(text=MarkdownTextObject(text=f"*{question}*\n{where}")),
@@ -121,9 +113,7 @@ def follow_up_question(
     ]
 
 
-def follow_up_answered(
-    *, answer: FollowUpAnswer, actor: str, lang: Lang
-) -> tuple[str, list[Block]]:
+def follow_up_answered(*, answer: ActionId, actor: str, lang: Lang) -> tuple[str, list[Block]]:
     """What the DM shows once answered (its buttons are gone)."""
     text = t(f"follow_up.answered.{answer.value}", lang, actor=escape(actor))
     return text, [SectionBlock(text=MarkdownTextObject(text=text))]

@@ -31,12 +31,12 @@ from bot.cases.forwarding import ForwardRequest
 from bot.core.config import WebcareConfig
 from bot.core.config.departments import Department
 from bot.core.i18n import Lang, format_when, t
-from bot.render.cards import escape, escape_within, slack_date
+from bot.render.action_ids import ActionId
 from bot.render.modals import modal
+from bot.render.mrkdwn import escape, escape_within, slack_date
 
 MODAL_ID = "forward_modal"
 MODE, PERSON, DEPARTMENT, NOTE = "mode", "person", "department", "note"
-TAKE, SEND_BACK = "forward_take", "forward_send_back"
 MAX_NOTE = 1000
 
 
@@ -171,13 +171,13 @@ def forwarded_dm(
             elements=[
                 ButtonElement(
                     text=PlainTextObject(text=t("forward.take", lang)),
-                    action_id=TAKE,
+                    action_id=ActionId.FORWARD_TAKE,
                     value=str(case_id),
                     style="primary",
                 ),
                 ButtonElement(
                     text=PlainTextObject(text=t("forward.send_back", lang)),
-                    action_id=SEND_BACK,
+                    action_id=ActionId.FORWARD_SEND_BACK,
                     value=str(case_id),
                 ),
             ],

@@ -20,7 +20,7 @@ from slack_sdk.models.blocks import (
 
 from bot.core.i18n import Lang, format_when, t
 from bot.insight.reports import Report, Spread
-from bot.render.cards import escape
+from bot.render.mrkdwn import escape
 
 
 def _spread(value: Spread | None, lang: Lang) -> str:

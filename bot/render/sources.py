@@ -9,7 +9,7 @@ from slack_sdk.models.blocks import Block, MarkdownTextObject, SectionBlock
 
 from bot.core.config import WebcareConfig
 from bot.core.i18n import Lang, format_when, t
-from bot.render.cards import escape, slack_date
+from bot.render.mrkdwn import escape, slack_date
 
 MAX_ERROR = 300
 

@@ -17,9 +17,8 @@ from slack_sdk.models.blocks import (
 from bot.core.config import WebcareConfig
 from bot.core.i18n import Lang, t
 from bot.insight.spikes import BRAND
-from bot.render.cards import escape
-
-CRISIS_START, CRISIS_END = "crisis_start", "crisis_end"
+from bot.render.action_ids import ActionId
+from bot.render.mrkdwn import escape
 
 
 def spike_alert(
@@ -47,7 +46,7 @@ def spike_alert(
         if crisis is None:
             button = ButtonElement(
                 text=PlainTextObject(text=t("crisis.start", lang)),
-                action_id=CRISIS_START,
+                action_id=ActionId.CRISIS_START,
                 value=str(alert.id),
                 style="danger",
             )
@@ -63,7 +62,7 @@ def spike_alert(
             )
             button = ButtonElement(
                 text=PlainTextObject(text=t("crisis.end", lang)),
-                action_id=CRISIS_END,
+                action_id=ActionId.CRISIS_END,
                 value=alert.scope,
             )
         blocks.append(ActionsBlock(block_id=f"alert:{alert.id}", elements=[button]))

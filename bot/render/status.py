@@ -20,7 +20,7 @@ from bot.core.i18n import Lang, t, tn
 from bot.insight.backlog import age_seconds
 from bot.insight.team_status import DepartmentStatus
 from bot.intake.sources.health import Down
-from bot.render.cards import escape, slack_date
+from bot.render.mrkdwn import escape, slack_date
 from storage.outbox import Backlog
 
 SHOWN = 5  # cases listed per kind before "and N more"
