@@ -48,7 +48,7 @@ _MENTION_COLUMNS = (
 _EVENT_COLUMNS = "case_id, kind, from_status, to_status, actor, at, detail"
 _JOB_COLUMNS = (
     "kind, case_id, mention_id, channel, status, attempts, not_before, dedupe_key, created_at,"
-    " payload"
+    " payload, rank"
 )
 _OPEN = ", ".join(f"'{status}'" for status in OPEN_STATUSES)
 # A case that has no deadline yet (proactive) and still awaits its first answer.
@@ -321,5 +321,5 @@ class SqliteWriter:
         values = []
         for j in jobs:
             values += (j.kind, j.case_id, j.mention_id, j.channel, "pending", 0, at)
-            values += (j.dedupe_key, at, _json(j.payload))
-        self._insert("outbox", _JOB_COLUMNS, values, 10)
+            values += (j.dedupe_key, at, _json(j.payload), j.rank)
+        self._insert("outbox", _JOB_COLUMNS, values, 11)

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple, Protocol
 from sqlalchemy import Table, and_, bindparam, case, func, insert, literal, or_, select, update
 from sqlalchemy.engine import Connection
 
-from storage.models import OPEN_STATUSES, JobKind
+from storage.models import CARD_RANKS, OPEN_STATUSES, JobKind
 from storage.outbox import enqueue_card_update
 from storage.sla import AWAITING_FIRST_ANSWER
 from storage.tables import CASES, EVENTS, MENTIONS, OUTBOX
@@ -133,6 +133,7 @@ class Job(NamedTuple):
     channel: str
     payload: dict[str, Any] | None
     dedupe_key: str | None
+    rank: int | None = None  # a new card of an urgent or high case (storage.models.CARD_RANKS)
 
 
 class CaseChange(NamedTuple):
@@ -314,9 +315,9 @@ def _plan_records(
         if id(item) in firsts:
             new_case_channel[case_id] = item.channel
             events.append(Event(case_id, "opened", None, "new", {"mention_id": mention_id}))
-            jobs.append(
-                Job(JobKind.POST_CARD, case_id, None, item.channel, None, f"card-post:{case_id}")
-            )
+            rank = CARD_RANKS.get(item.priority)
+            key = f"card-post:{case_id}"
+            jobs.append(Job(JobKind.POST_CARD, case_id, None, item.channel, None, key, rank))
             continue
         case = joined.get(case_id)
         events.append(Event(case_id, "mention_added", None, None, {"mention_id": mention_id}))
