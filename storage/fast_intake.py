@@ -33,8 +33,10 @@ from storage.sla import AWAITING_FIRST_ANSWER
 
 # Rows per multi-row INSERT at most: 20 columns x 256 stays well under SQLite's 32,766
 # variables. Batches go in power-of-two chunks, so a few dozen statements cover every size
-# (and stay in sqlite3's statement cache) and each costs one step.
+# (and stay in sqlite3's statement cache, see storage.db) and each costs one step; up to
+# _EXACT rows (the webhook's usual group commit) in one statement of their own size.
 _CHUNK = 256
+_EXACT = 16
 
 _CASE_COLUMNS = (
     "id, department, status, priority, tags, rule, source, author_handle, author_name,"
@@ -126,6 +128,13 @@ def _tags_json(tags: tuple[str, ...]) -> str:
     return _json(list(tags))
 
 
+def _padded(values: list[str]) -> list[str]:
+    """`values` made a power of two long (the last repeated): IN lists of a few sizes only,
+    each one statement in sqlite3's cache, instead of one for every batch size."""
+    size = 1 << (len(values) - 1).bit_length()
+    return values + values[-1:] * (size - len(values))
+
+
 @cache
 def _known_sql(count: int) -> str:
     marks = ", ".join("?" * count)
@@ -191,6 +200,7 @@ class SqliteWriter:
     def known_mentions(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Known]:
         found: dict[tuple[str, str], Known] = {}
         for source, ids in by_source(keys):
+            ids = _padded(ids)
             rows = self.cursor.execute(_known_sql(len(ids)), (source, *ids))
             found.update(
                 {
@@ -219,6 +229,7 @@ class SqliteWriter:
     ) -> dict[tuple[str, str], Existing]:
         after, rows = sqlite_datetime(reopen_after), []
         for source, handles in by_source(sorted(authors)):
+            handles = _padded(handles)
             rows += self.cursor.execute(_join_sql(len(handles)), (source, *handles, after))
         return join_rows(sorted(rows))
 
@@ -287,7 +298,7 @@ class SqliteWriter:
         """Multi-row INSERTs of `width` values a row, in power-of-two chunks."""
         rows, offset = len(params) // width, 0
         while rows:
-            chunk = min(_CHUNK, 1 << (rows.bit_length() - 1))
+            chunk = rows if rows <= _EXACT else min(_CHUNK, 1 << (rows.bit_length() - 1))
             end = offset + chunk * width
             self.cursor.execute(_insert_sql(table, columns, chunk), params[offset:end])
             rows, offset = rows - chunk, end
