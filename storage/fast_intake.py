@@ -28,7 +28,7 @@ from storage.intake import (
     by_source,
     join_rows,
 )
-from storage.models import OPEN_STATUSES, JobKind
+from storage.models import OPEN_SQL, RESOLVED_SQL, JobKind
 from storage.sla import AWAITING_FIRST_ANSWER
 
 # Rows per multi-row INSERT at most: 20 columns x 256 stays well under SQLite's 32,766
@@ -52,7 +52,6 @@ _JOB_COLUMNS = (
     "kind, case_id, mention_id, channel, status, attempts, not_before, dedupe_key, created_at,"
     " payload, rank"
 )
-_OPEN = ", ".join(f"'{status}'" for status in OPEN_STATUSES)
 # A case that has no deadline yet (proactive) and still awaits its first answer.
 _AWAITING = ", ".join(f"'{status}'" for status in AWAITING_FIRST_ANSWER)
 _WITHOUT_DEADLINE = f"sla_due_at IS NULL AND first_response_at IS NULL AND status IN ({_AWAITING})"
@@ -146,12 +145,14 @@ def _known_sql(count: int) -> str:
 
 @cache
 def _join_sql(count: int) -> str:
+    """The authors' open cases, then their recently resolved ones, each through its partial
+    index (parameters: source, handles, source, handles, resolved after)."""
     marks = ", ".join("?" * count)
-    return (
+    authors = (
         "SELECT id, source, author_handle, slack_channel, owner_id, status, reactive FROM cases"
         f" WHERE source = ? AND author_handle IN ({marks})"
-        f" AND (status IN ({_OPEN}) OR (status = 'resolved' AND resolved_at >= ?))"
     )
+    return f"{authors} AND {OPEN_SQL} UNION ALL {authors} AND {RESOLVED_SQL} AND resolved_at >= ?"
 
 
 @cache
@@ -230,7 +231,8 @@ class SqliteWriter:
         after, rows = sqlite_datetime(reopen_after), []
         for source, handles in by_source(sorted(authors)):
             handles = _padded(handles)
-            rows += self.cursor.execute(_join_sql(len(handles)), (source, *handles, after))
+            params = (source, *handles, source, *handles, after)
+            rows += self.cursor.execute(_join_sql(len(handles)), params)
         return join_rows(sorted(rows))
 
     def insert_cases(self, items: list[Incoming], now: datetime) -> list[int]:

@@ -13,7 +13,9 @@ from storage.types import UTCDateTime
 
 # Statuses in which a case still takes the customer's new mentions into its thread.
 OPEN_STATUSES = ("new", "claimed", "replied", "follow_up", "forwarded", "reopened")
-_OPEN_SQL = "status IN ('new', 'claimed', 'replied', 'follow_up', 'forwarded', 'reopened')"
+# The partial indexes' conditions; a query repeats them word for word to use the index.
+OPEN_SQL = "status IN (" + ", ".join(f"'{status}'" for status in OPEN_STATUSES) + ")"
+RESOLVED_SQL = "status = 'resolved'"
 
 
 def _utc(**kwargs: Any) -> Any:
@@ -42,11 +44,18 @@ class Case(SQLModel, table=True):
             "source",
             "author_handle",
             unique=True,
-            sqlite_where=text(_OPEN_SQL),
-            postgresql_where=text(_OPEN_SQL),
+            sqlite_where=text(OPEN_SQL),
+            postgresql_where=text(OPEN_SQL),
         ),
-        # Threading looks up a customer's open or recently resolved case.
-        Index("ix_cases_source_author", "source", "author_handle"),
+        # Threading looks up a customer's open case (above) or recently resolved one (here):
+        # partial, so a new case costs ingest no entry in it.
+        Index(
+            "ix_cases_resolved_author",
+            "source",
+            "author_handle",
+            sqlite_where=text(RESOLVED_SQL),
+            postgresql_where=text(RESOLVED_SQL),
+        ),
         Index("ix_cases_department_status", "department", "status"),
         # A storm digest's rows are read back to refresh it; most cases are never in one.
         Index(
@@ -194,7 +203,6 @@ class JobKind(StrEnum):
 # ix_outbox_jumpers, however long the channel's backlog; NULL for every other job.
 CRISIS_RANK = 0
 CARD_RANKS = {"urgent": 1, "high": 2}
-# The partial indexes' conditions; a query repeats them word for word to use the index.
 WAITING_JUMPER_SQL = "status = 'pending' AND rank IS NOT NULL"
 # Messages about cases already in Slack: while a channel is behind they take turns with new
 # cards (head_job's "thread" turn looks for the first one waiting).

@@ -1,5 +1,7 @@
 """outbox: the rank of jobs that may go before older ones (crisis, urgent and high new cards),
-with partial indexes finding them and waiting thread lines without reading the whole backlog
+with partial indexes finding them and waiting thread lines without reading the whole backlog;
+cases: threading finds a customer's recently resolved case through a partial index of resolved
+cases (open ones have theirs), so a new case no longer costs an entry in ix_cases_source_author
 
 Revision ID: 0022
 Revises: 0021
@@ -21,6 +23,7 @@ _JUMPER = "status = 'pending' AND rank IS NOT NULL"
 _THREAD_LINE = (
     "status = 'pending' AND kind IN ('post_mention', 'post_note', 'post_draft', 'update_card')"
 )
+_RESOLVED = "status = 'resolved'"
 
 
 def upgrade() -> None:
@@ -48,9 +51,19 @@ def upgrade() -> None:
         sqlite_where=sa.text(_THREAD_LINE),
         postgresql_where=sa.text(_THREAD_LINE),
     )
+    op.create_index(
+        "ix_cases_resolved_author",
+        "cases",
+        ["source", "author_handle"],
+        sqlite_where=sa.text(_RESOLVED),
+        postgresql_where=sa.text(_RESOLVED),
+    )
+    op.drop_index("ix_cases_source_author", "cases")
 
 
 def downgrade() -> None:
+    op.create_index("ix_cases_source_author", "cases", ["source", "author_handle"])
+    op.drop_index("ix_cases_resolved_author", "cases")
     op.drop_index("ix_outbox_thread_lines", "outbox")
     op.drop_index("ix_outbox_jumpers", "outbox")
     with op.batch_alter_table("outbox") as batch:
