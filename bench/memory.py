@@ -118,7 +118,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=1_000_000)
     parser.add_argument("--mentions", type=int, default=1000, help="new cards to post")
+    parser.add_argument("--quick", action="store_true", help="100,000 cases and 200 cards")
     args = parser.parse_args()
+    if args.quick:
+        args.cases, args.mentions = 100_000, 200
     setup_logging()
     result = asyncio.run(bench(args))
     emit(result)

@@ -91,7 +91,10 @@ class UnitOfWork:
         self._inline_commits = 0
         if is_sqlite(engine):
             url = engine.url.set(drivername="sqlite")
-            self._sync = sa_create_engine(url, connect_args={"check_same_thread": False})
+            # The ingest batch's statements come in a hundred-odd shapes (storage.intake.sqlite):
+            # all of them stay prepared, with room for the outbox's and the clicks'.
+            connect_args = {"check_same_thread": False, "cached_statements": 256}
+            self._sync = sa_create_engine(url, connect_args=connect_args)
             event.listen(self._sync, "connect", _sqlite_pragmas)
             # SQLite takes one writer at a time anyway: one thread means no lock waits between
             # our own threads, and only one thread competing with the event loop for the GIL.

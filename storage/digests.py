@@ -18,7 +18,8 @@ from sqlalchemy.engine import Connection
 
 from storage.case_row import CaseRow
 from storage.enqueue import enqueue_once
-from storage.models import JobKind, JobStatus
+from storage.models import CARD_RANKS, JobKind, JobStatus
+from storage.outbox_indexes import JUMPER, by_index, unindexed
 from storage.tables import CASES, CRISES, MENTIONS, OUTBOX
 
 if TYPE_CHECKING:  # storage.outbox calls back here when a digest or a carded case is sent
@@ -29,9 +30,12 @@ _WAITING = OUTBOX.c.status.in_((JobStatus.PENDING, JobStatus.SENDING))
 _RANK = case((CASES.c.priority == "urgent", 0), (CASES.c.priority == "high", 1), else_=2)
 
 
-def waiting_jobs(conn: Connection, *, channel: str) -> int:
-    """Messages waiting for `channel` (the one in flight included)."""
-    return conn.scalar(select(func.count()).where(OUTBOX.c.channel == channel, _WAITING)) or 0
+def waiting_jobs(conn: Connection, *, channel: str, up_to: int | None = None) -> int:
+    """Messages waiting for `channel` (the one in flight included); counted `up_to` at most."""
+    waiting = select(OUTBOX.c.id).where(OUTBOX.c.channel == channel, _WAITING)
+    if up_to is not None:  # in a storm: not a count of the whole backlog each time
+        waiting = waiting.limit(up_to)
+    return conn.scalar(select(func.count()).select_from(waiting.subquery())) or 0
 
 
 def take_card(
@@ -64,7 +68,7 @@ def take_card(
         and on_topic(_first_text(conn, job.case_id), crisis.topic)
     ):
         return _join_crisis(conn, job=job, crisis=crisis, rows=rows, now=now, update_gap=update_gap)
-    if over is not None and waiting_jobs(conn, channel=job.channel) > over:
+    if over is not None and waiting_jobs(conn, channel=job.channel, up_to=over + 1) > over:
         digest = coalesce(conn, job=job, rows=rows)
         if digest.kind is JobKind.POST_DIGEST:
             return digest
@@ -148,7 +152,12 @@ def merge_follow_ups(conn: Connection, *, job: Job) -> Job:
 
 def coalesce(conn: Connection, *, job: Job, rows: int) -> Job:
     """Turn the head card job (in flight, never tried) into a digest of up to `rows` new cases:
-    it and the channel's other waiting new cards, urgent and high first, then oldest first."""
+    it and the channel's other waiting new cards, urgent and high first, then oldest first.
+
+    The urgent and high ones are read from their own index (their rank, then their age), the
+    others from the head of the channel's queue: neither reads the whole backlog, which in a
+    storm is what a digest is made for.
+    """
     assert job.case_id is not None
     others = select(OUTBOX.c.id).join(CASES, CASES.c.id == OUTBOX.c.case_id)
     others = others.where(
@@ -161,13 +170,17 @@ def coalesce(conn: Connection, *, job: Job, rows: int) -> Job:
         CASES.c.digest_channel.is_(None),
         CASES.c.slack_ts.is_(None),
     )
-    ids = list(conn.scalars(others.order_by(_RANK, OUTBOX.c.id).limit(rows - 1)))
+    first = by_index(others.where(JUMPER), "ix_outbox_jumpers")
+    ids = list(conn.scalars(first.order_by(OUTBOX.c.rank, OUTBOX.c.id).limit(rows - 1)))
+    if len(ids) < rows - 1:  # every urgent and high one is in: the oldest of the rest
+        rest = others.where(OUTBOX.c.rank.is_(None)).order_by(OUTBOX.c.id)
+        ids += conn.scalars(rest.limit(rows - 1 - len(ids)))
     taken: list[int] = []
     if ids:
         taken = list(
             conn.scalars(
                 update(OUTBOX)
-                .where(OUTBOX.c.id.in_(ids), OUTBOX.c.status == JobStatus.PENDING)
+                .where(OUTBOX.c.id.in_(ids), unindexed(OUTBOX.c.status) == JobStatus.PENDING)
                 .values(status=JobStatus.SENT, last_error=f"skipped: in digest {job.id}")
                 .returning(OUTBOX.c.case_id)
             )
@@ -181,7 +194,7 @@ def coalesce(conn: Connection, *, job: Job, rows: int) -> Job:
         .where(
             OUTBOX.c.case_id.in_(cases),
             OUTBOX.c.kind == JobKind.POST_MENTION,
-            OUTBOX.c.status == JobStatus.PENDING,
+            unindexed(OUTBOX.c.status) == JobStatus.PENDING,
         )
         .values(status=JobStatus.SENT, last_error="skipped: shown in the case's card")
     )
@@ -286,7 +299,9 @@ def queue_refresh(
     )
 
 
-def queue_card(conn: Connection, *, case_id: int, channel: str, now: datetime) -> None:
+def queue_card(
+    conn: Connection, *, case_id: int, priority: str, channel: str, now: datetime
+) -> None:
     """Work started on a case shown only in a digest: post its own card (once)."""
     enqueue_once(
         conn,
@@ -295,6 +310,7 @@ def queue_card(conn: Connection, *, case_id: int, channel: str, now: datetime) -
         dedupe_key=f"card-post:{case_id}",
         now=now,
         case_id=case_id,
+        rank=CARD_RANKS.get(priority),
     )
 
 

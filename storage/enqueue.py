@@ -34,6 +34,7 @@ def enqueue_once(
     not_before: datetime | None = None,
     case_id: int | None = None,
     payload: dict[str, Any] | None = None,
+    rank: int | None = None,
 ) -> None:
     """Queue the job unless a pending one with `dedupe_key` is waiting already."""
     values: dict[str, Any] = {
@@ -49,4 +50,6 @@ def enqueue_once(
         values["case_id"] = case_id
     if payload is not None:
         values["payload"] = payload
+    if rank is not None:
+        values["rank"] = rank
     conn.execute(_ENQUEUE_ONCE[conn.dialect.name], values)

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
+from sqlalchemy import JSON, Column, Index, SmallInteger, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime
@@ -51,7 +51,9 @@ AWAITING_FIRST_ANSWER: tuple[str, ...] = (
     CaseStatus.CLAIMED,
     CaseStatus.FORWARDED,
 )
-_OPEN_SQL = f"status IN ({', '.join(repr(str(s)) for s in OPEN_STATUSES)})"
+# The partial indexes' conditions; a query repeats them word for word to use the index.
+OPEN_SQL = "status IN (" + ", ".join(f"'{status}'" for status in OPEN_STATUSES) + ")"
+RESOLVED_SQL = f"status = '{CaseStatus.RESOLVED}'"
 
 
 class Case(SQLModel, table=True):
@@ -65,11 +67,18 @@ class Case(SQLModel, table=True):
             "source",
             "author_handle",
             unique=True,
-            sqlite_where=text(_OPEN_SQL),
-            postgresql_where=text(_OPEN_SQL),
+            sqlite_where=text(OPEN_SQL),
+            postgresql_where=text(OPEN_SQL),
         ),
-        # Threading looks up a customer's open or recently resolved case.
-        Index("ix_cases_source_author", "source", "author_handle"),
+        # Threading looks up a customer's open case (above) or recently resolved one (here):
+        # partial, so a new case costs ingest no entry in it.
+        Index(
+            "ix_cases_resolved_author",
+            "source",
+            "author_handle",
+            sqlite_where=text(RESOLVED_SQL),
+            postgresql_where=text(RESOLVED_SQL),
+        ),
         Index("ix_cases_department_status", "department", "status"),
         # A storm digest's rows are read back to refresh it; most cases are never in one.
         Index(
@@ -211,12 +220,41 @@ class JobKind(StrEnum):
     UPDATE_DIGEST = "update_digest"  # a digest's rows as their cases stand now
 
 
+# Jobs that may go before older ones of their channel (storage.outbox.head_job), by `rank`:
+# a crisis thread's first message, then an urgent case's new card, then a high one's. Kept in
+# the job (a case's priority never changes) so that the few waiting ones are found through
+# ix_outbox_jumpers, however long the channel's backlog; NULL for every other job.
+CRISIS_RANK = 0
+CARD_RANKS = {"urgent": 1, "high": 2}
+WAITING_JUMPER_SQL = "status = 'pending' AND rank IS NOT NULL"
+# Messages about cases already in Slack: while a channel is behind they take turns with new
+# cards (head_job's "thread" turn looks for the first one waiting).
+THREAD_KINDS = (JobKind.POST_MENTION, JobKind.POST_NOTE, JobKind.POST_DRAFT, JobKind.UPDATE_CARD)
+THREAD_KINDS_SQL = "kind IN (" + ", ".join(f"'{kind}'" for kind in THREAD_KINDS) + ")"
+WAITING_THREAD_LINE_SQL = f"status = 'pending' AND {THREAD_KINDS_SQL}"
+
+
 class OutboxJob(SQLModel, table=True):
     """Something to say in Slack; retried until Slack accepted it, posted in order per channel."""
 
     __tablename__ = "outbox"
     __table_args__ = (
         Index("ix_outbox_channel_queue", "status", "channel", "id"),
+        Index(
+            "ix_outbox_jumpers",
+            "channel",
+            "rank",
+            "id",
+            sqlite_where=text(WAITING_JUMPER_SQL),
+            postgresql_where=text(WAITING_JUMPER_SQL),
+        ),
+        Index(
+            "ix_outbox_thread_lines",
+            "channel",
+            "id",
+            sqlite_where=text(WAITING_THREAD_LINE_SQL),
+            postgresql_where=text(WAITING_THREAD_LINE_SQL),
+        ),
         Index(
             "uq_outbox_pending_dedupe",
             "dedupe_key",
@@ -241,6 +279,7 @@ class OutboxJob(SQLModel, table=True):
     sent_at: datetime | None = _utc(nullable=True)
     slack_ts: str | None = Field(default=None, max_length=40)
     payload: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    rank: int | None = Field(default=None, sa_column=Column(SmallInteger, nullable=True))
 
 
 class ChannelLease(SQLModel, table=True):

@@ -10,13 +10,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import and_, case, delete, func, insert, or_, select, update
+from sqlalchemy import case, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from storage import digests
 from storage.enqueue import enqueue_once
-from storage.models import JobKind, JobStatus
+from storage.models import CRISIS_RANK, THREAD_KINDS, JobKind, JobStatus
+from storage.outbox_indexes import JUMPER, THREAD_LINE, by_index
 from storage.tables import ALERTS, CASES, CRISES, DRAFTS, LEASES, MENTIONS, OUTBOX
 
 
@@ -132,7 +133,6 @@ def release_channel(conn: Connection, *, channel: str, holder: str) -> None:
 
 # Messages about cases already in Slack: while a channel is behind they take turns with new
 # cards (OutboxWorker alternates), so neither kind starves the other.
-_THREAD_KINDS = (JobKind.POST_MENTION, JobKind.POST_NOTE, JobKind.POST_DRAFT, JobKind.UPDATE_CARD)
 Turn = Literal["card", "thread"]
 
 
@@ -180,36 +180,45 @@ def head_job(
     head = _job(row)
     if head.status != JobStatus.PENDING or head.attempts:
         return head
-    fresh = (OUTBOX.c.status == JobStatus.PENDING, OUTBOX.c.attempts == 0)
+    # Each look below reads a partial index of the few jobs it is after, not the channel's
+    # backlog (in a storm tens of thousands of new cards, looked through every post).
     if head.kind is JobKind.POST_CARD and turn == "thread":
         line = conn.execute(
-            select(OUTBOX)
+            by_index(select(OUTBOX), "ix_outbox_thread_lines")
             .join(CASES, CASES.c.id == OUTBOX.c.case_id)
-            .where(
-                *waiting, *fresh, OUTBOX.c.kind.in_(_THREAD_KINDS), CASES.c.slack_ts.is_not(None)
-            )
+            .where(*waiting, THREAD_LINE, OUTBOX.c.attempts == 0, CASES.c.slack_ts.is_not(None))
             .order_by(OUTBOX.c.id)
             .limit(1)
         ).first()
         if line is not None:
             return _job(line)
-    crisis = OUTBOX.c.kind == JobKind.POST_CRISIS
+    # What may jump the queue, by rank: a crisis thread's first message, an urgent case's new
+    # card, a high one's (storage.models.CARD_RANKS); on the cards' turn any new card, oldest
+    # first, after those.
     if head.kind is JobKind.POST_CARD:
-        cards = and_(OUTBOX.c.kind == JobKind.POST_CARD, CASES.c.priority.in_(("urgent", "high")))
-    elif turn == "card" and head.kind in _THREAD_KINDS:
-        cards = and_(OUTBOX.c.kind == JobKind.POST_CARD, OUTBOX.c.attempts == 0)
+        jumping: tuple[Any, ...] = ()
+    elif turn == "card" and head.kind in THREAD_KINDS:
+        jumping = (or_(OUTBOX.c.rank == CRISIS_RANK, OUTBOX.c.attempts == 0),)
     else:
         return head
-    rank = case(
-        (crisis, 0), (CASES.c.priority == "urgent", 1), (CASES.c.priority == "high", 2), else_=3
-    )
     jumper = conn.execute(
-        select(OUTBOX)
-        .outerjoin(CASES, CASES.c.id == OUTBOX.c.case_id)
-        .where(*waiting, OUTBOX.c.status == JobStatus.PENDING, or_(crisis, cards))
-        .order_by(rank, OUTBOX.c.id)
+        by_index(select(OUTBOX), "ix_outbox_jumpers")
+        .where(*waiting, JUMPER, *jumping)
+        .order_by(OUTBOX.c.rank, OUTBOX.c.id)
         .limit(1)
     ).first()
+    if jumper is None and jumping:
+        jumper = conn.execute(
+            select(OUTBOX)
+            .where(
+                *waiting,
+                OUTBOX.c.status == JobStatus.PENDING,
+                OUTBOX.c.kind == JobKind.POST_CARD,
+                OUTBOX.c.attempts == 0,
+            )
+            .order_by(OUTBOX.c.id)
+            .limit(1)
+        ).first()
     return _job(jumper) if jumper is not None else head
 
 
@@ -448,6 +457,7 @@ def enqueue(
             "not_before": now,
             "created_at": now,
             "payload": dict(payload) if payload else None,
+            "rank": CRISIS_RANK if kind is JobKind.POST_CRISIS else None,
         },
     )
 

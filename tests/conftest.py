@@ -172,6 +172,28 @@ def config() -> WebcareConfig:
     return parse_config(CONFIG, source="test.yml")
 
 
+# Billing's own urgent and high cases: a mention saying "fraude", one saying "betwist".
+PRIORITY_RULES: list[dict[str, Any]] = [
+    {
+        "name": "Fraud",
+        "match": {"keywords": ["fraude"]},
+        "department": "billing",
+        "priority": "urgent",
+    },
+    {
+        "name": "Dispute",
+        "match": {"keywords": ["betwist"]},
+        "department": "billing",
+        "priority": "high",
+    },
+]
+
+
+def config_with_priorities() -> WebcareConfig:
+    """CONFIG with PRIORITY_RULES first (pass it as `config` with pytest.mark.parametrize)."""
+    return parse_config({**CONFIG, "rules": [*PRIORITY_RULES, *CONFIG["rules"]]}, source="test.yml")
+
+
 @pytest.fixture
 async def slack() -> AsyncIterator[FakeSlack]:
     async with FakeSlack() as fake:

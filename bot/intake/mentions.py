@@ -49,6 +49,8 @@ _BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
 
 def _clean(text: str) -> str:
     # NFC so "é" typed two ways is one string; drop NULs and other controls except newline/tab.
+    if text.isascii() and text.isprintable():  # most ids and handles: nothing to change
+        return text.strip()
     return _CONTROLS.sub("", unicodedata.normalize("NFC", text)).strip()
 
 
@@ -79,8 +81,11 @@ class Author(_Model):
         # customer when threading into a case: NFKC folds look-alike forms, and format
         # characters (zero-width, direction marks) are invisible, so they cannot tell two
         # customers apart.
-        compatible = unicodedata.normalize("NFKC", handle)
-        visible = "".join(c for c in compatible if unicodedata.category(c) != "Cf").strip()
+        if handle.isascii():  # already NFKC, and no format characters in ASCII
+            visible = handle.strip()
+        else:
+            compatible = unicodedata.normalize("NFKC", handle)
+            visible = "".join(c for c in compatible if unicodedata.category(c) != "Cf").strip()
         folded = visible.removeprefix("@").casefold() or visible or handle
         return folded[:MAX_HANDLE]  # casefold can grow a string ("ß" → "ss")
 

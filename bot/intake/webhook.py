@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
@@ -80,8 +79,7 @@ def webhook_handler(*, ingestor: Ingestor, secret: str | None):  # type: ignore[
             except MentionError as exc:
                 return _error(400, exc.message, exc.field)
         try:
-            async with asyncio.timeout(STORE_TIMEOUT):
-                result = await ingestor.ingest(mentions)
+            result = await ingestor.ingest(mentions, give_up_after=STORE_TIMEOUT)
         except Exception as exc:
             if not is_unavailable(exc):
                 log.exception("storing %d webhook mentions failed", len(mentions))

@@ -26,7 +26,7 @@ from storage.intake.store import (
     by_source,
     join_rows,
 )
-from storage.models import INITIAL_STATUS, OPEN_STATUSES, JobKind
+from storage.models import INITIAL_STATUS, OPEN_SQL, RESOLVED_SQL, JobKind
 from storage.sla import AWAITING_FIRST_ANSWER
 from storage.sqlite_codec import case_params, encode_json, sqlite_datetime
 from storage.sqlite_codec import json_text as _json
@@ -34,8 +34,10 @@ from storage.sqlite_codec import json_text as _json
 _INITIAL = str(INITIAL_STATUS)
 # Rows per multi-row INSERT at most: 20 columns x 256 stays well under SQLite's 32,766
 # variables. Batches go in power-of-two chunks, so a few dozen statements cover every size
-# (and stay in sqlite3's statement cache) and each costs one step.
+# (and stay in sqlite3's statement cache, see storage.db) and each costs one step; up to
+# _EXACT rows (the webhook's usual group commit) in one statement of their own size.
 _CHUNK = 256
+_EXACT = 16
 
 _CASE_COLUMNS = (
     "id, department, status, priority, tags, rule, source, author_handle, author_name,"
@@ -49,9 +51,8 @@ _MENTION_COLUMNS = (
 _EVENT_COLUMNS = "case_id, kind, from_status, to_status, actor, at, detail"
 _JOB_COLUMNS = (
     "kind, case_id, mention_id, channel, status, attempts, not_before, dedupe_key, created_at,"
-    " payload"
+    " payload, rank"
 )
-_OPEN = ", ".join(f"'{status}'" for status in OPEN_STATUSES)
 # A case that has no deadline yet (proactive) and still awaits its first answer.
 _AWAITING = ", ".join(f"'{status}'" for status in AWAITING_FIRST_ANSWER)
 _WITHOUT_DEADLINE = f"sla_due_at IS NULL AND first_response_at IS NULL AND status IN ({_AWAITING})"
@@ -114,6 +115,13 @@ def _tags_json(tags: tuple[str, ...]) -> str:
     return _json(list(tags))
 
 
+def _padded(values: list[str]) -> list[str]:
+    """`values` made a power of two long (the last repeated): IN lists of a few sizes only,
+    each one statement in sqlite3's cache, instead of one for every batch size."""
+    size = 1 << (len(values) - 1).bit_length()
+    return values + values[-1:] * (size - len(values))
+
+
 @cache
 def _known_sql(count: int) -> str:
     marks = ", ".join("?" * count)
@@ -125,12 +133,14 @@ def _known_sql(count: int) -> str:
 
 @cache
 def _join_sql(count: int) -> str:
+    """The authors' open cases, then their recently resolved ones, each through its partial
+    index (parameters: source, handles, source, handles, resolved after)."""
     marks = ", ".join("?" * count)
-    return (
+    authors = (
         "SELECT id, source, author_handle, slack_channel, owner_id, status, reactive FROM cases"
         f" WHERE source = ? AND author_handle IN ({marks})"
-        f" AND (status IN ({_OPEN}) OR (status = 'resolved' AND resolved_at >= ?))"
     )
+    return f"{authors} AND {OPEN_SQL} UNION ALL {authors} AND {RESOLVED_SQL} AND resolved_at >= ?"
 
 
 @cache
@@ -179,6 +189,7 @@ class SqliteWriter:
     def known_mentions(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Known]:
         found: dict[tuple[str, str], Known] = {}
         for source, ids in by_source(keys):
+            ids = _padded(ids)
             rows = self.cursor.execute(_known_sql(len(ids)), (source, *ids))
             found.update(
                 {
@@ -207,7 +218,9 @@ class SqliteWriter:
     ) -> dict[tuple[str, str], Existing]:
         after, rows = sqlite_datetime(reopen_after), []
         for source, handles in by_source(sorted(authors)):
-            rows += self.cursor.execute(_join_sql(len(handles)), (source, *handles, after))
+            handles = _padded(handles)
+            params = (source, *handles, source, *handles, after)
+            rows += self.cursor.execute(_join_sql(len(handles)), params)
         return join_rows(sorted(rows))
 
     def insert_cases(self, items: list[Incoming], now: datetime) -> list[int]:
@@ -275,7 +288,7 @@ class SqliteWriter:
         """Multi-row INSERTs of `width` values a row, in power-of-two chunks."""
         rows, offset = len(params) // width, 0
         while rows:
-            chunk = min(_CHUNK, 1 << (rows.bit_length() - 1))
+            chunk = rows if rows <= _EXACT else min(_CHUNK, 1 << (rows.bit_length() - 1))
             end = offset + chunk * width
             self.cursor.execute(_insert_sql(table, columns, chunk), params[offset:end])
             rows, offset = rows - chunk, end
@@ -310,5 +323,5 @@ class SqliteWriter:
         values = []
         for j in jobs:
             values += (j.kind, j.case_id, j.mention_id, j.channel, "pending", 0, at)
-            values += (j.dedupe_key, at, _json(j.payload))
-        self._insert("outbox", _JOB_COLUMNS, values, 10)
+            values += (j.dedupe_key, at, _json(j.payload), j.rank)
+        self._insert("outbox", _JOB_COLUMNS, values, 11)

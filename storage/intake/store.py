@@ -17,10 +17,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import Table, and_, bindparam, case, func, insert, literal, or_, select, update
+from sqlalchemy import (
+    Table,
+    and_,
+    bindparam,
+    case,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    union_all,
+    update,
+)
 from sqlalchemy.engine import Connection
 
-from storage.models import INITIAL_STATUS, OPEN_STATUSES, JobKind
+from storage.models import CARD_RANKS, INITIAL_STATUS, OPEN_SQL, RESOLVED_SQL, JobKind
 from storage.outbox import enqueue_card_update
 from storage.sla import AWAITING_FIRST_ANSWER
 from storage.tables import CASES, EVENTS, MENTIONS, OUTBOX
@@ -137,6 +149,7 @@ class Job(NamedTuple):
     channel: str
     payload: dict[str, Any] | None
     dedupe_key: str | None
+    rank: int | None = None  # a new card of an urgent or high case (storage.models.CARD_RANKS)
 
 
 class Reopening(NamedTuple):
@@ -341,9 +354,9 @@ def _plan_records(
             events.append(
                 Event(case_id, "opened", None, INITIAL_STATUS, {"mention_id": mention_id})
             )
-            jobs.append(
-                Job(JobKind.POST_CARD, case_id, None, item.channel, None, f"card-post:{case_id}")
-            )
+            rank = CARD_RANKS.get(item.priority)
+            key = f"card-post:{case_id}"
+            jobs.append(Job(JobKind.POST_CARD, case_id, None, item.channel, None, key, rank))
             continue
         case = joined.get(case_id)
         events.append(Event(case_id, "mention_added", None, None, {"mention_id": mention_id}))
@@ -412,25 +425,23 @@ _KNOWN_MENTIONS = select(
     MENTIONS.c.source == bindparam("source"),
     MENTIONS.c.external_id.in_(bindparam("ids", expanding=True)),
 )
-_CASES_TO_JOIN = (
-    select(
-        CASES.c.id,
-        CASES.c.source,
-        CASES.c.author_handle,
-        CASES.c.slack_channel,
-        CASES.c.owner_id,
-        CASES.c.status,
-        CASES.c.reactive,
-    )
-    .where(
-        CASES.c.source == bindparam("source"),
-        CASES.c.author_handle.in_(bindparam("handles", expanding=True)),
-        or_(
-            CASES.c.status.in_(OPEN_STATUSES),
-            and_(CASES.c.status == "resolved", CASES.c.resolved_at >= bindparam("after")),
-        ),
-    )
-    .order_by(CASES.c.id)
+_AUTHORS = select(
+    CASES.c.id,
+    CASES.c.source,
+    CASES.c.author_handle,
+    CASES.c.slack_channel,
+    CASES.c.owner_id,
+    CASES.c.status,
+    CASES.c.reactive,
+).where(
+    CASES.c.source == bindparam("source"),
+    CASES.c.author_handle.in_(bindparam("handles", expanding=True)),
+)
+# Open cases, then recently resolved ones, each through its partial index (their conditions
+# written as the indexes write them).
+_CASES_TO_JOIN = union_all(
+    _AUTHORS.where(text(OPEN_SQL)),
+    _AUTHORS.where(text(RESOLVED_SQL), CASES.c.resolved_at >= bindparam("after")),
 )
 _INSERTS: dict[tuple[str, tuple[str, ...]], Any] = {}  # built once per table and RETURNING
 # A case that has no deadline yet (proactive) and still awaits its first answer.

@@ -20,7 +20,7 @@ from sqlalchemy.sql import ClauseElement
 
 from storage import digests
 from storage.case_row import CaseRow
-from storage.models import JobKind
+from storage.models import CARD_RANKS, JobKind
 from storage.outbox import enqueue_card_update
 from storage.schedule import enqueue_note
 from storage.tables import CASES, EVENTS, OUTBOX
@@ -118,7 +118,7 @@ def _card_from_digest(
     """Post the case's own card where its digest row is (the row then points at it), the
     change's line in its thread after it, and show the change on the row meanwhile."""
     channel = case.digest_channel
-    digests.queue_card(conn, case_id=case.id, channel=channel, now=now)
+    digests.queue_card(conn, case_id=case.id, priority=case.priority, channel=channel, now=now)
     if note is not None:
         enqueue_note(conn, case_id=case.id, channel=channel, note=note, now=now)
     digests.queue_refresh(conn, channel=channel, ts=case.digest_ts, now=now)
@@ -179,6 +179,7 @@ def move_case(
                 **job,
                 "kind": JobKind.MARK_MOVED,
                 "channel": case.slack_channel,
+                "rank": None,
                 "payload": {
                     **note,
                     "old_channel": case.slack_channel,
@@ -186,7 +187,13 @@ def move_case(
                     "to_channel": channel,
                 },
             },
-            {**job, "kind": JobKind.POST_CARD, "channel": channel, "payload": None},
+            {
+                **job,
+                "kind": JobKind.POST_CARD,
+                "channel": channel,
+                "payload": None,
+                "rank": CARD_RANKS.get(changed.priority),
+            },
         ],
     )
     if case.digest_ts:  # the old digest row goes (a click on it is refused from now)

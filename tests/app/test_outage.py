@@ -6,14 +6,17 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import pytest
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.core.config import WebcareConfig
+from bot.intake import webhook
 from storage.db import create_engine
 from tests.conftest import (
     PG_URL,
@@ -149,3 +152,33 @@ async def test_no_warning_about_an_unused_token_at_start(slack: FakeSlack, tmp_p
         pass
     assert b"will be unused" not in serving.log
     assert b"WARNING" not in serving.log, serving.log.decode()
+
+
+async def test_a_store_that_does_not_finish_in_time_answers_503_and_the_retry_is_a_duplicate(
+    engine: AsyncEngine,
+    config: WebcareConfig,
+    slack: FakeSlack,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """Another process holds SQLite's write lock longer than the webhook waits: the sender gets
+    its 503 instead of a hanging request, and the mention, stored once the lock is free, is
+    answered as a duplicate when the sender tries again."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("holds SQLite's write lock")
+    monkeypatch.setattr(webhook, "STORE_TIMEOUT", 0.2)
+    async with running_bot(make_settings(slack), config, engine) as bot:
+        other = sqlite3.connect(tmp_path / "webcare.db", isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            status, body = await bot.post_webhook([mention("1"), mention("2")])
+            assert status == 503 and body["error"].startswith("database unavailable")
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        for _ in range(200):  # the first try's transaction goes ahead once the lock is free
+            status, body = await bot.post_webhook([mention("1"), mention("2")])
+            if status == 202 and body["duplicates"] == 2:
+                break
+            await asyncio.sleep(0.05)
+        assert status == 202 and body == {"accepted": 0, "duplicates": 2, "case_ids": [1]}

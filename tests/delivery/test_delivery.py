@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from bot.app.runtime import Runtime
 from bot.core.config import WebcareConfig
 from storage.models import Case, OutboxJob
-from tests.conftest import BotUnderTest, make_settings, mention
+from tests.conftest import BotUnderTest, config_with_priorities, make_settings, mention
 from tests.fake_slack import FakeSlack
 from tests.shown import quoted, shown, texts
 
@@ -342,19 +342,17 @@ async def test_a_timed_out_thread_reply_that_reached_slack_is_not_posted_again(
     assert slack.calls_to("conversations.replies")
 
 
+@pytest.mark.parametrize("config", [config_with_priorities()])
 async def test_when_a_channel_is_behind_urgent_then_high_cases_are_posted_first(
     bot: BotUnderTest, slack: FakeSlack
 ) -> None:
+    said = ["", "", " betwist", " fraude"]  # 2 is high, 3 urgent (billing's rules)
     await bot.post_webhook(
-        [mention(str(i), text=f"factuur {i}", author={"handle": f"c{i}"}) for i in range(4)]
+        [
+            mention(str(i), text=f"factuur {i}{said[i]}", author={"handle": f"c{i}"})
+            for i in range(4)
+        ]
     )
-    async with bot.runtime.engine.begin() as conn:  # as a routing rule would have marked them
-        await conn.execute(
-            update(Case).where(Case.author_handle == "c2").values(priority="high")  # type: ignore[arg-type]
-        )
-        await conn.execute(
-            update(Case).where(Case.author_handle == "c3").values(priority="urgent")  # type: ignore[arg-type]
-        )
     await bot.deliver()
     order = [
         "\n".join(texts(call.args))

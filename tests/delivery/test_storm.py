@@ -14,13 +14,20 @@ from typing import Any
 
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.core.config import WebcareConfig
 from storage.tables import CASES
 from tests.cases.test_forward import _submission
-from tests.conftest import BotUnderTest, PinnedClock, make_settings, mention, running_bot
+from tests.conftest import (
+    BotUnderTest,
+    PinnedClock,
+    config_with_priorities,
+    make_settings,
+    mention,
+    running_bot,
+)
 from tests.fake_slack import FakeSlack
 
 ANNA, BRAM = ("U0ANNA", "Anna"), ("U0BRAM", "Bram")
@@ -285,13 +292,14 @@ async def test_a_thread_line_does_not_wait_behind_a_queue_of_new_cards(
     assert len(posted) == 11 and posted[1] == "@vaste wrote again: hallo??"  # second, not last
 
 
+@pytest.mark.parametrize("config", [config_with_priorities()])
 async def test_urgent_and_high_cases_lead_the_first_digest_of_a_flood(
-    storm_bot: BotUnderTest, slack: FakeSlack, engine: AsyncEngine
+    storm_bot: BotUnderTest, slack: FakeSlack
 ) -> None:
-    await storm_bot.post_webhook(_flood(30))
-    async with engine.begin() as conn:  # as a routing rule would have marked them
-        await conn.execute(update(CASES).where(CASES.c.id == 29).values(priority="high"))
-        await conn.execute(update(CASES).where(CASES.c.id == 28).values(priority="urgent"))
+    flood = _flood(30)
+    flood[27]["text"] += ": fraude!"  # case 28: urgent
+    flood[28]["text"] += ", ik betwist hem"  # case 29: high
+    await storm_bot.post_webhook(flood)
     await storm_bot.deliver()
 
     first, second = _digests(slack)
