@@ -17,6 +17,8 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.types import dumps_json, loads_json
+
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
@@ -24,6 +26,8 @@ log = logging.getLogger(__name__)
 def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
     """An async engine; SQLite gets WAL, a busy timeout and enforced foreign keys."""
     url = make_url(database_url)
+    kwargs.setdefault("json_serializer", dumps_json)
+    kwargs.setdefault("json_deserializer", loads_json)
     if url.get_backend_name() == "sqlite":
         engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
@@ -94,7 +98,12 @@ class UnitOfWork:
             # The ingest batch's statements come in a hundred-odd shapes (storage.intake.sqlite):
             # all of them stay prepared, with room for the outbox's and the clicks'.
             connect_args = {"check_same_thread": False, "cached_statements": 256}
-            self._sync = sa_create_engine(url, connect_args=connect_args)
+            self._sync = sa_create_engine(
+                url,
+                connect_args=connect_args,
+                json_serializer=dumps_json,
+                json_deserializer=loads_json,
+            )
             event.listen(self._sync, "connect", _sqlite_pragmas)
             # SQLite takes one writer at a time anyway: one thread means no lock waits between
             # our own threads, and only one thread competing with the event loop for the GIL.

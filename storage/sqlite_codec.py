@@ -1,11 +1,11 @@
 """Values as SQLAlchemy's SQLite types store them, for the paths that skip SQLAlchemy (the raw
 sqlite3 writers of storage.intake.sqlite and storage.transitions.sqlite): datetimes as naive
-UTC text with microseconds, JSON as `json.dumps` text (None as 'null'), booleans as 0/1.
+UTC text with microseconds, JSON as the engine writes it (storage.types.dumps_json; None as
+'null'), booleans as 0/1.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -13,9 +13,9 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Column, Table
 
 from storage.tables import CASES
-from storage.types import UTCDateTime
+from storage.types import UTCDateTime, dumps_json, loads_json
 
-encode_json = json.JSONEncoder().encode  # json.dumps with default options, minus its dispatch
+encode_json = dumps_json
 
 
 def sqlite_datetime(value: datetime) -> str:
@@ -39,7 +39,7 @@ def _reader(column: Column[Any]) -> Callable[[Any], Any] | None:
     if isinstance(column.type, UTCDateTime):
         return read_datetime
     if isinstance(column.type, JSON):
-        return json.loads
+        return loads_json
     if isinstance(column.type, Boolean):
         return bool
     return None

@@ -5,9 +5,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import DateTime
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
+
+
+def dumps_json(value: Any) -> str:
+    """JSON as every JSON column stores it, on both databases and on every write path (the
+    engine's serializer and the raw-driver paths): compact, UTF-8, by orjson."""
+    return orjson.dumps(value).decode()
+
+
+loads_json = orjson.loads
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -102,14 +102,6 @@ def _reopen_sql(keys: tuple[str, ...]) -> str:
     return _ADD_AND_REOPEN.format(", ".join(f'"{key}" = ?' for key in keys))
 
 
-def _detail_json(detail: dict[str, Any]) -> str:
-    """An event's detail as `json.dumps` writes it; {"mention_id": n}, the usual, directly."""
-    mention_id = detail.get("mention_id")
-    if type(mention_id) is int and len(detail) == 1:
-        return f'{{"mention_id": {mention_id}}}'
-    return encode_json(detail)
-
-
 @lru_cache(maxsize=256)
 def _tags_json(tags: tuple[str, ...]) -> str:
     return _json(list(tags))
@@ -317,7 +309,7 @@ class SqliteWriter:
                 cursor.execute(_INSERT_CARD_UPDATE, params)
         values: list[Any] = []
         for e in events:
-            detail = _detail_json(e.detail)
+            detail = encode_json(e.detail)
             values += (e.case_id, e.kind, e.from_status, e.to_status, "system", at, detail)
         self._insert("case_events", _EVENT_COLUMNS, values, 7)
         values = []
