@@ -88,7 +88,9 @@ async def open_new_draft(
     clicked = clicked_message(body)
     if not await on_its_card(client, Clicker.of(body), clicked, services, case_id, lang):
         return
-    text = await _holding_text(services, case_id=case_id, agent=actor_of(body).name)
+    text = await crisis.new_draft_text(
+        services.engine, config=services.config, case_id=case_id, agent=actor_of(body).name
+    )
     view = await _modal(
         services,
         lang=lang,
@@ -98,21 +100,6 @@ async def open_new_draft(
         public=None,
     )
     await client.views_open(trigger_id=body["trigger_id"], view=view)
-
-
-async def _holding_text(services: Services, *, case_id: int, agent: str) -> str:
-    """In crisis mode a new draft starts from the department's holding template."""
-    async with services.engine.connect() as conn:
-        case = await get_case(conn, case_id=case_id)
-    if case is None:
-        raise InvalidTransition("not_found")
-    department = services.config.department(case.department)
-    if department.holding_template is None:
-        return ""
-    if await crisis.active_crisis(services.engine, department=department.key) is None:
-        return ""
-    template = next(t for t in department.templates if t.key == department.holding_template)
-    return drafts.fill_template(template.text, case=case, agent_name=agent)
 
 
 async def open_draft_for_edit(

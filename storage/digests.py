@@ -17,7 +17,7 @@ from sqlalchemy import Row, case, func, select, update
 from sqlalchemy.engine import Connection
 
 from storage.case_row import CaseRow
-from storage.enqueue import enqueue_once
+from storage.enqueue import card_post_key, digest_update_key, enqueue_once
 from storage.models import CARD_RANKS, JobKind, JobStatus
 from storage.outbox_indexes import JUMPER, by_index, unindexed
 from storage.tables import CASES, CRISES, MENTIONS, OUTBOX
@@ -292,7 +292,7 @@ def queue_refresh(
         conn,
         kind=JobKind.UPDATE_DIGEST,
         channel=channel,
-        dedupe_key=f"digest:{channel}:{ts}",
+        dedupe_key=digest_update_key(channel, ts),
         now=now,
         not_before=now + delay,
         payload={"ts": ts},
@@ -307,7 +307,7 @@ def queue_card(
         conn,
         kind=JobKind.POST_CARD,
         channel=channel,
-        dedupe_key=f"card-post:{case_id}",
+        dedupe_key=card_post_key(case_id),
         now=now,
         case_id=case_id,
         rank=CARD_RANKS.get(priority),

@@ -1,5 +1,6 @@
 """Queueing an outbox job unless the same one is already waiting (its dedupe key), shared by
-the outbox (card refreshes) and storm digests (digest refreshes, a digest case's own card)."""
+the outbox (card refreshes) and storm digests (digest refreshes, a digest case's own card);
+the dedupe keys themselves, spelled once for every path that writes them."""
 
 from __future__ import annotations
 
@@ -13,6 +14,21 @@ from sqlalchemy.engine import Connection
 
 from storage.models import JobKind, JobStatus
 from storage.tables import OUTBOX
+
+
+def card_update_key(case_id: int) -> str:
+    """One waiting refresh of a case's card is enough: later changes show in it anyway."""
+    return f"card:{case_id}"
+
+
+def card_post_key(case_id: int) -> str:
+    """A case's card is posted once, whether by the ingest or from a storm digest row."""
+    return f"card-post:{case_id}"
+
+
+def digest_update_key(channel: str, ts: str) -> str:
+    return f"digest:{channel}:{ts}"
+
 
 # Built once: these run inside every click's transaction, and building a statement with its
 # values inlined costs more Python time than the database takes to run it.

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from storage import digests
-from storage.enqueue import enqueue_once
+from storage.enqueue import card_update_key, enqueue_once
 from storage.models import CRISIS_RANK, THREAD_KINDS, JobKind, JobStatus
 from storage.outbox_indexes import JUMPER, THREAD_LINE, by_index
 from storage.tables import ALERTS, CASES, CRISES, DRAFTS, LEASES, MENTIONS, OUTBOX
@@ -425,7 +425,7 @@ def enqueue_card_update(conn: Connection, *, case_id: int, channel: str, now: da
         conn,
         kind=JobKind.UPDATE_CARD,
         channel=channel,
-        dedupe_key=f"card:{case_id}",
+        dedupe_key=card_update_key(case_id),
         now=now,
         case_id=case_id,
     )

@@ -11,11 +11,13 @@ from sqlalchemy import Row
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.cases.drafts import fill_template
 from bot.cases.state_machine import Actor, InvalidTransition
 from bot.core.config import WebcareConfig
 from bot.core.folding import fold
 from bot.insight.spikes import BRAND
 from storage import crisis as store
+from storage.cases import get_case
 from storage.db import unit_of_work
 
 
@@ -70,3 +72,21 @@ async def end(engine: AsyncEngine, *, department: str, actor: Actor, now: dateti
 
 async def active_crisis(engine: AsyncEngine, *, department: str) -> Row[Any] | None:
     return await unit_of_work(engine).run(partial(store.active, department=department))
+
+
+async def new_draft_text(
+    engine: AsyncEngine, *, config: WebcareConfig, case_id: int, agent: str
+) -> str:
+    """What a new draft starts with: in crisis mode, the department's holding template filled in
+    for this case and agent; otherwise nothing."""
+    async with engine.connect() as conn:
+        case = await get_case(conn, case_id=case_id)
+    if case is None:
+        raise InvalidTransition("not_found")
+    department = config.department(case.department)
+    if department.holding_template is None:
+        return ""
+    if await active_crisis(engine, department=department.key) is None:
+        return ""
+    template = next(t for t in department.templates if t.key == department.holding_template)
+    return fill_template(template.text, case=case, agent_name=agent)

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from storage.enqueue import card_update_key
 from storage.intake.store import (
     CaseChange,
     Event,
@@ -202,7 +203,7 @@ class SqliteWriter:
                 statement = _UPGRADE_CASE_DEADLINE
                 params = (u.addressed, u.private, due, warn, u.case_id)
             (channel,) = cursor.execute(statement, params).fetchone()
-            key = f"card:{u.case_id}"
+            key = card_update_key(u.case_id)
             cursor.execute(_INSERT_CARD_UPDATE, (u.case_id, channel, at, at, key))
 
     def cases_to_join(
@@ -304,7 +305,7 @@ class SqliteWriter:
             else:
                 cursor.execute(_ADD_MENTIONS, (change.added, latest, at, change.case_id))
             if change.card_channel is not None:
-                key = f"card:{change.case_id}"
+                key = card_update_key(change.case_id)
                 params = (change.case_id, change.card_channel, at, at, key)
                 cursor.execute(_INSERT_CARD_UPDATE, params)
         values: list[Any] = []

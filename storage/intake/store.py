@@ -32,6 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
+from storage.enqueue import card_post_key
 from storage.models import CARD_RANKS, INITIAL_STATUS, OPEN_SQL, RESOLVED_SQL, JobKind
 from storage.outbox import enqueue_card_update
 from storage.sla import AWAITING_FIRST_ANSWER
@@ -355,7 +356,7 @@ def _plan_records(
                 Event(case_id, "opened", None, INITIAL_STATUS, {"mention_id": mention_id})
             )
             rank = CARD_RANKS.get(item.priority)
-            key = f"card-post:{case_id}"
+            key = card_post_key(case_id)
             jobs.append(Job(JobKind.POST_CARD, case_id, None, item.channel, None, key, rank))
             continue
         case = joined.get(case_id)

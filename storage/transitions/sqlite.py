@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from storage.enqueue import card_update_key
 from storage.models import JobKind
 from storage.sqlite_codec import case_params, encode_json, readers, sqlite_datetime
 from storage.tables import CASES
@@ -127,7 +128,7 @@ def insert_event(
 
 def enqueue_card_update(cur: sqlite3.Cursor, *, case_id: int, channel: str, now: datetime) -> None:
     at = sqlite_datetime(now)
-    cur.execute(_ENQUEUE_CARD_UPDATE, (case_id, channel, at, at, f"card:{case_id}"))
+    cur.execute(_ENQUEUE_CARD_UPDATE, (case_id, channel, at, at, card_update_key(case_id)))
 
 
 def enqueue_note(
@@ -145,5 +146,5 @@ def enqueue_card_update_and_note(
     """enqueue_card_update, then enqueue_note: the same rows, one statement."""
     at = sqlite_datetime(now)
     payload = encode_json(dict(note)) if note else "null"
-    params = (case_id, channel, at, at, f"card:{case_id}", case_id, channel, at, at, payload)
+    params = (case_id, channel, at, at, card_update_key(case_id), case_id, channel, at, at, payload)
     cur.execute(_ENQUEUE_CARD_UPDATE_AND_NOTE, params)
