@@ -1,1 +1,2 @@
-"""Tables, the async database engine and the repository functions that own every query."""
+"""The database: tables, engine and units of work, and the functions that own every query;
+intake/ and transitions/ hold the hot paths' writers, migrations/ the schema's history."""

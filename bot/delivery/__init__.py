@@ -1,2 +1,2 @@
-"""Getting it into Slack: the outbox worker, what each job says, the scheduler,
-the shared Slack budget and how far behind each channel is."""
+"""Getting it out: the outbox worker and what each job says in Slack, the scheduler, the shared
+Slack budget, and publishing approved replies on the platforms."""
