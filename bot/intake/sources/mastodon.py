@@ -1,5 +1,5 @@
 """Mastodon through its REST API: the brand account's mentions (notifications) and searches
-(full text, or a #hashtag's timeline), and replies posted back in the conversation.
+(full text, or a #hashtag's timeline); replies posted back are in mastodon_replies.py.
 
 Each stream keeps its own `min_id` cursor. A poll pages forward from it (Mastodon's `Link:
 rel="prev"`, newest last) so a burst bigger than one page is read in full and in order; a
@@ -12,8 +12,6 @@ window to reset, and the next poll resumes where this one stopped.
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,16 +28,20 @@ from bot.intake.sources.base import (
     Fetched,
     PolledSource,
     PollFailed,
-    ReplyRefused,
     SourceItem,
 )
-from bot.intake.sources.platform_http import failure, nearly_exhausted, seconds_until_reset
+from bot.intake.sources.mastodon_replies import RATE, MastodonReplies
+from bot.intake.sources.platform_http import (
+    failure,
+    nearly_exhausted,
+    read_json,
+    seconds_until_reset,
+)
 
 PAGE = 40  # Mastodon's maximum page size
 SEARCH = "/api/v2/search"
 LATE_OVERLAP = timedelta(minutes=15)  # how far tag and search streams look back for late posts
 MAX_PAGES = 10  # per stream and poll; the rest comes next poll (the cursor has moved on)
-RATE = ("X-RateLimit-Remaining", "X-RateLimit-Reset")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +53,7 @@ class Stream:
     late: bool = False  # posts can show up with an id older than the cursor
 
 
-class Mastodon(PolledSource):
+class Mastodon(MastodonReplies, PolledSource):
     config: MastodonSource
 
     def __init__(self, config: MastodonSource) -> None:
@@ -222,7 +224,7 @@ class Mastodon(PolledSource):
     ) -> tuple[list[dict[str, Any]], dict[str, str], Any]:
         try:
             async with http.get(url, headers=self.headers, timeout=self.timeout) as resp:
-                body = await _json(resp)
+                body = await read_json(resp)
                 if resp.status >= 400:
                     raise failure(resp.status, body, resp.headers, RATE)
                 links = {
@@ -310,109 +312,15 @@ class Mastodon(PolledSource):
         ref = {"status_id": status_id, "visibility": visibility, "acct": acct}
         return SourceItem(mention, published, reply_ref=ref)
 
-    async def resolve(self, http: aiohttp.ClientSession, url: str) -> dict[str, Any] | None:
-        """The reply ref of a post known only by its URL (a mention that came in through the
-        webhook): the instance looks it up, fetching it from its home server if need be."""
-        query = urlencode({"q": url, "type": "statuses", "resolve": "true", "limit": "1"})
-        try:
-            statuses, _links, _headers = await self._get(http, f"{self.base}/api/v2/search?{query}")
-        except PollFailed as failed:
-            raise ReplyRefused(f"could not look the post up: {failed}") from None
-        item = self._item(statuses[0], addressed=False) if statuses else None
-        return item.reply_ref if item is not None else None
-
-    async def post_reply(
-        self,
-        http: aiohttp.ClientSession,
-        ref: dict[str, Any],
-        *,
-        text: str,
-        private: bool,
-        idempotency_key: str,
-    ) -> str:
-        """Publish `text` as a reply to the status in `ref`; returns the reply's URL.
-
-        Public and unlisted posts are answered alike; followers-only and direct posts, and any
-        reply the agent chose to make private, are answered directly (a followers-only reply
-        would show to all the brand's followers). The reply names the customer, as Mastodon
-        only delivers a direct reply to the accounts it mentions. Mastodon keeps an
-        Idempotency-Key for an hour only, so a reply already in the thread (an earlier Send
-        whose answer was lost) is looked for first and never posted twice."""
-        original = str(ref["visibility"])
-        visibility = "direct" if private or original in ("direct", "private") else original
-        acct = str(ref["acct"])
-        if not _names(text, acct, self.host):
-            text = f"@{acct} {text}"
-        try:
-            existing = await self._earlier_reply(http, str(ref["status_id"]), text)
-            if existing is not None:
-                return existing
-            body = {"status": text, "in_reply_to_id": ref["status_id"], "visibility": visibility}
-            headers = {**self.headers, "Idempotency-Key": idempotency_key}
-            async with http.post(
-                f"{self.base}/api/v1/statuses", json=body, headers=headers, timeout=self.timeout
-            ) as resp:
-                answer = await _json(resp)
-                if resp.status >= 300:
-                    raise ReplyRefused(str(failure(resp.status, answer, resp.headers, RATE)))
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise ReplyRefused(f"{type(exc).__name__}") from None
-        except PollFailed as failed:
-            raise ReplyRefused(str(failed)) from None
-        url = answer.get("url") or answer.get("uri") if isinstance(answer, dict) else None
-        if not isinstance(url, str) or not url.startswith(("https://", "http://")):
-            raise ReplyRefused("the instance's answer has no URL of the reply")
-        return url
-
-    async def _earlier_reply(
-        self, http: aiohttp.ClientSession, status_id: str, text: str
-    ) -> str | None:
-        """The URL of our reply with this text already under the status, if there is one."""
-        await self._brand_account(http)
-        context = await self._object(http, f"/api/v1/statuses/{quote(status_id, safe='')}/context")
-        wanted = _comparable(text)
-        for reply in context.get("descendants") or []:
-            if (
-                isinstance(reply, dict)
-                and str(reply.get("in_reply_to_id")) == status_id
-                and str((reply.get("account") or {}).get("id")) == self._account_id
-                and _comparable(plain_text(str(reply.get("content") or ""))) == wanted
-            ):
-                return str(reply.get("url") or reply.get("uri"))
-        return None
-
     async def _object(self, http: aiohttp.ClientSession, path: str) -> dict[str, Any]:
         """GET a JSON object from the instance; PollFailed when it answers anything else."""
         async with http.get(
             f"{self.base}{path}", headers=self.headers, timeout=self.timeout
         ) as resp:
-            answer = await _json(resp)
+            answer = await read_json(resp)
             if resp.status >= 300 or not isinstance(answer, dict):
                 raise failure(resp.status, answer, resp.headers, RATE)
             return answer
-
-
-_MENTION = re.compile(r"(?<![\w@])@[\w.-]+(?:@[\w.-]+)?")
-
-
-def _comparable(text: str) -> str:
-    """A reply's words without its @mentions: Mastodon shows "@karin@social.example" as
-    "@karin" in the published HTML, so the text as posted and as shown differ there."""
-    return " ".join(_MENTION.sub("", text).split())
-
-
-def _names(text: str, acct: str, host: str) -> bool:
-    """Whether `text` mentions the account (as @user@domain, or @user when it is local)."""
-    handles = {acct, acct.removesuffix(f"@{host}")}
-    pattern = "|".join(re.escape(f"@{handle}") for handle in handles)
-    return re.search(rf"(?<![\w@])(?:{pattern})(?![\w@.-]*\w)", text, re.IGNORECASE) is not None
-
-
-async def _json(resp: aiohttp.ClientResponse) -> Any:
-    try:
-        return await resp.json(content_type=None)
-    except (json.JSONDecodeError, aiohttp.ContentTypeError, UnicodeDecodeError):
-        return None
 
 
 def _id_order(status_id: str) -> tuple[int, str]:

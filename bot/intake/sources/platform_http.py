@@ -3,10 +3,14 @@ and turning transport failures into PollFailed."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping
 from datetime import datetime
 from email.utils import parsedate_to_datetime
+from typing import Any
+
+import aiohttp
 
 from bot.intake.sources.base import PollFailed
 
@@ -59,3 +63,11 @@ def failure(
         reason += " (check the access token / app password in the config)"
     retry = seconds_until_reset(headers, names=names) if status == 429 else None
     return PollFailed(reason, retry_after=60.0 if status == 429 and retry is None else retry)
+
+
+async def read_json(resp: aiohttp.ClientResponse) -> Any:
+    """The answer's JSON, or None when it is not JSON (an error page, a proxy's HTML)."""
+    try:
+        return await resp.json(content_type=None)
+    except (json.JSONDecodeError, aiohttp.ContentTypeError, UnicodeDecodeError):
+        return None
