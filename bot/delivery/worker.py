@@ -13,16 +13,12 @@ import asyncio
 import contextlib
 import logging
 import math
-import random
-import time
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
 from typing import Any, TypeVar
 
-import aiohttp
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -36,6 +32,15 @@ from bot.core.user_languages import PeopleLanguages
 from bot.delivery.card_index import CardIndex
 from bot.delivery.messages import Obsolete, Undeliverable, compose
 from bot.delivery.slack_budget import Deferred, SlackBudget
+from bot.delivery.slack_calls import (
+    METADATA_EVENT,
+    Dead,
+    Retry,
+    backoff,
+    find_posted,
+    is_direct_message,
+    slack_call,
+)
 from bot.render.digests import DIGEST_ROWS
 from storage import digests, outbox, slack_budget
 from storage.db import unit_of_work
@@ -51,33 +56,12 @@ LEASE = timedelta(seconds=6)
 IN_FLIGHT = timedelta(seconds=15)
 HEARTBEAT = 2.0  # seconds between lease renewals while this worker drains channels
 STOP_GRACE = 12.0  # seconds a stopping worker lets posts in flight finish (Slack's timeout is 10)
-SLACK_DOWN_MAX_BACKOFF = 8.0  # a 5xx or a timeout: try again soon once Slack is back
 MIN_LOOK_GAP = 0.25  # seconds between two looks for due work, however often woken
-MAX_BACKOFF = 300.0
 MAX_ATTEMPTS_ON_ERROR = 5  # unexpected errors (not Slack's): then the job is parked as dead
-METADATA_EVENT = "webcare_outbox_job"
-# Slack errors that will not fix themselves by retrying: the job is parked as dead.
-_PERMANENT_HINTS = {
-    "channel_not_found": "the channel does not exist or the bot cannot see it: check its ID",
-    "is_archived": "the channel is archived",
-    "invalid_blocks": "Slack rejected the card layout",
-    "msg_too_long": "the message is too long",
-    "invalid_auth": "SLACK_BOT_TOKEN is not valid",
-    "not_authed": "SLACK_BOT_TOKEN is missing",
-    "account_inactive": "the bot token was revoked",
-    "missing_scope": "the app lacks a scope: reinstall it from manifest.yml",
-}
 
 
 # Jobs that edit a message already in Slack (chat.update): not paced like posts.
 _EDITS = (JobKind.UPDATE_CARD, JobKind.UPDATE_DIGEST, JobKind.UPDATE_ALERT, JobKind.MARK_MOVED)
-
-
-class Retry(Exception):
-    def __init__(self, delay: float, reason: str) -> None:
-        super().__init__(reason)
-        self.delay = delay
-        self.reason = reason
 
 
 class OutboxWorker:
@@ -332,7 +316,7 @@ class OutboxWorker:
             later = self.clock.now() + timedelta(seconds=deferred.delay)
             await self._db(slack_budget.defer_card_update, job=job, not_before=later)
             return
-        except _Dead as dead:
+        except Dead as dead:
             metrics.DELIVERY_DEAD.inc()
             log.error("job %s to %s cannot be delivered: %s", job.id, job.channel, dead)
             await self._db(outbox.mark_dead, job_id=job.id, error=str(dead))
@@ -364,7 +348,7 @@ class OutboxWorker:
                 lang = self.languages.lang_for(job.channel)  # a DM: channel is the person
             message = await compose(self.engine, job, config=self.config, lang=lang)
         except Undeliverable as exc:
-            raise _Dead(str(exc)) from None
+            raise Dead(str(exc)) from None
         if message.ts:  # a change to a message already in Slack
             await self._call(
                 job,
@@ -377,7 +361,7 @@ class OutboxWorker:
             return message.channel, message.ts or ""
         # A post whose earlier try may have reached Slack (a timeout, a crash mid-call) is
         # looked for first. Not in DMs: that needs im:history, and a repeated DM is harmless.
-        if ambiguous and not _is_direct_message(message.channel):
+        if ambiguous and not is_direct_message(message.channel):
             found = await self._find_posted(job, thread_ts=message.thread_ts)
             if found:
                 log.info("job %s was already in Slack (ts %s): not posting again", job.id, found)
@@ -399,87 +383,17 @@ class OutboxWorker:
         return response["channel"], response["ts"]
 
     async def _find_posted(self, job: Job, *, thread_ts: str | None) -> tuple[str, str] | None:
-        """Look in the channel (or the thread) for a message this job already posted."""
-        # Slack's ts are Slack's wall clock, the job's times are ours (tests pin ours): carry
-        # the job's age across instead of comparing the two clocks, with 5 min for skew. From
-        # when the job was queued, not its last retry: a retry can come long after the post.
-        age = (self.clock.now() - (job.created_at or job.not_before)).total_seconds()
-        oldest = time.time() - age - 300
-        where: dict[str, object] = {"channel": job.channel}
-        if thread_ts:
-            where["ts"] = thread_ts
-        response = await self._call(
-            job,
-            "conversations_replies" if thread_ts else "conversations_history",
-            **where,
-            oldest=f"{oldest:.6f}",
-            include_all_metadata=True,
-            limit=200,
-        )
-        for message in response.get("messages", []):
-            meta = message.get("metadata") or {}
-            payload = meta.get("event_payload") or {}
-            if meta.get("event_type") == METADATA_EVENT and payload.get("job_id") == job.id:
-                return job.channel, message["ts"]
-        return None
+        return await find_posted(self._call, job, thread_ts=thread_ts, now=self.clock.now())
 
     async def _call(self, job: Job, method: str, **kwargs: object) -> dict:
-        dotted = method.replace("_", ".")
-        if self.budget is not None:
-            await self.budget.turn(dotted, refresh=job.kind is JobKind.UPDATE_CARD)
-        try:
-            response = await getattr(self.client, method)(**kwargs)
-            return response.data  # type: ignore[no-any-return]
-        except SlackApiError as exc:
-            status = exc.response.status_code
-            error = str(exc.response.get("error", "")) if exc.response.data else ""
-            if status == 429:
-                metrics.RATE_LIMITED.labels(channel=job.channel).inc()
-                metrics.RATE_LIMITED_BY_METHOD.labels(method=dotted).inc()
-                retry_after = float(exc.response.headers.get("Retry-After", 1) or 1)
-                raise Retry(
-                    retry_after, f"ratelimited: Slack asked to wait {retry_after:g}s"
-                ) from None
-            if status >= 500:
-                raise Retry(self._slack_down_backoff(job.attempts), f"slack {status}") from None
-            if error == "not_in_channel":  # chat:write.public posts, but history needs a member
-                await self._join(job)
-                raise Retry(0, "joined the channel") from None
-            hint = _PERMANENT_HINTS.get(error)
-            if hint or error:
-                raise _Dead(f"{error}: {hint}" if hint else error) from None
-            raise Retry(self._backoff(job.attempts), f"slack {status}") from None
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise Retry(self._slack_down_backoff(job.attempts), f"network: {exc!r}") from None
+        return await slack_call(
+            self.client, self.budget, job, method, retry_base=self.retry_base, **kwargs
+        )
 
-    def _backoff(self, attempts: int, cap: float = MAX_BACKOFF) -> float:
-        """Exponential backoff with jitter, capped at five minutes."""
-        return random.uniform(0.5, 1.0) * min(cap, self.retry_base * 2.0**attempts)
-
-    def _slack_down_backoff(self, attempts: int) -> float:
-        # Slack's outages are short: waiting minutes after it is back would leave the team
-        # without cards. One look per channel every few seconds meanwhile costs Slack little.
-        return self._backoff(attempts, SLACK_DOWN_MAX_BACKOFF)
-
-    async def _join(self, job: Job) -> None:
-        try:
-            await self.client.conversations_join(channel=job.channel)
-        except SlackApiError as exc:
-            raise _Dead(
-                f"not_in_channel: invite the bot to {job.channel} with /invite "
-                f"({exc.response.get('error')})"
-            ) from None
-
-
-class _Dead(Exception):
-    pass
+    def _backoff(self, attempts: int) -> float:
+        return backoff(attempts, base=self.retry_base)
 
 
 def _fresh_card(job: Job) -> bool:
     """A new card job taken for its first try (a retried one may be in Slack already)."""
     return job.kind is JobKind.POST_CARD and job.status == JobStatus.PENDING and not job.attempts
-
-
-def _is_direct_message(channel: str) -> bool:
-    """DMs are addressed by user id (U…/W…) or DM channel id (D…)."""
-    return channel[:1] in ("U", "W", "D")
