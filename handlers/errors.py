@@ -50,7 +50,7 @@ async def on_error(
     response: BoltResponse | None,
 ) -> BoltResponse | None:
     """`response` is None once the listener has acked: then nothing more can be answered."""
-    kind = body.get("type") or body.get("command") or "?"
+    kind = kind_of(body)
     if isinstance(error, InvalidTransition | RefusedInModal):
         answer = await answer_refusal(error, body, client, context.get("lang", "en"))
         return answer if response is not None else None
@@ -77,8 +77,18 @@ async def answer_refusal(
         block = error.block if isinstance(error, RefusedInModal) else _first_input(body["view"])
         errors = {"response_action": "errors", "errors": {block: text}}
         return BoltResponse(status=200, body=errors)
-    await tell(client, body, text)
+    try:
+        if "channel" in body:
+            await tell(client, body, text)
+        else:  # a click inside a modal: no channel to answer in, so a direct message
+            await client.chat_postMessage(channel=body["user"]["id"], text=text)
+    except Exception as exc:  # Slack may be what is failing: the refusal is logged instead
+        log.warning("could not tell %s why their action was refused: %r", kind_of(body), exc)
     return BoltResponse(status=200, body="")
+
+
+def kind_of(body: dict[str, Any]) -> str:
+    return str(body.get("type") or body.get("command") or "?")
 
 
 def _first_input(view: dict[str, Any]) -> str:

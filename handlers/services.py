@@ -41,6 +41,13 @@ class Services:
     languages: PeopleLanguages | None = None  # each person's language (else `lang` for all)
     modal_key: bytes = b""  # seals modals' private_metadata (handlers.sealed)
     cards: CardIndex = field(default_factory=CardIndex)  # each case's card, as posted
+    # One calendar per department: the domain asks for it inside a case's transaction.
+    calendars: dict[str, BusinessCalendar] = field(default_factory=dict)
 
     def calendar_for(self, department_key: str) -> BusinessCalendar:
-        return BusinessCalendar(self.config.hours_for(self.config.department(department_key)))
+        calendar = self.calendars.get(department_key)
+        if calendar is None:
+            department = self.config.department(department_key)
+            calendar = BusinessCalendar(self.config.hours_for(department))
+            self.calendars[department_key] = calendar
+        return calendar

@@ -12,14 +12,15 @@ _HTTP_URL: TypeAdapter[HttpUrl] = TypeAdapter(HttpUrl)
 
 
 def is_web_link(value: object) -> bool:
-    """An http(s) address with a host and no white space, at most MAX_URL long, that pydantic's
-    HttpUrl takes: Slack links it, and a `javascript:` or `data:` "link" is never one."""
+    """An http(s) address with a host (no white space in it), at most MAX_URL long, that
+    pydantic's HttpUrl takes (it encodes a space in the path or query as %20): a
+    `javascript:` or `data:` "link" is never one."""
     if not isinstance(value, str) or len(value) > MAX_URL:
         return False
-    parsed = urlparse(value)
+    parsed = urlparse(value.strip())
     if parsed.scheme.lower() not in ("http", "https") or not parsed.hostname:
         return False
-    if any(c.isspace() for c in value):
+    if any(c.isspace() for c in parsed.netloc):
         return False
     try:
         _HTTP_URL.validate_python(value)

@@ -31,6 +31,7 @@ from storage.models import INITIAL_STATUS, OPEN_SQL, RESOLVED_SQL, JobKind
 from storage.sla import AWAITING_FIRST_ANSWER
 from storage.sqlite_codec import case_params, encode_json, sqlite_datetime
 from storage.sqlite_codec import json_text as _json
+from storage.tables import CASES
 
 _INITIAL = str(INITIAL_STATUS)
 # Rows per multi-row INSERT at most: 20 columns x 256 stays well under SQLite's 32,766
@@ -100,6 +101,9 @@ _ADD_AND_REOPEN = (
 
 @cache
 def _reopen_sql(keys: tuple[str, ...]) -> str:
+    unknown = set(keys) - set(CASES.c.keys())
+    if unknown:  # the keys become SQL: only columns of cases, whoever decided them
+        raise ValueError(f"not columns of cases: {sorted(unknown)}")
     return _ADD_AND_REOPEN.format(", ".join(f'"{key}" = ?' for key in keys))
 
 

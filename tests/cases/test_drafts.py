@@ -219,6 +219,38 @@ async def test_marking_sent_answers_the_case_and_sets_the_first_response_time(
     assert case.status == "replied" and case.first_response_at is not None
 
 
+async def test_a_reply_marked_sent_after_the_case_was_resolved_keeps_it_resolved(
+    bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    """The hostile order: Anna drafts, Bram resolves the case, then Anna marks her reply as
+    sent. The reply is recorded (its line, the first response time) and the case stays
+    resolved: it is not reopened behind Bram's back (the state machine keeps RESOLVED)."""
+    from tests.cases.test_claim import BRAM
+
+    await _open_draft(bot, slack, "Mijn factuur klopt niet", "CBILLING1")
+    await _submit(bot, slack, "We hebben het aangepast!")
+    await _click(bot, slack, "case_resolve", BRAM, card=_card(slack, "CBILLING1"))
+    values = {"closing_note": {"closing_note": {"type": "plain_text_input", "value": None}}}
+    resolve = {**slack.views[-1], "state": {"values": values}}
+    assert await bot.submit_view(resolve, user=BRAM[0], name=BRAM[1]) == {}
+    await bot.deliver()
+    await _click(bot, slack, "draft_mark_sent", ANNA, card=_draft_message(slack, "CBILLING1"))
+    url = "https://x.com/acme/status/1"
+    view = {
+        **slack.views[-1],
+        "state": {"values": {"url": {"url": {"type": "url_text_input", "value": url}}}},
+    }
+    assert await bot.submit_view(view, user=ANNA[0], name=ANNA[1]) == {}
+    await bot.deliver()
+
+    notes = [m["text"] for m in slack.thread("CBILLING1", _card(slack, "CBILLING1")["ts"])]
+    assert f"Anna's reply was sent: <{url}|view>" in notes
+    async with bot.runtime.engine.connect() as conn:
+        case = (await conn.execute(select(Case))).one()
+    assert case.status == "resolved" and case.resolved_at is not None
+    assert case.first_response_at is not None
+
+
 async def test_a_department_that_wants_approval_gets_a_second_pair_of_eyes(
     bot: BotUnderTest, slack: FakeSlack
 ) -> None:
