@@ -16,7 +16,7 @@ from bot.render.mrkdwn import escape
 from bot.render.reports import busiest_hours_png, report_blocks
 from bot.render.status import mine_blocks, status_blocks
 from handlers.services import Services
-from storage import outbox, stats
+from storage import outbox_report, stats
 
 
 def register(app: AsyncApp) -> None:
@@ -82,7 +82,7 @@ async def _status(
     down = await services.source_health.down_sources() if services.source_health else {}
     late = behind(await channel_backlog(services.engine), now=now)
     async with services.engine.connect() as conn:
-        dead = await conn.run_sync(outbox.dead_count)
+        dead = await conn.run_sync(outbox_report.dead_count)
     blocks = status_blocks(
         statuses,
         now=now,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Row, case, func, select, update
 from sqlalchemy.engine import Connection
@@ -20,10 +20,8 @@ from storage.case_row import CaseRow
 from storage.enqueue import card_post_key, digest_update_key, enqueue_once
 from storage.models import CARD_RANKS, JobKind, JobStatus
 from storage.outbox_indexes import JUMPER, by_index, unindexed
+from storage.outbox_job import Job
 from storage.tables import CASES, CRISES, MENTIONS, OUTBOX
-
-if TYPE_CHECKING:  # storage.outbox calls back here when a digest or a carded case is sent
-    from storage.outbox import Job
 
 _WAITING = OUTBOX.c.status.in_((JobStatus.PENDING, JobStatus.SENDING))
 # Urgent, then high cases first: in a digest's rows as in the choice of what goes in one.

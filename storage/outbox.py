@@ -6,11 +6,10 @@ Synchronous: each call runs inside a unit of work (storage.db.unit_of_work).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import case, delete, func, insert, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -18,40 +17,8 @@ from storage import digests
 from storage.enqueue import card_update_key, enqueue_once
 from storage.models import CRISIS_RANK, THREAD_KINDS, JobKind, JobStatus
 from storage.outbox_indexes import JUMPER, THREAD_LINE, by_index
+from storage.outbox_job import Job, job_of
 from storage.tables import ALERTS, CASES, CRISES, DRAFTS, LEASES, MENTIONS, OUTBOX
-
-
-@dataclass(frozen=True, slots=True)
-class Job:
-    id: int
-    kind: JobKind
-    case_id: int | None
-    mention_id: int | None
-    channel: str
-    status: JobStatus
-    attempts: int
-    not_before: datetime
-    last_error: str | None
-    payload: dict[str, Any] | None = None
-    created_at: datetime | None = None
-    sending_since: datetime | None = None
-
-
-def _job(row: object) -> Job:
-    return Job(
-        id=row.id,  # type: ignore[attr-defined]
-        kind=JobKind(row.kind),  # type: ignore[attr-defined]
-        case_id=row.case_id,  # type: ignore[attr-defined]
-        mention_id=row.mention_id,  # type: ignore[attr-defined]
-        channel=row.channel,  # type: ignore[attr-defined]
-        status=JobStatus(row.status),  # type: ignore[attr-defined]
-        attempts=row.attempts,  # type: ignore[attr-defined]
-        not_before=row.not_before,  # type: ignore[attr-defined]
-        last_error=row.last_error,  # type: ignore[attr-defined]
-        payload=row.payload,  # type: ignore[attr-defined]
-        created_at=row.created_at,  # type: ignore[attr-defined]
-        sending_since=row.sending_since,  # type: ignore[attr-defined]
-    )
 
 
 def due_channels(conn: Connection, *, now: datetime) -> list[str]:
@@ -177,7 +144,7 @@ def head_job(
     row = conn.execute(select(OUTBOX).where(*waiting).order_by(OUTBOX.c.id).limit(1)).first()
     if row is None:
         return None
-    head = _job(row)
+    head = job_of(row)
     if head.status != JobStatus.PENDING or head.attempts:
         return head
     # Each look below reads a partial index of the few jobs it is after, not the channel's
@@ -191,7 +158,7 @@ def head_job(
             .limit(1)
         ).first()
         if line is not None:
-            return _job(line)
+            return job_of(line)
     # What may jump the queue, by rank: a crisis thread's first message, an urgent case's new
     # card, a high one's (storage.models.CARD_RANKS); on the cards' turn any new card, oldest
     # first, after those.
@@ -219,7 +186,7 @@ def head_job(
             .order_by(OUTBOX.c.id)
             .limit(1)
         ).first()
-    return _job(jumper) if jumper is not None else head
+    return job_of(jumper) if jumper is not None else head
 
 
 class LeaseLost(Exception):
@@ -355,63 +322,6 @@ def mark_dead(conn: Connection, *, job_id: int, error: str) -> None:
     )
 
 
-def pending_count(conn: Connection) -> int:
-    return (
-        conn.scalar(
-            select(func.count()).where(OUTBOX.c.status.in_((JobStatus.PENDING, JobStatus.SENDING)))
-        )
-        or 0
-    )
-
-
-def dead_count(conn: Connection) -> int:
-    """Messages Slack refused for good: lost unless somebody resends them."""
-    return conn.scalar(select(func.count()).where(OUTBOX.c.status == JobStatus.DEAD)) or 0
-
-
-def dead_jobs(conn: Connection) -> list[Any]:
-    """The parked jobs, oldest first, with why they were parked."""
-    return list(
-        conn.execute(
-            select(OUTBOX.c.id, OUTBOX.c.kind, OUTBOX.c.channel, OUTBOX.c.last_error)
-            .where(OUTBOX.c.status == JobStatus.DEAD)
-            .order_by(OUTBOX.c.id)
-        )
-    )
-
-
-def retry_dead(conn: Connection, *, job_id: int) -> bool:
-    """Queue a parked job again, due at once; False when it is not parked (any more), or when
-    the same message is already waiting to go (a newer refresh of the same card)."""
-    waiting_twin = (
-        select(OUTBOX.c.id)
-        .where(
-            OUTBOX.c.status == JobStatus.PENDING,
-            OUTBOX.c.dedupe_key.is_not(None),
-            OUTBOX.c.dedupe_key
-            == select(OUTBOX.c.dedupe_key).where(OUTBOX.c.id == job_id).scalar_subquery(),
-        )
-        .exists()
-    )
-    done = conn.execute(
-        update(OUTBOX)
-        .where(OUTBOX.c.id == job_id, OUTBOX.c.status == JobStatus.DEAD, ~waiting_twin)
-        .values(
-            status=JobStatus.PENDING,
-            attempts=0,
-            not_before=OUTBOX.c.created_at,  # due since queued: at once, on any clock
-            last_error=None,
-            sending_since=None,
-        )
-    )
-    return bool(done.rowcount)
-
-
-def counts_by_status(conn: Connection) -> dict[str, int]:
-    rows = conn.execute(select(OUTBOX.c.status, func.count()).group_by(OUTBOX.c.status))
-    return {row[0]: row[1] for row in rows}
-
-
 def next_due_at(conn: Connection) -> datetime | None:
     """When the earliest waiting job becomes due (None: nothing waits)."""
     return conn.scalar(
@@ -460,26 +370,3 @@ def enqueue(
             "rank": CRISIS_RANK if kind is JobKind.POST_CRISIS else None,
         },
     )
-
-
-@dataclass(frozen=True, slots=True)
-class Backlog:
-    """What waits for one channel: jobs not yet accepted by Slack, new cards among them."""
-
-    channel: str
-    jobs: int
-    cards: int
-    oldest: datetime
-
-
-def backlog(conn: Connection) -> list[Backlog]:
-    """Per channel: waiting jobs, waiting new cards and when the oldest waiting job was queued."""
-    waiting = OUTBOX.c.status.in_((JobStatus.PENDING, JobStatus.SENDING))
-    cards = func.sum(case((OUTBOX.c.kind == JobKind.POST_CARD, 1), else_=0))
-    rows = conn.execute(
-        select(OUTBOX.c.channel, func.count(), cards, func.min(OUTBOX.c.created_at))
-        .where(waiting)
-        .group_by(OUTBOX.c.channel)
-        .order_by(OUTBOX.c.channel)
-    )
-    return [Backlog(row[0], row[1], int(row[2] or 0), row[3]) for row in rows]

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from storage import outbox
-from storage.outbox import Job
+from storage.outbox_job import Job
 from storage.tables import BUDGETS
 
 

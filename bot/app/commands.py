@@ -16,6 +16,7 @@ from bot.app.settings import Settings
 from bot.core.config import WebcareConfig
 from bot.intake.ingest import Ingestor, IngestResult
 from bot.intake.mentions import MentionIn
+from storage import outbox_report
 from storage.db import close_unit_of_work, create_engine, ping
 from storage.migrate import current_revision, head_revision, upgrade
 from storage.single_process import AlreadyServing, serve_lock
@@ -208,28 +209,26 @@ async def export_report(settings: Settings, config: WebcareConfig, args: Any) ->
 
 
 async def dead_jobs(settings: Settings) -> list[Any]:
-    from storage import outbox
 
     engine = create_engine(settings.database_url)
     try:
         async with engine.connect() as conn:
-            return await conn.run_sync(outbox.dead_jobs)
+            return await conn.run_sync(outbox_report.dead_jobs)
     finally:
         await engine.dispose()
 
 
 async def retry_dead_jobs(settings: Settings, ids: Sequence[int]) -> tuple[int, int]:
     """Queue parked jobs again (all when `ids` is empty): (queued, skipped)."""
-    from storage import outbox
 
     engine = create_engine(settings.database_url)
     try:
         async with engine.begin() as conn:
-            wanted = list(ids) or [job.id for job in await conn.run_sync(outbox.dead_jobs)]
+            wanted = list(ids) or [job.id for job in await conn.run_sync(outbox_report.dead_jobs)]
             queued = 0
             for job_id in wanted:
                 queued += await conn.run_sync(
-                    lambda sync, job_id=job_id: outbox.retry_dead(sync, job_id=job_id)
+                    lambda sync, job_id=job_id: outbox_report.retry_dead(sync, job_id=job_id)
                 )
         return queued, len(wanted) - queued
     finally:

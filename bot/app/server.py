@@ -24,7 +24,7 @@ from bot.insight.team_status import SAMPLE, expected_reply_minutes
 from bot.intake.ingest import Ingestor
 from bot.intake.sources.health import SourceHealth, source_report
 from bot.intake.webhook import MAX_BODY, webhook_handler
-from storage import cursors, outbox
+from storage import cursors, outbox_report
 from storage.db import ping
 
 log = logging.getLogger(__name__)
@@ -89,9 +89,9 @@ def health_handler(parts: WebParts):  # type: ignore[no-untyped-def]
             async with asyncio.timeout(3):
                 await ping(parts.engine)
                 async with parts.engine.connect() as conn:
-                    body["outbox"] = await conn.run_sync(outbox.counts_by_status)
+                    body["outbox"] = await conn.run_sync(outbox_report.counts_by_status)
                     late = backlog.health(
-                        await conn.run_sync(outbox.backlog), now=parts.clock.now()
+                        await conn.run_sync(outbox_report.backlog), now=parts.clock.now()
                     )
                     if late:  # only while behind: a quiet health check stays as it was
                         body["behind"] = late if detail else [{**b, "channel": "?"} for b in late]
@@ -120,9 +120,9 @@ def metrics_handler(parts: WebParts):  # type: ignore[no-untyped-def]
     async def handle(_request: web.Request) -> web.Response:
         try:
             async with asyncio.timeout(3), parts.engine.connect() as conn:
-                metrics.OUTBOX_WAITING.set(await conn.run_sync(outbox.pending_count))
-                backlog.show(await conn.run_sync(outbox.backlog), now=parts.clock.now())
-                metrics.OUTBOX_DEAD.set(await conn.run_sync(outbox.dead_count))
+                metrics.OUTBOX_WAITING.set(await conn.run_sync(outbox_report.pending_count))
+                backlog.show(await conn.run_sync(outbox_report.backlog), now=parts.clock.now())
+                metrics.OUTBOX_DEAD.set(await conn.run_sync(outbox_report.dead_count))
                 rows = await cursors.all_cursors(conn)
             metrics.show_sources(
                 source_report(

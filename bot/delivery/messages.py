@@ -39,7 +39,7 @@ from storage.cases import job_context
 from storage.crisis import active
 from storage.db import unit_of_work
 from storage.models import JobKind
-from storage.outbox import Job
+from storage.outbox_job import Job
 from storage.spikes import read_alert
 
 

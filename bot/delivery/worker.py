@@ -42,10 +42,10 @@ from bot.delivery.slack_calls import (
     slack_call,
 )
 from bot.render.digests import DIGEST_ROWS
-from storage import digests, outbox, slack_budget
+from storage import digests, outbox, outbox_report, slack_budget
 from storage.db import unit_of_work
 from storage.models import JobKind, JobStatus
-from storage.outbox import Job
+from storage.outbox_job import Job
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -149,7 +149,7 @@ class OutboxWorker:
                 if self._drains:
                     await asyncio.gather(*self._drains.values(), return_exceptions=True)
                     continue
-                if not await self._db(outbox.pending_count):
+                if not await self._db(outbox_report.pending_count):
                     return
                 due = await self._db(outbox.next_due_at)
                 wait = (due - self.clock.now()).total_seconds() if due else 0.05

@@ -11,15 +11,15 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.core import metrics
-from storage import outbox
-from storage.outbox import Backlog
+from storage import outbox_report
+from storage.outbox_report import Backlog
 
 BEHIND_AFTER = timedelta(seconds=10)
 
 
 async def channel_backlog(engine: AsyncEngine) -> list[Backlog]:
     async with engine.connect() as conn:
-        return await conn.run_sync(outbox.backlog)
+        return await conn.run_sync(outbox_report.backlog)
 
 
 def behind(backlogs: list[Backlog], *, now: datetime) -> list[Backlog]:

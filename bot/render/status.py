@@ -21,7 +21,7 @@ from bot.insight.backlog import age_seconds
 from bot.insight.team_status import DepartmentStatus
 from bot.intake.sources.health import Down
 from bot.render.mrkdwn import escape, slack_date
-from storage.outbox import Backlog
+from storage.outbox_report import Backlog
 
 SHOWN = 5  # cases listed per kind before "and N more"
 STATUS_ORDER = ("new", "reopened", "claimed", "forwarded", "replied", "follow_up")

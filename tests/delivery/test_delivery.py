@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 
 from bot.app.runtime import Runtime
 from bot.core.config import WebcareConfig
+from storage import outbox_report
 from storage.models import Case, OutboxJob
 from tests.conftest import BotUnderTest, config_with_priorities, make_settings, mention
 from tests.fake_slack import FakeSlack
@@ -373,7 +374,6 @@ async def test_a_parked_message_is_seen_and_can_be_sent_again(
     """A message Slack refused for good is no silent loss: /metrics counts it, /webcare
     status tells the team, and `webcare outbox retry` sends it once the cause is fixed."""
     from bot.app.cli import main
-    from storage import outbox
     from tests.insight.test_status import _command
 
     slack.missing_channels.add("CBILLING1")  # e.g. the bot was removed from the channel
@@ -395,8 +395,8 @@ async def test_a_parked_message_is_seen_and_can_be_sent_again(
         assert capsys.readouterr().out.startswith("1 queued again")
     else:
         async with bot.runtime.engine.begin() as conn:
-            (job,) = await conn.run_sync(outbox.dead_jobs)
-            assert await conn.run_sync(lambda sync: outbox.retry_dead(sync, job_id=job.id))
+            (job,) = await conn.run_sync(outbox_report.dead_jobs)
+            assert await conn.run_sync(lambda sync: outbox_report.retry_dead(sync, job_id=job.id))
     await bot.deliver()
     assert len(slack.posts("CBILLING1")) == 1
     answer = await _command(bot, "status")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.delivery.worker import IN_FLIGHT, LEASE
-from storage import outbox
+from storage import outbox, outbox_job
 from storage.db import unit_of_work
 from storage.models import JobStatus
 from tests.conftest import BotUnderTest, mention
@@ -18,7 +18,7 @@ async def test_a_job_in_flight_waits_for_its_call_to_end_before_another_worker_t
     await bot.post_webhook([mention("1"), mention("2", author={"handle": "bob"})])
     unit, now = unit_of_work(bot.runtime.engine), bot.clock.now()
 
-    async def take(holder: str, at: timedelta) -> outbox.Job | None:
+    async def take(holder: str, at: timedelta) -> outbox_job.Job | None:
         return await unit.run(
             lambda conn: outbox.take_next(
                 conn,
