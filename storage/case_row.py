@@ -15,7 +15,7 @@ class CaseRow(Protocol):
     @property
     def department(self) -> str: ...
     @property
-    def status(self) -> str: ...  # storage.models.CaseStatus
+    def status(self) -> str: ...  # storage.statuses.CaseStatus
     @property
     def priority(self) -> str: ...
     @property

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.case_row import CaseRow
-from storage.models import TaskKind, TaskStatus
+from storage.statuses import TaskKind, TaskStatus
 from storage.tables import CASES, CRISES, DRAFTS, MENTIONS, TASKS
 
 

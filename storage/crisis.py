@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import Row, delete, insert, select
 from sqlalchemy.engine import Connection
 
-from storage.models import JobKind
 from storage.outbox import enqueue
+from storage.statuses import JobKind
 from storage.tables import ALERTS, CRISES
 
 

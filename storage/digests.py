@@ -18,9 +18,9 @@ from sqlalchemy.engine import Connection
 
 from storage.case_row import CaseRow
 from storage.enqueue import card_post_key, digest_update_key, enqueue_once
-from storage.models import CARD_RANKS, JobKind, JobStatus
 from storage.outbox_indexes import JUMPER, by_index, unindexed
 from storage.outbox_job import Job
+from storage.statuses import CARD_RANKS, JobKind, JobStatus
 from storage.tables import CASES, CRISES, MENTIONS, OUTBOX
 
 _WAITING = OUTBOX.c.status.in_((JobStatus.PENDING, JobStatus.SENDING))

@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
-from storage.models import JobKind, JobStatus
+from storage.statuses import JobKind, JobStatus
 from storage.tables import OUTBOX
 
 

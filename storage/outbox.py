@@ -15,9 +15,9 @@ from sqlalchemy.exc import IntegrityError
 
 from storage import digests
 from storage.enqueue import card_update_key, enqueue_once
-from storage.models import CRISIS_RANK, THREAD_KINDS, JobKind, JobStatus
 from storage.outbox_indexes import JUMPER, THREAD_LINE, by_index
 from storage.outbox_job import Job, job_of
+from storage.statuses import CRISIS_RANK, THREAD_KINDS, JobKind, JobStatus
 from storage.tables import ALERTS, CASES, CRISES, DRAFTS, LEASES, MENTIONS, OUTBOX
 
 
@@ -160,7 +160,7 @@ def head_job(
         if line is not None:
             return job_of(line)
     # What may jump the queue, by rank: a crisis thread's first message, an urgent case's new
-    # card, a high one's (storage.models.CARD_RANKS); on the cards' turn any new card, oldest
+    # card, a high one's (storage.statuses.CARD_RANKS); on the cards' turn any new card, oldest
     # first, after those.
     if head.kind is JobKind.POST_CARD:
         jumping: tuple[Any, ...] = ()

@@ -11,7 +11,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
-from storage.models import THREAD_KINDS
+from storage.statuses import THREAD_KINDS
 from storage.tables import OUTBOX
 
 # The indexes' conditions as storage.models writes them, with literals, not parameters: only

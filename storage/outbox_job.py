@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from storage.models import JobKind, JobStatus
+from storage.statuses import JobKind, JobStatus
 
 
 @dataclass(frozen=True, slots=True)

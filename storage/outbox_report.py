@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import case, func, select, update
 from sqlalchemy.engine import Connection
 
-from storage.models import JobKind, JobStatus
+from storage.statuses import JobKind, JobStatus
 from storage.tables import OUTBOX
 
 

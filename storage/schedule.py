@@ -13,8 +13,8 @@ from sqlalchemy import Row, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.models import JobKind, TaskStatus
 from storage.outbox import enqueue
+from storage.statuses import JobKind, TaskStatus
 from storage.tables import TASKS
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Row, select, update
 from sqlalchemy.engine import Connection
 
-from storage.models import AWAITING_FIRST_ANSWER
+from storage.statuses import AWAITING_FIRST_ANSWER
 from storage.tables import CASES
 
 _RETURNED = (

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Row, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.models import (
+from storage.statuses import (
     AWAITING_FIRST_ANSWER,
     OPEN_STATUSES,
     UNCLAIMED_STATUSES,

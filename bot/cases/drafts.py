@@ -20,8 +20,8 @@ from bot.core.config import WebcareConfig
 from bot.core.config.departments import Department
 from storage.case_row import CaseRow
 from storage.db import unit_of_work
-from storage.models import DraftStatus, JobKind
 from storage.outbox import enqueue
+from storage.statuses import DraftStatus, JobKind
 from storage.tables import DRAFTS
 from storage.transitions.core import lock_case
 

@@ -15,7 +15,7 @@ from bot.core.business_time import BusinessCalendar
 from storage import schedule
 from storage.case_row import CaseRow
 from storage.db import unit_of_work
-from storage.models import TaskKind
+from storage.statuses import TaskKind
 from storage.transitions.core import lock_case
 
 # "Still open" asks again this many days later.

@@ -22,7 +22,7 @@ from bot.core.config import WebcareConfig
 from storage import schedule
 from storage.case_row import CaseRow
 from storage.db import unit_of_work
-from storage.models import TaskKind
+from storage.statuses import TaskKind
 from storage.tables import DRAFTS
 from storage.transitions.core import lock_case
 

@@ -20,8 +20,8 @@ from sqlalchemy.engine import Connection
 
 from storage.case_row import CaseRow
 from storage.intake.store import Deadline, Event, Existing, Reopening
-from storage.models import OPEN_STATUSES
-from storage.models import CaseStatus as S
+from storage.statuses import OPEN_STATUSES
+from storage.statuses import CaseStatus as S
 from storage.transitions.core import apply_change, move_case
 
 

@@ -38,9 +38,9 @@ from storage.case_row import CaseRow
 from storage.cases import job_context
 from storage.crisis import active
 from storage.db import unit_of_work
-from storage.models import JobKind
 from storage.outbox_job import Job
 from storage.spikes import read_alert
+from storage.statuses import JobKind
 
 
 class Undeliverable(Exception):

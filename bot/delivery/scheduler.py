@@ -21,8 +21,8 @@ from bot.insight import spikes
 from storage import schedule, sla
 from storage.case_row import CaseRow
 from storage.db import unit_of_work
-from storage.models import CaseStatus, TaskKind
 from storage.outbox import enqueue_card_update
+from storage.statuses import CaseStatus, TaskKind
 from storage.transitions.core import lock_case
 
 log = logging.getLogger(__name__)

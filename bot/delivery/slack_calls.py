@@ -15,8 +15,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core import metrics
 from bot.delivery.slack_budget import SlackBudget
-from storage.models import JobKind
 from storage.outbox_job import Job
+from storage.statuses import JobKind
 
 SLACK_DOWN_MAX_BACKOFF = 8.0  # a 5xx or a timeout: try again soon once Slack is back
 MAX_BACKOFF = 300.0

@@ -44,8 +44,8 @@ from bot.delivery.slack_calls import (
 from bot.render.digests import DIGEST_ROWS
 from storage import digests, outbox, outbox_report, slack_budget
 from storage.db import unit_of_work
-from storage.models import JobKind, JobStatus
 from storage.outbox_job import Job
+from storage.statuses import JobKind, JobStatus
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

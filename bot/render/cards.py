@@ -34,7 +34,7 @@ from bot.core.links import is_web_link
 from bot.intake.deadlines import arrived_late
 from bot.render.action_ids import ActionId
 from bot.render.mrkdwn import NOTE_LIMIT, cut, escape, escape_within, safe_url, shorten, slack_date
-from storage.models import CLOSED_STATUSES, UNCLAIMED_STATUSES
+from storage.statuses import CLOSED_STATUSES, UNCLAIMED_STATUSES
 
 # Slack shows at most 3,000 characters of a block's text; leave room for the "…" and the link.
 QUOTE_LIMIT = 2_900

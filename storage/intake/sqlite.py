@@ -27,10 +27,10 @@ from storage.intake.store import (
     by_source,
     join_rows,
 )
-from storage.models import INITIAL_STATUS, OPEN_SQL, RESOLVED_SQL, JobKind
 from storage.sla import AWAITING_FIRST_ANSWER
 from storage.sqlite_codec import case_params, encode_json, sqlite_datetime
 from storage.sqlite_codec import json_text as _json
+from storage.statuses import INITIAL_STATUS, OPEN_SQL, RESOLVED_SQL, JobKind
 from storage.tables import CASES
 
 _INITIAL = str(INITIAL_STATUS)

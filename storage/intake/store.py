@@ -33,9 +33,9 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 
 from storage.enqueue import card_post_key
-from storage.models import CARD_RANKS, INITIAL_STATUS, OPEN_SQL, RESOLVED_SQL, JobKind
 from storage.outbox import enqueue_card_update
 from storage.sla import AWAITING_FIRST_ANSWER
+from storage.statuses import CARD_RANKS, INITIAL_STATUS, OPEN_SQL, RESOLVED_SQL, JobKind
 from storage.tables import CASES, EVENTS, MENTIONS, OUTBOX
 
 
@@ -150,7 +150,7 @@ class Job(NamedTuple):
     channel: str
     payload: dict[str, Any] | None
     dedupe_key: str | None
-    rank: int | None = None  # a new card of an urgent or high case (storage.models.CARD_RANKS)
+    rank: int | None = None  # a new card of an urgent or high case (storage.statuses.CARD_RANKS)
 
 
 class Reopening(NamedTuple):

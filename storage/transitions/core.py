@@ -20,9 +20,9 @@ from sqlalchemy.sql import ClauseElement
 
 from storage import digests
 from storage.case_row import CaseRow
-from storage.models import CARD_RANKS, JobKind
 from storage.outbox import enqueue_card_update
 from storage.schedule import enqueue_note
+from storage.statuses import CARD_RANKS, JobKind
 from storage.tables import CASES, EVENTS, OUTBOX
 from storage.transitions import sqlite as fast
 

@@ -20,8 +20,8 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from storage.enqueue import card_update_key
-from storage.models import JobKind
 from storage.sqlite_codec import case_params, encode_json, readers, sqlite_datetime
+from storage.statuses import JobKind
 from storage.tables import CASES
 
 _COLUMNS = tuple(CASES.c.keys())

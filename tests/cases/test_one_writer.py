@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from storage.models import CaseStatus
+from storage.statuses import CaseStatus
 
 ROOT = Path(__file__).resolve().parents[2]
 STATE_MACHINE = ROOT / "bot" / "cases" / "state_machine.py"

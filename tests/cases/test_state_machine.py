@@ -16,7 +16,8 @@ from bot.core.business_time import BusinessCalendar
 from bot.core.config import WebcareConfig
 from bot.intake.ingest import Ingestor
 from bot.intake.mentions import parse_mentions
-from storage.models import Case, CaseEvent, CaseStatus
+from storage.models import Case, CaseEvent
+from storage.statuses import CaseStatus
 from tests.conftest import mention, pinned_clock
 
 ANNA = Actor("U0ANNA", "Anna")

@@ -8,7 +8,7 @@ from datetime import timedelta
 from bot.delivery.worker import IN_FLIGHT, LEASE
 from storage import outbox, outbox_job
 from storage.db import unit_of_work
-from storage.models import JobStatus
+from storage.statuses import JobStatus
 from tests.conftest import BotUnderTest, mention
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.core.clock import Clock
 from bot.core.config import WebcareConfig
 from storage import cursors, outbox
-from storage.models import JobKind
+from storage.statuses import JobKind
 
 log = logging.getLogger(__name__)
 DEFAULT_AFTER_MINUTES = 30  # when no source_alerts are configured (status, health)
