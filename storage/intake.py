@@ -200,7 +200,7 @@ def store_incoming(
     if conn.dialect.name == "postgresql" and conn.dialect.driver == "asyncpg" and fast:
         from storage.pg_intake import PgWriter
 
-        return _store(PgWriter(conn), items, now, reopen_after)
+        return _store(PgWriter(conn, items, reopen_after), items, now, reopen_after)
     if not fast:
         return _store(CoreWriter(conn), items, now, reopen_after)
     from storage.fast_intake import SqliteWriter

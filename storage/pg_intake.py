@@ -14,7 +14,8 @@ through SQLAlchemy and begins it).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 from asyncpg.exceptions import IntegrityConstraintViolationError
@@ -24,9 +25,12 @@ from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.util import await_only
 
-from storage.intake import CoreWriter
+from storage.intake import CoreWriter, Existing, Incoming, Known, Upgrade, join_rows
+from storage.models import OPEN_STATUSES
+from storage.tables import CASES
 
 _DIALECT = postgresql.dialect()
+_UTC_BIND = CASES.c.resolved_at.type.bind_processor(postgresql.asyncpg.dialect())
 _Plan = tuple[str, list[Callable[[Any], Any] | None]]
 _PLANS: dict[tuple[str, tuple[str, ...], tuple[str, ...], frozenset[str]], _Plan] = {}
 
@@ -89,12 +93,89 @@ def _defaults(table: Table, given: tuple[str, ...]) -> dict[str, Any]:
     return found
 
 
-class PgWriter(CoreWriter):
-    """`CoreWriter` with its INSERTs sent as arrays (see the module's doc)."""
+# The batch's stored mentions and its customers' cases to join, in one statement: kind 0 is a
+# mention (source, external_id, case, mention id, addressed, private), kind 1 a case (source,
+# handle, id, reactive, channel, owner, status) that is open or was resolved after $5.
+# Each key is looked up through its index (LATERAL … OFFSET 0 keeps the planner from turning
+# the lookups into a hash join over every row, which it prefers while it thinks the batch has
+# more keys than the tables have rows).
+_LOOKUP = f"""
+SELECT 0, k.source, k.external_id, m.case_id, m.id, m.addressed, m.private,
+       NULL::varchar, NULL::varchar, NULL::varchar
+FROM unnest($1::varchar[], $2::varchar[]) AS k(source, external_id)
+CROSS JOIN LATERAL (
+    SELECT case_id, id, addressed, private FROM mentions
+    WHERE source = k.source AND external_id = k.external_id OFFSET 0
+) AS m
+UNION ALL
+SELECT 1, a.source, a.handle, c.id, NULL, c.reactive, NULL, c.slack_channel, c.owner_id, c.status
+FROM unnest($3::varchar[], $4::varchar[]) AS a(source, handle)
+CROSS JOIN LATERAL (
+    SELECT id, reactive, slack_channel, owner_id, status FROM cases
+    WHERE source = a.source AND author_handle = a.handle
+      AND (status IN ({", ".join(f"'{status}'" for status in OPEN_STATUSES)})
+           OR (status = 'resolved' AND resolved_at >= $5::timestamptz))
+    OFFSET 0
+) AS c
+"""
 
-    def __init__(self, conn: Connection) -> None:
+
+class PgWriter(CoreWriter):
+    """`CoreWriter` with its INSERTs sent as arrays (see the module's doc), and the batch's
+    lookups (stored mentions, its customers' cases) in one statement."""
+
+    def __init__(self, conn: Connection, items: Sequence[Incoming], reopen_after: datetime) -> None:
         super().__init__(conn)
         self.raw: Any = conn.connection.driver_connection
+        self.items, self.reopen_after = items, reopen_after
+        self._cases: list[Sequence[Any]] = []
+        self._made_reactive: set[int] = set()
+
+    def known_mentions(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Known]:
+        """The stored mentions among `keys`; also reads the cases of all the batch's
+        customers, for `cases_to_join` (one round trip instead of two)."""
+        keys = list(dict.fromkeys(keys))
+        authors = list(
+            dict.fromkeys((i.mention.source, i.mention.author.handle) for i in self.items)
+        )
+        reopen_after = _UTC_BIND(self.reopen_after)
+        # Through SQLAlchemy: the batch's first statement begins its transaction.
+        rows = self.conn.exec_driver_sql(
+            _LOOKUP,
+            (
+                [k[0] for k in keys],
+                [k[1] for k in keys],
+                [a[0] for a in authors],
+                [a[1] for a in authors],
+                reopen_after,
+            ),
+        ).all()
+        found: dict[tuple[str, str], Known] = {}
+        for row in rows:
+            if row[0] == 0:
+                found[(row[1], row[2])] = Known(row[3], row[4], bool(row[5]), bool(row[6]))
+            else:
+                # As _CASES_TO_JOIN's rows: (id, source, handle, channel, owner, status, reactive)
+                self._cases.append((row[3], row[1], row[2], row[7], row[8], row[9], row[5]))
+        return found
+
+    def upgrade(self, upgrades: list[Upgrade], now: datetime) -> None:
+        super().upgrade(upgrades, now)
+        self._made_reactive.update(u.case_id for u in upgrades if u.addressed)
+
+    def cases_to_join(
+        self, authors: Iterable[tuple[str, str]], reopen_after: datetime
+    ) -> dict[tuple[str, str], Existing]:
+        if reopen_after != self.reopen_after:
+            return super().cases_to_join(authors, reopen_after)
+        wanted = set(authors)
+        rows = [
+            # An upgrade earlier in this batch made the case reactive (as a read now would see).
+            (*row[:6], True) if row[0] in self._made_reactive else row
+            for row in self._cases
+            if (row[1], row[2]) in wanted
+        ]
+        return join_rows(sorted(rows, key=lambda r: r[0]))
 
     def _insert_many(
         self, table: Table, rows: list[dict[str, Any]], returning: tuple[str, ...] = ()
