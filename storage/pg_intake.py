@@ -15,7 +15,7 @@ through SQLAlchemy and begins it).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from asyncpg.exceptions import IntegrityConstraintViolationError
@@ -28,21 +28,37 @@ from sqlalchemy.util import await_only
 from storage.intake import CoreWriter, Existing, Incoming, Known, Upgrade, join_rows
 from storage.models import OPEN_STATUSES
 from storage.tables import CASES
+from storage.types import UTCDateTime
 
 _DIALECT = postgresql.dialect()
 _UTC_BIND = CASES.c.resolved_at.type.bind_processor(postgresql.asyncpg.dialect())
 _Plan = tuple[str, list[Callable[[Any], Any] | None]]
 _PLANS: dict[tuple[str, tuple[str, ...], tuple[str, ...], frozenset[str]], _Plan] = {}
 
-# Columns that hold one value for the whole batch (its time, a constant): sent once, not as
-# an array. asyncpg checks every array element it encodes against collections.abc (about
-# half a microsecond each), and a timestamp costs three times that to encode.
-_BATCH_WIDE: dict[str, frozenset[str]] = {
-    "cases": frozenset({"status", "mention_count", "last_received_at"}),
-    "mentions": frozenset({"received_at"}),
-    "case_events": frozenset({"actor", "at"}),
-    "outbox": frozenset({"not_before", "created_at"}),
+# Columns sent as one value instead of an array when every row of the batch has the same
+# value in them (its time, constants; a batch of new cases: the same kind of event and job).
+# asyncpg checks every array element it encodes against collections.abc (about half a
+# microsecond each), and a timestamp costs three times that to encode.
+_OFTEN_UNIFORM: dict[str, frozenset[str]] = {
+    "cases": frozenset(
+        {"status", "mention_count", "last_received_at", "rule", "tags", "priority", "private"}
+    ),
+    "mentions": frozenset({"received_at", "raw_text", "in_reply_to", "private"}),
+    "case_events": frozenset({"actor", "at", "kind", "from_status", "to_status"}),
+    "outbox": frozenset({"not_before", "created_at", "kind", "mention_id", "payload"}),
 }
+# Timestamps in arrays go as microseconds since 1970 (an int64: no timezone arithmetic in
+# asyncpg's encoder), turned back into timestamptz by the statement, exactly.
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _micros(value: datetime | None) -> int | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to a UTCDateTime column")
+    return (value - _EPOCH) // _MICROSECOND
 
 
 def _sql_type(column: Column[Any]) -> str:
@@ -61,21 +77,29 @@ def _plan(
     key = (table.name, columns, returning, scalars)
     if key not in _PLANS:
         arrays, names, values = [], [], []
+        processors = []
         for n, name in enumerate(columns, start=1):
-            cast = f"${n}::{_sql_type(table.c[name])}"
+            column = table.c[name]
+            cast = f"${n}::{_sql_type(column)}"
             if name in scalars:
                 values.append(cast)
+            elif isinstance(column.type, UTCDateTime):
+                arrays.append(f"${n}::int8[]")
+                names.append(name)
+                values.append(f"'epoch'::timestamptz + u.{name} * interval '1 microsecond'")
+                processors.append(_micros)
+                continue
             else:
                 arrays.append(f"{cast}[]")
                 names.append(name)
                 values.append(f"u.{name}")
+            processors.append(column.type._cached_bind_processor(dialect))
         sql = (
             f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT {', '.join(values)}"
             f" FROM unnest({', '.join(arrays)}) AS u({', '.join(names)})"
         )
         if returning:
             sql += f" RETURNING {', '.join(returning)}"
-        processors = [table.c[name].type._cached_bind_processor(dialect) for name in columns]
         _PLANS[key] = (sql, processors)
     return _PLANS[key]
 
@@ -187,11 +211,11 @@ class PgWriter(CoreWriter):
         defaults = _defaults(table, given)
         columns = given + tuple(defaults)
         first = rows[0]
-        batch_wide = _BATCH_WIDE.get(table.name, frozenset())
+        often = _OFTEN_UNIFORM.get(table.name, frozenset())
         scalars = frozenset(
             name
             for name in given
-            if name in batch_wide and all(row[name] == first[name] for row in rows)
+            if name in often and all(row[name] == first[name] for row in rows)
         ).union(defaults)
         sql, processors = _plan(table, columns, returning, scalars, self.conn.dialect)
         arrays: list[Any] = []
