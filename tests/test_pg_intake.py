@@ -144,6 +144,10 @@ async def test_an_upgrade_and_a_return_in_one_batch_as_sqlalchemy_stores_them(
         mention("6", author={"handle": "piet"}),
         mention("7", author={"handle": "nieuw"}),
         mention("7", author={"handle": "nieuw"}),  # twice in one batch
+        # A new customer writing twice in one batch: about us, then to us (the case is
+        # opened and changed in the same statement).
+        mention("8", author={"handle": "sanne"}, addressed=False),
+        mention("9", author={"handle": "sanne"}, created_at="2026-11-27T09:10:00.5Z"),
     )
     assert [(r.case_id, r.duplicate, r.new_case) for r in results] == [
         (1, True, False),
@@ -153,6 +157,8 @@ async def test_an_upgrade_and_a_return_in_one_batch_as_sqlalchemy_stores_them(
         (3, False, False),
         (4, False, True),
         (4, True, False),
+        (5, False, True),
+        (5, False, False),
     ]
     fast_rows, core_rows = [await store.dump() for store in stores]
     for table in TABLES:
@@ -169,6 +175,7 @@ async def test_an_upgrade_and_a_return_in_one_batch_as_sqlalchemy_stores_them(
         ("jan", "reopened", False, None),
         ("piet", "new", True, cases[2][3]),
         ("nieuw", "new", True, an_hour_later),
+        ("sanne", "new", True, an_hour_later),
     ]
 
 
