@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from asyncpg.exceptions import IntegrityConstraintViolationError
 from sqlalchemy import Column, Table
@@ -25,9 +25,19 @@ from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.util import await_only
 
-from storage.intake import CoreWriter, Existing, Incoming, Known, Upgrade, join_rows
+from storage.intake import (
+    CaseChange,
+    CoreWriter,
+    Event,
+    Existing,
+    Incoming,
+    Job,
+    Known,
+    Upgrade,
+    join_rows,
+)
 from storage.models import OPEN_STATUSES
-from storage.tables import CASES
+from storage.tables import CASES, EVENTS, MENTIONS, OUTBOX
 from storage.types import UTCDateTime
 
 _DIALECT = postgresql.dialect()
@@ -201,31 +211,126 @@ class PgWriter(CoreWriter):
         ]
         return join_rows(sorted(rows, key=lambda r: r[0]))
 
+    # The rows CoreWriter builds as one dict each, built here a column at a time (the same
+    # values: tests/test_pg_intake.py compares the rows); `_One` marks a value for all rows.
+
+    def insert_cases(self, items: list[Incoming], now: datetime) -> list[int]:
+        ms = [item.mention for item in items]
+        opened = [min(m.created_at, now) for m in ms]
+        sources = [m.source for m in ms]
+        handles = [m.author.handle for m in ms]
+        columns: dict[str, Any] = {
+            "department": [item.department for item in items],
+            "status": _One("new"),
+            "priority": [item.priority for item in items],
+            "tags": [list(item.tags) for item in items],
+            "rule": [item.rule for item in items],
+            "source": sources,
+            "author_handle": handles,
+            "author_name": [m.author.name for m in ms],
+            "author_followers": [m.author.followers for m in ms],
+            "author_url": [m.author.stored_url for m in ms],
+            "reactive": [m.addressed for m in ms],
+            "private": [m.private for m in ms],
+            "opened_at": opened,
+            "last_mention_at": opened,
+            "last_received_at": _One(now),
+            "sla_due_at": [item.sla_due_at for item in items],
+            "sla_warn_at": [item.sla_warn_at for item in items],
+            "mention_count": _One(1),
+            "slack_channel": [item.channel for item in items],
+        }
+        result = self._insert_columns(CASES, columns, ("id", "source", "author_handle"))
+        ids = {(r[1], r[2]): r[0] for r in result}
+        return [ids[key] for key in zip(sources, handles, strict=True)]
+
+    def insert_mentions(
+        self, items: list[Incoming], case_ids: list[int], now: datetime
+    ) -> list[int]:
+        ms = [item.mention for item in items]
+        sources = [m.source for m in ms]
+        external_ids = [m.external_id for m in ms]
+        columns: dict[str, Any] = {
+            "case_id": case_ids,
+            "source": sources,
+            "external_id": external_ids,
+            "url": [str(m.url) if m.url else None for m in ms],
+            "text": [m.text for m in ms],
+            "raw_text": [m.raw_text for m in ms],
+            "author_handle": [m.author.handle for m in ms],
+            "language": [m.language for m in ms],
+            "language_detected": [m.language_detected for m in ms],
+            "addressed": [m.addressed for m in ms],
+            "private": [m.private for m in ms],
+            "in_reply_to": [m.in_reply_to for m in ms],
+            "created_at": [m.created_at for m in ms],
+            "received_at": _One(now),
+        }
+        result = self._insert_columns(MENTIONS, columns, ("id", "source", "external_id"))
+        ids = {(r[1], r[2]): r[0] for r in result}
+        return [ids[key] for key in zip(sources, external_ids, strict=True)]
+
+    def record(
+        self, changes: list[CaseChange], events: list[Event], jobs: list[Job], now: datetime
+    ) -> None:
+        super().record(changes, [], [], now)  # the case changes and their card refreshes
+        if events:
+            self._insert_columns(
+                EVENTS,
+                {
+                    "case_id": [e.case_id for e in events],
+                    "kind": [e.kind for e in events],
+                    "from_status": [e.from_status for e in events],
+                    "to_status": [e.to_status for e in events],
+                    "detail": [e.detail for e in events],
+                    "actor": _One("system"),
+                    "at": _One(now),
+                },
+            )
+        if jobs:
+            self._insert_columns(
+                OUTBOX,
+                {
+                    "kind": [j.kind for j in jobs],
+                    "case_id": [j.case_id for j in jobs],
+                    "mention_id": [j.mention_id for j in jobs],
+                    "channel": [j.channel for j in jobs],
+                    "payload": [j.payload for j in jobs],
+                    "dedupe_key": [j.dedupe_key for j in jobs],
+                    "not_before": _One(now),
+                    "created_at": _One(now),
+                },
+            )
+
     def _insert_many(
         self, table: Table, rows: list[dict[str, Any]], returning: tuple[str, ...] = ()
     ) -> Sequence[Sequence[Any]]:
+        columns = {name: [row[name] for row in rows] for name in rows[0]}
+        return self._insert_columns(table, columns, returning)
+
+    def _insert_columns(
+        self, table: Table, given: dict[str, Any], returning: tuple[str, ...] = ()
+    ) -> Sequence[Sequence[Any]]:
+        """Insert rows given a column at a time: a list of values, or `_One` for all rows."""
         if not self.raw.is_in_transaction():  # never let a batch commit row by row
             raise RuntimeError("PgWriter runs inside the batch's transaction")
-        given = tuple(rows[0])
         # Columns left out get their Python-side defaults, as SQLAlchemy's INSERT gives them.
-        defaults = _defaults(table, given)
-        columns = given + tuple(defaults)
-        first = rows[0]
+        defaults = _defaults(table, tuple(given))
+        values: dict[str, Any] = {**given, **{k: _One(v) for k, v in defaults.items()}}
         often = _OFTEN_UNIFORM.get(table.name, frozenset())
-        scalars = frozenset(
-            name
-            for name in given
-            if name in often and all(row[name] == first[name] for row in rows)
-        ).union(defaults)
+        for name in often.intersection(values):
+            column = values[name]
+            if not isinstance(column, _One) and all(v == column[0] for v in column):
+                values[name] = _One(column[0])
+        columns = tuple(values)
+        scalars = frozenset(name for name, v in values.items() if isinstance(v, _One))
         sql, processors = _plan(table, columns, returning, scalars, self.conn.dialect)
         arrays: list[Any] = []
-        for name, process in zip(columns, processors, strict=True):
-            if name in scalars:
-                value = defaults[name] if name in defaults else first[name]
-                arrays.append(process(value) if process is not None else value)
-                continue
-            values = [row[name] for row in rows]
-            arrays.append([process(v) for v in values] if process is not None else values)
+        for column, process in zip(values.values(), processors, strict=True):
+            if isinstance(column, _One):
+                arrays.append(process(column.value) if process is not None else column.value)
+            else:
+                arrays.append([process(v) for v in column] if process is not None else column)
         try:
             if returning:
                 return await_only(self.raw.fetch(sql, *arrays))  # type: ignore[no-any-return]
@@ -235,3 +340,9 @@ class PgWriter(CoreWriter):
             # replica stored the mention, or opened the author's case, a moment before).
             raise IntegrityError(sql, None, exc) from exc
         return []
+
+
+class _One(NamedTuple):
+    """One value for every row of an insert."""
+
+    value: Any
