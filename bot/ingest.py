@@ -207,13 +207,13 @@ class Ingestor:
                 mention = item.mention
                 keys.add(("m", mention.source, mention.external_id))
                 keys.add(("a", mention.source, mention.author.handle))
-            if blocked.isdisjoint(keys):
+            if blocked.isdisjoint(keys):  # (a customer's requests may share this batch)
                 batch.append(request)
                 taken |= keys
                 size += len(request.items)
             else:
                 left.append(request)
-            blocked |= keys
+                blocked |= keys
         self._queue = left
         self._in_flight |= taken
         return batch, taken
