@@ -130,9 +130,12 @@ def _defaults(table: Table, given: tuple[str, ...]) -> dict[str, Any]:
 # The batch's stored mentions and its customers' cases to join, in one statement: kind 0 is a
 # mention (source, external_id, case, mention id, addressed, private), kind 1 a case (source,
 # handle, id, reactive, channel, owner, status) that is open or was resolved after $5.
-# Each key is looked up through its index (LATERAL … OFFSET 0 keeps the planner from turning
+# Each key is looked up through an index (LATERAL … OFFSET 0 keeps the planner from turning
 # the lookups into a hash join over every row, which it prefers while it thinks the batch has
-# more keys than the tables have rows).
+# more keys than the tables have rows). Open and resolved cases are read apart, each part with
+# the condition of a partial index on (source, author_handle): uq_cases_open_author, and one of
+# resolved cases where the schema has it.
+_CASE = "SELECT id, reactive, slack_channel, owner_id, status FROM cases"
 _LOOKUP = f"""
 SELECT 0, k.source, k.external_id, m.case_id, m.id, m.addressed, m.private,
        NULL::varchar, NULL::varchar, NULL::varchar
@@ -145,10 +148,11 @@ UNION ALL
 SELECT 1, a.source, a.handle, c.id, NULL, c.reactive, NULL, c.slack_channel, c.owner_id, c.status
 FROM unnest($3::varchar[], $4::varchar[]) AS a(source, handle)
 CROSS JOIN LATERAL (
-    SELECT id, reactive, slack_channel, owner_id, status FROM cases
-    WHERE source = a.source AND author_handle = a.handle
-      AND (status IN ({", ".join(f"'{status}'" for status in OPEN_STATUSES)})
-           OR (status = 'resolved' AND resolved_at >= $5::timestamptz))
+    {_CASE} WHERE source = a.source AND author_handle = a.handle
+      AND status IN ({", ".join(f"'{status}'" for status in OPEN_STATUSES)})
+    UNION ALL
+    {_CASE} WHERE source = a.source AND author_handle = a.handle
+      AND status = 'resolved' AND resolved_at >= $5::timestamptz
     OFFSET 0
 ) AS c
 """
