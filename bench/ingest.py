@@ -8,8 +8,9 @@ Both servers run in their own processes (`--serve bot|baseline`, started by this
 load generator does not share their GIL. Phases alternate baseline, bot, baseline, bot, ...;
 rates are the best round of each (`ratio_median` compares the median rounds), CPU costs the
 total over all measured rounds. `load_average_1m` shows whether others used the machine too.
-Run: `python -m bench.ingest [--quick] [--postgres URL]`. Exit 1 when a check (202s, rows
-stored) fails.
+Run: `python -m bench.ingest [--quick] [--postgres URL] [--profile FILE]`. Exit 1 when a check
+(202s, rows stored) fails. `--profile` runs the bot under `py-spy record` (raw collapsed stacks in
+FILE; attaching py-spy to a running process does not work on every machine).
 """
 
 from __future__ import annotations
@@ -118,36 +119,53 @@ async def _serve_floor() -> tuple[int, Any]:
     return runner.addresses[0][1], runner.cleanup
 
 
+def _child(pid: int) -> int:
+    """The first child process of `pid` (Linux)."""
+    return int(Path(f"/proc/{pid}/task/{pid}/children").read_text().split()[0])
+
+
 @dataclass
 class Server:
     kind: str
     proc: asyncio.subprocess.Process
     url: str
+    pid: int = 0  # the server's own process (py-spy's child when profiled)
 
     @classmethod
-    async def start(cls, kind: str, db: str, slack_url: str) -> Server:
+    async def start(cls, kind: str, db: str, slack_url: str, profile: str | None = None) -> Server:
+        spy = ()
+        if profile:
+            py_spy = str(Path(sys.executable).parent / "py-spy")
+            spy = (py_spy, "record", "--rate", "250", "--format", "raw", "-o", profile, "--")
         proc = await asyncio.create_subprocess_exec(
+            *spy,
             *(sys.executable, "-m", "bench.ingest", "--serve", kind, "--db", db),
             *("--slack-url", slack_url),
             cwd=ROOT,
             stdout=asyncio.subprocess.PIPE,
         )
-        server = cls(kind, proc, "")
+        server = cls(kind, proc, "", proc.pid)
         try:
             assert proc.stdout is not None
             line = await asyncio.wait_for(proc.stdout.readline(), 60)
+            while line and not line.strip().isdigit():  # py-spy's own lines
+                line = await asyncio.wait_for(proc.stdout.readline(), 60)
             server.url = f"http://127.0.0.1:{int(line)}{PATH}"
-        except (TimeoutError, ValueError):
+            if profile:
+                server.pid = _child(proc.pid)
+        except (TimeoutError, ValueError, IndexError, OSError):
             await server.stop()
             raise RuntimeError(f"the {kind} server did not start") from None
         return server
 
     def cpu(self) -> float:
-        return cpu_seconds(self.proc.pid)
+        return cpu_seconds(self.pid)
 
     async def stop(self) -> None:
         if self.proc.returncode is None:
-            self.proc.terminate()
+            # Profiled: py-spy writes its file once the server it runs has ended.
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGTERM)
             try:
                 await asyncio.wait_for(self.proc.wait(), 30)
             except TimeoutError:
@@ -292,7 +310,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         async with slack, bench_database(args.postgres, Path(tmp)) as db:
             servers = [
                 await Server.start("baseline", db, slack.api_url),
-                await Server.start("bot", db, slack.api_url),
+                await Server.start("bot", db, slack.api_url, args.profile),
             ]
             try:
                 phases, results = await run_all(servers, args)
@@ -407,6 +425,7 @@ def main() -> int:
         help="run on PostgreSQL (a fresh database made on this server), e.g. "
         "postgresql+asyncpg://postgres@127.0.0.1:5432/test",
     )
+    parser.add_argument("--profile", metavar="FILE", help="run the bot under py-spy record")
     parser.add_argument("--db", help=argparse.SUPPRESS)
     parser.add_argument("--slack-url", help=argparse.SUPPRESS)
     args = parser.parse_args()

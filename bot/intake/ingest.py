@@ -40,6 +40,10 @@ MAX_BATCH = 1000
 INLINE_MAX = 64
 # Event-loop rounds a transaction waits at most for more requests to join it.
 GATHER_ROUNDS = 4
+# Transactions in flight at once. SQLite has one writer. On PostgreSQL a second one lets the
+# bot prepare the next batch while the database stores the last (on two cores the two
+# otherwise take turns); batches in flight never share a mention or a customer (see _take).
+WRITERS = {"sqlite": 1, "postgresql": 2}
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,8 +102,11 @@ class Ingestor:
         self._queue: list[_Request] = []
         self._stats = TableStats() if engine.dialect.name == "postgresql" else None
         self._analyzing = False
-        self._writer: asyncio.Task[None] | None = None
-        self._writing: list[_Request] = []  # the batch in the transaction now
+        self._writers: set[asyncio.Task[None]] = set()
+        self._max_writers = WRITERS.get(engine.dialect.name, 1)
+        # With more than one writer: the mentions and customers of the batches in flight.
+        self._in_flight: set[tuple[str, str, str]] = set()
+        self._writing: set[_Request] = set()  # the requests in a transaction now
         self._watchdog: asyncio.TimerHandle | None = None
 
     def _deadlines(self, department: str, minutes: int) -> Deadlines:
@@ -158,8 +165,8 @@ class Ingestor:
         deadline = math.inf if give_up_after is None else loop.time() + give_up_after
         request = _Request([self.plan(m) for m in mentions], loop.create_future(), deadline)
         self._queue.append(request)
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write_queued())
+        if len(self._writers) < self._max_writers:
+            self._writers.add(asyncio.create_task(self._write_queued()))
         if give_up_after is not None and self._watchdog is None:
             self._watchdog = loop.call_at(deadline, self._expire)
         # A client hanging up cancels only its own future: the writer task, and the transaction
@@ -187,6 +194,12 @@ class Ingestor:
             self._watchdog = loop.call_at(next_deadline, self._expire)
 
     async def _write_queued(self) -> None:
+        try:
+            await self._write_all_queued()
+        finally:  # at once, not in a done callback: a request queued next must find it gone
+            self._writers.discard(asyncio.current_task())  # type: ignore[arg-type]
+
+    async def _write_all_queued(self) -> None:
         while self._queue:
             # Let requests that have already arrived join this transaction: every one costs
             # SQLite a commit, and a commit costs as much as storing a dozen mentions.
@@ -195,16 +208,51 @@ class Ingestor:
                 await asyncio.sleep(0)
                 if len(self._queue) == queued:
                     break
-            batch, size = [], 0
-            while self._queue and (not batch or size + len(self._queue[0].items) <= MAX_BATCH):
-                request = self._queue.pop(0)
-                batch.append(request)
-                size += len(request.items)
-            self._writing = batch
+            if self._max_writers == 1:
+                batch, size = [], 0
+                while self._queue and (not batch or size + len(self._queue[0].items) <= MAX_BATCH):
+                    request = self._queue.pop(0)
+                    batch.append(request)
+                    size += len(request.items)
+                keys: set[tuple[str, str, str]] = set()
+            else:
+                batch, keys = self._take()
+                if not batch:
+                    return  # all that is queued waits for a batch in flight; its writer takes it
+            self._writing.update(batch)
             try:
                 await self._write(batch)
             finally:
-                self._writing = []
+                self._writing.difference_update(batch)
+                self._in_flight -= keys
+
+    def _take(self) -> tuple[list[_Request], set[tuple[str, str, str]]]:
+        """Queued requests, in order, that share no mention and no customer with a batch in
+        flight, nor with a request left waiting before them: those wait (two transactions
+        never race for one case or mention, and a customer's mentions keep their order)."""
+        batch: list[_Request] = []
+        taken: set[tuple[str, str, str]] = set()
+        blocked = set(self._in_flight)
+        size, left = 0, []
+        for at, request in enumerate(self._queue):
+            if batch and size + len(request.items) > MAX_BATCH:
+                left += self._queue[at:]
+                break
+            keys = set()
+            for item in request.items:
+                mention = item.mention
+                keys.add(("m", mention.source, mention.external_id))
+                keys.add(("a", mention.source, mention.author.handle))
+            if blocked.isdisjoint(keys):  # (a customer's requests may share this batch)
+                batch.append(request)
+                taken |= keys
+                size += len(request.items)
+            else:
+                left.append(request)
+                blocked |= keys
+        self._queue = left
+        self._in_flight |= taken
+        return batch, taken
 
     async def _write(self, batch: list[_Request]) -> None:
         items = [item for request in batch for item in request.items]

@@ -231,7 +231,7 @@ def store_incoming(
     if conn.dialect.name == "postgresql" and conn.dialect.driver == "asyncpg" and fast:
         from storage.intake.postgres import PgWriter
 
-        return _store(PgWriter(conn), items, now, reopen_after, returned)
+        return _store(PgWriter(conn, items, reopen_after), items, now, reopen_after, returned)
     if not fast:
         return _store(CoreWriter(conn), items, now, reopen_after, returned)
     from storage.intake.sqlite import SqliteWriter
