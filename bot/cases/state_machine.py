@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from storage.case_row import CaseRow
-from storage.intake.store import Deadline, Event, Existing, Reopening
+from storage.intake.rows import Deadline, Event, Existing, Reopening
 from storage.statuses import OPEN_STATUSES
 from storage.statuses import CaseStatus as S
 from storage.transitions.core import apply_change, move_case

@@ -28,7 +28,8 @@ from bot.intake.deadlines import Deadlines, clock_start
 from bot.intake.mentions import MentionIn
 from bot.intake.routing import Router
 from storage.db import unit_of_work
-from storage.intake.store import Incoming, Stored, store_incoming
+from storage.intake.rows import Incoming, Stored
+from storage.intake.store import store_incoming
 from storage.table_stats import TableStats
 
 log = logging.getLogger(__name__)

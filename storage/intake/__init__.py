@@ -1,2 +1,2 @@
-"""Storing incoming mentions: the row types, the SQLAlchemy writer, and the
-raw-driver writers for SQLite and PostgreSQL side by side."""
+"""Storing incoming mentions: what a batch is made of (rows.py), what happens to it (store.py),
+and its writers side by side: SQLAlchemy Core (core.py), raw sqlite3 and asyncpg arrays."""

@@ -25,9 +25,9 @@ from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.util import await_only
 
-from storage.intake.store import (
+from storage.intake.core import CoreWriter
+from storage.intake.rows import (
     CaseChange,
-    CoreWriter,
     Event,
     Existing,
     Incoming,

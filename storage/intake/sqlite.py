@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from storage.enqueue import card_update_key
-from storage.intake.store import (
+from storage.intake.rows import (
     CaseChange,
     Event,
     Existing,

@@ -19,7 +19,8 @@ from bot.core.config import WebcareConfig
 from bot.intake.ingest import Ingestor
 from bot.intake.mentions import parse_mentions
 from storage.db import close_unit_of_work, create_engine, unit_of_work
-from storage.intake.store import Stored, store_incoming
+from storage.intake.rows import Stored
+from storage.intake.store import store_incoming
 from storage.migrate import upgrade
 from storage.sqlite_codec import sqlite_datetime
 from storage.tables import MENTIONS

@@ -18,7 +18,8 @@ from bot.core.config import WebcareConfig
 from bot.intake.ingest import Ingestor
 from bot.intake.mentions import parse_mentions
 from storage.db import close_unit_of_work, create_engine, unit_of_work
-from storage.intake.store import Stored, store_incoming
+from storage.intake.rows import Stored
+from storage.intake.store import store_incoming
 from storage.migrate import upgrade
 from tests.conftest import PG_URL, mention
 from tests.intake.test_intake import NOW, TABLES, StoppedClock

@@ -23,7 +23,7 @@ from bot.intake.ingest import Ingestor
 from bot.intake.mentions import parse_mentions
 from storage.db import close_unit_of_work, create_engine
 from storage.intake import sqlite as intake_sqlite
-from storage.intake.store import CoreWriter
+from storage.intake.core import CoreWriter
 from storage.migrate import upgrade
 from storage.transitions import sqlite as transitions_sqlite
 from tests.conftest import mention
