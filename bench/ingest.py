@@ -18,13 +18,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import json
 import logging
 import os
-import re
-import signal
 import statistics
 import sys
 import tempfile
@@ -36,12 +32,10 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from aiohttp import web
 from sqlalchemy import text
 
 from bench._common import (
     CHANNEL_TEXTS,
-    CONFIG,
     WEBHOOK_SECRET,
     cpu_seconds,
     emit,
@@ -49,9 +43,7 @@ from bench._common import (
     mention,
     setup_logging,
 )
-from bot.app.runtime import Runtime
-from bot.app.settings import Settings
-from bot.core.config import parse_config
+from bench.ingest_servers import Server, group_commit, serve
 from storage.db import create_engine
 from storage.migrate import upgrade
 from tests.conftest import webhook_signed
@@ -59,137 +51,8 @@ from tests.fake_slack import FakeSlack
 from tests.scratch_databases import fresh_postgres_database
 
 log = logging.getLogger("bench.ingest")
-ROOT = Path(__file__).resolve().parent.parent
-PATH = "/ingest/webhook"
+
 TEXTS = list(CHANNEL_TEXTS.values())
-
-
-# -- the servers (child processes) -----------------------------------------------------------
-
-
-async def _serve(kind: str, db: str, slack_url: str) -> None:
-    """Serve until SIGTERM; the first stdout line is the port."""
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
-    if kind == "bot":
-        settings = Settings(  # type: ignore[call-arg]
-            _env_file=None,
-            database_url=db,
-            webhook_secret=WEBHOOK_SECRET,
-            host="127.0.0.1",
-            port=0,
-            slack_bot_token="xoxb-bench",
-            slack_signing_secret="bench-signing-secret",
-            slack_api_url=slack_url,
-        )
-        runtime = Runtime(settings, parse_config(CONFIG, source="bench"))
-        await runtime.start(run_worker=True)  # as deployed: the outbox posts to Slack
-        port, cleanup = runtime.port, runtime.stop
-    else:
-        port, cleanup = await _serve_floor()
-    print(port, flush=True)
-    await stop.wait()
-    await cleanup()
-
-
-async def _serve_floor() -> tuple[int, Any]:
-    """The contract's minimum: a signed, fresh request with a JSON body gets its 202."""
-    key = WEBHOOK_SECRET.encode()
-
-    async def handle(request: web.Request) -> web.Response:
-        body = await request.read()
-        timestamp = request.headers.get("X-Webcare-Timestamp", "0")
-        signed = b"v1:" + timestamp.encode() + b":" + body
-        expected = "v1=" + hmac.new(key, signed, hashlib.sha256).hexdigest()
-        given = request.headers.get("X-Webcare-Signature", "")
-        if not hmac.compare_digest(expected, given) or abs(time.time() - int(timestamp)) > 300:
-            return web.json_response({"error": "bad signature"}, status=401)
-        payload = json.loads(body)
-        count = len(payload) if isinstance(payload, list) else 1
-        return web.json_response(
-            {"accepted": count, "duplicates": 0, "case_ids": list(range(count))}, status=202
-        )
-
-    app = web.Application(client_max_size=1024 * 1024)
-    app.router.add_post(PATH, handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    return runner.addresses[0][1], runner.cleanup
-
-
-def _child(pid: int) -> int:
-    """The first child process of `pid` (Linux)."""
-    return int(Path(f"/proc/{pid}/task/{pid}/children").read_text().split()[0])
-
-
-@dataclass
-class Server:
-    kind: str
-    proc: asyncio.subprocess.Process
-    url: str
-    pid: int = 0  # the server's own process (py-spy's child when profiled)
-
-    @classmethod
-    async def start(cls, kind: str, db: str, slack_url: str, profile: str | None = None) -> Server:
-        spy = ()
-        if profile:
-            py_spy = str(Path(sys.executable).parent / "py-spy")
-            spy = (py_spy, "record", "--rate", "250", "--format", "raw", "-o", profile, "--")
-        proc = await asyncio.create_subprocess_exec(
-            *spy,
-            *(sys.executable, "-m", "bench.ingest", "--serve", kind, "--db", db),
-            *("--slack-url", slack_url),
-            cwd=ROOT,
-            stdout=asyncio.subprocess.PIPE,
-        )
-        server = cls(kind, proc, "", proc.pid)
-        try:
-            assert proc.stdout is not None
-            line = await asyncio.wait_for(proc.stdout.readline(), 60)
-            while line and not line.strip().isdigit():  # py-spy's own lines
-                line = await asyncio.wait_for(proc.stdout.readline(), 60)
-            server.url = f"http://127.0.0.1:{int(line)}{PATH}"
-            if profile:
-                server.pid = _child(proc.pid)
-        except (TimeoutError, ValueError, IndexError, OSError):
-            await server.stop()
-            raise RuntimeError(f"the {kind} server did not start") from None
-        return server
-
-    def cpu(self) -> float:
-        return cpu_seconds(self.pid)
-
-    async def stop(self) -> None:
-        if self.proc.returncode is None:
-            # Profiled: py-spy writes its file once the server it runs has ended.
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, signal.SIGTERM)
-            try:
-                await asyncio.wait_for(self.proc.wait(), 30)
-            except TimeoutError:
-                self.proc.kill()
-                await self.proc.wait()
-
-    async def batch_size(self) -> dict[str, float]:
-        """The bot's group commit so far, from its /metrics: transactions, mentions per one."""
-        return group_commit(*await self.batch_totals())
-
-    async def batch_totals(self) -> tuple[float, float]:
-        """(transactions, mentions) the bot has committed so far."""
-        async with (
-            aiohttp.ClientSession() as session,
-            session.get(self.url.replace(PATH, "/metrics")) as response,
-        ):
-            text = await response.text()
-        found = dict(re.findall(r"^webcare_ingest_batch_size_(sum|count) (\S+)$", text, re.M))
-        return float(found["count"]), float(found["sum"])
-
-
-def group_commit(transactions: float, mentions: float) -> dict[str, float]:
-    mean = mentions / transactions if transactions else 0.0
-    return {"transactions": int(transactions), "mentions_per_transaction": round(mean, 2)}
 
 
 # -- the load generator ----------------------------------------------------------------------
@@ -431,7 +294,7 @@ def main() -> int:
     args = parser.parse_args()
     setup_logging()
     if args.serve:
-        asyncio.run(_serve(args.serve, args.db, args.slack_url))
+        asyncio.run(serve(args.serve, args.db, args.slack_url))
         return 0
     if args.quick:
         args.requests, args.array_requests, args.rounds, args.warmup = 400, 15, 2, 50
