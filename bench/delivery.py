@@ -38,8 +38,8 @@ from bot.app.settings import Settings
 from bot.core.config import parse_config
 from bot.intake.mentions import parse_mentions
 from storage.db import create_engine
-from storage.intake.store import CASES, OUTBOX
 from storage.migrate import upgrade
+from storage.tables import CASES, OUTBOX
 from tests.fake_slack import Call, FakeSlack
 
 log = logging.getLogger("bench.delivery")

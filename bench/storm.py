@@ -48,8 +48,8 @@ from bot.core.config import parse_config
 from bot.intake.webhook import sign
 from bot.render.action_ids import ActionId
 from storage.db import create_engine
-from storage.intake.store import CASES
 from storage.migrate import upgrade
+from storage.tables import CASES
 from tests.fake_slack import FakeSlack
 from tests.scratch_databases import fresh_postgres_database
 
