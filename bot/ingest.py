@@ -42,6 +42,9 @@ GATHER_ROUNDS = 4
 # bot prepare the next batch while the database stores the last (on two cores the two
 # otherwise take turns); batches in flight never share a mention or a customer (see _take).
 WRITERS = {"sqlite": 1, "postgresql": 2}
+# A second transaction starts only for this many waiting mentions: a few single mentions are
+# cheaper stored together in the next one (measured: 0.45 against 0.50 ms of CPU a request).
+SECOND_WRITER_AT = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +155,10 @@ class Ingestor:
         loop = asyncio.get_running_loop()
         request = _Request([self.plan(m) for m in mentions], loop.create_future())
         self._queue.append(request)
-        if len(self._writers) < self._max_writers:
+        if not self._writers or (
+            len(self._writers) < self._max_writers
+            and sum(len(r.items) for r in self._queue) >= SECOND_WRITER_AT
+        ):
             self._writers.add(asyncio.create_task(self._write_queued()))
         # A client hanging up cancels only its own future: the writer task, and the transaction
         # shared with others, carry on (and store its mentions all the same).
