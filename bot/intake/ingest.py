@@ -45,6 +45,9 @@ GATHER_ROUNDS = 4
 # bot prepare the next batch while the database stores the last (on two cores the two
 # otherwise take turns); batches in flight never share a mention or a customer (see _take).
 WRITERS = {"sqlite": 1, "postgresql": 2}
+# A second transaction starts only for this many waiting mentions: a few single mentions are
+# cheaper stored together in the next one (measured: 0.45 against 0.50 ms of CPU a request).
+SECOND_WRITER_AT = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +169,10 @@ class Ingestor:
         deadline = math.inf if give_up_after is None else loop.time() + give_up_after
         request = _Request([self.plan(m) for m in mentions], loop.create_future(), deadline)
         self._queue.append(request)
-        if len(self._writers) < self._max_writers:
+        if not self._writers or (
+            len(self._writers) < self._max_writers
+            and sum(len(r.items) for r in self._queue) >= SECOND_WRITER_AT
+        ):
             self._writers.add(asyncio.create_task(self._write_queued()))
         if give_up_after is not None and self._watchdog is None:
             self._watchdog = loop.call_at(deadline, self._expire)

@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bot.cases.state_machine import customer_return
+from bot.core import background
 from bot.core.config import WebcareConfig
 from bot.intake.ingest import Ingestor
 from bot.intake.mentions import parse_mentions
@@ -202,12 +203,11 @@ async def test_concurrent_batches_store_each_mention_once_in_its_customers_case(
         await upgrade(engine)
         ingestor = Ingestor(engine=engine, config=config, clock=StoppedClock())
         customers = [f"klant{n}" for n in range(6)]
+        # Requests big enough for a second transaction (SECOND_WRITER_AT), each from two
+        # customers: the next request shares one of them, the one after that neither.
         requests = [
-            [
-                mention(f"{r}-{k}", author={"handle": customers[(r + k) % 6]})
-                for k in range(1 + r % 4)
-            ]
-            for r in range(40)
+            [mention(f"{r}-{k}", author={"handle": customers[(r + k % 2) % 6]}) for k in range(30)]
+            for r in range(80)
         ]
         requests += [[mention("0-0", author={"handle": customers[0]})]] * 3  # sent again
         sending = []
@@ -230,17 +230,18 @@ async def test_concurrent_batches_store_each_mention_once_in_its_customers_case(
                 await conn.execute(text("SELECT count(*) FROM outbox WHERE kind = 'post_card'"))
             ).scalar_one()
         assert sorted(handle for handle, _ in cases) == customers and cards == 6
-        stored = sum(len(r) for r in requests[:40])
+        stored = sum(len(r) for r in requests[:80])
         assert sum(count for _, count in cases) == len(mentions) == stored
         for customer in customers:  # each customer's messages in the order they were sent
             sent = [
                 m["external_id"]
-                for bodies in requests[:40]
+                for bodies in requests[:80]
                 for m in bodies
                 if m["author"]["handle"] == customer
             ]
             assert [e for handle, e in mentions if handle == customer] == sent
     finally:
+        await background.drain()  # the ANALYZE the ingestor starts after 1,000 mentions
         close_unit_of_work(engine)
         await engine.dispose()
         async with admin.begin() as conn:
