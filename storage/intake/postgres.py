@@ -301,6 +301,7 @@ class PgWriter(CoreWriter):
                     "channel": [j.channel for j in jobs],
                     "payload": [j.payload for j in jobs],
                     "dedupe_key": [j.dedupe_key for j in jobs],
+                    "rank": [j.rank for j in jobs],  # urgent and high new cards jump the queue
                     "not_before": _One(now),
                     "created_at": _One(now),
                 },

@@ -102,6 +102,7 @@ async def test_the_array_path_stores_the_same_rows_as_sqlalchemy(
         mention("3", author={"handle": "bob"}, text="Mijn <b>factuur</b> &amp; meer", url=None),
         mention("4", source="facebook", author={"handle": "anna"}, private=True),
         mention("5", author={"handle": "carla"}, created_at=(NOW - timedelta(hours=5)).isoformat()),
+        mention("9", author={"handle": "dora"}, text="Grote storing, niets werkt"),  # urgent
     )
     for store in stores:
         await store.sql("UPDATE cases SET status = 'claimed', owner_id = 'U0ANNA' WHERE id = 1")
@@ -124,7 +125,10 @@ async def test_the_array_path_stores_the_same_rows_as_sqlalchemy(
     fast_rows, core_rows = await fast.dump(), await core.dump()
     for table in TABLES:
         assert fast_rows[table] == core_rows[table], table
-    assert len(fast_rows["mentions"]) == 8 and len(fast_rows["cases"]) == 4
+    assert len(fast_rows["mentions"]) == 9 and len(fast_rows["cases"]) == 5
+    async with fast.engine.connect() as conn:  # the urgent case's card may jump the queue
+        ranked = await conn.execute(text("SELECT case_id, rank FROM outbox WHERE rank IS NOT NULL"))
+        assert ranked.all() == [(5, 1)]
 
 
 async def test_an_upgrade_and_a_return_in_one_batch_as_sqlalchemy_stores_them(
