@@ -89,7 +89,7 @@ def _repair_one(item: Any, index: int, notes: list[Note], now: datetime) -> Any:
     if m.get("url") is None:
         m.pop("url", None)
     m["created_at"] = _moment(m.get("created_at"), note, now)
-    if "url" in m and not _web_link(m["url"]):
+    if "url" in m and not is_web_link(m["url"]):
         note("url", f"{_show(m['url'])} is not a web link: left out")
         m.pop("url")
     for key in ("addressed", "private"):
@@ -185,7 +185,7 @@ def _author(value: Any, external_id: Any, note: Any) -> dict[str, Any]:
                 note("author.followers", f"{shown} read as {followers}")
             author["followers"] = followers
     url = author.get("url")
-    if url is not None and not _web_link(url):
+    if url is not None and not is_web_link(url):
         if isinstance(url, str) and url.strip():
             author["contact"] = url.strip()[:MAX_URL]
             note("author.url", f"{_show(url)} is not a web link: kept as text")
@@ -225,12 +225,6 @@ def _count(value: Any) -> int | None:
     if not math.isfinite(number) or not 0 <= number <= MAX_FOLLOWERS:
         return None
     return round(number)
-
-
-def _web_link(value: Any) -> bool:
-    """Whether the model takes `value` as a web link (what passes here never fails validation:
-    "https://a b" is kept as text, not refused)."""
-    return isinstance(value, str) and is_web_link(value.strip())
 
 
 def _flag(value: Any) -> bool:
