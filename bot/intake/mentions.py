@@ -54,7 +54,38 @@ def _clean(text: str) -> str:
     return _CONTROLS.sub("", unicodedata.normalize("NFC", text)).strip()
 
 
-Clean = Annotated[str, AfterValidator(_clean)]
+def _fold_handle(handle: str) -> str:
+    # "@Anna", "anna", "ａｎｎａ" (full-width) and "an\u200bna" (a zero-width space) are one
+    # customer when threading into a case: NFKC folds look-alike forms, and format characters
+    # (zero-width, direction marks) are invisible, so they cannot tell two customers apart.
+    if handle.isascii():  # already NFKC, and no format characters in ASCII
+        visible = handle.strip()
+    else:
+        compatible = unicodedata.normalize("NFKC", handle)
+        visible = "".join(c for c in compatible if unicodedata.category(c) != "Cf").strip()
+    folded = visible.removeprefix("@").casefold() or visible or handle
+    return folded[:MAX_HANDLE]  # casefold can grow a string ("ß" → "ss")
+
+
+def _plain_name(name: str) -> str | None:
+    # A right-to-left override in a name turns the rest of the card's line around.
+    return _BIDI_CONTROLS.sub("", name).strip() or None if name else name
+
+
+def _short(url: HttpUrl | None) -> HttpUrl | None:
+    if url is not None and len(str(url)) > MAX_URL:
+        raise ValueError(f"at most {MAX_URL} characters")
+    return url
+
+
+def _set(model: BaseModel, changes: dict[str, Any]) -> None:
+    """Give a model being validated its normalised values (frozen once validation is done)."""
+    model.__dict__.update(changes)
+
+
+# Normalising is one validator per object (`_normalised`), not one per field: each validator
+# is a call from pydantic-core into Python, and with one per field they cost more than reading
+# the JSON. Length limits stay pydantic's own (on the value as sent, as they always were).
 
 
 class _Model(BaseModel):
@@ -62,54 +93,43 @@ class _Model(BaseModel):
 
 
 class Author(_Model):
-    handle: Annotated[Clean, Field(min_length=1, max_length=MAX_HANDLE)]
-    name: Annotated[Clean, Field(max_length=MAX_NAME)] | None = None
+    handle: Annotated[str, Field(min_length=1, max_length=MAX_HANDLE)]
+    name: Annotated[str, Field(max_length=MAX_NAME)] | None = None
     followers: Annotated[int, Field(ge=0, le=MAX_FOLLOWERS)] | None = None
-    url: HttpUrl | None = None
+    url: Annotated[HttpUrl | None, AfterValidator(_short)] = None
     # An author "link" that is no web link (mailto:, tel:, at://, no scheme): kept as text.
-    contact: Annotated[Clean, Field(max_length=MAX_URL)] | None = None
+    contact: Annotated[str, Field(max_length=MAX_URL)] | None = None
 
     @property
     def stored_url(self) -> str | None:
         """What the case keeps as the author's link: the web link, else the contact text."""
         return str(self.url) if self.url else self.contact or None
 
-    @field_validator("handle")
-    @classmethod
-    def _normalise_handle(cls, handle: str) -> str:
-        # "@Anna", "anna", "ａｎｎａ" (full-width) and "an\u200bna" (a zero-width space) are one
-        # customer when threading into a case: NFKC folds look-alike forms, and format
-        # characters (zero-width, direction marks) are invisible, so they cannot tell two
-        # customers apart.
-        if handle.isascii():  # already NFKC, and no format characters in ASCII
-            visible = handle.strip()
-        else:
-            compatible = unicodedata.normalize("NFKC", handle)
-            visible = "".join(c for c in compatible if unicodedata.category(c) != "Cf").strip()
-        folded = visible.removeprefix("@").casefold() or visible or handle
-        return folded[:MAX_HANDLE]  # casefold can grow a string ("ß" → "ss")
+    @model_validator(mode="after")
+    def _normalised(self) -> Author:
+        handle, name, contact = self.handle, self.name, self.contact
+        changes: dict[str, Any] = {}
+        if (folded := _fold_handle(_clean(handle))) != handle:
+            changes["handle"] = folded
+        if name is not None and (plain := _plain_name(_clean(name))) != name:
+            changes["name"] = plain
+        if contact is not None and (cleaned := _clean(contact)) != contact:
+            changes["contact"] = cleaned
+        if changes:
+            _set(self, changes)
+        return self
 
-    @field_validator("name")
-    @classmethod
-    def _no_direction_overrides(cls, name: str | None) -> str | None:
-        # A right-to-left override in a name turns the rest of the card's line around.
-        return _BIDI_CONTROLS.sub("", name).strip() or None if name else name
 
-    @field_validator("url")
-    @classmethod
-    def _short_url(cls, url: HttpUrl | None) -> HttpUrl | None:
-        if url is not None and len(str(url)) > MAX_URL:
-            raise ValueError(f"at most {MAX_URL} characters")
-        return url
+_PRIMARY_LANGUAGE = re.compile(r"[-_].*", re.DOTALL)
 
 
 class MentionIn(_Model):
     """One incoming mention, as posted to the webhook or read from a JSONL import."""
 
     source: Source
-    external_id: Annotated[Clean, Field(min_length=1, max_length=MAX_ID)]
-    url: HttpUrl | None = None
-    text: Annotated[Clean, Field(max_length=MAX_TEXT)]
+    external_id: Annotated[str, Field(min_length=1, max_length=MAX_ID)]
+    url: Annotated[HttpUrl | None, AfterValidator(_short)] = None
+    text: Annotated[str, Field(max_length=MAX_TEXT)]
     created_at: datetime
     author: Author
     addressed: bool = False
@@ -117,36 +137,11 @@ class MentionIn(_Model):
     language: Annotated[str, Field(pattern=r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")] | None = (
         None
     )
-    in_reply_to: Annotated[Clean, Field(max_length=MAX_ID)] | None = None
+    in_reply_to: Annotated[str, Field(max_length=MAX_ID)] | None = None
     # Set here, never by the sender: the text as sent, when markup was taken out of `text`.
     raw_text: str | None = None
     # Set by the ingestor when it detected `language` (the sender gave none).
     language_detected: bool = False
-
-    @model_validator(mode="before")
-    @classmethod
-    def _readable_text(cls, data: Any) -> Any:
-        # Senders pass on HTML as platforms and mail gateways gave it ("ge&iuml;ncasseerd",
-        # "<p>…</p>"): rules must match the word and the card must show it, so `text` is the
-        # readable form and the text as sent is kept beside it.
-        if not isinstance(data, dict):
-            return data
-        if "raw_text" in data or "language_detected" in data:  # not the sender's to set
-            data = {k: v for k, v in data.items() if k not in ("raw_text", "language_detected")}
-        text = data.get("text")
-        # Over the limit, validation fails first and the repair cuts it (and says so).
-        if isinstance(text, str) and len(text) <= MAX_TEXT and ("<" in text or "&" in text):
-            shown = readable(text)
-            if shown != text:
-                data = {**data, "text": shown, "raw_text": _clean(text)}
-        return data
-
-    @field_validator("url")
-    @classmethod
-    def _short_link(cls, url: HttpUrl | None) -> HttpUrl | None:
-        if url is not None and len(str(url)) > MAX_URL:
-            raise ValueError(f"at most {MAX_URL} characters")
-        return url
 
     @field_validator("created_at")
     @classmethod
@@ -156,10 +151,32 @@ class MentionIn(_Model):
             raise ValueError(f"not a plausible date (years {EARLIEST_YEAR}-{LATEST_YEAR})")
         return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
 
-    @field_validator("language")
-    @classmethod
-    def _primary_language(cls, value: str | None) -> str | None:
-        return value.split("-")[0].split("_")[0].lower() if value else None
+    @model_validator(mode="after")
+    def _normalised(self) -> MentionIn:
+        changes: dict[str, Any] = {}
+        if self.raw_text is not None or self.language_detected:  # not the sender's to set
+            changes |= {"raw_text": None, "language_detected": False}
+        for key in ("external_id", "in_reply_to"):
+            value = getattr(self, key)
+            if value is not None and (cleaned := _clean(value)) != value:
+                changes[key] = cleaned
+        text = cleaned = _clean(self.text)
+        # Senders pass on HTML as platforms and mail gateways gave it ("ge&iuml;ncasseerd",
+        # "<p>…</p>"): rules must match the word and the card must show it, so `text` is the
+        # readable form and the text as sent is kept beside it.
+        if "<" in cleaned or "&" in cleaned:
+            shown = _clean(readable(cleaned))
+            if shown != cleaned:
+                cleaned, changes["raw_text"] = shown, text
+        if cleaned != self.text:
+            changes["text"] = cleaned
+        if self.language is not None:
+            primary = _PRIMARY_LANGUAGE.sub("", self.language).lower()
+            if primary != self.language:
+                changes["language"] = primary
+        if changes:
+            _set(self, changes)
+        return self
 
 
 class MentionError(ValueError):
