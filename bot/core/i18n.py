@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 from datetime import datetime
+from functools import lru_cache
 from gettext import GNUTranslations
 from pathlib import Path
 from typing import Literal
@@ -64,8 +65,10 @@ def tn(key: str, count: int, lang: Lang, **values: object) -> str:
     return translations.ngettext(key, key + PLURAL, count).format(count=count, **values)
 
 
+@lru_cache(maxsize=4096)
 def format_when(moment: datetime, *, lang: Lang, timezone: str) -> str:
-    """A short date and time in the team's zone, e.g. "Fri 27 Nov 16:45"."""
+    """A short date and time in the team's zone, e.g. "Fri 27 Nov 16:45". Remembered: a
+    storm's digest shows a deadline per row, and rows share them."""
     return format_datetime(moment, "EEE d MMM HH:mm", tzinfo=timezone, locale=lang)
 
 

@@ -43,7 +43,7 @@ INLINE_MAX = 64
 GATHER_ROUNDS = 4
 # Under load (the last transaction stored several requests) a transaction also waits up to
 # this long for as many requests as the last one had, as PostgreSQL's commit_delay does: a
-# commit costs SQLite some 70 pages of WAL whatever it holds, so thirty requests a commit
+# commit costs SQLite some 80 pages of WAL whatever it holds, so thirty requests a commit
 # instead of a dozen take a sixth off the webhook's CPU per request (bench.ingest). A lone
 # request never waits.
 LINGER_S = 0.002
@@ -226,7 +226,7 @@ class Ingestor:
                 await asyncio.sleep(0)
                 if len(self._queue) == queued:
                     break
-            if 1 < self._last_batch > len(self._queue) and self._filled is None:
+            if self._last_batch > max(1, len(self._queue)) and self._filled is None:
                 await self._linger()
             if self._max_writers == 1:
                 batch, size = [], 0
