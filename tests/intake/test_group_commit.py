@@ -28,13 +28,21 @@ async def _post_one_by_one(bot: BotUnderTest, prefix: str, count: int) -> list[i
     return [status for status, _ in await asyncio.gather(*posts)]
 
 
+async def _post_at_once(bot: BotUnderTest, prefix: str, count: int) -> list[tuple[int, int]]:
+    """`count` requests sent together, each by a new customer: (status, accepted) of each."""
+    posts = [
+        bot.post_webhook(mention(f"{prefix}{i}", author={"handle": f"{prefix}{i}"}))
+        for i in range(count)
+    ]
+    return [(status, body["accepted"]) for status, body in await asyncio.gather(*posts)]
+
+
 async def test_under_load_a_trickle_of_requests_shares_one_commit(
     bot: BotUnderTest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # No time limit on the wait: only as many requests as the last transaction held end it.
     monkeypatch.setattr(ingest, "LINGER_S", 60.0)
-    load = [bot.post_webhook(mention(f"a{i}", author={"handle": f"a{i}"})) for i in range(6)]
-    assert {status for status, _ in await asyncio.gather(*load)} == {202}
+    assert await _post_at_once(bot, "a", 6) == [(202, 1)] * 6
     before = await _transactions(bot)
     async with asyncio.timeout(30):
         statuses = await _post_one_by_one(bot, "b", 6)
@@ -57,11 +65,8 @@ async def test_when_the_load_ends_the_last_requests_are_stored_after_the_linger(
     bot: BotUnderTest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(ingest, "LINGER_S", 0.05)
-    load = [bot.post_webhook(mention(f"d{i}", author={"handle": f"d{i}"})) for i in range(8)]
-    assert {status for status, _ in await asyncio.gather(*load)} == {202}
+    assert await _post_at_once(bot, "d", 8) == [(202, 1)] * 8
     # Fewer than the last transaction held: they wait out the linger, then go in together.
     before = await _transactions(bot)
-    tail = [bot.post_webhook(mention(f"e{i}", author={"handle": f"e{i}"})) for i in range(2)]
-    results = await asyncio.gather(*tail)
-    assert [(status, body["accepted"]) for status, body in results] == [(202, 1), (202, 1)]
+    assert await _post_at_once(bot, "e", 2) == [(202, 1)] * 2
     assert await _transactions(bot) - before == 1
