@@ -4,6 +4,7 @@ and draft statuses, and the conditions of the partial indexes built on them."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 
 
@@ -51,8 +52,13 @@ AWAITING_FIRST_ANSWER: tuple[str, ...] = (
 )
 
 
+def sql_in(column: str, values: Iterable[str]) -> str:
+    """`column IN ('a', 'b')` for values of our own enums (never for outside input)."""
+    return f"{column} IN (" + ", ".join(f"'{value}'" for value in values) + ")"
+
+
 # The partial indexes' conditions; a query repeats them word for word to use the index.
-OPEN_SQL = "status IN (" + ", ".join(f"'{status}'" for status in OPEN_STATUSES) + ")"
+OPEN_SQL = sql_in("status", OPEN_STATUSES)
 
 
 RESOLVED_SQL = f"status = '{CaseStatus.RESOLVED}'"
@@ -99,7 +105,7 @@ WAITING_JUMPER_SQL = "status = 'pending' AND rank IS NOT NULL"
 THREAD_KINDS = (JobKind.POST_MENTION, JobKind.POST_NOTE, JobKind.POST_DRAFT, JobKind.UPDATE_CARD)
 
 
-THREAD_KINDS_SQL = "kind IN (" + ", ".join(f"'{kind}'" for kind in THREAD_KINDS) + ")"
+THREAD_KINDS_SQL = sql_in("kind", THREAD_KINDS)
 
 
 WAITING_THREAD_LINE_SQL = f"status = 'pending' AND {THREAD_KINDS_SQL}"

@@ -38,7 +38,7 @@ from storage.intake.rows import (
     Upgrade,
     join_rows,
 )
-from storage.statuses import INITIAL_STATUS, OPEN_STATUSES
+from storage.statuses import INITIAL_STATUS, OPEN_SQL, RESOLVED_SQL
 from storage.tables import CASES, EVENTS, MENTIONS, OUTBOX
 from storage.types import UTCDateTime
 
@@ -151,10 +151,10 @@ SELECT 1, a.source, a.handle, c.id, NULL, c.reactive, NULL, c.slack_channel, c.o
 FROM unnest($3::varchar[], $4::varchar[]) AS a(source, handle)
 CROSS JOIN LATERAL (
     {_CASE} WHERE source = a.source AND author_handle = a.handle
-      AND status IN ({", ".join(f"'{status}'" for status in OPEN_STATUSES)})
+      AND {OPEN_SQL}
     UNION ALL
     {_CASE} WHERE source = a.source AND author_handle = a.handle
-      AND status = 'resolved' AND resolved_at >= $5::timestamptz
+      AND {RESOLVED_SQL} AND resolved_at >= $5::timestamptz
     OFFSET 0
 ) AS c
 """

@@ -30,7 +30,7 @@ from storage.intake.rows import (
 from storage.sla import AWAITING_FIRST_ANSWER
 from storage.sqlite_codec import case_params, encode_json, sqlite_datetime
 from storage.sqlite_codec import json_text as _json
-from storage.statuses import INITIAL_STATUS, OPEN_SQL, RESOLVED_SQL, JobKind
+from storage.statuses import INITIAL_STATUS, OPEN_SQL, RESOLVED_SQL, JobKind, sql_in
 from storage.tables import CASES
 
 _INITIAL = str(INITIAL_STATUS)
@@ -56,8 +56,8 @@ _JOB_COLUMNS = (
     " payload, rank"
 )
 # A case that has no deadline yet (proactive) and still awaits its first answer.
-_AWAITING = ", ".join(f"'{status}'" for status in AWAITING_FIRST_ANSWER)
-_WITHOUT_DEADLINE = f"sla_due_at IS NULL AND first_response_at IS NULL AND status IN ({_AWAITING})"
+_AWAITING = sql_in("status", AWAITING_FIRST_ANSWER)
+_WITHOUT_DEADLINE = f"sla_due_at IS NULL AND first_response_at IS NULL AND {_AWAITING}"
 # Deadline and warning given to such a case (both judged by the row as it was).
 _DEADLINE_IF_NONE = (
     f"sla_due_at = CASE WHEN {_WITHOUT_DEADLINE} THEN ? ELSE sla_due_at END,"
