@@ -1,33 +1,34 @@
 """The webhook's hot path on PostgreSQL: each batch's INSERTs as one statement per table with
-one array per column (`INSERT … SELECT * FROM unnest($1::varchar[], …)`), through asyncpg.
-
-SQLAlchemy's multi-row INSERT renders a statement with a parameter per value and converts each
-value in Python: for a batch of a hundred mentions that is most of the webhook's CPU. With
-arrays the SQL text is the same for every batch (asyncpg prepares it once per connection) and
-asyncpg encodes the arrays in C. Values go through the columns' own bind processing, so the
-rows are the ones `CoreWriter` writes (tests/intake/test_intake.py compares them).
+one array per column (storage.intake.pg_arrays), through asyncpg, and the batch's lookups
+(stored mentions, its customers' cases) in one statement.
 
 The statements run on the SQLAlchemy connection's own asyncpg connection, inside the
-transaction SQLAlchemy began for the batch (its first statement, the duplicate check, goes
-through SQLAlchemy and begins it).
+transaction SQLAlchemy began for the batch (its first statement, the lookup, goes through
+SQLAlchemy and begins it). A batch of new customers' first mentions takes one statement in
+all instead (storage.intake.first_mentions).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, datetime, timedelta
-from functools import lru_cache
-from typing import Any, NamedTuple
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
 
 from asyncpg.exceptions import IntegrityConstraintViolationError
-from sqlalchemy import Column, Table
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy import Table
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.util import await_only
 
 from storage.intake.core import CoreWriter
+from storage.intake.pg_arrays import (
+    One,
+    case_columns,
+    mention_columns,
+    numbered_from,
+    statement,
+    utc_bind,
+)
 from storage.intake.rows import (
     CaseChange,
     Event,
@@ -38,96 +39,8 @@ from storage.intake.rows import (
     Upgrade,
     join_rows,
 )
-from storage.statuses import INITIAL_STATUS, OPEN_SQL, RESOLVED_SQL
+from storage.statuses import OPEN_SQL, RESOLVED_SQL
 from storage.tables import CASES, EVENTS, MENTIONS, OUTBOX
-from storage.types import UTCDateTime
-
-_DIALECT = postgresql.dialect()
-_UTC_BIND = CASES.c.resolved_at.type.bind_processor(postgresql.asyncpg.dialect())
-_Plan = tuple[str, list[Callable[[Any], Any] | None]]
-_PLANS: dict[tuple[str, tuple[str, ...], tuple[str, ...], frozenset[str]], _Plan] = {}
-
-# Columns sent as one value instead of an array when every row of the batch has the same
-# value in them (its time, constants; a batch of new cases: the same kind of event and job).
-# asyncpg checks every array element it encodes against collections.abc (about half a
-# microsecond each), and a timestamp costs three times that to encode.
-_OFTEN_UNIFORM: dict[str, frozenset[str]] = {
-    "cases": frozenset(
-        {"status", "mention_count", "last_received_at", "rule", "tags", "priority", "private"}
-    ),
-    "mentions": frozenset({"received_at", "raw_text", "in_reply_to", "private"}),
-    "case_events": frozenset({"actor", "at", "kind", "from_status", "to_status"}),
-    "outbox": frozenset({"not_before", "created_at", "kind", "mention_id", "payload"}),
-}
-# Timestamps in arrays go as microseconds since 1970 (an int64: no timezone arithmetic in
-# asyncpg's encoder), turned back into timestamptz by the statement, exactly.
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
-
-
-def _micros(value: datetime | None) -> int | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        raise ValueError("naive datetime given to a UTCDateTime column")
-    return (value - _EPOCH) // _MICROSECOND
-
-
-def _sql_type(column: Column[Any]) -> str:
-    return str(column.type.compile(dialect=_DIALECT))
-
-
-def _plan(
-    table: Table,
-    columns: tuple[str, ...],
-    returning: tuple[str, ...],
-    scalars: frozenset[str],
-    dialect: Dialect,
-) -> _Plan:
-    """The statement and each column's bind processing (as SQLAlchemy does it for asyncpg),
-    built once per table, columns and which of them are one value for all rows."""
-    key = (table.name, columns, returning, scalars)
-    if key not in _PLANS:
-        arrays, names, values = [], [], []
-        processors = []
-        for n, name in enumerate(columns, start=1):
-            column = table.c[name]
-            cast = f"${n}::{_sql_type(column)}"
-            if name in scalars:
-                values.append(cast)
-            elif isinstance(column.type, UTCDateTime):
-                arrays.append(f"${n}::int8[]")
-                names.append(name)
-                values.append(f"'epoch'::timestamptz + u.{name} * interval '1 microsecond'")
-                processors.append(_micros)
-                continue
-            else:
-                arrays.append(f"{cast}[]")
-                names.append(name)
-                values.append(f"u.{name}")
-            processors.append(column.type._cached_bind_processor(dialect))
-        sql = (
-            f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT {', '.join(values)}"
-            f" FROM unnest({', '.join(arrays)}) AS u({', '.join(names)})"
-        )
-        if returning:
-            sql += f" RETURNING {', '.join(returning)}"
-        _PLANS[key] = (sql, processors)
-    return _PLANS[key]
-
-
-def _defaults(table: Table, given: tuple[str, ...]) -> dict[str, Any]:
-    """The Python-side defaults of the columns not given (all of them constants)."""
-    found: dict[str, Any] = {}
-    for column in table.columns:
-        default = column.default
-        if column.name in given or column.primary_key or default is None:
-            continue
-        if not default.is_scalar:  # none of the ingest tables has one; say so if one comes
-            raise NotImplementedError(f"{table.name}.{column.name}: a callable default")
-        found[column.name] = default.arg  # type: ignore[attr-defined]
-    return found
-
 
 # The batch's stored mentions and its customers' cases to join, in one statement: kind 0 is a
 # mention (source, external_id, case, mention id, addressed, private), kind 1 a case (source,
@@ -178,7 +91,7 @@ class PgWriter(CoreWriter):
         authors = list(
             dict.fromkeys((i.mention.source, i.mention.author.handle) for i in self.items)
         )
-        reopen_after = _UTC_BIND(self.reopen_after)
+        reopen_after = utc_bind(self.reopen_after)
         # Through SQLAlchemy: the batch's first statement begins its transaction.
         rows = self.conn.exec_driver_sql(
             _LOOKUP,
@@ -218,63 +131,21 @@ class PgWriter(CoreWriter):
         return join_rows(sorted(rows, key=lambda r: r[0]))
 
     # The rows CoreWriter builds as one dict each, built here a column at a time (the same
-    # values: tests/test_pg_intake.py compares the rows); `_One` marks a value for all rows.
+    # values: tests/storage/test_pg_intake.py compares the rows).
 
     def insert_cases(self, items: list[Incoming], now: datetime) -> list[int]:
-        ms = [item.mention for item in items]
-        opened = [min(m.created_at, now) for m in ms]
-        sources = [m.source for m in ms]
-        handles = [m.author.handle for m in ms]
-        columns: dict[str, Any] = {
-            "department": [item.department for item in items],
-            "status": _One(str(INITIAL_STATUS)),
-            "priority": [item.priority for item in items],
-            "tags": [list(item.tags) for item in items],
-            "rule": [item.rule for item in items],
-            "source": sources,
-            "author_handle": handles,
-            "author_name": [m.author.name for m in ms],
-            "author_followers": [m.author.followers for m in ms],
-            "author_url": [m.author.stored_url for m in ms],
-            "reactive": [m.addressed for m in ms],
-            "private": [m.private for m in ms],
-            "opened_at": opened,
-            "last_mention_at": opened,
-            "last_received_at": _One(now),
-            "sla_due_at": [item.sla_due_at for item in items],
-            "sla_warn_at": [item.sla_warn_at for item in items],
-            "mention_count": _One(1),
-            "slack_channel": [item.channel for item in items],
-        }
+        columns = case_columns(items, now)
         result = self._insert_columns(CASES, columns, ("id", "source", "author_handle"))
         ids = {(r[1], r[2]): r[0] for r in result}
-        return [ids[key] for key in zip(sources, handles, strict=True)]
+        return [ids[key] for key in zip(columns["source"], columns["author_handle"], strict=True)]
 
     def insert_mentions(
         self, items: list[Incoming], case_ids: list[int], now: datetime
     ) -> list[int]:
-        ms = [item.mention for item in items]
-        sources = [m.source for m in ms]
-        external_ids = [m.external_id for m in ms]
-        columns: dict[str, Any] = {
-            "case_id": case_ids,
-            "source": sources,
-            "external_id": external_ids,
-            "url": [str(m.url) if m.url else None for m in ms],
-            "text": [m.text for m in ms],
-            "raw_text": [m.raw_text for m in ms],
-            "author_handle": [m.author.handle for m in ms],
-            "language": [m.language for m in ms],
-            "language_detected": [m.language_detected for m in ms],
-            "addressed": [m.addressed for m in ms],
-            "private": [m.private for m in ms],
-            "in_reply_to": [m.in_reply_to for m in ms],
-            "created_at": [m.created_at for m in ms],
-            "received_at": _One(now),
-        }
+        columns = {"case_id": case_ids, **mention_columns(items, now)}
         result = self._insert_columns(MENTIONS, columns, ("id", "source", "external_id"))
         ids = {(r[1], r[2]): r[0] for r in result}
-        return [ids[key] for key in zip(sources, external_ids, strict=True)]
+        return [ids[key] for key in zip(columns["source"], columns["external_id"], strict=True)]
 
     def record(
         self, changes: list[CaseChange], events: list[Event], jobs: list[Job], now: datetime
@@ -291,8 +162,8 @@ class PgWriter(CoreWriter):
                         "from_status": [e.from_status for e in events],
                         "to_status": [e.to_status for e in events],
                         "detail": [e.detail for e in events],
-                        "actor": _One("system"),
-                        "at": _One(now),
+                        "actor": One("system"),
+                        "at": One(now),
                     },
                 )
             )
@@ -308,15 +179,17 @@ class PgWriter(CoreWriter):
                         "payload": [j.payload for j in jobs],
                         "dedupe_key": [j.dedupe_key for j in jobs],
                         "rank": [j.rank for j in jobs],  # urgent and high new cards jump the queue
-                        "not_before": _One(now),
-                        "created_at": _One(now),
+                        "not_before": One(now),
+                        "created_at": One(now),
                     },
                 )
             )
         if len(statements) == 2:
-            # Events and jobs in one statement: one round trip to the server fewer per batch.
+            # Events and jobs in one statement (the first as a data-modifying WITH, which
+            # PostgreSQL always carries out in full): one round trip to the server fewer.
             (first, first_args), (second, second_args) = statements
-            statements = [(_together(first, second, len(first_args)), first_args + second_args)]
+            together = f"WITH first_insert AS ({first}) {numbered_from(second, len(first_args))}"
+            statements = [(together, first_args + second_args)]
         for sql, arrays in statements:
             self._execute(sql, arrays, returning=False)
 
@@ -336,25 +209,7 @@ class PgWriter(CoreWriter):
     def _statement(
         self, table: Table, given: dict[str, Any], returning: tuple[str, ...] = ()
     ) -> tuple[str, list[Any]]:
-        """The INSERT of rows given a column at a time, and its arguments."""
-        # Columns left out get their Python-side defaults, as SQLAlchemy's INSERT gives them.
-        defaults = _defaults(table, tuple(given))
-        values: dict[str, Any] = {**given, **{k: _One(v) for k, v in defaults.items()}}
-        often = _OFTEN_UNIFORM.get(table.name, frozenset())
-        for name in often.intersection(values):
-            column = values[name]
-            if not isinstance(column, _One) and all(v == column[0] for v in column):
-                values[name] = _One(column[0])
-        columns = tuple(values)
-        scalars = frozenset(name for name, v in values.items() if isinstance(v, _One))
-        sql, processors = _plan(table, columns, returning, scalars, self.conn.dialect)
-        arrays: list[Any] = []
-        for column, process in zip(values.values(), processors, strict=True):
-            if isinstance(column, _One):
-                arrays.append(process(column.value) if process is not None else column.value)
-            else:
-                arrays.append([process(v) for v in column] if process is not None else column)
-        return sql, arrays
+        return statement(table, given, self.conn.dialect, returning)
 
     def _execute(self, sql: str, arrays: list[Any], *, returning: bool) -> Sequence[Sequence[Any]]:
         if not self.raw.is_in_transaction():  # never let a batch commit row by row
@@ -368,20 +223,3 @@ class PgWriter(CoreWriter):
             # replica stored the mention, or opened the author's case, a moment before).
             raise IntegrityError(sql, None, exc) from exc
         return []
-
-
-_PARAMETER = re.compile(r"\$(\d+)")
-
-
-@lru_cache(maxsize=64)
-def _together(first: str, second: str, offset: int) -> str:
-    """Two INSERTs as one statement (the first as a data-modifying WITH, which PostgreSQL
-    always carries out in full); the second's parameters numbered after the first's."""
-    renumbered = _PARAMETER.sub(lambda m: f"${int(m.group(1)) + offset}", second)
-    return f"WITH first_insert AS ({first}) {renumbered}"
-
-
-class _One(NamedTuple):
-    """One value for every row of an insert."""
-
-    value: Any
