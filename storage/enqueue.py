@@ -21,9 +21,12 @@ def card_update_key(case_id: int) -> str:
     return f"card:{case_id}"
 
 
+# A case's card is posted once, whether by the ingest or from a storm digest row.
+CARD_POST_PREFIX = "card-post:"
+
+
 def card_post_key(case_id: int) -> str:
-    """A case's card is posted once, whether by the ingest or from a storm digest row."""
-    return f"card-post:{case_id}"
+    return f"{CARD_POST_PREFIX}{case_id}"
 
 
 def digest_update_key(channel: str, ts: str) -> str:

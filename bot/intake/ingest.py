@@ -12,7 +12,7 @@ import math
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 
 from sqlalchemy.exc import IntegrityError
@@ -28,6 +28,7 @@ from bot.intake.deadlines import Deadlines, clock_start
 from bot.intake.mentions import MentionIn
 from bot.intake.routing import Router
 from storage.db import unit_of_work
+from storage.intake.first_mentions import candidates, store_first_mentions
 from storage.intake.rows import Incoming, Stored
 from storage.intake.store import store_incoming
 from storage.table_stats import TableStats
@@ -109,6 +110,12 @@ class Ingestor:
         }
         self._reopen_window = timedelta(days=config.reopen_window_days)
         self._unit = unit_of_work(engine)
+        # PostgreSQL: new customers' first mentions in one statement, its own transaction.
+        self._one_statement = (
+            engine.execution_options(isolation_level="AUTOCOMMIT")
+            if (engine.dialect.name, engine.dialect.driver) == ("postgresql", "asyncpg")
+            else None
+        )
         self._queue: list[_Request] = []
         self._stats = TableStats() if engine.dialect.name == "postgresql" else None
         self._analyzing = False
@@ -330,17 +337,25 @@ class Ingestor:
             self._analyzing = False
 
     async def _store(self, items: list[Incoming]) -> list[Stored]:
+        stored: dict[int, Stored] = {}  # by position in items: what is committed
         for attempt in range(3):
             try:
                 now = self.clock.now()
-                work = partial(
-                    store_incoming,
-                    items=items,
-                    now=now,
-                    reopen_after=now - self._reopen_window,
-                    returned=customer_return,
-                )
-                return await self._unit.run(work, inline=len(items) <= INLINE_MAX)
+                reopen_after = now - self._reopen_window
+                if self._one_statement is not None:
+                    stored |= await self._store_first_mentions(items, stored, now, reopen_after)
+                rest = [item for at, item in enumerate(items) if at not in stored]
+                if rest:
+                    work = partial(
+                        store_incoming,
+                        items=rest,
+                        now=now,
+                        reopen_after=reopen_after,
+                        returned=customer_return,
+                    )
+                    results = iter(await self._unit.run(work, inline=len(rest) <= INLINE_MAX))
+                    stored |= {at: next(results) for at in range(len(items)) if at not in stored}
+                return [stored[at] for at in range(len(items))]
             except IntegrityError:
                 # Another replica stored the same mention or opened the same author's case
                 # between our read and our write: reading again resolves it.
@@ -348,6 +363,23 @@ class Ingestor:
                     raise
                 log.info("ingest conflict with a concurrent writer; retrying")
         raise AssertionError("unreachable")
+
+    async def _store_first_mentions(
+        self,
+        items: list[Incoming],
+        stored: dict[int, Stored],
+        now: datetime,
+        reopen_after: datetime,
+    ) -> dict[int, Stored]:
+        """Store the new customers' first mentions among `items` (not yet stored) in one
+        statement (storage.intake.first_mentions); by position in `items`."""
+        assert self._one_statement is not None
+        picked = [at for at in candidates(items) if at not in stored]
+        if not picked:
+            return {}
+        async with self._one_statement.connect() as conn:
+            done = await store_first_mentions(conn, [items[at] for at in picked], now, reopen_after)
+        return {picked[n]: result for n, result in done.items()}
 
 
 def _wake(future: asyncio.Future[None]) -> None:

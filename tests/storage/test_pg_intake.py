@@ -1,5 +1,7 @@
-"""PostgreSQL's hot path (storage.intake.postgres: one array per column through asyncpg)
-writes exactly the rows SQLAlchemy Core writes, for every kind of batch the webhook meets."""
+"""PostgreSQL's hot paths write exactly the rows SQLAlchemy Core writes, for every kind of batch
+the webhook meets: one array per column through asyncpg (storage.intake.postgres), and new
+customers' first mentions in one statement with the rest after it, as the ingestor stores a
+batch (storage.intake.first_mentions)."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from bot.core.config import WebcareConfig
 from bot.intake.ingest import Ingestor
 from bot.intake.mentions import parse_mentions
 from storage.db import close_unit_of_work, create_engine, unit_of_work
+from storage.intake.first_mentions import store_first_mentions
 from storage.intake.rows import Stored
 from storage.intake.store import store_incoming
 from storage.migrate import upgrade
@@ -29,12 +32,18 @@ pytestmark = pytest.mark.skipif(not PG_URL, reason="set WEBCARE_TEST_DATABASE_UR
 
 
 class Store:
-    def __init__(self, engine: AsyncEngine, config: WebcareConfig, fast: bool) -> None:
-        self.engine, self.fast = engine, fast
+    """Stores batches one way: "arrays" (store_incoming's fast path), "core" (SQLAlchemy
+    Core), or "ingest" (as the ingestor does: first mentions in one statement, then the rest)."""
+
+    def __init__(self, engine: AsyncEngine, config: WebcareConfig, way: str) -> None:
+        self.engine, self.way = engine, way
         self.ingestor = Ingestor(engine=engine, config=config, clock=StoppedClock())
+        assert config.reopen_window_days == 7  # as the other ways are given it below
 
     async def put(self, *bodies: dict[str, Any]) -> list[Stored]:
         items = [self.ingestor.plan(m) for m in parse_mentions(list(bodies))]
+        if self.way == "ingest":
+            return await self.ingestor._store(items)
         return await unit_of_work(self.engine).run(
             lambda conn: store_incoming(
                 conn,
@@ -42,13 +51,64 @@ class Store:
                 now=NOW,
                 reopen_after=NOW - timedelta(days=7),
                 returned=customer_return,
-                fast=self.fast,
+                fast=self.way == "arrays",
             )
         )
 
     async def sql(self, statement: str, **params: Any) -> None:
         async with self.engine.begin() as conn:
             await conn.execute(text(statement), params)
+
+    async def keys(self) -> dict[int, tuple[str, str]]:
+        """Each case by its first mention (source, external_id), whatever its id."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                text(
+                    "SELECT DISTINCT ON (case_id) case_id, source, external_id FROM mentions"
+                    " ORDER BY case_id, id"
+                )
+            )
+            return {row[0]: (row[1], row[2]) for row in rows}
+
+    async def dump_unnumbered(self) -> dict[str, list[tuple[Any, ...]]]:
+        """The rows with every id replaced by what it stands for (a mention by its source and
+        id, a case by its first mention), sorted: the rows as a batch stores them, whatever
+        order it gives them ids in."""
+        cases = await self.keys()
+        async with self.engine.connect() as conn:
+            mentions = {
+                row[0]: (row[1], row[2])
+                for row in await conn.execute(text("SELECT id, source, external_id FROM mentions"))
+            }
+            found = {}
+            for table in TABLES:
+                result = await conn.execute(text(f"SELECT * FROM {table}"))
+                rows = []
+                for row in result.mappings():
+                    values = dict(row)
+                    if table == "cases":
+                        values["id"] = cases[values["id"]]
+                    elif table == "mentions":
+                        values["id"], values["case_id"] = (
+                            mentions[values["id"]],
+                            cases[values["case_id"]],
+                        )
+                    else:
+                        del values["id"]
+                        values["case_id"] = cases[values["case_id"]]
+                        for name in ("detail", "payload"):
+                            data = values.get(name)  # decoded by SQLAlchemy's asyncpg codecs
+                            if data and "mention_id" in data:
+                                data["mention_id"] = mentions[data["mention_id"]]
+                            values[name] = data
+                        if values.get("mention_id"):
+                            values["mention_id"] = mentions[values["mention_id"]]
+                        if values.get("dedupe_key"):
+                            kind, _, number = values["dedupe_key"].partition(":")
+                            values["dedupe_key"] = (kind, cases[int(number)])
+                    rows.append(repr(sorted(values.items())))
+                found[table] = sorted(rows)
+            return found
 
     async def dump(self) -> dict[str, list[tuple[Any, ...]]]:
         async with self.engine.connect() as conn:
@@ -62,19 +122,19 @@ class Store:
 
 
 @pytest.fixture
-async def stores(config: WebcareConfig) -> AsyncIterator[tuple[Store, Store]]:
+async def stores(config: WebcareConfig) -> AsyncIterator[tuple[Store, Store, Store]]:
     assert PG_URL
     admin = create_async_engine(PG_URL)
     made, schemas = [], []
-    for fast in (True, False):
+    for way in ("arrays", "core", "ingest"):
         schema = f"t_{uuid.uuid4().hex[:12]}"
         async with admin.begin() as conn:
             await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
         engine = create_engine(PG_URL, connect_args={"server_settings": {"search_path": schema}})
         await upgrade(engine)
-        made.append(Store(engine, config, fast))
+        made.append(Store(engine, config, way))
         schemas.append(schema)
-    yield made[0], made[1]
+    yield made[0], made[1], made[2]
     for store in made:
         close_unit_of_work(store.engine)
         await store.engine.dispose()
@@ -84,17 +144,36 @@ async def stores(config: WebcareConfig) -> AsyncIterator[tuple[Store, Store]]:
     await admin.dispose()
 
 
-async def _both(stores: tuple[Store, Store], *bodies: dict[str, Any]) -> list[Stored]:
-    fast, core = [await store.put(*bodies) for store in stores]
+async def _all_ways(stores: tuple[Store, ...], *bodies: dict[str, Any]) -> list[Stored]:
+    """Store a batch every way; the same results, up to the numbering (the ingestor stores a
+    batch's new customers first: their cases may come before another's from the same batch)."""
+    answers = [await store.put(*bodies) for store in stores]
+    fast, core = answers[0], answers[1]
     assert fast == core
+    for store, answer in zip(stores[2:], answers[2:], strict=True):
+        mine, theirs = await store.keys(), await stores[1].keys()
+        assert [(mine[r.case_id], *r[1:]) for r in answer] == [
+            (theirs[r.case_id], *r[1:]) for r in core
+        ]
     return fast
 
 
+async def _same_rows(stores: tuple[Store, ...]) -> dict[str, list[tuple[Any, ...]]]:
+    """Every way stored the same rows; the ingestor's up to the numbering."""
+    core_rows = await stores[1].dump()
+    assert await stores[0].dump() == core_rows
+    core_unnumbered = await stores[1].dump_unnumbered()
+    for store in stores[2:]:
+        mine = await store.dump_unnumbered()
+        assert mine == core_unnumbered, store.way
+    return core_rows
+
+
 async def test_the_array_path_stores_the_same_rows_as_sqlalchemy(
-    stores: tuple[Store, Store],
+    stores: tuple[Store, Store, Store],
 ) -> None:
     anna = {"handle": "Anna", "name": "Anna", "followers": 3, "url": "https://x.com/anna"}
-    await _both(
+    await _all_ways(
         stores,
         mention("1", author=anna, language="nl-NL", in_reply_to="0", addressed=False),
         mention("1", author=anna),
@@ -105,13 +184,17 @@ async def test_the_array_path_stores_the_same_rows_as_sqlalchemy(
         mention("9", author={"handle": "dora"}, text="Grote storing, niets werkt"),  # urgent
     )
     for store in stores:
-        await store.sql("UPDATE cases SET status = 'claimed', owner_id = 'U0ANNA' WHERE id = 1")
+        # Anna's case on x (id 1, where the batch is stored in order) and Bob's (id 2).
+        await store.sql(
+            "UPDATE cases SET status = 'claimed', owner_id = 'U0ANNA'"
+            " WHERE source = 'x' AND author_handle = 'anna'"
+        )
         await store.sql(
             "UPDATE cases SET status = 'resolved', owner_id = 'U0BOB', resolved_at = :at"
-            " WHERE id = 2",
+            " WHERE author_handle = 'bob'",
             at=NOW - timedelta(days=1),
         )
-    results = await _both(
+    results = await _all_ways(
         stores,
         mention("6", author=anna),
         mention("7", author={"handle": "bob"}),
@@ -121,22 +204,21 @@ async def test_the_array_path_stores_the_same_rows_as_sqlalchemy(
     )
     assert [r.case_id for r in results] == [1, 2, 2, 2, 1]
     assert [r.duplicate for r in results] == [False, False, False, True, True]
-    fast, core = stores
-    fast_rows, core_rows = await fast.dump(), await core.dump()
-    for table in TABLES:
-        assert fast_rows[table] == core_rows[table], table
+    fast_rows = await _same_rows(stores)
     assert len(fast_rows["mentions"]) == 9 and len(fast_rows["cases"]) == 5
-    async with fast.engine.connect() as conn:  # the urgent case's card may jump the queue
+    pinged = [row for row in fast_rows["outbox"] if "U0ANNA" in repr(row)]
+    assert len(pinged) == 1  # Anna's owner, in the thread of her claimed case
+    async with stores[0].engine.connect() as conn:  # the urgent case's card may jump the queue
         ranked = await conn.execute(text("SELECT case_id, rank FROM outbox WHERE rank IS NOT NULL"))
         assert ranked.all() == [(5, 1)]
 
 
 async def test_an_upgrade_and_a_return_in_one_batch_as_sqlalchemy_stores_them(
-    stores: tuple[Store, Store],
+    stores: tuple[Store, Store, Store],
 ) -> None:
     # The lookups read the batch's cases before its upgrades are written: a proactive case
     # made reactive by an upgrade in the batch must reopen as a reactive case does.
-    await _both(
+    await _all_ways(
         stores,
         mention("1", author={"handle": "karin"}, addressed=False),
         mention("2", author={"handle": "jan"}, addressed=False),
@@ -144,10 +226,11 @@ async def test_an_upgrade_and_a_return_in_one_batch_as_sqlalchemy_stores_them(
     )
     for store in stores:
         await store.sql(
-            "UPDATE cases SET status = 'resolved', resolved_at = :at WHERE id IN (1, 2)",
+            "UPDATE cases SET status = 'resolved', resolved_at = :at"
+            " WHERE author_handle IN ('karin', 'jan')",
             at=NOW - timedelta(days=1),
         )
-    results = await _both(
+    results = await _all_ways(
         stores,
         mention("1", author={"handle": "karin"}),  # now addressed: upgraded
         mention("4", author={"handle": "karin"}, addressed=False),  # reopens karin's case
@@ -172,9 +255,7 @@ async def test_an_upgrade_and_a_return_in_one_batch_as_sqlalchemy_stores_them(
         (5, False, True),
         (5, False, False),
     ]
-    fast_rows, core_rows = [await store.dump() for store in stores]
-    for table in TABLES:
-        assert fast_rows[table] == core_rows[table], table
+    await _same_rows(stores)
     async with stores[0].engine.connect() as conn:
         cases = (
             await conn.execute(
@@ -248,6 +329,99 @@ async def test_concurrent_batches_store_each_mention_once_in_its_customers_case(
         await background.drain()  # the ANALYZE the ingestor starts after 1,000 mentions
         close_unit_of_work(engine)
         await engine.dispose()
+        async with admin.begin() as conn:
+            await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        await admin.dispose()
+
+
+async def test_the_one_statement_opens_cases_only_for_new_customers_and_new_mentions(
+    stores: tuple[Store, Store, Store],
+) -> None:
+    ingest = stores[2]
+    await ingest.put(mention("1", author={"handle": "eva"}), mention("5", author={"handle": "rik"}))
+    await ingest.sql("UPDATE cases SET status = 'resolved', resolved_at = :at", at=NOW)
+    await ingest.sql(
+        "UPDATE cases SET resolved_at = :at WHERE author_handle = 'rik'",
+        at=NOW - timedelta(days=8),  # resolved before the reopen window
+    )
+    bodies = [
+        mention("2", author={"handle": "eva"}),  # back within the window: reopens her case
+        mention("1", author={"handle": "nina"}),  # stored before (as eva's): a duplicate
+        mention("3", author={"handle": "otto"}),
+        mention("6", author={"handle": "rik"}),  # back after the window: a case of his own
+    ]
+    items = [ingest.ingestor.plan(m) for m in parse_mentions(bodies)]
+    autocommit = ingest.engine.execution_options(isolation_level="AUTOCOMMIT")
+    async with autocommit.connect() as conn:
+        stored = await store_first_mentions(conn, items, NOW, NOW - timedelta(days=7))
+    assert sorted(stored) == [2, 3]
+    assert all(s.new_case and not s.duplicate for s in stored.values())
+    # What it left is stored as before: the return reopens Eva's case, the duplicate is one.
+    results = await ingest.ingestor._store(items[:2])
+    assert [(r.duplicate, r.new_case) for r in results] == [(False, False), (True, False)]
+    again = await ingest.ingestor._store(items[2:])  # a sender's retry: stored once
+    assert [(r.case_id, r.duplicate) for r in again] == [
+        (stored[2].case_id, True),
+        (stored[3].case_id, True),
+    ]
+    async with ingest.engine.connect() as conn:
+        rows = await conn.execute(
+            text("SELECT author_handle, status, mention_count FROM cases ORDER BY id")
+        )
+        assert [tuple(r) for r in rows] == [
+            ("eva", "reopened", 2),
+            ("rik", "resolved", 1),
+            ("otto", "new", 1),
+            ("rik", "new", 1),
+        ]
+        cards = await conn.execute(text("SELECT count(*) FROM outbox WHERE kind = 'post_card'"))
+        assert cards.scalar_one() == 4
+
+
+async def test_two_replicas_storing_the_same_new_mentions_at_once_store_each_once(
+    config: WebcareConfig,
+) -> None:
+    # Two replicas get the same storm (a sender retrying at both, say): each new customer
+    # gets one case and one card, every mention is accepted once, and the rest are duplicates.
+    assert PG_URL
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_async_engine(PG_URL)
+    async with admin.begin() as conn:
+        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engines = [
+        create_engine(PG_URL, connect_args={"server_settings": {"search_path": schema}})
+        for _ in range(2)
+    ]
+    try:
+        await upgrade(engines[0])
+        replicas = [Ingestor(engine=e, config=config, clock=StoppedClock()) for e in engines]
+        rounds, size = 20, 25
+        answers = []
+        for r in range(rounds):
+            bodies = [mention(f"{r}-{k}", author={"handle": f"klant{r}-{k}"}) for k in range(size)]
+            answers += await asyncio.gather(
+                *(
+                    replica.ingest(parse_mentions(bodies[start::3]))
+                    for replica in replicas
+                    for start in range(3)
+                )
+            )
+        assert sum(a.accepted for a in answers) == rounds * size
+        assert sum(a.duplicates for a in answers) == rounds * size
+        async with engines[0].connect() as conn:
+            counts = await conn.execute(
+                text(
+                    "SELECT (SELECT count(*) FROM cases), (SELECT count(*) FROM mentions),"
+                    " (SELECT count(*) FROM outbox WHERE kind = 'post_card'),"
+                    " (SELECT count(*) FROM case_events WHERE kind = 'opened')"
+                )
+            )
+            assert tuple(counts.one()) == (rounds * size,) * 4
+    finally:
+        await background.drain()
+        for engine in engines:
+            close_unit_of_work(engine)
+            await engine.dispose()
         async with admin.begin() as conn:
             await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         await admin.dispose()
