@@ -298,15 +298,39 @@ class Ingestor:
         try:
             stored = await self._store(items)
         except Exception as exc:
-            if len(batch) == 1 or is_unavailable(exc):  # an outage fails them all alike
-                for request in batch:
-                    if not request.done.done():  # its client may have hung up
-                        request.done.set_exception(exc)
-                return
-            # Keep one bad request from failing the others that shared its transaction.
-            for request in batch:
-                await self._write([request])
+            await self._failed(batch, exc)
             return
+        self._committed(batch, stored)
+
+    async def _failed(self, batch: list[_Request], exc: Exception) -> None:
+        """Answer what was committed before `exc` (a batch's new customers go first, in a
+        transaction of their own); fail or retry the rest."""
+        done, error = (exc.stored, exc.error) if isinstance(exc, _PartlyStored) else ({}, exc)
+        answered, failed, offset = [], [], 0
+        for request in batch:
+            span = range(offset, offset + len(request.items))
+            offset += len(request.items)
+            if done and all(at in done for at in span):
+                answered.append((request, [done[at] for at in span]))
+            else:
+                failed.append(request)
+        if answered:
+            self._committed(
+                [request for request, _ in answered],
+                [result for _, results in answered for result in results],
+            )
+        if len(failed) == 1 or is_unavailable(error):  # an outage fails them all alike
+            for request in failed:
+                if not request.done.done():  # its client may have hung up
+                    request.done.set_exception(error)
+            return
+        # Keep one bad request from failing the others that shared its transaction.
+        for request in failed:
+            await self._write([request])
+
+    def _committed(self, batch: list[_Request], stored: list[Stored]) -> None:
+        """Answer the requests of a committed batch (`stored`: one per item, in order)."""
+        items = [item for request in batch for item in request.items]
         metrics.INGEST_BATCH.observe(len(items))
         if self._stats is not None and self._stats.stored(len(items)) and not self._analyzing:
             self._analyzing = True
@@ -338,12 +362,23 @@ class Ingestor:
 
     async def _store(self, items: list[Incoming]) -> list[Stored]:
         stored: dict[int, Stored] = {}  # by position in items: what is committed
+        try:
+            return await self._store_rest(items, stored)
+        except Exception as exc:
+            if stored:  # the new customers' statement committed before the rest failed
+                raise _PartlyStored(stored, exc) from exc
+            raise
+
+    async def _store_rest(self, items: list[Incoming], stored: dict[int, Stored]) -> list[Stored]:
+        """Store the items not in `stored` yet, adding each to it once committed."""
         for attempt in range(3):
             try:
                 now = self.clock.now()
                 reopen_after = now - self._reopen_window
                 if self._one_statement is not None:
-                    stored |= await self._store_first_mentions(items, stored, now, reopen_after)
+                    stored.update(
+                        await self._store_first_mentions(items, stored, now, reopen_after)
+                    )
                 rest = [item for at, item in enumerate(items) if at not in stored]
                 if rest:
                     work = partial(
@@ -354,7 +389,9 @@ class Ingestor:
                         returned=customer_return,
                     )
                     results = iter(await self._unit.run(work, inline=len(rest) <= INLINE_MAX))
-                    stored |= {at: next(results) for at in range(len(items)) if at not in stored}
+                    stored.update(
+                        {at: next(results) for at in range(len(items)) if at not in stored}
+                    )
                 return [stored[at] for at in range(len(items))]
             except IntegrityError:
                 # Another replica stored the same mention or opened the same author's case
@@ -380,6 +417,14 @@ class Ingestor:
         async with self._one_statement.connect() as conn:
             done = await store_first_mentions(conn, [items[at] for at in picked], now, reopen_after)
         return {picked[n]: result for n, result in done.items()}
+
+
+class _PartlyStored(Exception):
+    """Storing a batch failed after part of it was committed: `stored`, by position."""
+
+    def __init__(self, stored: dict[int, Stored], error: Exception) -> None:
+        super().__init__(str(error))
+        self.stored, self.error = stored, error
 
 
 def _wake(future: asyncio.Future[None]) -> None:

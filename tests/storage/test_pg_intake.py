@@ -425,3 +425,32 @@ async def test_two_replicas_storing_the_same_new_mentions_at_once_store_each_onc
         async with admin.begin() as conn:
             await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         await admin.dispose()
+
+
+async def test_requests_stored_before_the_rest_of_their_batch_failed_are_answered_as_stored(
+    stores: tuple[Store, Store, Store],
+) -> None:
+    # A new customer's request and a returning customer's share a batch. The new customer's
+    # mention is committed first, in a statement of its own; then storing the returning
+    # customer's fails (here: a trigger refusing the update of her case). The first request is
+    # answered as stored, not as a duplicate of itself; the second gets the error.
+    ingest = stores[2]
+    await ingest.put(mention("1", author={"handle": "eva"}))
+    await ingest.sql(
+        "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$"
+        " LANGUAGE plpgsql"
+    )
+    await ingest.sql(
+        "CREATE TRIGGER refuse BEFORE UPDATE ON cases FOR EACH ROW EXECUTE FUNCTION refuse()"
+    )
+    new, returning = await asyncio.gather(
+        ingest.ingestor.ingest(parse_mentions([mention("2", author={"handle": "nina"})])),
+        ingest.ingestor.ingest(parse_mentions([mention("3", author={"handle": "eva"})])),
+        return_exceptions=True,
+    )
+    assert isinstance(returning, Exception) and "refused" in str(returning)
+    assert not isinstance(new, BaseException)
+    assert (new.accepted, new.duplicates, new.new_cases) == (1, 0, 1)
+    async with ingest.engine.connect() as conn:
+        rows = await conn.execute(text("SELECT author_handle FROM mentions ORDER BY id"))
+        assert [r[0] for r in rows] == ["eva", "nina"]
