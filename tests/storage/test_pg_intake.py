@@ -6,6 +6,7 @@ batch (storage.intake.first_mentions)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -272,20 +273,38 @@ async def test_an_upgrade_and_a_return_in_one_batch_as_sqlalchemy_stores_them(
     ]
 
 
+@contextlib.asynccontextmanager
+async def _schema(engines: int) -> AsyncIterator[tuple[AsyncEngine, ...]]:
+    """A migrated schema of its own and `engines` engines on it (replicas, when more than one)."""
+    assert PG_URL
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_async_engine(PG_URL)
+    async with admin.begin() as conn:
+        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    made = tuple(
+        create_engine(PG_URL, connect_args={"server_settings": {"search_path": schema}})
+        for _ in range(engines)
+    )
+    try:
+        await upgrade(made[0])
+        yield made
+    finally:
+        await background.drain()  # the ANALYZE an ingestor starts after 1,000 mentions
+        for engine in made:
+            close_unit_of_work(engine)
+            await engine.dispose()
+        async with admin.begin() as conn:
+            await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        await admin.dispose()
+
+
 async def test_concurrent_batches_store_each_mention_once_in_its_customers_case(
     config: WebcareConfig,
 ) -> None:
     # On PostgreSQL two transactions store batches at once: requests that share a customer
     # or a mention wait for each other, so a customer keeps one case and the order of their
     # messages, and a mention sent twice at once is stored once.
-    assert PG_URL
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_async_engine(PG_URL)
-    async with admin.begin() as conn:
-        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = create_engine(PG_URL, connect_args={"server_settings": {"search_path": schema}})
-    try:
-        await upgrade(engine)
+    async with _schema(1) as (engine,):
         ingestor = Ingestor(engine=engine, config=config, clock=StoppedClock())
         customers = [f"klant{n}" for n in range(6)]
         # Requests big enough for a second transaction (SECOND_WRITER_AT), each from two
@@ -325,13 +344,6 @@ async def test_concurrent_batches_store_each_mention_once_in_its_customers_case(
                 if m["author"]["handle"] == customer
             ]
             assert [e for handle, e in mentions if handle == customer] == sent
-    finally:
-        await background.drain()  # the ANALYZE the ingestor starts after 1,000 mentions
-        close_unit_of_work(engine)
-        await engine.dispose()
-        async with admin.begin() as conn:
-            await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        await admin.dispose()
 
 
 async def test_the_one_statement_opens_cases_only_for_new_customers_and_new_mentions(
@@ -383,17 +395,7 @@ async def test_two_replicas_storing_the_same_new_mentions_at_once_store_each_onc
 ) -> None:
     # Two replicas get the same storm (a sender retrying at both, say): each new customer
     # gets one case and one card, every mention is accepted once, and the rest are duplicates.
-    assert PG_URL
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_async_engine(PG_URL)
-    async with admin.begin() as conn:
-        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engines = [
-        create_engine(PG_URL, connect_args={"server_settings": {"search_path": schema}})
-        for _ in range(2)
-    ]
-    try:
-        await upgrade(engines[0])
+    async with _schema(2) as engines:
         replicas = [Ingestor(engine=e, config=config, clock=StoppedClock()) for e in engines]
         rounds, size = 20, 25
         answers = []
@@ -417,14 +419,6 @@ async def test_two_replicas_storing_the_same_new_mentions_at_once_store_each_onc
                 )
             )
             assert tuple(counts.one()) == (rounds * size,) * 4
-    finally:
-        await background.drain()
-        for engine in engines:
-            close_unit_of_work(engine)
-            await engine.dispose()
-        async with admin.begin() as conn:
-            await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        await admin.dispose()
 
 
 async def test_requests_stored_before_the_rest_of_their_batch_failed_are_answered_as_stored(
