@@ -59,6 +59,16 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _writer_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # A multi-row INSERT keeps a statement journal (to undo just that statement), and an
+    # ingest batch's touches some twenty pages: past 64 KiB SQLite moves it to a new temp file
+    # in /var/tmp, written page by page, about every other commit (seen with strace: two in
+    # five of the webhook's writes). These connections only run short writes and the small
+    # reads around them (reports and summaries read through the other engine), so their temp
+    # data stays in memory.
+    dbapi_connection.execute("PRAGMA temp_store=MEMORY")
+
+
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
 
@@ -105,6 +115,7 @@ class UnitOfWork:
                 json_deserializer=loads_json,
             )
             event.listen(self._sync, "connect", _sqlite_pragmas)
+            event.listen(self._sync, "connect", _writer_pragmas)
             # SQLite takes one writer at a time anyway: one thread means no lock waits between
             # our own threads, and only one thread competing with the event loop for the GIL.
             self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
