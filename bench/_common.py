@@ -51,6 +51,24 @@ def free_port() -> int:
 _TICK = os.sysconf("SC_CLK_TCK")
 
 
+def postgres_cpu_seconds() -> float:
+    """User + system CPU seconds of every PostgreSQL server process on this machine (the
+    bench's database is one of its databases; others idle meanwhile, or `load_average_1m`
+    shows it). 0.0 where no PostgreSQL runs."""
+    total = 0.0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/comm") as comm:
+                if not comm.read().startswith("postgres"):
+                    continue
+            total += cpu_seconds(int(entry.name))
+        except OSError:  # ended meanwhile
+            continue
+    return total
+
+
 def cpu_seconds(pid: int | None = None) -> float:
     """User + system CPU seconds of process `pid` (all threads; 10 ms ticks), or of this one."""
     if pid is None:

@@ -7,7 +7,8 @@ the least: check the HMAC signature and its timestamp, parse the JSON, answer 20
 Both servers run in their own processes (`--serve bot|baseline`, started by this script) so the
 load generator does not share their GIL. Phases alternate baseline, bot, baseline, bot, ...;
 rates are the best round of each (`ratio_median` compares the median rounds), CPU costs the
-total over all measured rounds. `load_average_1m` shows whether others used the machine too.
+total over all measured rounds; on PostgreSQL the database server's CPU per request is given
+beside the bot's (`database_cpu_ms_per_request`: part of what a mention costs there). `load_average_1m` shows whether others used the machine too.
 Run: `python -m bench.ingest [--quick] [--postgres URL] [--profile FILE]`. Exit 1 when a check
 (202s, rows stored) fails. `--profile` runs the bot under `py-spy record` (raw collapsed stacks in
 FILE; attaching py-spy to a running process does not work on every machine).
@@ -41,6 +42,7 @@ from bench._common import (
     emit,
     environment,
     mention,
+    postgres_cpu_seconds,
     setup_logging,
 )
 from bench.ingest_servers import Server, group_commit, serve
@@ -85,6 +87,7 @@ class Phase:
     wall_s: float = 0.0
     server_cpu_s: float = 0.0
     loadgen_cpu_s: float = 0.0
+    database_cpu_s: float = 0.0  # PostgreSQL's server processes (0 on SQLite: in the bot)
     statuses: Counter[int] = field(default_factory=Counter)
     latencies: list[float] = field(default_factory=list)
 
@@ -115,11 +118,13 @@ async def run_phase(
 
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector) as session:
-        cpu0, own0, t0 = server.cpu(), cpu_seconds(), time.perf_counter()
+        cpu0, own0, db0 = server.cpu(), cpu_seconds(), postgres_cpu_seconds()
+        t0 = time.perf_counter()
         async with asyncio.timeout(limit_s):
             await asyncio.gather(*(worker(session) for _ in range(concurrency)))
         phase.wall_s = time.perf_counter() - t0
         phase.server_cpu_s, phase.loadgen_cpu_s = server.cpu() - cpu0, cpu_seconds() - own0
+        phase.database_cpu_s = postgres_cpu_seconds() - db0
     phase.requests, phase.mentions = len(bodies), len(bodies) * per_request
     return phase
 
@@ -159,6 +164,10 @@ def summarise(phases: list[Phase], per: str) -> dict[str, Any]:
         "mentions_per_s": round(best.mentions / best.wall_s, 1),
         f"cpu_ms_per_{per}": round(1000 * sum(p.server_cpu_s for p in phases) / count, 4),
         "server_cpu_share": round(sum(p.server_cpu_s for p in phases) / wall, 3),
+        # On PostgreSQL what the database spent beside the bot (the floor uses none).
+        f"database_cpu_ms_per_{per}": round(
+            1000 * sum(p.database_cpu_s for p in phases) / count, 4
+        ),
         "loadgen_cpu_share": round(sum(p.loadgen_cpu_s for p in phases) / wall, 3),
         "latency_ms_p50": round(1000 * lat[len(lat) // 2], 2),
         "latency_ms_p99": round(1000 * lat[int(len(lat) * 0.99)], 2),
