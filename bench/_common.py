@@ -51,22 +51,27 @@ def free_port() -> int:
 _TICK = os.sysconf("SC_CLK_TCK")
 
 
-def postgres_cpu_seconds() -> float:
-    """User + system CPU seconds of every PostgreSQL server process on this machine (the
-    bench's database is one of its databases; others idle meanwhile, or `load_average_1m`
-    shows it). 0.0 where no PostgreSQL runs."""
-    total = 0.0
+def postgres_cpu() -> dict[int, float]:
+    """User + system CPU seconds of each PostgreSQL server process on this machine, by pid
+    (the bench's database is one of its databases; others idle meanwhile, or
+    `load_average_1m` shows it). Empty where no PostgreSQL runs."""
+    found = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
         try:
             with open(f"/proc/{entry.name}/comm") as comm:
-                if not comm.read().startswith("postgres"):
-                    continue
-            total += cpu_seconds(int(entry.name))
+                if comm.read().startswith("postgres"):
+                    found[int(entry.name)] = cpu_seconds(int(entry.name))
         except OSError:  # ended meanwhile
             continue
-    return total
+    return found
+
+
+def postgres_cpu_since(before: dict[int, float]) -> float:
+    """CPU seconds PostgreSQL's processes spent since `before` (a process that ended meanwhile
+    is left out: its last seconds are lost, not counted negative)."""
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in postgres_cpu().items())
 
 
 def cpu_seconds(pid: int | None = None) -> float:

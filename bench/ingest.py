@@ -8,7 +8,8 @@ Both servers run in their own processes (`--serve bot|baseline`, started by this
 load generator does not share their GIL. Phases alternate baseline, bot, baseline, bot, ...;
 rates are the best round of each (`ratio_median` compares the median rounds), CPU costs the
 total over all measured rounds; on PostgreSQL the database server's CPU per request is given
-beside the bot's (`database_cpu_ms_per_request`: part of what a mention costs there). `load_average_1m` shows whether others used the machine too.
+beside the bot's (`database_cpu_ms_per_request`: part of what a mention costs there).
+`load_average_1m` shows whether others used the machine too.
 Run: `python -m bench.ingest [--quick] [--postgres URL] [--profile FILE]`. Exit 1 when a check
 (202s, rows stored) fails. `--profile` runs the bot under `py-spy record` (raw collapsed stacks in
 FILE; attaching py-spy to a running process does not work on every machine).
@@ -42,7 +43,8 @@ from bench._common import (
     emit,
     environment,
     mention,
-    postgres_cpu_seconds,
+    postgres_cpu,
+    postgres_cpu_since,
     setup_logging,
 )
 from bench.ingest_servers import Server, group_commit, serve
@@ -118,13 +120,13 @@ async def run_phase(
 
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector) as session:
-        cpu0, own0, db0 = server.cpu(), cpu_seconds(), postgres_cpu_seconds()
+        cpu0, own0, db0 = server.cpu(), cpu_seconds(), postgres_cpu()
         t0 = time.perf_counter()
         async with asyncio.timeout(limit_s):
             await asyncio.gather(*(worker(session) for _ in range(concurrency)))
         phase.wall_s = time.perf_counter() - t0
         phase.server_cpu_s, phase.loadgen_cpu_s = server.cpu() - cpu0, cpu_seconds() - own0
-        phase.database_cpu_s = postgres_cpu_seconds() - db0
+        phase.database_cpu_s = postgres_cpu_since(db0)
     phase.requests, phase.mentions = len(bodies), len(bodies) * per_request
     return phase
 
