@@ -56,7 +56,6 @@ WHERE NOT EXISTS (
     SELECT FROM cases WHERE source = u.source AND author_handle = u.handle AND {RESOLVED_SQL}
       AND resolved_at >= $4::timestamptz OFFSET 0)
 """
-_ID_PARAMETERS = 4
 _CASE_ID = Sql("ids.case_id")
 # As orjson writes {"mention_id": 5} for the other write paths: the same text in the column.
 _OPENED_DETAIL = Sql("""format('{"mention_id":%s}', ids.mention_id)::json""")
