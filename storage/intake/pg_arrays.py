@@ -136,8 +136,10 @@ def _plan(
     return _PLANS[key]
 
 
+@lru_cache(maxsize=64)
 def _defaults(table: Table, given: tuple[str, ...]) -> dict[str, Any]:
-    """The Python-side defaults of the columns not given (all of them constants)."""
+    """The Python-side defaults of the columns not given (all of them constants); the same
+    few per table and set of columns, so found once each (callers copy, never change it)."""
     found: dict[str, Any] = {}
     for column in table.columns:
         default = column.default

@@ -152,38 +152,12 @@ class PgWriter(CoreWriter):
     ) -> None:
         super().record(changes, [], [], now)  # the case changes and their card refreshes
         statements = []
-        if events:
-            statements.append(
-                self._statement(
-                    EVENTS,
-                    {
-                        "case_id": [e.case_id for e in events],
-                        "kind": [e.kind for e in events],
-                        "from_status": [e.from_status for e in events],
-                        "to_status": [e.to_status for e in events],
-                        "detail": [e.detail for e in events],
-                        "actor": One("system"),
-                        "at": One(now),
-                    },
-                )
-            )
-        if jobs:
-            statements.append(
-                self._statement(
-                    OUTBOX,
-                    {
-                        "kind": [j.kind for j in jobs],
-                        "case_id": [j.case_id for j in jobs],
-                        "mention_id": [j.mention_id for j in jobs],
-                        "channel": [j.channel for j in jobs],
-                        "payload": [j.payload for j in jobs],
-                        "dedupe_key": [j.dedupe_key for j in jobs],
-                        "rank": [j.rank for j in jobs],  # urgent and high new cards jump the queue
-                        "not_before": One(now),
-                        "created_at": One(now),
-                    },
-                )
-            )
+        if events:  # Event's fields are the columns it fills
+            given = {**_by_column(events), "actor": One("system"), "at": One(now)}
+            statements.append(self._statement(EVENTS, given))
+        if jobs:  # as are Job's (rank: urgent and high new cards jump the queue)
+            given = {**_by_column(jobs), "not_before": One(now), "created_at": One(now)}
+            statements.append(self._statement(OUTBOX, given))
         if len(statements) == 2:
             # Events and jobs in one statement (the first as a data-modifying WITH, which
             # PostgreSQL always carries out in full): one round trip to the server fewer.
@@ -223,3 +197,8 @@ class PgWriter(CoreWriter):
             # replica stored the mention, or opened the author's case, a moment before).
             raise IntegrityError(sql, None, exc) from exc
         return []
+
+
+def _by_column(rows: Sequence[Event] | Sequence[Job]) -> dict[str, list[Any]]:
+    """Rows of one NamedTuple type, a column (field) at a time."""
+    return {name: [getattr(row, name) for row in rows] for name in rows[0]._fields}
