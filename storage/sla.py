@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, or_, select, update
 from sqlalchemy.engine import Connection
 
 from storage.statuses import AWAITING_FIRST_ANSWER
@@ -20,13 +20,18 @@ _RETURNED = (
     CASES.c.slack_channel,
     CASES.c.sla_due_at,
     CASES.c.owner_id,
+    CASES.c.slack_ts,
 )
+# The case is on show in Slack: its own card, or a row in a posted storm or crisis digest (the
+# row's light turns orange, then red, as a card's does; the worker refreshes the digest).
+_SHOWN = or_(CASES.c.slack_ts.is_not(None), CASES.c.digest_ts.is_not(None))
 
 
 def take_warnings(conn: Connection, *, now: datetime, limit: int = 100) -> list[Row[Any]]:
     """Unanswered cases past their warning moment, marked warned (so never warned twice).
 
-    Every one turns orange on its card; the unclaimed ones also get a line in the thread.
+    Every one turns orange on its card or digest row; the unclaimed ones with a card also get
+    a line in its thread.
     """
     due = (
         select(CASES.c.id)
@@ -36,7 +41,7 @@ def take_warnings(conn: Connection, *, now: datetime, limit: int = 100) -> list[
             CASES.c.sla_warn_at <= now,
             CASES.c.sla_warned_at.is_(None),
             CASES.c.first_response_at.is_(None),
-            CASES.c.slack_ts.is_not(None),  # the warning goes in the card's thread
+            _SHOWN,
         )
         .limit(limit)
     )
@@ -60,7 +65,7 @@ def take_breaches(conn: Connection, *, now: datetime, limit: int = 100) -> list[
             CASES.c.sla_due_at <= now,
             CASES.c.first_response_at.is_(None),
             CASES.c.sla_breached_at.is_(None),
-            CASES.c.slack_ts.is_not(None),
+            _SHOWN,
         )
         .limit(limit)
     )

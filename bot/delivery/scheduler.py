@@ -83,14 +83,15 @@ class Scheduler:
         for case in warned:
             department = self.config.department(case.department)
             enqueue_card_update(conn, case_id=case.id, channel=case.slack_channel, now=now)
-            if case.owner_id is not None:
-                continue  # someone has it: the orange card is enough
+            if case.owner_id is not None or case.slack_ts is None:
+                continue  # someone has it, or it is a digest row: the orange light is enough
             _sla_note(conn, case, "sla_warning", now, contacts=department.contacts)
         breached = sla.take_breaches(conn, now=now)
         for case in breached:
             department = self.config.department(case.department)
             target = department.escalate_to or self.config.escalate_to
-            _sla_note(conn, case, "sla_breach", now, escalated_to=target)
+            if case.slack_ts is not None:  # a digest row has no thread: its light turns red
+                _sla_note(conn, case, "sla_breach", now, escalated_to=target)
             enqueue_card_update(conn, case_id=case.id, channel=case.slack_channel, now=now)
             if target:
                 schedule.enqueue_dm(

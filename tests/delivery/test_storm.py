@@ -10,6 +10,7 @@ import asyncio
 import copy
 import json
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from bot.core.config import WebcareConfig
 from storage.tables import CASES
 from tests.cases.test_forward import _submission
 from tests.conftest import (
+    MENTION_AT,
     BotUnderTest,
     PinnedClock,
     config_with_priorities,
@@ -306,3 +308,44 @@ async def test_urgent_and_high_cases_lead_the_first_digest_of_a_flood(
     assert list(_rows(first)) == [28, 29, *range(1, 19)]
     assert list(_rows(second)) == [*range(19, 28), 30]
     assert ":red_circle:" in _rows(first)[28]["text"]["text"]  # the priority, at a glance
+
+
+async def test_digest_rows_turn_orange_then_red_and_unanswered_cases_escalate(
+    storm_bot: BotUnderTest, slack: FakeSlack, engine: AsyncEngine
+) -> None:
+    """A storm is when deadlines pass: a case shown only as a digest row is warned and
+    escalated as a card is (its row's light), and one claimed from the digest meanwhile gets
+    its card's warning rules (someone has it: no warning line, but it still escalates)."""
+    friday = MENTION_AT  # Billing answers within 30 business minutes: due 10:30, warned 10:24
+    await storm_bot.post_webhook(_flood(12))
+    await storm_bot.deliver()
+    rows = _rows(_digest_of(slack, 3))
+    assert all(":large_green_circle:" in row["text"]["text"] for row in rows.values())
+    await _claim_row(storm_bot, _digest_of(slack, 7), 7, ANNA)
+
+    storm_bot.clock.set(friday + timedelta(minutes=25))
+    await storm_bot.runtime.scheduler.fire_due()
+    await storm_bot.runtime.scheduler.fire_due()  # a second sweep warns nobody again
+    await storm_bot.deliver()
+    rows = _rows(_digest_of(slack, 3))
+    assert all(
+        ":large_orange_circle:" in row["text"]["text"] for case, row in rows.items() if case != 7
+    )
+    [card] = _cards(slack)
+    assert slack.thread(CHANNEL, card["ts"])[1:] == []  # Anna has it: no warning line
+    assert slack.posts("C0LEADS01") == []
+
+    storm_bot.clock.set(friday + timedelta(minutes=31))
+    await storm_bot.runtime.scheduler.fire_due()
+    await storm_bot.runtime.scheduler.fire_due()
+    await storm_bot.deliver()
+    rows = _rows(_digest_of(slack, 3))
+    assert all(":red_circle:" in row["text"]["text"] for case, row in rows.items() if case != 7)
+    escalated = sorted(int(m["text"].split("#")[1].split()[0]) for m in slack.posts("C0LEADS01"))
+    assert escalated == list(range(1, 13))  # each case once, the claimed one too
+    assert len(_cards(slack)) == 1  # a digest row's deadline posts no card of its own
+    async with engine.connect() as conn:
+        unmarked = await conn.scalar(
+            select(func.count()).where(CASES.c.sla_breached_at.is_(None)).select_from(CASES)
+        )
+    assert unmarked == 0
