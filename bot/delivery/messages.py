@@ -28,6 +28,7 @@ from bot.render.cards import (
 )
 from bot.render.digests import LATER_IN_ROW, DigestRow, digest_message
 from bot.render.drafts import draft_message
+from bot.render.escalations import breaches_dm
 from bot.render.follow_up import follow_up_question
 from bot.render.forwarding import forwarded_dm, simple_dm
 from bot.render.mrkdwn import slack_date
@@ -256,6 +257,8 @@ def _direct_message(
         )
     elif kind == "sla_breach":
         text, blocks = simple_dm("sla.breach_dm", lang, id=case.id, channel=f"<#{channel}>")
+    elif kind == "sla_breaches":
+        text, blocks = breaches_dm(payload["cases"], channel=channel, lang=lang)
     else:
         raise Undeliverable(f"unknown direct message {kind!r}")
     return OutgoingMessage(job.channel, text, as_dicts(blocks))

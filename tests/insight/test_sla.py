@@ -139,3 +139,40 @@ async def test_a_mention_that_reaches_us_late_counts_from_its_arrival_and_says_h
     await bot.runtime.scheduler.fire_due()
     await bot.deliver()
     assert not any("deadline" in note for note in _notes(slack))
+
+
+async def test_cases_breaching_together_reach_the_leads_in_one_message(
+    bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    wednesday = datetime(2026, 11, 25, 10, 0, tzinfo=AMS)
+    bot.clock.set(wednesday)
+    for n, handle in enumerate(("anna", "bram", "carla"), start=1):
+        body = mention(str(n), text="factuur?", author={"handle": handle})
+        await bot.post_webhook(body | {"created_at": wednesday.isoformat()})
+    await bot.deliver()
+
+    bot.clock.set(datetime(2026, 11, 25, 10, 31, tzinfo=AMS))
+    await bot.runtime.scheduler.fire_due()
+    await bot.runtime.scheduler.fire_due()  # nothing more: each escalated once
+    await bot.deliver()
+
+    [escalation] = slack.posts("C0LEADS01")
+    assert escalation["text"] == (
+        ":red_circle: 3 cases in <#CBILLING1> passed their response deadline unanswered:"
+        " #1, #2, #3."
+    )
+    # Each card still says in its thread that the deadline passed, and where it went.
+    cards = [m for m in slack.posts("CBILLING1") if m["thread_ts"] in (None, m["ts"])]
+    assert len(cards) == 3
+    for card in cards:
+        notes = [m["text"] for m in slack.thread("CBILLING1", card["ts"])]
+        assert notes[-1].endswith("escalated to <#C0LEADS01>")
+
+
+def test_a_storms_escalation_lists_thirty_cases_and_counts_the_rest() -> None:
+    from bot.render.escalations import breaches_dm
+
+    text, _ = breaches_dm(list(range(1, 101)), channel="CBILLING1", lang="nl")
+    assert text.startswith(":red_circle: 100 cases in <#CBILLING1> zijn over de reactietermijn")
+    assert text.endswith("#29, #30 en nog 70.")
+    assert "#31" not in text
