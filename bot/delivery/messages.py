@@ -17,15 +17,7 @@ from bot.core.config.departments import Department
 from bot.core.i18n import Lang, format_when
 from bot.core.language_detection import language_of
 from bot.insight.spikes import BRAND
-from bot.render.cards import (
-    CardView,
-    as_dicts,
-    case_card,
-    case_note,
-    later_mentions,
-    moved_card,
-    thread_mention,
-)
+from bot.render.cards import CardView, as_dicts, case_card
 from bot.render.digests import LATER_IN_ROW, DigestRow, digest_message
 from bot.render.drafts import draft_message
 from bot.render.escalations import breaches_dm
@@ -34,6 +26,7 @@ from bot.render.forwarding import forwarded_dm, simple_dm
 from bot.render.mrkdwn import slack_date
 from bot.render.sources import source_alert
 from bot.render.spikes import crisis_thread_head, spike_alert
+from bot.render.thread import case_note, later_mentions, moved_card, thread_mention
 from storage import digests
 from storage.case_row import CaseRow
 from storage.cases import job_context

@@ -8,7 +8,6 @@ what else is customer-made in mrkdwn passes through `escape()`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -33,7 +32,7 @@ from bot.core.i18n import Lang, format_count, format_when, language_name, t, tn
 from bot.core.links import is_web_link
 from bot.intake.deadlines import arrived_late
 from bot.render.action_ids import ActionId
-from bot.render.mrkdwn import NOTE_LIMIT, cut, escape, escape_within, safe_url, shorten, slack_date
+from bot.render.mrkdwn import escape, safe_url, shorten, slack_date
 from storage.statuses import CLOSED_STATUSES, UNCLAIMED_STATUSES
 
 # Slack shows at most 3,000 characters of a block's text; leave room for the "…" and the link.
@@ -133,7 +132,7 @@ def _author_line(card: CardView, lang: Lang) -> RichTextBlock:
     return RichTextBlock(elements=[RichTextSectionElement(elements=parts)])
 
 
-def _quote(text: str, url: str | None, source_label: str, lang: Lang) -> RichTextBlock:
+def customer_quote(text: str, url: str | None, source_label: str, lang: Lang) -> RichTextBlock:
     parts: list[RichTextElementParts.Text | RichTextElementParts.Link] = []
     if len(text) > QUOTE_LIMIT:
         parts.append(RichTextElementParts.Text(text=text[:QUOTE_LIMIT].rstrip() + "… "))
@@ -179,7 +178,7 @@ def case_card(card: CardView, *, lang: Lang) -> tuple[str, list[Block]]:
     blocks: list[Block] = [
         SectionBlock(text=MarkdownTextObject(text=headline)),
         _author_line(card, lang),
-        _quote(card.text, card.url, source_label, lang),
+        customer_quote(card.text, card.url, source_label, lang),
         ContextBlock(elements=[MarkdownTextObject(text=" · ".join(facts))]),
         _card_actions(card, lang),
         ContextBlock(elements=[MarkdownTextObject(text=" · ".join(meta))]),
@@ -299,105 +298,6 @@ def _card_actions(card: CardView, lang: Lang) -> ActionsBlock:
             )
         buttons += [_button(action, label, card, lang) for action, label in WORK_BUTTONS]
     return ActionsBlock(block_id=f"case:{card.case_id}:{card.owner_id or '-'}", elements=buttons)
-
-
-LATER_SHOWN = 5  # later mentions a card shows when it is posted after they came
-LATER_LIMIT = 500
-
-
-def later_mentions(mentions: list[Any], *, lang: Lang) -> list[Block]:
-    """The customer's messages that came while the card waited to be posted (newest last)."""
-    if not mentions:
-        return []
-    parts: list[RichTextElementParts.Text | RichTextElementParts.Link] = []
-    for mention in mentions[-LATER_SHOWN:]:
-        if parts:
-            parts.append(RichTextElementParts.Text(text="\n"))
-        parts.append(RichTextElementParts.Text(text=shorten(mention.text, LATER_LIMIT) + " "))
-        if mention.url:
-            parts.append(RichTextElementParts.Link(url=mention.url, text="↗"))
-    head = t("card.later", lang, count=len(mentions))
-    return [
-        ContextBlock(elements=[MarkdownTextObject(text=head)]),
-        RichTextBlock(elements=[RichTextQuoteElement(elements=parts)]),
-    ]
-
-
-def case_note(note: Mapping[str, Any], *, timezone: str, lang: Lang) -> tuple[str, list[Block]]:
-    """A line in the card's thread saying who did what: "Anna claimed this · 10:32"."""
-    due = ""
-    if note.get("due_at"):
-        due_at = datetime.fromisoformat(note["due_at"])
-        due = slack_date(due_at, format_when(due_at, lang=lang, timezone=timezone))
-    key = f"note.{note['action']}"
-    if note.get("closing_note"):
-        key = "note.resolve_with_note"
-    elif note.get("escalated_to"):
-        key = "note.sla_breach_escalated"
-    forward_note = note.get("forward_note")
-    values: dict[str, Any] = dict(
-        to=f"<@{note['to']}>" if note.get("to") else "",
-        forward_note=": " + escape_within(forward_note) if forward_note else "",
-        closing_note=escape_within(note.get("closing_note") or ""),
-        url=f": <{safe_url(note['url'])}|{t('draft.view', lang)}>" if note.get("url") else "",
-        actor=escape(note["actor"]),
-        previous=escape(note.get("previous_owner") or "?"),
-        contacts=" ".join(f"<@{c}>" for c in note.get("contacts") or []),
-        escalated=f"<@{target}>"
-        if (target := note.get("escalated_to") or "").startswith("U")
-        else (f"<#{target}>" if target else "—"),
-        due=due,
-    )
-    line = t(key, lang, **values)
-    at = datetime.fromisoformat(note["at"])
-    when = format_when(at, lang=lang, timezone=timezone)
-    said = note.get("closing_note") or forward_note
-    if not said:
-        return line, [
-            ContextBlock(elements=[MarkdownTextObject(text=f"{line} · {slack_date(at, when)}")])
-        ]
-    # What the colleague wrote is shown as written, in a quote below the line (rich text:
-    # "*done*" stays as typed); the notification text keeps the escaped one-line form.
-    header = t(key, lang, **{**values, "closing_note": "", "forward_note": ""}).rstrip(" :")
-    quote = RichTextElementParts.Text(text=cut(said, NOTE_LIMIT))
-    return line, [
-        ContextBlock(elements=[MarkdownTextObject(text=f"{header} · {slack_date(at, when)}")]),
-        RichTextBlock(elements=[RichTextQuoteElement(elements=[quote])]),
-    ]
-
-
-def moved_card(*, actor: str, to_channel: str, lang: Lang) -> tuple[str, list[Block]]:
-    """What the old card of a moved case turns into: a pointer to its new channel."""
-    text = t("card.moved", lang, channel=f"<#{to_channel}>", actor=escape(actor))
-    return text, [SectionBlock(text=MarkdownTextObject(text=text))]
-
-
-def thread_mention(
-    *,
-    ping: str | None = None,
-    text: str,
-    url: str | None,
-    author_handle: str,
-    source: str,
-    created_at: datetime,
-    timezone: str,
-    lang: Lang,
-) -> tuple[str, list[Block]]:
-    """A later message of the same customer, as a reply in the card's thread."""
-    source_label = t(f"source.{source}", lang)
-    author = escape("@" + author_handle)
-    when = format_when(created_at, lang=lang, timezone=timezone)
-    line = [t("thread.again", lang, author=author), slack_date(created_at, when)]
-    if ping:  # the owner must not miss it: a mention in the thread notifies them
-        line.insert(0, f"<@{ping}>")
-    if url:
-        line.append(f"<{safe_url(url)}|{t('card.open_original', lang)}>")
-    blocks: list[Block] = [
-        ContextBlock(elements=[MarkdownTextObject(text=" · ".join(line))]),
-        _quote(text, url, source_label, lang),
-    ]
-    fallback = t("thread.fallback", lang, author=author, text=escape(shorten(text, FALLBACK_LIMIT)))
-    return fallback, blocks
 
 
 def help_blocks(*, lang: Lang) -> list[Block]:

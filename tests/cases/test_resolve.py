@@ -64,7 +64,7 @@ async def test_notes_that_escaping_makes_longer_still_fit_slack(
 ) -> None:
     """2,000 "<" become 8,000 characters once escaped: the line is cut after escaping, never
     inside an entity, so Slack takes it (the fake Slack refuses text objects over 3,000)."""
-    from bot.render.cards import NOTE_LIMIT, escape_within
+    from bot.render.mrkdwn import NOTE_LIMIT, escape_within
 
     await bot.post_webhook(mention("1"))
     await bot.deliver()
