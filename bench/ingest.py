@@ -292,7 +292,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="baseline/bot pairs per phase")
     parser.add_argument("--warmup", type=int, default=300, help="requests per server")
     parser.add_argument("--timeout", type=float, default=300, help="seconds per phase")
-    parser.add_argument("--serve", choices=["bot", "baseline"], help=argparse.SUPPRESS)
+    parser.add_argument("--serve", help=argparse.SUPPRESS)  # bot, baseline or stage:NAME
     parser.add_argument(
         "--postgres",
         metavar="URL",

@@ -15,6 +15,7 @@ import re
 import signal
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,10 +27,15 @@ from bench._common import (
     CONFIG,
     WEBHOOK_SECRET,
     cpu_seconds,
+    mention,
 )
 from bot.app.runtime import Runtime
 from bot.app.settings import Settings
 from bot.core.config import parse_config
+from bot.intake import webhook
+from bot.intake.ingest import Ingestor, IngestResult
+from bot.intake.mentions import MentionIn, parse_mentions
+from storage.intake.rows import Incoming, Stored
 
 log = logging.getLogger("bench.ingest")
 
@@ -45,7 +51,10 @@ async def serve(kind: str, db: str, slack_url: str) -> None:
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
-    if kind == "bot":
+    stage = kind.removeprefix("stage:") if kind.startswith("stage:") else None
+    if kind == "bot" or stage is not None:
+        if stage is not None:
+            cut_short(stage)
         settings = Settings(  # type: ignore[call-arg]
             _env_file=None,
             database_url=db,
@@ -57,13 +66,43 @@ async def serve(kind: str, db: str, slack_url: str) -> None:
             slack_api_url=slack_url,
         )
         runtime = Runtime(settings, parse_config(CONFIG, source="bench"))
-        await runtime.start(run_worker=True)  # as deployed: the outbox posts to Slack
+        # As deployed: the outbox posts to Slack (bench.ingest_stages also measures without).
+        await runtime.start(run_worker=stage in (None, "deployed"))
         port, cleanup = runtime.port, runtime.stop
     else:
         port, cleanup = await serve_floor()
     print(port, flush=True)
     await stop.wait()
     await cleanup()
+
+
+# The request path's stages, in order (bench.ingest_stages): each stage's server answers once
+# its step is done, and skips the rest.
+STAGES = ("http", "parse", "group_commit", "store", "deployed")
+
+
+def cut_short(stage: str) -> None:
+    """Make this process's bot answer every webhook request once `stage` is done (each request
+    answered as one new case stored); the steps after it are replaced, in this process only."""
+    if stage not in STAGES:
+        raise ValueError(f"unknown stage {stage!r}; one of {', '.join(STAGES)}")
+    if stage == "http":  # the mention is not read: always the same one, validated once
+        parsed = parse_mentions(mention(0))
+        webhook.parse_body = lambda _body: parsed  # type: ignore[assignment]
+    if stage in ("http", "parse"):
+
+        async def answered(
+            self: Ingestor, mentions: Sequence[MentionIn], **_: object
+        ) -> IngestResult:
+            return IngestResult(accepted=len(mentions), duplicates=0, case_ids=[0])
+
+        Ingestor.ingest = answered  # type: ignore[method-assign]
+    if stage == "group_commit":
+
+        async def stored(self: Ingestor, items: list[Incoming]) -> list[Stored]:
+            return [Stored(0, duplicate=False, new_case=True)] * len(items)
+
+        Ingestor._store = stored  # type: ignore[method-assign]
 
 
 async def serve_floor() -> tuple[int, Any]:
