@@ -21,6 +21,8 @@ _RETURNED = (
     CASES.c.sla_due_at,
     CASES.c.owner_id,
     CASES.c.slack_ts,
+    CASES.c.digest_channel,
+    CASES.c.digest_ts,
 )
 # The case is on show in Slack: its own card, or a row in a posted storm or crisis digest (the
 # row's light turns orange, then red, as a card's does; the worker refreshes the digest).

@@ -87,7 +87,7 @@ class Scheduler:
                 continue  # someone has it, or it is a digest row: the orange light is enough
             _sla_note(conn, case, "sla_warning", now, contacts=department.contacts)
         breached = sla.take_breaches(conn, now=now)
-        escalations: dict[tuple[str, str], list[int]] = {}
+        escalations: dict[tuple[str, str], list[list[Any]]] = {}
         for case in breached:
             department = self.config.department(case.department)
             target = department.escalate_to or self.config.escalate_to
@@ -95,15 +95,21 @@ class Scheduler:
                 _sla_note(conn, case, "sla_breach", now, escalated_to=target)
             enqueue_card_update(conn, case_id=case.id, channel=case.slack_channel, now=now)
             if target:
-                escalations.setdefault((target, case.slack_channel), []).append(case.id)
+                # Where the leads find it: its card, else its digest row's message.
+                shown = (
+                    [case.slack_channel, case.slack_ts]
+                    if case.slack_ts
+                    else [case.digest_channel, case.digest_ts]
+                )
+                escalations.setdefault((target, case.slack_channel), []).append([case.id, *shown])
         # In a storm many cases pass their deadline at once: the leads get one message per
         # channel and sweep listing them, not one each (a hundred would take minutes to post).
-        for (target, _channel), case_ids in escalations.items():
-            case_ids.sort()
-            payload: dict[str, Any] = {"kind": "sla_breach"}
-            if len(case_ids) > 1:
-                payload = {"kind": "sla_breaches", "cases": case_ids}
-            schedule.enqueue_dm(conn, user=target, case_id=case_ids[0], now=now, payload=payload)
+        for (target, _channel), cases in escalations.items():
+            cases.sort()
+            payload: dict[str, Any] = {"kind": "sla_breach", "shown": cases[0][1:]}
+            if len(cases) > 1:
+                payload = {"kind": "sla_breaches", "cases": cases}
+            schedule.enqueue_dm(conn, user=target, case_id=cases[0][0], now=now, payload=payload)
         return len(warned) + len(breached)
 
     def _fire(self, conn: Connection, task: Row[Any], now: datetime) -> None:

@@ -344,7 +344,13 @@ async def test_digest_rows_turn_orange_then_red_and_unanswered_cases_escalate(
     assert all(":red_circle:" in row["text"]["text"] for case, row in rows.items() if case != 7)
     # One message for the leads, not twelve: each case once, the claimed one too.
     [escalation] = slack.posts("C0LEADS01")
-    listed = ", ".join(f"#{n}" for n in range(1, 13))
+    # Each number links to where the case is: the claimed one's card, the others' digest.
+    where = {n: _digest_of(slack, n)["ts"] for n in range(1, 13) if n != 7}
+    where[7] = _cards(slack)[0]["ts"]
+    listed = ", ".join(
+        f"<https://slack.com/archives/{CHANNEL}/p{where[n].replace('.', '')}|#{n}>"
+        for n in range(1, 13)
+    )
     assert escalation["text"] == (
         ":red_circle: 12 cases in <#CBILLING1> passed their response deadline unanswered: "
         f"{listed}."

@@ -68,8 +68,10 @@ async def test_an_unclaimed_case_is_warned_once_then_escalated_once(
     assert ":red_circle: Answer by" in shown(_card(slack))
     escalation = slack.last_post("C0LEADS01")
     assert escalation is not None
-    assert escalation["text"] == (
-        ":red_circle: Case #1 in <#CBILLING1> passed its response deadline unanswered."
+    card = _card(slack)["ts"].replace(".", "")
+    assert escalation["text"] == (  # the case number links to its card
+        f":red_circle: Case <https://slack.com/archives/CBILLING1/p{card}|#1> in <#CBILLING1>"
+        " passed its response deadline unanswered."
     )
 
     bot.clock.set(datetime(2026, 11, 25, 12, 0, tzinfo=AMS))
@@ -156,23 +158,35 @@ async def test_cases_breaching_together_reach_the_leads_in_one_message(
     await bot.runtime.scheduler.fire_due()  # nothing more: each escalated once
     await bot.deliver()
 
-    [escalation] = slack.posts("C0LEADS01")
-    assert escalation["text"] == (
-        ":red_circle: 3 cases in <#CBILLING1> passed their response deadline unanswered:"
-        " #1, #2, #3."
-    )
-    # Each card still says in its thread that the deadline passed, and where it went.
     cards = [m for m in slack.posts("CBILLING1") if m["thread_ts"] in (None, m["ts"])]
     assert len(cards) == 3
+    ts = {_case_of(card): card["ts"].replace(".", "") for card in cards}
+    [escalation] = slack.posts("C0LEADS01")
+    links = [f"<https://slack.com/archives/CBILLING1/p{ts[n]}|#{n}>" for n in (1, 2, 3)]
+    assert escalation["text"] == (
+        ":red_circle: 3 cases in <#CBILLING1> passed their response deadline unanswered: "
+        + ", ".join(links)
+        + "."
+    )
+    # Each card still says in its thread that the deadline passed, and where it went.
     for card in cards:
         notes = [m["text"] for m in slack.thread("CBILLING1", card["ts"])]
         assert notes[-1].endswith("escalated to <#C0LEADS01>")
 
 
+def _case_of(card: dict[str, Any]) -> int:
+    """The case a card is about (its buttons' block id is "case:{id}:{owner}")."""
+    actions = next(b for b in card["blocks"] if b["type"] == "actions")
+    return int(actions["block_id"].split(":")[1])
+
+
 def test_a_storms_escalation_lists_thirty_cases_and_counts_the_rest() -> None:
     from bot.render.escalations import breaches_dm
 
-    text, _ = breaches_dm(list(range(1, 101)), channel="CBILLING1", lang="nl")
+    cases = [[n, None, None] for n in range(1, 101)]  # shown nowhere: plain numbers
+    cases[0] = [1, "CBILLING1", "1764950400.000100"]
+    text, _ = breaches_dm(cases, channel="CBILLING1", lang="nl")
     assert text.startswith(":red_circle: 100 cases in <#CBILLING1> zijn over de reactietermijn")
+    assert "<https://slack.com/archives/CBILLING1/p1764950400000100|#1>, #2, #3" in text
     assert text.endswith("#29, #30 en nog 70.")
     assert "#31" not in text
