@@ -20,7 +20,7 @@ from bot.insight.spikes import BRAND
 from bot.render.cards import CardView, as_dicts, case_card
 from bot.render.digests import LATER_IN_ROW, DigestRow, digest_message
 from bot.render.drafts import draft_message
-from bot.render.escalations import breaches_dm, case_reference
+from bot.render.escalations import escalation_dm
 from bot.render.follow_up import follow_up_question
 from bot.render.forwarding import forwarded_dm, simple_dm
 from bot.render.mrkdwn import slack_date
@@ -249,11 +249,9 @@ def _direct_message(
             person=f"<@{payload['person']}>",
         )
     elif kind == "sla_breach":
-        # "shown": where the case is in Slack when it breached (none in jobs queued before).
-        reference = case_reference([case.id, *payload.get("shown", [None, None])])
-        text, blocks = simple_dm("sla.breach_dm", lang, case=reference, channel=f"<#{channel}>")
-    elif kind == "sla_breaches":
-        text, blocks = breaches_dm(payload["cases"], channel=channel, lang=lang)
+        # A job queued before escalations listed their cases is about its own case only.
+        cases = payload.get("cases") or [[case.id, None, None]]
+        text, blocks = escalation_dm(cases, channel=channel, lang=lang)
     else:
         raise Undeliverable(f"unknown direct message {kind!r}")
     return OutgoingMessage(job.channel, text, as_dicts(blocks))

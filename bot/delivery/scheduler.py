@@ -106,9 +106,7 @@ class Scheduler:
         # channel and sweep listing them, not one each (a hundred would take minutes to post).
         for (target, _channel), cases in escalations.items():
             cases.sort()
-            payload: dict[str, Any] = {"kind": "sla_breach", "shown": cases[0][1:]}
-            if len(cases) > 1:
-                payload = {"kind": "sla_breaches", "cases": cases}
+            payload = {"kind": "sla_breach", "cases": cases}
             schedule.enqueue_dm(conn, user=target, case_id=cases[0][0], now=now, payload=payload)
         return len(warned) + len(breached)
 

@@ -23,11 +23,14 @@ def case_reference(case: Sequence[Any]) -> str:
     return f"#{int(case_id)}"
 
 
-def breaches_dm(cases: list[Any], *, channel: str, lang: Lang) -> tuple[str, list[Block]]:
-    """One escalation for `cases` (two or more (id, channel, ts), lowest numbers first) of
-    `channel`."""
-    listed = ", ".join(case_reference(case) for case in cases[:LISTED])
-    if len(cases) > LISTED:
-        listed += " " + t("sla.breaches_more", lang, more=len(cases) - LISTED)
-    text = tn("sla.breaches_dm", len(cases), lang, channel=f"<#{channel}>", cases=listed)
+def escalation_dm(cases: list[Any], *, channel: str, lang: Lang) -> tuple[str, list[Block]]:
+    """The escalation for `cases` of `channel` that passed their deadline in one sweep, each
+    (id, channel, ts), lowest numbers first: one case by itself, more listed in one message."""
+    if len(cases) == 1:
+        text = t("sla.breach_dm", lang, case=case_reference(cases[0]), channel=f"<#{channel}>")
+    else:
+        listed = ", ".join(case_reference(case) for case in cases[:LISTED])
+        if len(cases) > LISTED:
+            listed += " " + t("sla.breaches_more", lang, more=len(cases) - LISTED)
+        text = tn("sla.breaches_dm", len(cases), lang, channel=f"<#{channel}>", cases=listed)
     return text, [SectionBlock(text=MarkdownTextObject(text=text))]

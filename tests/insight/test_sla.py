@@ -181,11 +181,11 @@ def _case_of(card: dict[str, Any]) -> int:
 
 
 def test_a_storms_escalation_lists_thirty_cases_and_counts_the_rest() -> None:
-    from bot.render.escalations import breaches_dm
+    from bot.render.escalations import escalation_dm
 
     cases = [[n, None, None] for n in range(1, 101)]  # shown nowhere: plain numbers
     cases[0] = [1, "CBILLING1", "1764950400.000100"]
-    text, _ = breaches_dm(cases, channel="CBILLING1", lang="nl")
+    text, _ = escalation_dm(cases, channel="CBILLING1", lang="nl")
     assert text.startswith(":red_circle: 100 cases in <#CBILLING1> zijn over de reactietermijn")
     assert "<https://slack.com/archives/CBILLING1/p1764950400000100|#1>, #2, #3" in text
     assert text.endswith("#29, #30 en nog 70.")
