@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Row
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.core.clock import Clock
@@ -21,12 +22,16 @@ from bot.insight import spikes
 from storage import schedule, sla
 from storage.case_row import CaseRow
 from storage.db import unit_of_work
+from storage.enqueue import enqueue_escalation
 from storage.outbox import enqueue_card_update
 from storage.statuses import CaseStatus, TaskKind
 from storage.transitions.core import lock_case
 
 log = logging.getLogger(__name__)
 SPIKE_CHECK = timedelta(minutes=1)  # how often the last hour is compared with past weeks
+# Cases an SLA sweep takes at most (a transaction of its own), and sweeps in a row per poll.
+SWEEP_LIMIT = 100
+MAX_SWEEPS = 50
 
 
 class Scheduler:
@@ -58,8 +63,21 @@ class Scheduler:
             fired += 1
         swept = 0
         if self.config is not None:
-            now = self.clock.now()
-            swept = await unit.run(partial(self._sweep_sla, now=now))
+            # A sweep takes up to a hundred cases, each sweep its own short transaction; in a
+            # storm hundreds pass their deadline at once, and all of them turn red now, not a
+            # hundred every poll.
+            for _ in range(MAX_SWEEPS):
+                now = self.clock.now()
+                try:
+                    taken, more = await unit.run(partial(self._sweep_sla, now=now))
+                except IntegrityError:
+                    # Another replica queued the same leads' message a moment before: the
+                    # sweep was undone, and swept again its cases join that message.
+                    log.info("SLA sweep raced another replica's; sweeping again")
+                    continue
+                swept += taken
+                if not more:
+                    break
             if self._last_spike_check is None or now - self._last_spike_check >= SPIKE_CHECK:
                 self._last_spike_check = now
                 alerts = await unit.run(partial(spikes.detect, now=now, config=self.config))
@@ -76,17 +94,18 @@ class Scheduler:
         self._fire(conn, task, now)
         return True
 
-    def _sweep_sla(self, conn: Connection, *, now: datetime) -> int:
-        """Warn about unclaimed cases nearing their deadline; escalate breached ones."""
+    def _sweep_sla(self, conn: Connection, *, now: datetime) -> tuple[int, bool]:
+        """Warn about unclaimed cases nearing their deadline; escalate breached ones. Returns
+        the cases swept, and whether more may be waiting (a sweep took its limit)."""
         assert self.config is not None
-        warned = sla.take_warnings(conn, now=now)
+        warned = sla.take_warnings(conn, now=now, limit=SWEEP_LIMIT)
         for case in warned:
             department = self.config.department(case.department)
             enqueue_card_update(conn, case_id=case.id, channel=case.slack_channel, now=now)
             if case.owner_id is not None or case.slack_ts is None:
                 continue  # someone has it, or it is a digest row: the orange light is enough
             _sla_note(conn, case, "sla_warning", now, contacts=department.contacts)
-        breached = sla.take_breaches(conn, now=now)
+        breached = sla.take_breaches(conn, now=now, limit=SWEEP_LIMIT)
         escalations: dict[tuple[str, str], list[list[Any]]] = {}
         for case in breached:
             department = self.config.department(case.department)
@@ -103,12 +122,12 @@ class Scheduler:
                 )
                 escalations.setdefault((target, case.slack_channel), []).append([case.id, *shown])
         # In a storm many cases pass their deadline at once: the leads get one message per
-        # channel and sweep listing them, not one each (a hundred would take minutes to post).
-        for (target, _channel), cases in escalations.items():
-            cases.sort()
-            payload = {"kind": "sla_breach", "cases": cases}
-            schedule.enqueue_dm(conn, user=target, case_id=cases[0][0], now=now, payload=payload)
-        return len(warned) + len(breached)
+        # channel listing them, not one each (a hundred would take minutes to post); the cases
+        # of later sweeps join it while it waits.
+        for (target, channel), cases in escalations.items():
+            enqueue_escalation(conn, target=target, channel=channel, cases=cases, now=now)
+        more = SWEEP_LIMIT in (len(warned), len(breached))
+        return len(warned) + len(breached), more
 
     def _fire(self, conn: Connection, task: Row[Any], now: datetime) -> None:
         """Queue what a due task says; a forward answered meanwhile needs nothing any more."""

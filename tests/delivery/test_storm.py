@@ -361,3 +361,37 @@ async def test_digest_rows_turn_orange_then_red_and_unanswered_cases_escalate(
             select(func.count()).where(CASES.c.sla_breached_at.is_(None)).select_from(CASES)
         )
     assert unmarked == 0
+
+
+async def test_a_storm_past_its_deadline_turns_red_at_once_and_reaches_the_leads_once(
+    storm_bot: BotUnderTest, slack: FakeSlack, engine: AsyncEngine
+) -> None:
+    """More cases pass their deadline together than one sweep takes (a hundred): every row
+    turns red at the same poll, and the leads get one message listing them, not one a sweep."""
+    await storm_bot.post_webhook(_flood(130))
+    await storm_bot.deliver()
+    assert len(_digests(slack)) == 7 and _cards(slack) == []
+
+    storm_bot.clock.set(MENTION_AT + timedelta(minutes=25))
+    await storm_bot.runtime.scheduler.fire_due()
+    await storm_bot.deliver()
+    rows = {case: row for d in _digests(slack) for case, row in _rows(d).items()}
+    assert len(rows) == 130
+    assert all(":large_orange_circle:" in row["text"]["text"] for row in rows.values())
+
+    storm_bot.clock.set(MENTION_AT + timedelta(minutes=31))
+    await storm_bot.runtime.scheduler.fire_due()
+    await storm_bot.deliver()
+    rows = {case: row for d in _digests(slack) for case, row in _rows(d).items()}
+    assert all(":red_circle:" in row["text"]["text"] for row in rows.values())
+    [escalation] = slack.posts("C0LEADS01")
+    assert escalation["text"].startswith(
+        ":red_circle: 130 cases in <#CBILLING1> passed their response deadline unanswered: "
+        f"<https://slack.com/archives/{CHANNEL}/p"
+    )
+    assert escalation["text"].endswith("|#30> and 100 more.")
+    async with engine.connect() as conn:
+        unmarked = await conn.scalar(
+            select(func.count()).where(CASES.c.sla_breached_at.is_(None)).select_from(CASES)
+        )
+    assert unmarked == 0

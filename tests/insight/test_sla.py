@@ -7,9 +7,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import event, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.util import await_only
 
+from storage.enqueue import escalation_key
 from storage.models import Case
+from storage.tables import CASES, OUTBOX
 from tests.conftest import BotUnderTest, mention
 from tests.fake_slack import FakeSlack
 from tests.shown import shown
@@ -172,6 +177,98 @@ async def test_cases_breaching_together_reach_the_leads_in_one_message(
     for card in cards:
         notes = [m["text"] for m in slack.thread("CBILLING1", card["ts"])]
         assert notes[-1].endswith("escalated to <#C0LEADS01>")
+
+
+async def test_cases_breaching_while_the_leads_message_waits_join_it(
+    bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    """Slack is slow or down, or the sweeps come a minute apart: cases that pass their
+    deadline before the leads' message went out are added to it, not sent one message more."""
+    wednesday = datetime(2026, 11, 25, 10, 0, tzinfo=AMS)
+    for n, (handle, minute) in enumerate((("anna", 0), ("bram", 0), ("carla", 2)), start=1):
+        bot.clock.set(wednesday + timedelta(minutes=minute))
+        body = mention(str(n), text="factuur?", author={"handle": handle})
+        await bot.post_webhook(body | {"created_at": bot.clock.now().isoformat()})
+    await bot.deliver()
+
+    bot.clock.set(datetime(2026, 11, 25, 10, 31, tzinfo=AMS))
+    await bot.runtime.scheduler.fire_due()  # anna's and bram's: the message waits to be sent
+    bot.clock.set(datetime(2026, 11, 25, 10, 33, tzinfo=AMS))
+    await bot.runtime.scheduler.fire_due()  # carla's joins it
+    await bot.deliver()
+
+    [escalation] = slack.posts("C0LEADS01")
+    assert escalation["text"].startswith(":red_circle: 3 cases in <#CBILLING1> passed")
+    assert [f"|#{n}>" in escalation["text"] for n in (1, 2, 3)] == [True] * 3
+
+    # Once it is sent, the next case to breach gets a message of its own.
+    bot.clock.set(datetime(2026, 11, 25, 10, 40, tzinfo=AMS))
+    await bot.post_webhook(
+        mention("4", text="factuur?", author={"handle": "daan"})
+        | {"created_at": bot.clock.now().isoformat()}
+    )
+    await bot.deliver()
+    bot.clock.set(datetime(2026, 11, 25, 11, 11, tzinfo=AMS))
+    await bot.runtime.scheduler.fire_due()
+    await bot.deliver()
+    assert len(slack.posts("C0LEADS01")) == 2
+    assert "|#4>" in slack.posts("C0LEADS01")[1]["text"]
+
+
+async def test_replicas_sweeping_at_once_still_send_the_leads_one_message(
+    bot: BotUnderTest, slack: FakeSlack, engine: AsyncEngine
+) -> None:
+    """Another replica queues the leads' message between this sweep's look for a waiting one
+    and its own insert: the sweep is undone and done again, its cases joining that message."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer: two sweeps cannot interleave")
+    wednesday = datetime(2026, 11, 25, 10, 0, tzinfo=AMS)
+    bot.clock.set(wednesday)
+    for n, handle in enumerate(("anna", "bram", "carla"), start=1):
+        body = mention(str(n), text="factuur?", author={"handle": handle})
+        await bot.post_webhook(body | {"created_at": wednesday.isoformat()})
+    await bot.deliver()
+    bot.clock.set(datetime(2026, 11, 25, 10, 31, tzinfo=AMS))
+    key = escalation_key("C0LEADS01", "CBILLING1")
+
+    async def other_replica_queues(now: datetime) -> None:
+        async with engine.begin() as conn:
+            await conn.execute(
+                insert(OUTBOX).values(
+                    kind="post_dm",
+                    case_id=1,
+                    channel="C0LEADS01",
+                    status="pending",
+                    attempts=0,
+                    not_before=now,
+                    created_at=now,
+                    dedupe_key=key,
+                    payload={"kind": "sla_breach", "cases": [[1, None, None]]},
+                )
+            )
+
+    raced: list[bool] = []
+
+    def race(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if not raced and statement.startswith("INSERT INTO outbox") and key in str(parameters):
+            raced.append(True)
+            await_only(other_replica_queues(bot.clock.now()))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", race)
+    try:
+        await bot.runtime.scheduler.fire_due()
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", race)
+    await bot.deliver()
+
+    assert raced == [True]
+    [escalation] = slack.posts("C0LEADS01")
+    assert escalation["text"].startswith(":red_circle: 3 cases in <#CBILLING1> passed")
+    async with engine.connect() as conn:
+        breached = await conn.scalar(
+            select(func.count()).where(CASES.c.sla_breached_at.is_not(None)).select_from(CASES)
+        )
+    assert breached == 3
 
 
 def _case_of(card: dict[str, Any]) -> int:
