@@ -1,7 +1,8 @@
 """Ingest: route each mention and store it, many requests to one transaction (group commit).
 
 Concurrent webhook requests each wait for their own result, but share a database transaction:
-SQLite has one writer, and one commit for thirty requests is what makes the webhook fast.
+SQLite has one writer, and one commit for thirty requests is what makes the webhook fast. The
+transactions themselves are bot.intake.batch_store's.
 """
 
 from __future__ import annotations
@@ -12,34 +13,25 @@ import math
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from functools import partial
+from datetime import timedelta
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.cases.state_machine import customer_return
-from bot.core import background, metrics
+from bot.core import metrics
 from bot.core.business_time import BusinessCalendar
 from bot.core.clock import Clock
 from bot.core.config import WebcareConfig
 from bot.core.outage import is_unavailable
+from bot.intake.batch_store import BatchStore, PartlyStored
 from bot.intake.deadlines import Deadlines, clock_start
 from bot.intake.mentions import MentionIn
 from bot.intake.routing import Router
-from storage.db import unit_of_work
-from storage.intake.first_mentions import candidates, store_first_mentions
 from storage.intake.rows import Incoming, Stored
-from storage.intake.store import store_incoming
-from storage.table_stats import TableStats
 
 log = logging.getLogger(__name__)
 
 # Above this many mentions a transaction is split; keeps SQLite's write lock short.
 MAX_BATCH = 1000
-# Up to this many mentions a transaction may run on the event loop (storage.db.UnitOfWork):
-# a couple of milliseconds of SQLite at most; larger ones go to the writer thread.
-INLINE_MAX = 64
 # Event-loop rounds a transaction waits at most for more requests to join it.
 GATHER_ROUNDS = 4
 # Under load (the last transaction stored several requests) a transaction also waits up to
@@ -108,17 +100,10 @@ class Ingestor:
             d.key: (d.key, d.channel, self._deadlines(d.key, d.sla_minutes))
             for d in config.departments
         }
-        self._reopen_window = timedelta(days=config.reopen_window_days)
-        self._unit = unit_of_work(engine)
-        # PostgreSQL: new customers' first mentions in one statement, its own transaction.
-        self._one_statement = (
-            engine.execution_options(isolation_level="AUTOCOMMIT")
-            if (engine.dialect.name, engine.dialect.driver) == ("postgresql", "asyncpg")
-            else None
+        self._batches = BatchStore(
+            engine=engine, clock=clock, reopen_window=timedelta(days=config.reopen_window_days)
         )
         self._queue: list[_Request] = []
-        self._stats = TableStats() if engine.dialect.name == "postgresql" else None
-        self._analyzing = False
         self._writers: set[asyncio.Task[None]] = set()
         self._max_writers = WRITERS.get(engine.dialect.name, 1)
         # With more than one writer: the mentions and customers of the batches in flight.
@@ -305,7 +290,7 @@ class Ingestor:
     async def _failed(self, batch: list[_Request], exc: Exception) -> None:
         """Answer what was committed before `exc` (a batch's new customers go first, in a
         transaction of their own); fail or retry the rest."""
-        done, error = (exc.stored, exc.error) if isinstance(exc, _PartlyStored) else ({}, exc)
+        done, error = (exc.stored, exc.error) if isinstance(exc, PartlyStored) else ({}, exc)
         answered, failed, offset = [], [], 0
         for request in batch:
             span = range(offset, offset + len(request.items))
@@ -332,9 +317,7 @@ class Ingestor:
         """Answer the requests of a committed batch (`stored`: one per item, in order)."""
         items = [item for request in batch for item in request.items]
         metrics.INGEST_BATCH.observe(len(items))
-        if self._stats is not None and self._stats.stored(len(items)) and not self._analyzing:
-            self._analyzing = True
-            background.start(self._analyze())
+        self._batches.committed(len(items))
         offset = 0
         for request in batch:
             if not request.done.done():
@@ -351,80 +334,8 @@ class Ingestor:
         if self.on_stored and received:
             self.on_stored()
 
-    async def _analyze(self) -> None:
-        assert self._stats is not None
-        try:
-            await self._unit.run(self._stats.analyze)
-        except Exception as exc:  # the planner's picture stays as it was; ingest goes on
-            log.warning("ANALYZE for the planner failed: %s", exc)
-        finally:
-            self._analyzing = False
-
     async def _store(self, items: list[Incoming]) -> list[Stored]:
-        stored: dict[int, Stored] = {}  # by position in items: what is committed
-        try:
-            return await self._store_rest(items, stored)
-        except Exception as exc:
-            if stored:  # the new customers' statement committed before the rest failed
-                raise _PartlyStored(stored, exc) from exc
-            raise
-
-    async def _store_rest(self, items: list[Incoming], stored: dict[int, Stored]) -> list[Stored]:
-        """Store the items not in `stored` yet, adding each to it once committed."""
-        for attempt in range(3):
-            try:
-                now = self.clock.now()
-                reopen_after = now - self._reopen_window
-                if self._one_statement is not None:
-                    stored.update(
-                        await self._store_first_mentions(items, stored, now, reopen_after)
-                    )
-                rest = [item for at, item in enumerate(items) if at not in stored]
-                if rest:
-                    work = partial(
-                        store_incoming,
-                        items=rest,
-                        now=now,
-                        reopen_after=reopen_after,
-                        returned=customer_return,
-                    )
-                    results = iter(await self._unit.run(work, inline=len(rest) <= INLINE_MAX))
-                    stored.update(
-                        {at: next(results) for at in range(len(items)) if at not in stored}
-                    )
-                return [stored[at] for at in range(len(items))]
-            except IntegrityError:
-                # Another replica stored the same mention or opened the same author's case
-                # between our read and our write: reading again resolves it.
-                if attempt == 2:
-                    raise
-                log.info("ingest conflict with a concurrent writer; retrying")
-        raise AssertionError("unreachable")
-
-    async def _store_first_mentions(
-        self,
-        items: list[Incoming],
-        stored: dict[int, Stored],
-        now: datetime,
-        reopen_after: datetime,
-    ) -> dict[int, Stored]:
-        """Store the new customers' first mentions among `items` (not yet stored) in one
-        statement (storage.intake.first_mentions); by position in `items`."""
-        assert self._one_statement is not None
-        picked = [at for at in candidates(items) if at not in stored]
-        if not picked:
-            return {}
-        async with self._one_statement.connect() as conn:
-            done = await store_first_mentions(conn, [items[at] for at in picked], now, reopen_after)
-        return {picked[n]: result for n, result in done.items()}
-
-
-class _PartlyStored(Exception):
-    """Storing a batch failed after part of it was committed: `stored`, by position."""
-
-    def __init__(self, stored: dict[int, Stored], error: Exception) -> None:
-        super().__init__(str(error))
-        self.stored, self.error = stored, error
+        return await self._batches.store(items)
 
 
 def _wake(future: asyncio.Future[None]) -> None:

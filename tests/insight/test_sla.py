@@ -151,12 +151,7 @@ async def test_a_mention_that_reaches_us_late_counts_from_its_arrival_and_says_h
 async def test_cases_breaching_together_reach_the_leads_in_one_message(
     bot: BotUnderTest, slack: FakeSlack
 ) -> None:
-    wednesday = datetime(2026, 11, 25, 10, 0, tzinfo=AMS)
-    bot.clock.set(wednesday)
-    for n, handle in enumerate(("anna", "bram", "carla"), start=1):
-        body = mention(str(n), text="factuur?", author={"handle": handle})
-        await bot.post_webhook(body | {"created_at": wednesday.isoformat()})
-    await bot.deliver()
+    await _three_billing_cases_at_ten(bot)
 
     bot.clock.set(datetime(2026, 11, 25, 10, 31, tzinfo=AMS))
     await bot.runtime.scheduler.fire_due()
@@ -222,12 +217,7 @@ async def test_replicas_sweeping_at_once_still_send_the_leads_one_message(
     and its own insert: the sweep is undone and done again, its cases joining that message."""
     if engine.dialect.name != "postgresql":
         pytest.skip("SQLite has one writer: two sweeps cannot interleave")
-    wednesday = datetime(2026, 11, 25, 10, 0, tzinfo=AMS)
-    bot.clock.set(wednesday)
-    for n, handle in enumerate(("anna", "bram", "carla"), start=1):
-        body = mention(str(n), text="factuur?", author={"handle": handle})
-        await bot.post_webhook(body | {"created_at": wednesday.isoformat()})
-    await bot.deliver()
+    await _three_billing_cases_at_ten(bot)
     bot.clock.set(datetime(2026, 11, 25, 10, 31, tzinfo=AMS))
     key = escalation_key("C0LEADS01", "CBILLING1")
 
@@ -269,6 +259,16 @@ async def test_replicas_sweeping_at_once_still_send_the_leads_one_message(
             select(func.count()).where(CASES.c.sla_breached_at.is_not(None)).select_from(CASES)
         )
     assert breached == 3
+
+
+async def _three_billing_cases_at_ten(bot: BotUnderTest) -> None:
+    """Cases #1-#3, three customers asking Billing (30 minutes) at 10:00 on a Wednesday."""
+    wednesday = datetime(2026, 11, 25, 10, 0, tzinfo=AMS)
+    bot.clock.set(wednesday)
+    for n, handle in enumerate(("anna", "bram", "carla"), start=1):
+        body = mention(str(n), text="factuur?", author={"handle": handle})
+        await bot.post_webhook(body | {"created_at": wednesday.isoformat()})
+    await bot.deliver()
 
 
 def _case_of(card: dict[str, Any]) -> int:
