@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
@@ -134,7 +135,8 @@ async def _report(
         dm = await client.conversations_open(users=command["user_id"])
         await client.files_upload_v2(
             channel=dm["channel"]["id"],
-            content=busiest_hours_png(report, lang=lang),
+            # Rendering takes a tenth of a second or more: not on the event loop.
+            content=await asyncio.to_thread(busiest_hours_png, report, lang=lang),
             filename="busiest-hours.png",
             title=t("report.chart.title", lang),
         )

@@ -120,3 +120,24 @@ def test_db_upgrade_creates_the_schema(workdir: Path, capsys: pytest.CaptureFixt
     assert main(["db", "upgrade"]) == 0
     assert "up to date" in capsys.readouterr().out
     assert (workdir / "webcare.db").exists()
+
+
+def test_the_bot_starts_without_loading_the_chart_library() -> None:
+    """matplotlib and numpy are some 50 MB of memory and more than half a second of start-up
+    for the report chart alone: `webcare serve` loads them when a chart is asked for."""
+    import subprocess
+    import sys
+
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, bot.app.cli, bot.app.runtime;"
+            " print(sorted({'matplotlib', 'numpy'} & set(sys.modules)))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    assert loaded.stdout.strip() == "[]"
