@@ -5,7 +5,9 @@ one or two mentions each, case events, follow-up tasks) straight through the DBA
 secondary indexes dropped and rebuilt afterwards, ANALYZE, check that SQLAlchemy reads a case
 back, then time `team_status` and `build_report` for the current week (direct calls) and the
 signed slash commands over HTTP against a real Runtime (until the HTTP 200: Slack's ack; the
-chart the report uploads afterwards is timed apart). "Now" is fixed on a Sunday evening, so the
+chart the report uploads afterwards is timed apart), and the longest the event loop went
+unanswered while a report was built over HTTP (`http_report_loop_stall_ms`: how long a webhook or
+a click would have waited to be read). "Now" is fixed on a Sunday evening, so the
 week holds ~1/13 of the data. PostgreSQL is skipped (with a note) when it does not answer.
 Run: `python -m bench.summary [--quick] [--cases N] [--explain]`.
 Exit 1 when a check fails (seeded data, a non-200 answer, an ack without blocks, an error).
@@ -84,6 +86,28 @@ async def timed(call: Callable[[], Awaitable[Any]]) -> float:
     started = time.perf_counter()
     await call()
     return 1000 * (time.perf_counter() - started)
+
+
+async def loop_stall(call: Callable[[], Awaitable[Any]]) -> float:
+    """The longest the event loop went unanswered (ms) while `call` ran: how long a webhook or
+    a click arriving meanwhile would wait before the bot even read it."""
+    loop, stalled, done = asyncio.get_running_loop(), 0.0, False
+
+    async def tick() -> None:
+        nonlocal stalled
+        while not done:
+            asked = loop.time()
+            await asyncio.sleep(0.001)
+            stalled = max(stalled, loop.time() - asked - 0.001)
+
+    ticker = asyncio.create_task(tick())
+    await asyncio.sleep(0.002)  # the ticker runs before the call starts
+    try:
+        await call()
+    finally:
+        done = True
+        await ticker
+    return 1000 * stalled
 
 
 def command_body(text: str, response_url: str) -> str:
@@ -170,6 +194,9 @@ async def measure_http(
                     return ack_ms
 
                 report_week = await repeat(report, reps=reps, warmup=warmup)
+                # The bot runs in this process: the longest its event loop went unanswered
+                # while a report was built and its chart drawn, the bot's GC settings on.
+                stall = await repeat(lambda: loop_stall(report), reps=reps, warmup=0)
         finally:
             await runtime.stop()
             gc.unfreeze()  # Runtime.start froze everything alive; undo for the next database
@@ -177,8 +204,9 @@ async def measure_http(
     return {
         "http_status_ms": status,
         "http_report_week_ms": report_week,
-        "http_report_figures_ms": spread(figures_ms[warmup:]),
-        "http_report_chart_done_ms": spread(chart_ms[warmup:]),
+        "http_report_figures_ms": spread(figures_ms[warmup : warmup + reps]),
+        "http_report_chart_done_ms": spread(chart_ms[warmup : warmup + reps]),
+        "http_report_loop_stall_ms": stall,
     }
 
 

@@ -3,6 +3,7 @@ follow-up outcomes and the busiest hours; as Slack blocks, a chart, CSV or JSON.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import statistics
@@ -12,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.core.business_time import BusinessCalendar
@@ -106,6 +108,23 @@ async def build_report(
             conn, since=since, until=until, department=department
         )
         events = await reports.event_counts(conn, since=since, until=until, department=department)
+    # A busy month is seconds of Python (business minutes for every case): summed up in a
+    # worker thread, so webhooks and clicks are answered meanwhile.
+    return await asyncio.to_thread(
+        _summarise, config, since, until, department, mentions, opened, resolved, events
+    )
+
+
+def _summarise(
+    config: WebcareConfig,
+    since: datetime,
+    until: datetime,
+    department: str | None,
+    mentions: list[tuple[str, str, datetime, int]],
+    opened: list[Row[Any]],
+    resolved: list[Row[Any]],
+    events: list[tuple[str, str | None, bool | None, int]],
+) -> Report:
     calendars = {d.key: BusinessCalendar(config.hours_for(d)) for d in config.departments}
     zone = ZoneInfo(config.business_hours.timezone)
     report = Report(since=since, until=until, department=department)
@@ -174,6 +193,10 @@ async def cases_csv(
         opened = await reports.cases_opened_between(
             conn, since=since, until=until, department=department
         )
+    return await asyncio.to_thread(_csv, config, opened)
+
+
+def _csv(config: WebcareConfig, opened: list[Row[Any]]) -> str:
     calendars = {d.key: BusinessCalendar(config.hours_for(d)) for d in config.departments}
     out = io.StringIO()
     writer = csv.writer(out)

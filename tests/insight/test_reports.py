@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import sys
+import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -201,6 +202,40 @@ async def test_the_cli_exports_the_same_figures_and_a_row_per_case(
 
     code, _out, err = await _cli(tmp_path, url, "report", "--since", "yesterday")
     assert code == 2 and "not a date" in err
+
+
+async def test_webhooks_are_answered_while_a_report_is_summed_up(
+    bot: BotUnderTest, slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A busy month's report is seconds of Python: mentions keep coming in meanwhile. The
+    summing up is held here until a webhook has been answered; were it on the event loop,
+    the webhook could not be read until it ended."""
+    from bot.insight import reports
+
+    entered, release = threading.Event(), threading.Event()
+    summarise, waited_out = reports._summarise, []
+
+    def held(*args: Any) -> Any:
+        entered.set()
+        if not release.wait(10):  # on the event loop the webhook could never release it
+            waited_out.append(True)
+        return summarise(*args)
+
+    monkeypatch.setattr(reports, "_summarise", held)
+    now = bot.clock.now().astimezone(AMS)
+    await bot.post_webhook(mention("1", created_at=(now - timedelta(minutes=5)).isoformat()))
+    command = asyncio.create_task(_command(bot, "report today", response_url=slack.response_url()))
+    assert await asyncio.to_thread(entered.wait, 10)
+    try:
+        later = mention("2", created_at=now.isoformat(), author={"handle": "bram"})
+        status, answer = await bot.post_webhook(later)
+        assert (status, answer["accepted"]) == (202, 1) and not release.is_set()
+    finally:
+        release.set()
+    await command
+    assert waited_out == []
+    (figures,) = slack.responses
+    assert figures["blocks"][2]["text"]["text"].startswith("*1* mentions in *1* new cases")
 
 
 async def test_the_slash_command_answers_with_figures_and_sends_a_chart(
