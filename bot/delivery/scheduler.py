@@ -66,15 +66,20 @@ class Scheduler:
             # A sweep takes up to a hundred cases, each sweep its own short transaction; in a
             # storm hundreds pass their deadline at once, and all of them turn red now, not a
             # hundred every poll.
+            raced = False
             for _ in range(MAX_SWEEPS):
                 now = self.clock.now()
                 try:
                     taken, more = await unit.run(partial(self._sweep_sla, now=now))
                 except IntegrityError:
+                    if raced:  # twice in a row is no race: let the poll report it
+                        raise
                     # Another replica queued the same leads' message a moment before: the
                     # sweep was undone, and swept again its cases join that message.
                     log.info("SLA sweep raced another replica's; sweeping again")
+                    raced = True
                     continue
+                raced = False
                 swept += taken
                 if not more:
                     break

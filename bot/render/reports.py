@@ -83,9 +83,9 @@ def report_blocks(report: Report, *, period: str, timezone: str, lang: Lang) -> 
 def busiest_hours_png(report: Report, *, lang: Lang) -> bytes:
     """Mentions per hour of the day, as a bar chart.
 
-    matplotlib is imported here, not with the bot: it and numpy are some 50 MB of memory and
-    0.6 s of start-up for a chart a team asks for now and then. A `Figure` of its own, not
-    pyplot's global state: safe in a worker thread (handlers render it off the event loop)."""
+    matplotlib is imported here, not with the bot: it and numpy are some 40 MB of memory and
+    most of a second of start-up for a chart a team asks for now and then. A `Figure` of its
+    own, not pyplot's global state: safe in a worker thread (handlers draw it off the loop)."""
     from matplotlib.figure import Figure  # renders with Agg to memory: no screen needed
     from matplotlib.ticker import MaxNLocator
 
