@@ -91,7 +91,8 @@ def enqueue_escalation(
     """Tell `target` (the leads) that `cases` of `channel` passed their response deadline, each
     [id, channel, ts] where it is shown: in a new message, or added to the one for the same
     leads and channel that is still waiting. A storm's breaches, found a hundred a sweep, so
-    reach the leads as one message, as do those found while Slack could not be reached."""
+    reach the leads as one message, as do those found before the worker got to it (a message
+    tried once and waiting for a retry has given up its key: later cases get a new one)."""
     key = escalation_key(target, channel)
     # On PostgreSQL the row lock waits for a worker taking the job: then it is sending, and
     # these cases go in a message of their own.
@@ -102,7 +103,12 @@ def enqueue_escalation(
     ).first()
     earlier = (waiting.payload or {}).get("cases", []) if waiting is not None else []
     listed = {int(case[0]): list(case) for case in [*earlier, *cases]}
-    payload = {"kind": "sla_breach", "cases": [listed[n] for n in sorted(listed)]}
+    # The channel as it was when they breached: the message says it, whatever moves after.
+    payload = {
+        "kind": "sla_breach",
+        "channel": channel,
+        "cases": [listed[n] for n in sorted(listed)],
+    }
     first = min(listed)
     if waiting is not None:
         conn.execute(

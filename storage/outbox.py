@@ -6,10 +6,11 @@ Synchronous: each call runs inside a unit of work (storage.db.unit_of_work).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import Row, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -207,8 +208,9 @@ def take_next(
     A job another worker has had in flight for less than `in_flight` (longer than one Slack
     call can take) is returned as not yet due.
 
-    The returned job shows its state from before this call; a job not yet due is returned
-    untouched so the caller can wait for it.
+    The returned job shows its state from before this call, but for its payload, which is as
+    it was marked in flight (cases a sweep added to a waiting escalation meanwhile are in it);
+    a job not yet due is returned untouched so the caller can wait for it.
     """
     if not acquire_channel(conn, channel=channel, holder=holder, now=now, until=until):
         raise LeaseLost(channel)
@@ -230,19 +232,24 @@ def take_next(
         )
         job = head_job(conn, channel=channel, now=now, turn=turn)
     if job is not None and job.not_before <= now:
-        start_sending(conn, job=job, now=now)
+        job = start_sending(conn, job=job, now=now)
     return job
 
 
-def start_sending(conn: Connection, *, job: Job, now: datetime) -> None:
-    """Mark the job in flight (one left in flight by a crash is taken over)."""
+def start_sending(conn: Connection, *, job: Job, now: datetime) -> Job:
+    """Mark the job in flight (one left in flight by a crash is taken over); the job with its
+    payload as marked."""
     if job.status == JobStatus.SENDING:
         mark_retry(conn, job_id=job.id, not_before=now, error="interrupted")
-    mark_sending(conn, job_id=job.id, now=now)
+    marked = mark_sending(conn, job_id=job.id, now=now)
+    # On PostgreSQL a sweep may have added cases to a waiting escalation between our read of
+    # the job and this update (storage.enqueue.enqueue_escalation): send what was marked.
+    return replace(job, payload=marked.payload) if marked is not None else job
 
 
-def mark_sending(conn: Connection, *, job_id: int, now: datetime) -> bool:
-    result = conn.execute(
+def mark_sending(conn: Connection, *, job_id: int, now: datetime) -> Row[Any] | None:
+    """Mark a pending job in flight: its row as marked (its payload), None if not pending."""
+    return conn.execute(
         update(OUTBOX)
         .where(OUTBOX.c.id == job_id, OUTBOX.c.status == JobStatus.PENDING)
         # A job in flight gives up its dedupe key: a new refresh may queue meanwhile, and this
@@ -253,8 +260,8 @@ def mark_sending(conn: Connection, *, job_id: int, now: datetime) -> bool:
             attempts=OUTBOX.c.attempts + 1,
             dedupe_key=None,
         )
-    )
-    return bool(result.rowcount)
+        .returning(OUTBOX.c.payload)
+    ).first()
 
 
 def mark_sent(conn: Connection, *, job: Job, now: datetime, channel_id: str, ts: str) -> None:

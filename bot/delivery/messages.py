@@ -251,7 +251,9 @@ def _direct_message(
     elif kind == "sla_breach":
         # A job queued before escalations listed their cases is about its own case only.
         cases = payload.get("cases") or [[case.id, None, None]]
-        text, blocks = escalation_dm(cases, channel=channel, lang=lang)
+        # The department channel they breached in (older jobs: the first case's, as it is now).
+        where = payload.get("channel") or channel
+        text, blocks = escalation_dm(cases, channel=where, lang=lang)
     else:
         raise Undeliverable(f"unknown direct message {kind!r}")
     return OutgoingMessage(job.channel, text, as_dicts(blocks))

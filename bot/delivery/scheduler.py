@@ -57,20 +57,20 @@ class Scheduler:
 
     async def fire_due(self) -> int:
         """Fire every task that is due now and sweep SLA deadlines; returns the tasks fired."""
-        fired = 0
+        fired = swept = 0
         unit = unit_of_work(self.engine)
-        while await unit.run(partial(self._fire_next, now=self.clock.now())):
-            fired += 1
-        swept = 0
-        if self.config is not None:
+        try:
+            while await unit.run(partial(self._fire_next, now=self.clock.now())):
+                fired += 1
+            if self.config is None:
+                return fired
             # A sweep takes up to a hundred cases, each sweep its own short transaction; in a
             # storm hundreds pass their deadline at once, and all of them turn red now, not a
             # hundred every poll.
             raced = False
             for _ in range(MAX_SWEEPS):
-                now = self.clock.now()
                 try:
-                    taken, more = await unit.run(partial(self._sweep_sla, now=now))
+                    taken, more = await unit.run(partial(self._sweep_sla, now=self.clock.now()))
                 except IntegrityError:
                     if raced:  # twice in a row is no race: let the poll report it
                         raise
@@ -83,12 +83,15 @@ class Scheduler:
                 swept += taken
                 if not more:
                     break
+            now = self.clock.now()
             if self._last_spike_check is None or now - self._last_spike_check >= SPIKE_CHECK:
                 self._last_spike_check = now
                 alerts = await unit.run(partial(spikes.detect, now=now, config=self.config))
                 swept += len(alerts)
-        if (fired or swept) and self.on_fired:
-            self.on_fired()
+        finally:
+            # What was committed goes out, also when a later step of this poll failed.
+            if (fired or swept) and self.on_fired:
+                self.on_fired()
         return fired
 
     def _fire_next(self, conn: Connection, *, now: datetime) -> bool:
@@ -129,7 +132,9 @@ class Scheduler:
         # In a storm many cases pass their deadline at once: the leads get one message per
         # channel listing them, not one each (a hundred would take minutes to post); the cases
         # of later sweeps join it while it waits.
-        for (target, channel), cases in escalations.items():
+        # In a fixed order: two replicas adding to the same two messages never lock them in
+        # opposite orders (a deadlock).
+        for (target, channel), cases in sorted(escalations.items()):
             enqueue_escalation(conn, target=target, channel=channel, cases=cases, now=now)
         more = SWEEP_LIMIT in (len(warned), len(breached))
         return len(warned) + len(breached), more

@@ -261,6 +261,48 @@ async def test_replicas_sweeping_at_once_still_send_the_leads_one_message(
     assert breached == 3
 
 
+async def test_cases_added_while_the_worker_takes_the_message_are_sent_in_it(
+    bot: BotUnderTest, slack: FakeSlack, engine: AsyncEngine
+) -> None:
+    """The outbox reads the leads' waiting message, a sweep adds a case to it and commits, then
+    the outbox marks it in flight: what goes to Slack is the message as marked, with the case
+    the sweep added (the case is marked escalated, so the leads must hear of it)."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's writer reads and marks a job in one locked transaction")
+    await _three_billing_cases_at_ten(bot)
+    bot.clock.set(datetime(2026, 11, 25, 10, 2, tzinfo=AMS))
+    later = mention("4", text="factuur?", author={"handle": "daan"})
+    await bot.post_webhook(later | {"created_at": bot.clock.now().isoformat()})
+    await bot.deliver()
+    bot.clock.set(datetime(2026, 11, 25, 10, 31, tzinfo=AMS))
+    await bot.runtime.scheduler.fire_due()  # #1-#3: their message waits
+    async with engine.connect() as conn:
+        message = await conn.scalar(
+            select(OUTBOX.c.id).where(OUTBOX.c.kind == "post_dm", OUTBOX.c.status == "pending")
+        )
+    bot.clock.set(datetime(2026, 11, 25, 10, 33, tzinfo=AMS))  # #4 is past its deadline too
+
+    swept: list[bool] = []
+
+    def sweep_meanwhile(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        values = parameters.values() if isinstance(parameters, dict) else parameters
+        marking = statement.startswith("UPDATE outbox SET status") and message in values
+        if marking and not swept:
+            swept.append(True)
+            await_only(bot.runtime.scheduler.fire_due())
+
+    event.listen(engine.sync_engine, "before_cursor_execute", sweep_meanwhile)
+    try:
+        await bot.deliver()
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", sweep_meanwhile)
+
+    assert swept == [True]
+    [escalation] = slack.posts("C0LEADS01")
+    assert escalation["text"].startswith(":red_circle: 4 cases in <#CBILLING1> passed")
+    assert "|#4>" in escalation["text"]
+
+
 async def _three_billing_cases_at_ten(bot: BotUnderTest) -> None:
     """Cases #1-#3, three customers asking Billing (30 minutes) at 10:00 on a Wednesday."""
     wednesday = datetime(2026, 11, 25, 10, 0, tzinfo=AMS)
