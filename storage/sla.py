@@ -29,7 +29,7 @@ _RETURNED = (
 _SHOWN = or_(CASES.c.slack_ts.is_not(None), CASES.c.digest_ts.is_not(None))
 
 
-def take_warnings(conn: Connection, *, now: datetime, limit: int = 100) -> list[Row[Any]]:
+def take_warnings(conn: Connection, *, now: datetime, limit: int) -> list[Row[Any]]:
     """Unanswered cases past their warning moment, marked warned (so never warned twice).
 
     Every one turns orange on its card or digest row; the unclaimed ones with a card also get
@@ -57,7 +57,7 @@ def take_warnings(conn: Connection, *, now: datetime, limit: int = 100) -> list[
     )
 
 
-def take_breaches(conn: Connection, *, now: datetime, limit: int = 100) -> list[Row[Any]]:
+def take_breaches(conn: Connection, *, now: datetime, limit: int) -> list[Row[Any]]:
     """Cases past their deadline without a first answer, marked breached (escalated once)."""
     due = (
         select(CASES.c.id)

@@ -21,7 +21,7 @@ import hypothesis
 import pytest
 import time_machine
 from slack_sdk.signature import SignatureVerifier
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bot.app.runtime import Runtime
@@ -31,6 +31,7 @@ from bot.core.config import WebcareConfig, parse_config
 from bot.intake.webhook import sign
 from storage.db import close_unit_of_work, create_engine
 from storage.migrate import upgrade
+from storage.tables import CASES
 from tests.fake_slack import FakeSlack
 
 # Property tests explore the same examples on every run: CI stays reproducible, and a new
@@ -383,3 +384,11 @@ async def bot(
     """The bot in HTTP mode, as the tests drive it."""
     async with running_bot(make_settings(slack), config, engine, clock) as under_test:
         yield under_test
+
+
+async def cases_breached(engine: AsyncEngine, *, breached: bool = True) -> int:
+    """How many cases the SLA sweep has marked breached (or, `breached=False`, has not)."""
+    column = CASES.c.sla_breached_at
+    condition = column.is_not(None) if breached else column.is_(None)
+    async with engine.connect() as conn:
+        return int(await conn.scalar(select(func.count()).where(condition).select_from(CASES)))

@@ -25,6 +25,7 @@ from tests.conftest import (
     MENTION_AT,
     BotUnderTest,
     PinnedClock,
+    cases_breached,
     config_with_priorities,
     make_settings,
     mention,
@@ -356,10 +357,7 @@ async def test_digest_rows_turn_orange_then_red_and_unanswered_cases_escalate(
         f"{listed}."
     )
     assert len(_cards(slack)) == 1  # a digest row's deadline posts no card of its own
-    async with engine.connect() as conn:
-        unmarked = await conn.scalar(
-            select(func.count()).where(CASES.c.sla_breached_at.is_(None)).select_from(CASES)
-        )
+    unmarked = await cases_breached(engine, breached=False)
     assert unmarked == 0
 
 
@@ -390,8 +388,5 @@ async def test_a_storm_past_its_deadline_turns_red_at_once_and_reaches_the_leads
         f"<https://slack.com/archives/{CHANNEL}/p"
     )
     assert escalation["text"].endswith("|#30> and 100 more.")
-    async with engine.connect() as conn:
-        unmarked = await conn.scalar(
-            select(func.count()).where(CASES.c.sla_breached_at.is_(None)).select_from(CASES)
-        )
+    unmarked = await cases_breached(engine, breached=False)
     assert unmarked == 0

@@ -8,14 +8,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import event, func, insert, select
+from sqlalchemy import event, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.util import await_only
 
 from storage.enqueue import escalation_key
 from storage.models import Case
-from storage.tables import CASES, OUTBOX
-from tests.conftest import BotUnderTest, mention
+from storage.tables import OUTBOX
+from tests.conftest import BotUnderTest, cases_breached, mention
 from tests.fake_slack import FakeSlack
 from tests.shown import shown
 
@@ -254,10 +254,7 @@ async def test_replicas_sweeping_at_once_still_send_the_leads_one_message(
     assert raced == [True]
     [escalation] = slack.posts("C0LEADS01")
     assert escalation["text"].startswith(":red_circle: 3 cases in <#CBILLING1> passed")
-    async with engine.connect() as conn:
-        breached = await conn.scalar(
-            select(func.count()).where(CASES.c.sla_breached_at.is_not(None)).select_from(CASES)
-        )
+    breached = await cases_breached(engine)
     assert breached == 3
 
 
