@@ -12,7 +12,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select, update
 
 from bot.app.runtime import Runtime
+from bot.core.clock import PinnedClock
 from bot.core.config import WebcareConfig
+from bot.delivery.worker import IN_FLIGHT
 from storage import outbox_report
 from storage.models import Case, OutboxJob
 from tests.conftest import BotUnderTest, config_with_priorities, make_settings, mention
@@ -210,11 +212,11 @@ async def test_a_pending_outbox_is_delivered_once_after_a_restart(
 
 
 async def test_a_crash_after_slack_took_the_card_does_not_post_it_again(
-    engine: Any, config: WebcareConfig, slack: FakeSlack
+    engine: Any, config: WebcareConfig, slack: FakeSlack, clock: PinnedClock
 ) -> None:
     from bot.intake.mentions import parse_mentions
 
-    crashed = Runtime(make_settings(slack), config, engine=engine)
+    crashed = Runtime(make_settings(slack), config, engine=engine, clock=clock)
     await crashed.ingestor.ingest(parse_mentions([mention("1")]))
     slack.set_delay(30)  # Slack stores the card, but the answer never comes back
     worker = asyncio.create_task(crashed.worker.run_forever())
@@ -227,10 +229,12 @@ async def test_a_crash_after_slack_took_the_card_does_not_post_it_again(
         status = await conn.scalar(select(OutboxJob.status))
     assert status == "sending"
 
-    # Another worker (the restarted process) takes over the channel once the lease lapses.
+    # Another worker (the restarted process) takes over the channel once the lease lapses, and
+    # the card once its Slack call must have ended.
     async with engine.begin() as conn:
         await conn.execute(expire_leases())
-    restarted = Runtime(make_settings(slack), config, engine=engine)
+    clock.advance(seconds=IN_FLIGHT.total_seconds())
+    restarted = Runtime(make_settings(slack), config, engine=engine, clock=clock)
     await restarted.worker.run_until_idle()
     await restarted.stop()
 
