@@ -129,17 +129,19 @@ async def save_draft(
             editors = list(before.editor_ids or [])
             if actor.id != before.author_id and actor.id not in editors:
                 editors.append(actor.id)  # whoever changes the text is one of its authors
+            # A draft being sent is the text going out: an edit saved now would be recorded
+            # as sent (or undo the send's approval) while the original is already public.
             edited = conn.execute(
                 update(DRAFTS)
                 .where(
                     DRAFTS.c.id == saved_id,
                     DRAFTS.c.case_id == case_id,
-                    DRAFTS.c.status != DraftStatus.SENT,
+                    DRAFTS.c.status.not_in((DraftStatus.SENT, DraftStatus.SENDING)),
                 )
                 .values(**values, editor_ids=editors)
             )
             if not edited.rowcount:
-                raise InvalidTransition("draft_sent")
+                raise InvalidTransition(f"draft_{_draft(conn, saved_id).status}")
         detail: dict[str, Any] = {"draft_id": saved_id, "public": public}
         if overridden:  # posting personal data in public was a conscious choice: log it
             detail["personal_data_override"] = overridden

@@ -127,7 +127,9 @@ EFFECTS: dict[Action, Effects] = {
     Action.SEND_BACK: Effects("send_back", clears_forward=True),
     Action.MOVE: Effects("move", owner=Owner.CLEAR, clears_forward=True),
     Action.DRAFT: Effects("draft"),
-    Action.REPLY_SENT: Effects("reply_sent", first_response=True),
+    # Whoever answered an unclaimed case owns it: an answered case is nobody's queue item any
+    # more, and its owner is who the customer's next message and the follow-up go to.
+    Action.REPLY_SENT: Effects("reply_sent", owner=Owner.ACTOR_IF_NONE, first_response=True),
 }
 
 
@@ -195,7 +197,9 @@ def decide(
     values["status"] = to
     if effects.resolved is not None:
         values["resolved_at"] = now if effects.resolved else None
-    if effects.clears_forward:
+    # Out of "forwarded" by any way (resolved, answered, claimed...): the forward is over, and
+    # its deadline with it.
+    if effects.clears_forward or (S(case.status) is S.FORWARDED and to is not S.FORWARDED):
         values |= {"forwarded_to": None, "forward_due_at": None}
     if effects.first_response and case.first_response_at is None:
         values["first_response_at"] = now
@@ -298,7 +302,9 @@ def check(action: Action, case: CaseRow | None, actor: Actor) -> None:
 
 def _check(action: Action, case: CaseRow, actor: Actor, expected_owner: str | None) -> None:
     status = S(case.status)
-    if (action, status) not in TRANSITIONS:
+    # Claim takes a case nobody has (a forwarded one has its owner): from an outdated card a
+    # claim must not take it from its owner unasked, that is what Take over is for.
+    if (action, status) not in TRANSITIONS or (action is Action.CLAIM and case.owner_id):
         if action is Action.CLAIM and case.owner_id:
             reason = "own_case" if case.owner_id == actor.id else "already_claimed"
             raise InvalidTransition(reason, status=status, owner=case.owner_id)

@@ -3,6 +3,7 @@ platform length limits, a second pair of eyes where wanted, and sending."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -29,6 +30,9 @@ class ReplyReceiver:
         self.received: list[dict[str, Any]] = []
         self.fail = False
         self.url = ""
+        self.arrived = asyncio.Event()
+        self.answer = asyncio.Event()  # cleared: the platform takes its time to publish
+        self.answer.set()
 
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.read()
@@ -37,6 +41,8 @@ class ReplyReceiver:
         if self.fail:
             return web.json_response({"error": "down"}, status=502)
         self.received.append(json.loads(body))
+        self.arrived.set()
+        await self.answer.wait()
         return web.json_response({"url": "https://x.com/acme/status/999"})
 
 
@@ -198,6 +204,7 @@ async def test_marking_sent_answers_the_case_and_sets_the_first_response_time(
     bot: BotUnderTest, slack: FakeSlack
 ) -> None:
     await _open_draft(bot, slack, "Mijn factuur klopt niet", "CBILLING1")
+    outdated = _card(slack, "CBILLING1")  # unclaimed: with Claim, as Bram's screen shows it
     await _submit(bot, slack, "We hebben het aangepast!")
     await _click(bot, slack, "draft_mark_sent", ANNA, card=_draft_message(slack, "CBILLING1"))
     sent_modal = slack.views[-1]
@@ -217,6 +224,11 @@ async def test_marking_sent_answers_the_case_and_sets_the_first_response_time(
     async with bot.runtime.engine.connect() as conn:
         case = (await conn.execute(select(Case))).one()
     assert case.status == "replied" and case.first_response_at is not None
+    # Anna answered a case nobody had claimed: it is hers now, not an unclaimable orphan.
+    assert (case.owner_id, case.owner_name) == ANNA
+    assert "case_claim" not in _buttons(_card(slack, "CBILLING1"))
+    await _click(bot, slack, "case_claim", BRAM, card=outdated)
+    assert slack.ephemerals[-1]["text"].startswith("<@U0ANNA> already has this case.")
 
 
 async def test_a_reply_marked_sent_after_the_case_was_resolved_keeps_it_resolved(
@@ -360,6 +372,38 @@ async def test_send_posts_the_reply_to_the_sources_webhook_and_records_its_url(
     async with bot.runtime.engine.connect() as conn:
         case = (await conn.execute(select(Case))).one()
     assert case.first_response_at is not None
+
+
+async def test_a_draft_being_sent_cannot_be_edited_and_is_recorded_as_published(
+    bot: BotUnderTest, slack: FakeSlack, receiver: ReplyReceiver
+) -> None:
+    await _open_draft(bot, slack, "Storing bij het inloggen", "COUTAGES1")
+    await _submit(bot, slack, "We zoeken het uit!")
+    await _click(bot, slack, "draft_approve", BRAM, card=_draft_message(slack, "COUTAGES1"))
+    approved = _draft_message(slack, "COUTAGES1")
+    receiver.answer.clear()  # the platform takes a moment to publish
+    sending = asyncio.create_task(bot.click(approved, "draft_send", user=ANNA[0], name=ANNA[1]))
+    await asyncio.wait_for(receiver.arrived.wait(), 10)
+
+    # Meanwhile Bram fixes a typo through the Edit button still on the message.
+    await _click(bot, slack, "draft_edit", BRAM, card=approved)
+    answer = await _submit(bot, slack, "We zoeken het uit! (typo)", who=BRAM)
+    receiver.answer.set()
+    assert await sending == 200
+    await bot.deliver()
+
+    assert answer == {
+        "response_action": "errors",
+        "errors": {"text": "This draft is being sent right now."},
+    }
+    assert [r["text"] for r in receiver.received] == ["We zoeken het uit!"]
+    async with bot.runtime.engine.connect() as conn:
+        draft = (await conn.execute(select(Draft))).one()
+        case = (await conn.execute(select(Case))).one()
+    # What is recorded as sent is what went out, and the case is answered.
+    assert (draft.status, draft.text) == ("sent", "We zoeken het uit!")
+    assert case.first_response_at is not None
+    assert not [e for e in slack.ephemerals if "approved before" in e["text"]]
 
 
 async def test_two_agents_clicking_send_at_once_publish_the_reply_once(

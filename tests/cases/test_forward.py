@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import select
 
 from storage.models import Case, OutboxJob
-from tests.cases.test_claim import ANNA, _buttons, _click
+from tests.cases.test_claim import ANNA, BRAM, _buttons, _click
 from tests.conftest import BotUnderTest, mention
 from tests.fake_slack import FakeSlack
 from tests.shown import shown
@@ -210,3 +210,56 @@ async def test_notes_queued_just_before_a_move_still_reach_slack(
     async with bot.runtime.engine.connect() as conn:
         dead = (await conn.execute(select(OutboxJob.kind).where(OutboxJob.status == "dead"))).all()
     assert dead == []
+
+
+async def test_a_claim_from_an_outdated_card_does_not_take_a_forwarded_case(
+    bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    await bot.post_webhook(mention("1", text="Mijn factuur klopt niet"))
+    await bot.deliver()
+    outdated = _card(slack)  # as Bram's screen still shows it: with Claim
+    await _click(bot, slack, "case_claim", ANNA, card=outdated)
+    await _click(bot, slack, "case_forward", ANNA, card=_card(slack))
+    answer = await bot.submit_view(
+        _submission(slack, mode="person", person=PETRA[0], note="Klopt dit?"),
+        user=ANNA[0],
+        name=ANNA[1],
+    )
+    assert answer == {}
+    await bot.deliver()
+    dm = slack.last_post("UBILLING1")
+    assert dm is not None
+
+    await _click(bot, slack, "case_claim", BRAM, card=outdated)
+    assert slack.ephemerals[-1]["text"].startswith("<@U0ANNA> already has this case.")
+    async with bot.runtime.engine.connect() as conn:
+        case = (await conn.execute(select(Case))).one()
+    assert (case.status, case.owner_id, case.forwarded_to) == ("forwarded", ANNA[0], PETRA[0])
+    # Petra can still take what was forwarded to her.
+    await _click(bot, slack, "forward_take", PETRA, card=dm)
+    async with bot.runtime.engine.connect() as conn:
+        case = (await conn.execute(select(Case))).one()
+    assert (case.status, case.owner_id) == ("claimed", PETRA[0])
+
+
+async def test_a_forwarded_case_resolved_no_longer_shows_the_forward(
+    bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    await _forward_to_petra(bot, slack)
+    await _click(bot, slack, "case_resolve", ANNA, card=_card(slack))
+    values = {"closing_note": {"closing_note": {"type": "plain_text_input", "value": None}}}
+    view = {**slack.views[-1], "state": {"values": values}}
+    assert await bot.submit_view(view, user=ANNA[0], name=ANNA[1]) == {}
+    await bot.deliver()
+    await _click(bot, slack, "case_reopen", BRAM, card=_card(slack))
+    await _click(bot, slack, "case_claim", BRAM, card=_card(slack))
+
+    assert "Forwarded to" not in shown(_card(slack))
+    async with bot.runtime.engine.connect() as conn:
+        case = (await conn.execute(select(Case))).one()
+    assert (case.status, case.owner_id, case.forwarded_to, case.forward_due_at) == (
+        "claimed",
+        BRAM[0],
+        None,
+        None,
+    )
