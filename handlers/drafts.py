@@ -28,6 +28,7 @@ from handlers.payloads import (
     payload_id,
     tell,
 )
+from handlers.sealed import seal, unseal
 from handlers.services import Services
 from storage.cases import customer_language, get_case, latest_mention
 
@@ -49,6 +50,7 @@ async def _modal(
     services: Services,
     *,
     lang: Lang,
+    user: str,
     case_id: int,
     draft_id: int | None,
     text: str,
@@ -65,7 +67,7 @@ async def _modal(
             )
     if case is None:
         raise InvalidTransition("not_found")
-    return views.draft_modal(
+    view = views.draft_modal(
         case_id=case_id,
         draft_id=draft_id,
         department=services.config.department(case.department),
@@ -78,6 +80,10 @@ async def _modal(
         text_version=text_version,
         customer_language=language,
     )
+    # Sealed for the person it is opened for: a submission naming another case (or draft), or
+    # sent by someone else, is refused (handlers.sealed).
+    view.private_metadata = seal(view.private_metadata, user=user, key=services.modal_key)
+    return view
 
 
 async def open_new_draft(
@@ -94,6 +100,7 @@ async def open_new_draft(
     view = await _modal(
         services,
         lang=lang,
+        user=body["user"]["id"],
         case_id=case_id,
         draft_id=None,
         text=text,
@@ -112,6 +119,7 @@ async def open_draft_for_edit(
     view = await _modal(
         services,
         lang=lang,
+        user=body["user"]["id"],
         case_id=draft.case_id,
         draft_id=draft.id,
         text=draft.text,
@@ -126,21 +134,23 @@ async def apply_template(
     """A template was picked in the modal: fill it in for this customer and agent."""
     await ack()
     view = body["view"]
-    meta = json.loads(view["private_metadata"])
+    meta = _draft_metadata(view.get("private_metadata"), body, services)
     key = body["actions"][0]["selected_option"]["value"]
     async with services.engine.connect() as conn:
         case = await get_case(conn, case_id=meta["case_id"])
     if case is None:
         return
-    template = next(
-        tpl for tpl in services.config.department(case.department).templates if tpl.key == key
-    )
+    templates = services.config.department(case.department).templates
+    template = next((tpl for tpl in templates if tpl.key == key), None)
+    if template is None:  # the case moved to a department without it: the text stays as it is
+        return
     text = drafts.fill_template(template.text, case=case, agent_name=actor_of(body).name)
     values = view["state"]["values"]
     public = values[views.VISIBILITY][views.VISIBILITY]["selected_option"]["value"] == "public"
     updated = await _modal(
         services,
         lang=lang,
+        user=body["user"]["id"],
         case_id=meta["case_id"],
         draft_id=meta["draft_id"],
         text=text,
@@ -153,7 +163,7 @@ async def apply_template(
 async def save_draft(
     ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], services: Services, lang: Lang
 ) -> None:
-    meta = _draft_metadata(view.get("private_metadata"))
+    meta = _draft_metadata(view.get("private_metadata"), body, services)
     text, public, override = views.read_draft_modal(view["state"]["values"])
     block = views.text_block(view["state"]["values"])
     if not text:
@@ -215,17 +225,30 @@ async def approve(
 
 
 async def open_sent_modal(
-    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, lang: Lang
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, services: Services, lang: Lang
 ) -> None:
     await ack()
     view = views.sent_modal(draft_id=payload_id(body["actions"][0]["value"]), lang=lang)
+    view.private_metadata = seal(
+        view.private_metadata, user=body["user"]["id"], key=services.modal_key
+    )
     await client.views_open(trigger_id=body["trigger_id"], view=view)
 
 
-def _draft_metadata(raw: Any) -> dict[str, Any]:
+def _unsealed(raw: Any, body: dict[str, Any], services: Services) -> str:
+    """A draft modal's metadata as we sealed it for the person submitting; BadPayload if not."""
+    user = (body.get("user") or {}).get("id", "")
+    value = unseal(raw, user=user, key=services.modal_key)
+    if value is None:
+        raise BadPayload("a modal's metadata that we did not seal for this person")
+    return value
+
+
+def _draft_metadata(raw: Any, body: dict[str, Any], services: Services) -> dict[str, Any]:
     """The draft modal's private_metadata: {"case_id": int, "draft_id": int | None}."""
+    sealed = _unsealed(raw, body, services)
     try:
-        meta = json.loads(raw)
+        meta = json.loads(sealed)
         draft_id = meta.get("draft_id")
         return {
             "case_id": payload_id(meta.get("case_id")),
@@ -247,9 +270,8 @@ async def record_sent(
         )
         return
     with refusal_shown_at(views.URL):
-        draft = await drafts.get_draft(
-            services.engine, draft_id=payload_id(view["private_metadata"])
-        )
+        draft_id = payload_id(_unsealed(view.get("private_metadata"), body, services))
+        draft = await drafts.get_draft(services.engine, draft_id=draft_id)
         _case, department = await _department(services, draft)
         await _mark_sent(services, body, draft, url, department)
     await ack()

@@ -454,6 +454,85 @@ async def test_what_no_modal_of_ours_sends_is_refused_and_nothing_is_stored(
     ]
 
 
+async def test_a_draft_modal_naming_another_case_or_sent_by_someone_else_is_refused(
+    bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    """Two customers; Anna opens a draft on the first. The modal's metadata, edited to name
+    the second case (or another draft), or the modal submitted by Bram, stores nothing."""
+    await _open_draft(bot, slack, "Mijn factuur klopt niet", "CBILLING1")
+    await bot.post_webhook(mention("2", text="Mijn pas doet het niet", author={"handle": "kim"}))
+    modal = slack.views[-1]
+    sealed = modal["private_metadata"]
+    meta, _, mac = sealed.rpartition("|")
+    other_case = json.dumps({**json.loads(meta), "case_id": 2})
+    for forged, who in (
+        (other_case, ANNA),  # another case, unsealed
+        (f"{other_case}|{mac}", ANNA),  # another case under the first one's seal
+        (sealed, BRAM),  # the right modal, submitted by someone else
+    ):
+        view = {**modal, "private_metadata": forged, "state": {"values": _values("Hoi")}}
+        assert await bot.submit_view(view, user=who[0], name=who[1]) == {}
+    async with bot.runtime.engine.connect() as conn:
+        assert list(await conn.execute(select(Draft))) == []
+
+    # The "mark as sent" modal of Anna's draft, submitted by Bram or naming another draft.
+    await _submit(bot, slack, "We hebben het aangepast!")
+    await _click(bot, slack, "draft_mark_sent", ANNA, card=_draft_message(slack, "CBILLING1"))
+    sent_modal = slack.views[-1]
+    link = {"url": {"url": {"type": "url_text_input", "value": "https://x.com/acme/status/1"}}}
+    for forged, who in (("2", ANNA), (sent_modal["private_metadata"], BRAM)):
+        view = {**sent_modal, "private_metadata": forged, "state": {"values": link}}
+        assert await bot.submit_view(view, user=who[0], name=who[1]) == {}
+    async with bot.runtime.engine.connect() as conn:
+        drafts = list(await conn.execute(select(Draft)))
+    assert [(d.case_id, d.status) for d in drafts] == [(1, "draft")]
+
+
+async def test_a_template_picked_after_the_case_moved_leaves_the_draft_as_it_is(
+    bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    """Anna's draft modal is open on a billing case when a colleague moves it to outages: the
+    billing template she then picks is not one of outages'. The modal stays as it is (it
+    crashed the handler before: Slack got a 500)."""
+    await _open_draft(bot, slack, "Mijn factuur klopt niet", "CBILLING1")
+    modal = {**slack.views[-1], "id": "V1", "hash": "h1"}
+    await _click(bot, slack, "case_forward", ANNA, card=_card(slack, "CBILLING1"))
+    moved = {
+        "mode": {"mode": {"type": "radio_buttons", "selected_option": {"value": "department"}}},
+        "person": {"person": {"type": "users_select", "selected_user": None}},
+        "note": {"note": {"type": "plain_text_input", "value": None}},
+        "department": {
+            "department": {"type": "static_select", "selected_option": {"value": "outages"}}
+        },
+    }
+    view = {**slack.views[-1], "state": {"values": moved}}
+    assert await bot.submit_view(view, user=ANNA[0], name=ANNA[1]) == {}
+    status, _ = await bot.interact(
+        {
+            "type": "block_actions",
+            "user": {"id": ANNA[0], "username": "anna", "name": ANNA[1], "team_id": "T_FAKE"},
+            "team": {"id": "T_FAKE", "domain": "acme"},
+            "container": {"type": "view", "view_id": "V1"},
+            "trigger_id": "1.2.3",
+            "view": {**modal, "state": {"values": _values("Hoi")}},
+            "actions": [
+                {
+                    "action_id": "template",
+                    "block_id": "template",
+                    "type": "static_select",
+                    "selected_option": {
+                        "value": "sorry",
+                        "text": {"type": "plain_text", "text": "x"},
+                    },
+                    "action_ts": "1",
+                }
+            ],
+        }
+    )
+    assert status == 200
+    assert not slack.calls_to("views.update")
+
+
 async def test_a_draft_edited_after_its_case_moved_is_shown_in_the_new_channel(
     bot: BotUnderTest, slack: FakeSlack
 ) -> None:
