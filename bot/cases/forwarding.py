@@ -139,7 +139,9 @@ async def move_to_department(
             channel=target.channel,
             note={"department": target.name, "forward_note": note or ""},
         )
-        for kind in FORWARD_TASKS:
+        # The case starts over in its new department: no forward, and no follow-up of the
+        # owner it no longer has.
+        for kind in (*FORWARD_TASKS, TaskKind.FOLLOW_UP):
             schedule.cancel_tasks(conn, case_id=case_id, kind=kind)
         # Draft messages stay in the old channel's thread: an edit is posted anew in the new
         # card's thread, not chat.update'd by a ts that channel never had.

@@ -314,6 +314,10 @@ def _check(action: Action, case: CaseRow, actor: Actor, expected_owner: str | No
         raise InvalidTransition("not_forwarded_to_you", status=status, owner=case.owner_id)
     if action is Action.UNCLAIM and case.owner_id != actor.id:
         raise InvalidTransition("not_owner", status=status, owner=case.owner_id)
+    # The follow-up question goes to the owner; a copy of it from before a take-over answers
+    # nothing (it would make its reader the owner again, unasked).
+    if action in FOLLOW_UP_OUTCOMES and case.owner_id not in (None, actor.id):
+        raise InvalidTransition("not_your_follow_up", status=status, owner=case.owner_id)
     if action is Action.TAKE_OVER:
         if case.owner_id == actor.id:
             raise InvalidTransition("own_case", status=status, owner=case.owner_id)

@@ -141,16 +141,19 @@ class Scheduler:
 
     def _fire(self, conn: Connection, task: Row[Any], now: datetime) -> None:
         """Queue what a due task says; a forward answered meanwhile needs nothing any more."""
-        if task.kind == TaskKind.FOLLOW_UP:
-            schedule.enqueue_dm(
-                conn,
-                user=task.notify,
-                case_id=task.case_id,
-                now=now,
-                payload={"kind": "follow_up_due", "due_at": task.due_at.isoformat()},
-            )
-            return
         case = lock_case(conn, case_id=task.case_id)
+        if task.kind == TaskKind.FOLLOW_UP:
+            # Asked of whoever has the case now (taken over since?), and only while it still
+            # waits for its follow-up (resolved or moved meanwhile: nothing to ask).
+            if case is not None and case.status == CaseStatus.FOLLOW_UP:
+                schedule.enqueue_dm(
+                    conn,
+                    user=case.owner_id or task.notify,
+                    case_id=task.case_id,
+                    now=now,
+                    payload={"kind": "follow_up_due", "due_at": task.due_at.isoformat()},
+                )
+            return
         still_forwarded = case is not None and case.status == CaseStatus.FORWARDED
         if task.kind == TaskKind.FORWARD_REMINDER and still_forwarded:
             schedule.enqueue_dm(

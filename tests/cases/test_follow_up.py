@@ -17,7 +17,7 @@ from bot.core.business_time import BusinessCalendar
 from bot.core.config import WebcareConfig
 from bot.core.config.hours import BusinessHours
 from storage.models import Case, CaseEvent
-from tests.cases.test_claim import ANNA, _buttons, _card, _click, _notes
+from tests.cases.test_claim import ANNA, BRAM, _buttons, _card, _click, _notes
 from tests.conftest import BotUnderTest, make_settings, mention
 from tests.fake_slack import FakeSlack
 from tests.shown import shown
@@ -145,6 +145,55 @@ async def test_not_solved_puts_the_case_back_with_the_owner(
     assert (case.status, case.owner_id) == ("claimed", "U0ANNA")
     await _click(bot, slack, "follow_up_solved", ANNA, card=dm)  # the old DM, clicked again
     assert "not possible" in slack.ephemerals[-1]["text"]
+
+
+async def test_after_a_take_over_the_follow_up_is_the_new_owners(
+    bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    await _schedule(bot, slack)
+    old_dm = await _dm(bot, slack)  # Anna is asked; meanwhile Bram takes the case over
+    await _click(bot, slack, "case_take_over", BRAM)
+    await _click(bot, slack, "follow_up_reopen", ANNA, card=old_dm)
+    assert slack.ephemerals[-1]["text"] == (
+        "<@U0BRAM> has this case now: the follow-up is theirs to answer."
+    )
+    async with bot.runtime.engine.connect() as conn:
+        case = (await conn.execute(select(Case))).one()
+    assert (case.status, case.owner_id) == ("follow_up", BRAM[0])
+
+    # Bram says it is still open: the next question goes to him, not to Anna.
+    await _click(bot, slack, "follow_up_still_open", BRAM, card=old_dm)
+    await bot.deliver()
+    asked_anna = len(slack.posts("U0ANNA"))
+    bot.clock.advance(days=4)
+    assert await bot.runtime.scheduler.fire_due() == 1
+    await bot.deliver()
+    assert len(slack.posts("U0ANNA")) == asked_anna
+    assert (slack.last_post("U0BRAM") or {}).get("text") == "Is @anna's problem solved?"
+
+
+async def test_a_case_moved_to_another_department_drops_its_follow_up(
+    bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    await _schedule(bot, slack)
+    await _click(bot, slack, "case_forward", ANNA)
+    moved = {
+        "mode": {"mode": {"type": "radio_buttons", "selected_option": {"value": "department"}}},
+        "person": {"person": {"type": "users_select", "selected_user": None}},
+        "note": {"note": {"type": "plain_text_input", "value": None}},
+        "department": {
+            "department": {"type": "static_select", "selected_option": {"value": "outages"}}
+        },
+    }
+    view = {**slack.views[-1], "state": {"values": moved}}
+    assert await bot.submit_view(view, user=ANNA[0], name=ANNA[1]) == {}
+    await bot.deliver()
+    new_card = slack.last_post("COUTAGES1")
+    assert new_card is not None and "Follow-up" not in shown(new_card)
+    bot.clock.advance(days=5)
+    assert await bot.runtime.scheduler.fire_due() == 0
+    await bot.deliver()
+    assert slack.last_post("U0ANNA") is None
 
 
 async def test_the_modal_refuses_a_missing_or_past_time(
