@@ -45,10 +45,11 @@ async def webcare_command(
         await ack(**await _status(services, command, words[1:], lang), response_type="ephemeral")
     elif sub == "mine":
         async with services.engine.connect() as conn:
-            cases = await stats.owned_by(conn, user=command["user_id"])
-        blocks = mine_blocks(cases, team_url=_team_url(services, command), lang=lang)
+            cases, total = await stats.owned_by(conn, user=command["user_id"])
+        team_url = _team_url(services, command)
+        blocks = mine_blocks(cases, total=total, team_url=team_url, lang=lang)
         await ack(
-            text=t("mine.title", lang, count=len(cases)),
+            text=t("mine.title", lang, count=total),
             blocks=as_dicts(blocks),
             response_type="ephemeral",
         )

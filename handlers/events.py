@@ -27,12 +27,13 @@ async def publish_home(
         return
     now, user = services.clock.now(), event["user"]
     async with services.engine.connect() as conn:
-        mine = await stats.owned_by(conn, user=user)
+        mine, owned = await stats.owned_by(conn, user=user)
     statuses = await team_status(services.engine, config=services.config, now=now)
     expected = await expected_reply_minutes(services.engine, config=services.config)
     down = await services.source_health.down_sources() if services.source_health else {}
     blocks = home_view_blocks(
         mine=mine,
+        owned=owned,
         statuses=statuses,
         expected=expected,
         now=now,

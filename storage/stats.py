@@ -100,20 +100,27 @@ async def follow_ups_due(
     return {department: count for department, count in rows}
 
 
-async def owned_by(conn: AsyncConnection, *, user: str, limit: int = 30) -> list[Row[Any]]:
-    """A person's open cases, most urgent first."""
+async def owned_by(
+    conn: AsyncConnection, *, user: str, limit: int = 30
+) -> tuple[list[Row[Any]], int]:
+    """A person's open cases, most urgent first (at most `limit`), and how many they have."""
+    owned = (
+        CASES.c.owner_id.is_not(None),
+        CASES.c.owner_id == user,
+        CASES.c.status.in_(OPEN_STATUSES),
+    )
     result = await conn.execute(
         select(*_CARD)
-        .where(
-            CASES.c.owner_id.is_not(None),
-            CASES.c.owner_id == user,
-            CASES.c.status.in_(OPEN_STATUSES),
-        )
+        .where(*owned)
         # Cases without a deadline (proactive) last, on SQLite as on PostgreSQL.
         .order_by(CASES.c.sla_due_at.asc().nulls_last(), CASES.c.id)
         .limit(limit)
     )
-    return list(result)
+    rows = list(result)
+    if len(rows) < limit:
+        return rows, len(rows)
+    total = await conn.scalar(select(func.count()).select_from(CASES).where(*owned))
+    return rows, int(total or 0)
 
 
 async def latest_first_responses(

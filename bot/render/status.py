@@ -24,6 +24,7 @@ from bot.render.mrkdwn import escape, slack_date
 from storage.outbox_report import Backlog
 
 SHOWN = 5  # cases listed per kind before "and N more"
+SECTION_TEXT_MAX = 3000  # Block Kit: a section's text
 STATUS_ORDER = ("new", "reopened", "claimed", "forwarded", "replied", "follow_up")
 
 
@@ -135,17 +136,30 @@ def sources_down_block(down: Mapping[str, Down], *, lang: Lang) -> SectionBlock:
     return SectionBlock(text=MarkdownTextObject(text=text[:3000]))
 
 
-def mine_blocks(cases: list[Any], *, team_url: str | None, lang: Lang) -> list[Block]:
+def mine_blocks(
+    cases: list[Any], *, total: int | None = None, team_url: str | None, lang: Lang
+) -> list[Block]:
+    """A person's open cases (`total`: how many they have, when `cases` is the first part)."""
     if not cases:
         return [SectionBlock(text=MarkdownTextObject(text=t("mine.none", lang)))]
+    total = len(cases) if total is None else total
     lines = [f"• {card_link(c, team_url)} · {t('status.' + c.status, lang)}" for c in cases]
-    text = t("mine.title", lang, count=len(cases)) + "\n" + "\n".join(lines)
-    return [SectionBlock(text=MarkdownTextObject(text=text[:3000]))]
+    # Whole lines only (a line cut short is a broken link), and the rest counted.
+    text, shown = t("mine.title", lang, count=total), 0
+    room = SECTION_TEXT_MAX - len(t("status.more", lang, count=total)) - 1
+    for line in lines:
+        if len(text) + 1 + len(line) > room:
+            break
+        text, shown = f"{text}\n{line}", shown + 1
+    if total > shown:
+        text += "\n" + t("status.more", lang, count=total - shown)
+    return [SectionBlock(text=MarkdownTextObject(text=text))]
 
 
 def home_view_blocks(
     *,
     mine: list[Any],
+    owned: int | None = None,
     statuses: list[DepartmentStatus],
     expected: float | None,
     now: datetime,
@@ -169,6 +183,6 @@ def home_view_blocks(
                 ]
             )
         )
-    blocks += [*mine_blocks(mine, team_url=team_url, lang=lang), DividerBlock()]
+    blocks += [*mine_blocks(mine, total=owned, team_url=team_url, lang=lang), DividerBlock()]
     blocks += [department_block(s, now=now, team_url=team_url, lang=lang) for s in statuses]
     return blocks[:100]

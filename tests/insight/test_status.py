@@ -100,6 +100,28 @@ async def test_mine_lists_my_cases_and_nobody_elses(bot: BotUnderTest, slack: Fa
     assert _text(await _command(bot, "mine", user="U0BRAM")) == "You have no open cases. :tada:"
 
 
+async def test_mine_counts_every_case_and_shows_whole_lines_only(
+    bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    """45 open cases of customers with long handles: the title counts all 45, the list stops
+    at a whole line (no link cut in half) within Slack's 3,000 characters, and says how many
+    more there are."""
+    handles = [f"klantenservice_klacht_nummer_{n:02}" for n in range(45)]
+    await bot.post_webhook(
+        [mention(str(n), author={"handle": handle}) for n, handle in enumerate(handles)]
+    )
+    await bot.deliver()
+    async with bot.runtime.engine.begin() as conn:
+        await conn.execute(update(Case).values(status="claimed", owner_id=ANNA[0]))
+    answer = await _command(bot, "mine")
+    text = _text(answer)
+    lines = text.split("\n")
+    assert answer["text"] == "Your open cases (45):" and lines[0] == answer["text"]
+    listed = lines[1:-1]
+    assert len(text) <= 3000 and all(line.endswith("> · claimed") for line in listed)
+    assert 20 < len(listed) < 45 and lines[-1] == f"and {45 - len(listed)} more"
+
+
 async def test_the_app_home_shows_my_cases_the_queue_and_the_reply_time(
     bot: BotUnderTest, slack: FakeSlack
 ) -> None:
