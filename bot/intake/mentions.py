@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from datetime import UTC, datetime
@@ -30,6 +31,18 @@ MAX_ID = 255
 MAX_HANDLE = 200
 MAX_NAME = 200
 MAX_FOLLOWERS = 2**31 - 1  # an INTEGER column; no account has more followers
+
+
+def fitted_id(value: str) -> str:
+    """An id as stored: one over MAX_ID characters keeps its start and gets a hash of the
+    whole (cut short, two long ids that differ only at the end, such as two reviews' URLs,
+    would be one mention), so the same id always gives the same stored one."""
+    if len(value) <= MAX_ID:
+        return value
+    digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:24]
+    return f"{value[: MAX_ID - len(digest) - 1]}~{digest}"
+
+
 # Dates outside these years are a sender's bug (year 1, 9999), not when somebody wrote.
 EARLIEST_YEAR, LATEST_YEAR = 1990, 2200
 

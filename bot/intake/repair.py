@@ -27,6 +27,7 @@ from bot.intake.mentions import (
     MAX_NAME,
     MAX_TEXT,
     MAX_URL,
+    fitted_id,
     plausible,
 )
 
@@ -117,8 +118,8 @@ def _id(value: Any, field: str, note: Any) -> Any:
         note(field, "a number: stored as its text")
         return str(int(value))
     if isinstance(value, str) and len(value.strip()) > MAX_ID:
-        note(field, f"over {MAX_ID} characters: cut")
-        return value.strip()[:MAX_ID]
+        note(field, f"over {MAX_ID} characters: its start and a hash of the whole kept")
+        return fitted_id(value.strip())
     return value
 
 

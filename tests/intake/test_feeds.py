@@ -4,6 +4,7 @@ new entries become cases, old ones and repeats do not, and a broken feed harms n
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -254,6 +255,46 @@ async def test_undated_entries_do_not_move_the_cursor(bot: BotUnderTest, feeds: 
 
         cursor = (await conn.execute(select(SourceCursor))).one()
     assert cursor.newest_seen_at == NOW - timedelta(hours=3)
+
+
+async def test_an_entry_dated_in_the_future_does_not_silence_the_feed(
+    bot: BotUnderTest, feeds: FeedServer
+) -> None:
+    """A review with a typo in its year (2027) is stored as fetched, and the next real review
+    still comes in (the cursor had jumped a year ahead and skipped everything until then)."""
+    feed = _feed(bot, "reviews")
+    typo = ("typo", "Jaartal verkeerd", NOW + timedelta(days=365))
+    feeds.bodies["reviews"] = rss([("a", "Vandaag", NOW - timedelta(minutes=30)), typo])
+    assert (await bot.runtime.poller.poll(feed)).stored == 2
+    feeds.bodies["reviews"] = rss(
+        [("a", "Vandaag", NOW - timedelta(minutes=30)), typo, ("b", "Net", NOW)]
+    )
+    assert (await bot.runtime.poller.poll(feed)).stored == 1
+    stored = {m.text: m.created_at for m in await _mentions(bot)}
+    assert list(stored) == ["Vandaag & meer", "Jaartal verkeerd & meer", "Net & meer"]
+    assert stored["Jaartal verkeerd & meer"] < NOW + timedelta(minutes=5)
+
+
+async def test_reviews_without_ids_that_link_to_one_page_are_each_a_mention(
+    bot: BotUnderTest, feeds: FeedServer
+) -> None:
+    """A review site whose items have no guid and all link to the company's page."""
+    feed = _feed(bot, "reviews")
+    reviews = rss(
+        [
+            ("kim", "Kim: trage app", NOW - timedelta(hours=2)),
+            ("lee", "Lee: pas geblokkeerd", NOW - timedelta(hours=1)),
+        ]
+    )
+    feeds.bodies["reviews"] = re.sub(r"/r/(kim|lee)</link>", "/acme-bank</link>", reviews)
+    assert "/r/kim" not in feeds.bodies["reviews"]
+    assert (await bot.runtime.poller.poll(feed)).stored == 2
+    feeds.bodies["reviews"] += " "  # a new ETag: read again, and nothing is new
+    assert (await bot.runtime.poller.poll(feed)).stored == 0
+    assert [m.text for m in await _mentions(bot)] == [
+        "Kim: trage app & meer",
+        "Lee: pas geblokkeerd & meer",
+    ]
 
 
 async def test_a_feed_that_errors_or_hangs_fails_with_the_reason_and_is_read_afterwards(

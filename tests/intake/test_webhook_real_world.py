@@ -70,6 +70,28 @@ async def test_ids_sent_as_numbers_are_stored_as_their_text(bot: BotUnderTest) -
     assert (status, again["duplicates"]) == (202, 1)
 
 
+async def test_long_ids_that_differ_only_at_the_end_are_two_mentions(bot: BotUnderTest) -> None:
+    """Two reviews whose ids are one long URL with a different review number at the end:
+    both are stored (cut to 255 characters they were one mention, the second lost), and the
+    same id sent again is recognised."""
+    page = "https://reviews.example.com/company/acme-bank?" + "utm_source=feed&" * 20
+    first, second = f"{page}review=111", f"{page}review=222"
+    assert len(first) > 255
+    status, answer = await bot.post_webhook(
+        [
+            mention(first, text="Review one", author={"handle": "kim"}),
+            mention(second, text="Review two", author={"handle": "lee"}),
+        ]
+    )
+    assert status == 202 and (answer["accepted"], answer["duplicates"]) == (2, 0)
+    assert _fields(answer) == ["external_id", "external_id"]
+    status, again = await bot.post_webhook(mention(second, text="Review two"))
+    assert (status, again["accepted"], again["duplicates"]) == (202, 0, 1)
+    async with bot.runtime.engine.connect() as conn:
+        stored = [(m.text, len(m.external_id)) for m in await conn.execute(select(Mention))]
+    assert stored == [("Review one", 255), ("Review two", 255)]
+
+
 async def test_a_mention_without_text_is_a_case_that_says_to_open_the_original(
     bot: BotUnderTest, slack: FakeSlack
 ) -> None:

@@ -21,6 +21,7 @@ from urllib.parse import urlencode
 import aiohttp
 
 from bot.core.config.sources import BlueskySource
+from bot.intake.mentions import fitted_id
 from bot.intake.sources import shaping
 from bot.intake.sources.base import (
     USER_AGENT,
@@ -377,7 +378,7 @@ def _item(
     created = shaping.moment(record.get("createdAt")) or published
     mention: dict[str, Any] = {
         "source": "bluesky",
-        "external_id": uri[:255],
+        "external_id": fitted_id(uri),
         "url": post_url(handle, uri),
         "text": shaping.text(body),
         "created_at": created.isoformat(),

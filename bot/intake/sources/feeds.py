@@ -17,6 +17,7 @@ import feedparser
 
 from bot.core.config.sources import FeedSource
 from bot.intake.markup import plain_text
+from bot.intake.mentions import fitted_id
 from bot.intake.sources import shaping
 from bot.intake.sources.base import (
     USER_AGENT,
@@ -28,6 +29,8 @@ from bot.intake.sources.base import (
 )
 
 LATE_OVERLAP = timedelta(days=2)
+# An entry dated further ahead of the fetch than clocks differ is dated wrongly.
+FUTURE_SKEW = timedelta(minutes=10)
 
 
 class FeedError(Exception):
@@ -68,8 +71,16 @@ def parse_feed(body: bytes, *, feed: FeedSource, fetched_at: datetime) -> list[S
         if not text:
             continue
         stamp = entry.get("published_parsed") or entry.get("updated_parsed")
-        published = datetime.fromtimestamp(calendar.timegm(stamp), tz=UTC) if stamp else fetched_at
-        ident = entry.get("id") or link or hashlib.sha256(text.encode()).hexdigest()[:32]
+        published = datetime.fromtimestamp(calendar.timegm(stamp), tz=UTC) if stamp else None
+        if published is not None and published > fetched_at + FUTURE_SKEW:
+            # A typo'd year or a wrong zone: shown as fetched, and not the feed's newest entry
+            # (the cursor would skip every real entry until that date).
+            published = None
+        # Without an id of its own an entry is its link and its content: a review site links
+        # every review to the same company page.
+        ident = entry.get("id") or "#".join(
+            filter(None, [link, _digest(f"{title}\n{stamp and published}\n{text}")])
+        )
         url = shaping.web_url(link)
         # The customer is the item's author when the feed names one (a forum poster, a
         # reviewer). An unsigned item (a news article) is not a conversation: it is shown
@@ -81,9 +92,9 @@ def parse_feed(body: bytes, *, feed: FeedSource, fetched_at: datetime) -> list[S
         author = {"handle": named[:200], "name": named[:200]} if named else None
         mention: dict[str, Any] = {
             "source": feed.source,
-            "external_id": f"{feed.name}:{ident}"[:255],
+            "external_id": fitted_id(f"{feed.name}:{ident}"),
             "text": shaping.text(text),
-            "created_at": published.isoformat(),
+            "created_at": (published or fetched_at).isoformat(),
             "author": author or {"handle": article[:200], "name": host[:200]},
             "addressed": feed.addressed,
             "private": feed.private,
@@ -92,7 +103,7 @@ def parse_feed(body: bytes, *, feed: FeedSource, fetched_at: datetime) -> list[S
             mention["url"] = url
         if feed.language:
             mention["language"] = feed.language
-        items.append(SourceItem(mention, published, dated=stamp is not None))
+        items.append(SourceItem(mention, published or fetched_at, dated=published is not None))
     return sorted(items, key=lambda item: item.published)
 
 

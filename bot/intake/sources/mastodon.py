@@ -21,6 +21,7 @@ import aiohttp
 
 from bot.core.config.sources import MastodonSource
 from bot.intake.markup import plain_text
+from bot.intake.mentions import fitted_id
 from bot.intake.sources import shaping
 from bot.intake.sources.base import (
     USER_AGENT,
@@ -291,7 +292,7 @@ class Mastodon(MastodonReplies, PolledSource):
         visibility = str(status.get("visibility") or "public")
         mention: dict[str, Any] = {
             "source": "mastodon",
-            "external_id": uri.strip()[:255],  # the same post through any stream
+            "external_id": fitted_id(uri.strip()),  # the same post through any stream
             "text": shaping.text(body),
             "created_at": published.isoformat(),
             "author": shaping.author(
