@@ -151,6 +151,10 @@ def _moment(value: Any, note: Any, now: datetime) -> Any:
 
 
 def _author(value: Any, external_id: Any, note: Any) -> dict[str, Any]:
+    if isinstance(value, str | int) and not isinstance(value, bool) and str(value).strip():
+        # "author": "@anna", as flattened exports send it: the customer, not an anonymous one.
+        note("author", "a string: taken as the handle")
+        value = {"handle": value}
     author = dict(value) if isinstance(value, dict) else {}
     for key in ("handle", "name", "url"):
         if key in author:

@@ -92,6 +92,31 @@ async def test_long_ids_that_differ_only_at_the_end_are_two_mentions(bot: BotUnd
     assert stored == [("Review one", 255), ("Review two", 255)]
 
 
+async def test_a_link_too_long_once_encoded_is_left_out_and_nothing_refused(
+    bot: BotUnderTest,
+) -> None:
+    """A Ukrainian news article's address: 450 characters as written, over 2,048 once
+    percent-encoded. The request was refused whole (its valid first mention too)."""
+    url = "https://www.pravda.com.ua/news/2026/11/27/" + "банк-не-працює-клієнти-скаржаться-" * 12
+    status, answer = await bot.post_webhook(
+        [mention("1"), mention("2", url=url, author={"handle": "olena"})]
+    )
+    assert status == 202 and answer["accepted"] == 2
+    assert [(n["index"], n["field"]) for n in answer["normalised"]] == [(1, "url")]
+    row, _case = await _stored(bot, "2")
+    assert row.url is None
+
+
+async def test_an_author_sent_as_a_string_is_that_customer(bot: BotUnderTest) -> None:
+    """`"author": "@anna"`: her mentions are one customer's case, not anonymous ones."""
+    for n in ("1", "2"):
+        status, answer = await bot.post_webhook({**mention(n), "author": "@Anna"})
+        assert status == 202 and _fields(answer) == ["author"]
+    first, case = await _stored(bot, "1")
+    second, _ = await _stored(bot, "2")
+    assert case.author_handle == "anna" and first.case_id == second.case_id
+
+
 async def test_a_mention_without_text_is_a_case_that_says_to_open_the_original(
     bot: BotUnderTest, slack: FakeSlack
 ) -> None:

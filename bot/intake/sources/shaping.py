@@ -8,6 +8,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.core.links import is_web_link
 from bot.intake.mentions import MAX_TEXT, MAX_URL
 
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
@@ -37,7 +38,9 @@ def count(value: object) -> int | None:
 def web_url(value: object) -> str | None:
     if not isinstance(value, str) or len(value) > MAX_URL or any(c.isspace() for c in value):
         return None
-    return value if value.startswith(("https://", "http://")) and len(value) > 10 else None
+    if not value.startswith(("https://", "http://")) or len(value) <= 10:
+        return None
+    return value if is_web_link(value) else None  # e.g. too long once percent-encoded
 
 
 def language(value: object) -> str | None:
