@@ -14,6 +14,7 @@ from pydantic import (
     ConfigDict,
     Field,
     HttpUrl,
+    Strict,
     TypeAdapter,
     ValidationError,
     field_validator,
@@ -108,7 +109,8 @@ class _Model(BaseModel):
 class Author(_Model):
     handle: Annotated[str, Field(min_length=1, max_length=MAX_HANDLE)]
     name: Annotated[str, Field(max_length=MAX_NAME)] | None = None
-    followers: Annotated[int, Field(ge=0, le=MAX_FOLLOWERS)] | None = None
+    # Strict: "50.000" (fifty thousand, in Dutch) would be read as 50; repair reads strings.
+    followers: Annotated[int, Strict(), Field(ge=0, le=MAX_FOLLOWERS)] | None = None
     url: Annotated[HttpUrl | None, AfterValidator(_short)] = None
     # An author "link" that is no web link (mailto:, tel:, at://, no scheme): kept as text.
     contact: Annotated[str, Field(max_length=MAX_URL)] | None = None

@@ -210,19 +210,28 @@ def _mend(value: Any, field: str, note: Any) -> Any:
 
 
 _SUFFIXES = {"k": 1_000, "m": 1_000_000, "b": 1_000_000_000}
+# A count's digits in groups of three, by the separators of English (1,200) or Dutch (1.200).
+_THOUSANDS = re.compile(r"\d{1,3}(?:,\d{3})+|\d{1,3}(?:\.\d{3})+")
+_SPACES = re.compile(r"[\s_'\u00a0\u202f]")  # 1 200, 1_200, 1'200 (Swiss)
 
 
 def _count(value: Any) -> int | None:
-    """A follower count: 1200, "1200", "1,200", "1.2K"; None when it is none of these."""
+    """A follower count: 1200, "1200", "1,200", "50.000", "1.2K", "12,5K"; None when it is
+    none of these."""
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int | float):
         number: float = value
     elif isinstance(value, str):
-        text = value.strip().lower().replace(",", "").replace("_", "").replace(" ", "")
+        text = _SPACES.sub("", value).lower()
         factor = _SUFFIXES.get(text[-1:], 1)
+        digits = text[:-1] if factor > 1 else text
+        if _THOUSANDS.fullmatch(digits):  # "1,200", "50.000", "2.500.000": groups of three
+            digits = digits.replace(",", "").replace(".", "")
+        elif factor > 1:  # "12,5K" as written in Dutch, German, French
+            digits = digits.replace(",", ".")
         try:
-            number = float(text[:-1] if factor > 1 else text) * factor
+            number = float(digits) * factor
         except ValueError:
             return None
     else:

@@ -117,6 +117,20 @@ async def test_an_author_sent_as_a_string_is_that_customer(bot: BotUnderTest) ->
     assert case.author_handle == "anna" and first.case_id == second.case_id
 
 
+async def test_follower_counts_written_with_thousands_separators_are_read_as_meant(
+    bot: BotUnderTest,
+) -> None:
+    """ "50.000" is fifty thousand in Dutch (it was stored as 50, and an influencer rule for
+    50,000 followers did not fire); "12,5K" is twelve and a half thousand."""
+    sent = {"1": "50.000", "2": "2.500.000", "3": "1,200", "4": "12,5K", "5": "1 200"}
+    status, answer = await bot.post_webhook(
+        [mention(n, author={"handle": f"h{n}", "followers": f}) for n, f in sent.items()]
+    )
+    assert status == 202 and _fields(answer) == ["author.followers"] * 5
+    counts = [(await _stored(bot, n))[1].author_followers for n in sent]
+    assert counts == [50_000, 2_500_000, 1_200, 12_500, 1_200]
+
+
 async def test_a_mention_without_text_is_a_case_that_says_to_open_the_original(
     bot: BotUnderTest, slack: FakeSlack
 ) -> None:
