@@ -17,14 +17,19 @@ def is_web_link(value: object) -> bool:
     a `javascript:` or `data:` "link" is never one."""
     if not isinstance(value, str) or len(value) > MAX_URL:
         return False
+    link = stored_link(value)
+    return link is not None and len(link) <= MAX_URL
+
+
+def stored_link(value: str) -> str | None:
+    """`value` as the url columns would keep it, percent-encoded (a Cyrillic or Arabic path is
+    several times longer), whatever its length; None when it is no web link at all."""
     parsed = urlparse(value.strip())
     if parsed.scheme.lower() not in ("http", "https") or not parsed.hostname:
-        return False
+        return None
     if any(c.isspace() for c in parsed.netloc):
-        return False
+        return None
     try:
-        link = _HTTP_URL.validate_python(value)
+        return str(_HTTP_URL.validate_python(value))
     except ValidationError:
-        return False
-    # Measured as stored: percent-encoded, a Cyrillic or Arabic path is several times longer.
-    return len(str(link)) <= MAX_URL
+        return None

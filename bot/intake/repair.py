@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from bot.core.links import is_web_link
+from bot.core.links import is_web_link, stored_link
 from bot.core.platforms import SOURCES
 from bot.intake.mentions import (
     MAX_FOLLOWERS,
@@ -91,8 +91,7 @@ def _repair_one(item: Any, index: int, notes: list[Note], now: datetime) -> Any:
         m.pop("url", None)
     m["created_at"] = _moment(m.get("created_at"), note, now)
     if "url" in m and not is_web_link(m["url"]):
-        note("url", f"{_show(m['url'])} is not a web link: left out")
-        m.pop("url")
+        note("url", f"{_unusable(m.pop('url'))}: left out")
     for key in ("addressed", "private"):
         if key in m and not isinstance(m[key], bool):
             m[key] = _flag(m[key])
@@ -193,7 +192,7 @@ def _author(value: Any, external_id: Any, note: Any) -> dict[str, Any]:
     if url is not None and not is_web_link(url):
         if isinstance(url, str) and url.strip():
             author["contact"] = url.strip()[:MAX_URL]
-            note("author.url", f"{_show(url)} is not a web link: kept as text")
+            note("author.url", f"{_unusable(url)}: kept as text")
         author.pop("url")
     return author
 
@@ -245,6 +244,16 @@ def _flag(value: Any) -> bool:
     if isinstance(value, str):
         return value.strip().lower() in ("true", "yes", "1", "y", "ja")
     return bool(value)
+
+
+def _unusable(url: Any) -> str:
+    """Why `url` is no link a mention can keep."""
+    if isinstance(url, str) and len(url) > MAX_URL:
+        return f"{_show(url)} is {len(url):,} characters (at most {MAX_URL:,})"
+    link = stored_link(url) if isinstance(url, str) else None
+    if link is None:
+        return f"{_show(url)} is not a web link"
+    return f"{_show(url)} is {len(link):,} characters percent-encoded (at most {MAX_URL:,})"
 
 
 def _show(value: Any) -> str:

@@ -16,6 +16,7 @@ from bot.core.config import WebcareConfig, parse_config
 from bot.intake.webhook import sign
 from storage.models import Case, CaseEvent, Draft, OutboxJob
 from tests.cases.test_claim import ANNA, CARLA, _buttons, _click
+from tests.cases.test_forward import _submission
 from tests.conftest import CONFIG, BotUnderTest, mention
 from tests.fake_slack import FakeSlack
 
@@ -497,16 +498,8 @@ async def test_a_template_picked_after_the_case_moved_leaves_the_draft_as_it_is(
     await _open_draft(bot, slack, "Mijn factuur klopt niet", "CBILLING1")
     modal = {**slack.views[-1], "id": "V1", "hash": "h1"}
     await _click(bot, slack, "case_forward", ANNA, card=_card(slack, "CBILLING1"))
-    moved = {
-        "mode": {"mode": {"type": "radio_buttons", "selected_option": {"value": "department"}}},
-        "person": {"person": {"type": "users_select", "selected_user": None}},
-        "note": {"note": {"type": "plain_text_input", "value": None}},
-        "department": {
-            "department": {"type": "static_select", "selected_option": {"value": "outages"}}
-        },
-    }
-    view = {**slack.views[-1], "state": {"values": moved}}
-    assert await bot.submit_view(view, user=ANNA[0], name=ANNA[1]) == {}
+    moved = _submission(slack, mode="department", department="outages")
+    assert await bot.submit_view(moved, user=ANNA[0], name=ANNA[1]) == {}
     status, _ = await bot.interact(
         {
             "type": "block_actions",

@@ -18,6 +18,7 @@ from bot.core.config import WebcareConfig
 from bot.core.config.hours import BusinessHours
 from storage.models import Case, CaseEvent
 from tests.cases.test_claim import ANNA, BRAM, _buttons, _card, _click, _notes
+from tests.cases.test_forward import _submission
 from tests.conftest import BotUnderTest, make_settings, mention
 from tests.fake_slack import FakeSlack
 from tests.shown import shown
@@ -177,16 +178,8 @@ async def test_a_case_moved_to_another_department_drops_its_follow_up(
 ) -> None:
     await _schedule(bot, slack)
     await _click(bot, slack, "case_forward", ANNA)
-    moved = {
-        "mode": {"mode": {"type": "radio_buttons", "selected_option": {"value": "department"}}},
-        "person": {"person": {"type": "users_select", "selected_user": None}},
-        "note": {"note": {"type": "plain_text_input", "value": None}},
-        "department": {
-            "department": {"type": "static_select", "selected_option": {"value": "outages"}}
-        },
-    }
-    view = {**slack.views[-1], "state": {"values": moved}}
-    assert await bot.submit_view(view, user=ANNA[0], name=ANNA[1]) == {}
+    moved = _submission(slack, mode="department", department="outages")
+    assert await bot.submit_view(moved, user=ANNA[0], name=ANNA[1]) == {}
     await bot.deliver()
     new_card = slack.last_post("COUTAGES1")
     assert new_card is not None and "Follow-up" not in shown(new_card)

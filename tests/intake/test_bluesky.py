@@ -116,6 +116,21 @@ async def test_listings_are_read_back_to_the_last_seen_post_across_pages_and_res
     assert texts == ["begin"] + [f"bericht {n}" for n in range(120)]
 
 
+async def test_posts_with_long_ids_that_differ_only_at_the_end_are_two_mentions(
+    bot: BotUnderTest, bluesky: FakeBluesky
+) -> None:
+    """Record keys may be 512 characters: Kim's two posts' addresses alike for 300 of them
+    are both stored (cut to 255 characters the second was a duplicate, lost)."""
+    for n in (1, 2):
+        post = bluesky.post(f"Vraag {n}", handle="kim.bsky.social", at=NOW + timedelta(seconds=n))
+        post["uri"] = f"at://did:plc:{'kim':0<24}/app.bsky.feed.post/{'3l' * 150}{n}"
+        bluesky.notify(post, "mention")
+    assert (await bot.runtime.poller.poll("bsky")).stored == 2
+    assert (await bot.runtime.poller.poll("bsky")).stored == 0
+    stored = sorted((m.text, len(m.external_id)) for m in await _mentions(bot))
+    assert stored == [("Vraag 1", 255), ("Vraag 2", 255)]
+
+
 async def test_an_expired_session_is_refreshed_and_errors_are_clear(
     bot: BotUnderTest, bluesky: FakeBluesky
 ) -> None:

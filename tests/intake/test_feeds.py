@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -16,6 +16,7 @@ from sqlalchemy import select
 from bot.core.config import WebcareConfig, parse_config
 from bot.intake.sources.feeds import RssFeed
 from bot.intake.sources.poller import PollFailed
+from storage import cursors
 from storage.models import Mention
 from tests.conftest import CONFIG, HEALTH_DETAIL, TEST_START, BotUnderTest
 from tests.fake_slack import FakeSlack
@@ -295,6 +296,77 @@ async def test_reviews_without_ids_that_link_to_one_page_are_each_a_mention(
         "Kim: trage app & meer",
         "Lee: pas geblokkeerd & meer",
     ]
+
+
+async def test_an_entry_dated_1970_is_stored_as_fetched(
+    bot: BotUnderTest, feeds: FeedServer
+) -> None:
+    """A review site that dates a review at the epoch (its date field was empty): the review
+    is a case, shown as fetched, and the next real review still comes in."""
+    feeds.bodies["reviews"] = rss([("zero", "Geen datum", datetime(1970, 1, 1, tzinfo=UTC))])
+    assert (await bot.runtime.poller.poll("reviews")).stored == 1
+    feeds.bodies["reviews"] = rss(
+        [("zero", "Geen datum", datetime(1970, 1, 1, tzinfo=UTC)), ("b", "Net", NOW)]
+    )
+    assert (await bot.runtime.poller.poll("reviews")).stored == 1
+    undated, latest = await _mentions(bot)
+    assert (undated.text, latest.text) == ("Geen datum & meer", "Net & meer")
+    assert abs(undated.created_at - NOW) < timedelta(minutes=5)  # when it came in, not 1970
+
+
+async def test_a_feed_silenced_by_a_future_date_before_the_fix_speaks_again(
+    bot: BotUnderTest, feeds: FeedServer
+) -> None:
+    """Its cursor was saved a year ahead by a mistyped entry: the next real entry is stored."""
+    async with bot.runtime.engine.begin() as conn:
+        await cursors.save_success(
+            conn,
+            name="reviews",
+            now=NOW - timedelta(hours=1),
+            etag=None,
+            last_modified=None,
+            newest_seen_at=NOW + timedelta(days=365),
+            items=1,
+            state={"floor": (NOW - timedelta(days=1)).isoformat()},
+        )
+    feeds.bodies["reviews"] = rss([("b", "Net", NOW - timedelta(minutes=5))])
+    assert (await bot.runtime.poller.poll("reviews")).stored == 1
+    assert [m.text for m in await _mentions(bot)] == ["Net & meer"]
+
+
+async def test_long_entry_ids_that_differ_only_at_the_end_are_two_mentions(
+    bot: BotUnderTest, feeds: FeedServer
+) -> None:
+    """A review site whose guids are one long tracking URL with the review number last."""
+    page = "https://reviews.example.com/acme-bank?" + "utm_source=rss&" * 20
+    body = rss(
+        [
+            ("kim", "Kim: trage app", NOW - timedelta(hours=2)),
+            ("lee", "Lee: pas geblokkeerd", NOW - timedelta(hours=1)),
+        ]
+    )
+    for name in ("kim", "lee"):
+        guid = f"<guid>{page}review={name}</guid>".replace("&", "&amp;")
+        body = body.replace(f"/r/{name}</link>", f"/r/{name}</link>{guid}")
+    feeds.bodies["reviews"] = body
+    assert (await bot.runtime.poller.poll("reviews")).stored == 2
+    feeds.bodies["reviews"] += " "  # a new ETag: read again, and nothing is new
+    assert (await bot.runtime.poller.poll("reviews")).stored == 0
+    stored = [(m.text, len(m.external_id)) for m in await _mentions(bot)]
+    assert stored == [("Kim: trage app & meer", 255), ("Lee: pas geblokkeerd & meer", 255)]
+
+
+async def test_an_entry_whose_link_is_too_long_once_encoded_is_stored_without_it(
+    bot: BotUnderTest, feeds: FeedServer
+) -> None:
+    """A Ukrainian news article: 450 characters as written, over 2,048 percent-encoded."""
+    path = "банк-не-працює-клієнти-скаржаться-" * 12
+    feeds.bodies["reviews"] = rss([("1", "AcmeBank не працює", NOW)]).replace(
+        "https://reviews.example.com/r/1", f"https://www.pravda.com.ua/news/{path}"
+    )
+    assert (await bot.runtime.poller.poll("reviews")).stored == 1
+    [stored] = await _mentions(bot)
+    assert (stored.text, stored.url) == ("AcmeBank не працює & meer", None)
 
 
 async def test_a_feed_that_errors_or_hangs_fails_with_the_reason_and_is_read_afterwards(

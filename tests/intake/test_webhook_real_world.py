@@ -102,7 +102,9 @@ async def test_a_link_too_long_once_encoded_is_left_out_and_nothing_refused(
         [mention("1"), mention("2", url=url, author={"handle": "olena"})]
     )
     assert status == 202 and answer["accepted"] == 2
-    assert [(n["index"], n["field"]) for n in answer["normalised"]] == [(1, "url")]
+    [note] = answer["normalised"]
+    assert (note["index"], note["field"]) == (1, "url")
+    assert note["change"].endswith("is 2,190 characters percent-encoded (at most 2,048): left out")
     row, _case = await _stored(bot, "2")
     assert row.url is None
 

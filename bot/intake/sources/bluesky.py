@@ -398,8 +398,8 @@ def _item(
     parent = {"uri": uri, "cid": cid}
     root = reply.get("root") if reply else None
     parent_ref = reply.get("parent") if reply else None
-    if isinstance(parent_ref, dict) and (in_reply_to := shaping.line(parent_ref.get("uri"), 255)):
-        mention["in_reply_to"] = in_reply_to
+    if isinstance(parent_ref, dict) and (parent_uri := shaping.line(parent_ref.get("uri"), 8192)):
+        mention["in_reply_to"] = fitted_id(parent_uri)  # as the parent's own id was stored
     strong_root = isinstance(root, dict) and isinstance(root.get("uri"), str) and root.get("cid")
     ref = {**parent, "root": {"uri": root["uri"], "cid": root["cid"]} if strong_root else parent}
     return SourceItem(mention, published, reply_ref=ref)

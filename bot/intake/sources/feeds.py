@@ -17,7 +17,7 @@ import feedparser
 
 from bot.core.config.sources import FeedSource
 from bot.intake.markup import plain_text
-from bot.intake.mentions import fitted_id
+from bot.intake.mentions import fitted_id, plausible
 from bot.intake.sources import shaping
 from bot.intake.sources.base import (
     USER_AGENT,
@@ -51,6 +51,19 @@ def _digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()[:16]
 
 
+def _believable(stamp: Any, fetched_at: datetime) -> datetime | None:
+    """An entry's date, or None when it cannot be when it was written: a typo'd year, a wrong
+    zone, epoch zero. Such an entry is shown as fetched and is not the feed's newest (the
+    cursor would skip every real entry until that date)."""
+    if not stamp:
+        return None
+    try:
+        published = datetime.fromtimestamp(calendar.timegm(stamp), tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+    return published if plausible(published) and published <= fetched_at + FUTURE_SKEW else None
+
+
 def parse_feed(body: bytes, *, feed: FeedSource, fetched_at: datetime) -> list[SourceItem]:
     """The feed's entries as mention objects, oldest first."""
     parsed = feedparser.parse(body)
@@ -71,15 +84,12 @@ def parse_feed(body: bytes, *, feed: FeedSource, fetched_at: datetime) -> list[S
         if not text:
             continue
         stamp = entry.get("published_parsed") or entry.get("updated_parsed")
-        published = datetime.fromtimestamp(calendar.timegm(stamp), tz=UTC) if stamp else None
-        if published is not None and published > fetched_at + FUTURE_SKEW:
-            # A typo'd year or a wrong zone: shown as fetched, and not the feed's newest entry
-            # (the cursor would skip every real entry until that date).
-            published = None
+        published = _believable(stamp, fetched_at)
         # Without an id of its own an entry is its link and its content: a review site links
         # every review to the same company page.
+        written = calendar.timegm(stamp) if stamp else ""
         ident = entry.get("id") or "#".join(
-            filter(None, [link, _digest(f"{title}\n{stamp and published}\n{text}")])
+            filter(None, [link, _digest(f"{title}\n{written}\n{text}")])
         )
         url = shaping.web_url(link)
         # The customer is the item's author when the feed names one (a forum poster, a
@@ -145,10 +155,13 @@ class RssFeed(PolledSource):
         state = dict(cursor.state)
         floor = shaping.moment(state.get("floor")) or backfill_from
         state.setdefault("floor", floor.isoformat())
-        since = max(cursor.newest_seen_at - LATE_OVERLAP, floor) if cursor.newest_seen_at else floor
+        # A cursor saved in the future (by a wrongly dated entry, before those were caught)
+        # comes back to now, or the feed stays silent until that date.
+        seen = cursor.newest_seen_at and min(cursor.newest_seen_at, now + FUTURE_SKEW)
+        since = max(seen - LATE_OVERLAP, floor) if seen else floor
         # An entry without a date gets the fetch time: it must not move the cursor.
         dated = [item.published for item in items if item.dated]
-        newest = max([*dated, *filter(None, [cursor.newest_seen_at])], default=None)
+        newest = max([*dated, *filter(None, [seen])], default=None)
         return Fetched(
             [item for item in items if item.published > since],
             Cursor(etag, last_modified, newest, state),

@@ -308,8 +308,8 @@ class Mastodon(MastodonReplies, PolledSource):
             mention["url"] = url
         if language := shaping.language(status.get("language")):
             mention["language"] = language
-        if reply_to := shaping.line(status.get("in_reply_to_id"), 255):
-            mention["in_reply_to"] = reply_to
+        if reply_to := shaping.line(status.get("in_reply_to_id"), 8192):
+            mention["in_reply_to"] = fitted_id(reply_to)
         ref = {"status_id": status_id, "visibility": visibility, "acct": acct}
         return SourceItem(mention, published, reply_ref=ref)
 
