@@ -287,7 +287,9 @@ async def send(
         services.engine, draft_id=payload_id(body["actions"][0]["value"])
     )
     case, department = await _department(services, draft)
-    before = await drafts.begin_sending(services.engine, draft_id=draft.id, department=department)
+    before, draft = await drafts.begin_sending(
+        services.engine, draft_id=draft.id, department=department
+    )
     try:
         assert services.replies is not None
         url = await services.replies.publish(case, draft)

@@ -120,7 +120,7 @@ async def owned_by(
     if len(rows) < limit:
         return rows, len(rows)
     total = await conn.scalar(select(func.count()).select_from(CASES).where(*owned))
-    return rows, int(total or 0)
+    return rows, max(int(total or 0), len(rows))  # a case claimed between the two reads
 
 
 async def latest_first_responses(

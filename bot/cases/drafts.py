@@ -141,7 +141,14 @@ async def save_draft(
                 .values(**values, editor_ids=editors)
             )
             if not edited.rowcount:
-                raise InvalidTransition(f"draft_{_draft(conn, saved_id).status}")
+                # Sent or being sent; anything else (a failed send put back since) changed
+                # nothing: "try again" is the honest answer.
+                status = _draft(conn, saved_id).status
+                raise InvalidTransition(
+                    f"draft_{status}"
+                    if status in (DraftStatus.SENT, DraftStatus.SENDING)
+                    else "failed"
+                )
         detail: dict[str, Any] = {"draft_id": saved_id, "public": public}
         if overridden:  # posting personal data in public was a conscious choice: log it
             detail["personal_data_override"] = overridden
@@ -243,15 +250,19 @@ async def mark_sent(
     return await unit_of_work(engine).run(work)
 
 
-async def begin_sending(engine: AsyncEngine, *, draft_id: int, department: Department) -> str:
-    """Take the draft for sending (two clicks on Send: one wins); returns its status before."""
+async def begin_sending(
+    engine: AsyncEngine, *, draft_id: int, department: Department
+) -> tuple[str, Row[Any]]:
+    """Take the draft for sending (two clicks on Send: one wins); returns its status before
+    and the draft as taken: that text is what goes out (an edit saved just before is in it,
+    and none can follow, see save_draft)."""
     ready = (
         (DraftStatus.APPROVED,)
         if department.requires_approval
         else (DraftStatus.DRAFT, DraftStatus.APPROVED)
     )
 
-    def work(conn: Connection) -> str:
+    def work(conn: Connection) -> tuple[str, Row[Any]]:
         draft = _draft(conn, draft_id)
         taken = conn.execute(
             update(DRAFTS)
@@ -264,7 +275,7 @@ async def begin_sending(engine: AsyncEngine, *, draft_id: int, department: Depar
             if now_status == DraftStatus.DRAFT:
                 raise InvalidTransition("needs_approval")
             raise InvalidTransition(f"draft_{now_status}")
-        return str(draft.status)
+        return str(draft.status), _draft(conn, draft_id)
 
     return await unit_of_work(engine).run(work)
 

@@ -54,6 +54,8 @@ TRANSITIONS: dict[tuple[Action, S], S | None] = {
     (Action.CLAIM, S.NEW): S.CLAIMED,
     (Action.CLAIM, S.REOPENED): S.CLAIMED,
     (Action.CLAIM, S.FORWARDED): S.CLAIMED,
+    # Answered without an owner (before whoever answered became it): someone can take it.
+    (Action.CLAIM, S.REPLIED): S.CLAIMED,
     (Action.UNCLAIM, S.CLAIMED): S.NEW,
     (Action.TAKE_OVER, S.CLAIMED): None,
     (Action.TAKE_OVER, S.REPLIED): None,
@@ -77,6 +79,8 @@ TRANSITIONS |= {
     **{(Action.MOVE, status): S.NEW for status in _OPEN},
     **{(Action.DRAFT, status): None for status in _OPEN},
     **{(Action.REPLY_SENT, status): S.REPLIED for status in _OPEN},
+    # A reply while a follow-up is planned: the check with the customer still comes.
+    (Action.REPLY_SENT, S.FOLLOW_UP): None,
     # A reply published while someone resolved the case is still recorded.
     (Action.REPLY_SENT, S.RESOLVED): None,
 }

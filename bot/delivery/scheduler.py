@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Row
+from sqlalchemy import Row, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -25,6 +25,7 @@ from storage.db import unit_of_work
 from storage.enqueue import enqueue_escalation
 from storage.outbox import enqueue_card_update
 from storage.statuses import CaseStatus, TaskKind
+from storage.tables import CASES
 from storage.transitions.core import lock_case
 
 log = logging.getLogger(__name__)
@@ -141,10 +142,14 @@ class Scheduler:
 
     def _fire(self, conn: Connection, task: Row[Any], now: datetime) -> None:
         """Queue what a due task says; a forward answered meanwhile needs nothing any more."""
-        case = lock_case(conn, case_id=task.case_id)
         if task.kind == TaskKind.FOLLOW_UP:
             # Asked of whoever has the case now (taken over since?), and only while it still
-            # waits for its follow-up (resolved or moved meanwhile: nothing to ask).
+            # waits for its follow-up (resolved meanwhile: nothing to ask). Read, not locked:
+            # a click on the case locks it first and then this task row, and the answer's
+            # buttons check the case again.
+            case = conn.execute(
+                select(CASES.c.status, CASES.c.owner_id).where(CASES.c.id == task.case_id)
+            ).first()
             if case is not None and case.status == CaseStatus.FOLLOW_UP:
                 schedule.enqueue_dm(
                     conn,
@@ -154,6 +159,7 @@ class Scheduler:
                     payload={"kind": "follow_up_due", "due_at": task.due_at.isoformat()},
                 )
             return
+        case = lock_case(conn, case_id=task.case_id)
         still_forwarded = case is not None and case.status == CaseStatus.FORWARDED
         if task.kind == TaskKind.FORWARD_REMINDER and still_forwarded:
             schedule.enqueue_dm(

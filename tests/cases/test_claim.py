@@ -270,3 +270,22 @@ async def test_a_button_on_card_a_that_names_case_b_changes_nothing(
     async with bot.runtime.engine.connect() as conn:
         owners = list((await conn.execute(select(Case.owner_id).order_by(Case.id))).scalars())
     assert owners == [None, None]
+
+
+async def test_a_case_answered_without_an_owner_before_the_upgrade_can_be_claimed(
+    bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    """Answered while nobody owned it, before whoever answered became its owner: its card
+    shows Claim, and Claim works."""
+    from sqlalchemy import update
+
+    from storage.models import Case
+
+    await bot.post_webhook(mention("1"))
+    await bot.deliver()
+    async with bot.runtime.engine.begin() as conn:
+        await conn.execute(update(Case).values(status="replied"))
+    await _click(bot, slack, "case_claim", BRAM)
+    async with bot.runtime.engine.connect() as conn:
+        case = (await conn.execute(select(Case))).one()
+    assert (case.status, case.owner_id) == ("claimed", BRAM[0])

@@ -189,6 +189,29 @@ async def test_a_case_moved_to_another_department_drops_its_follow_up(
     assert slack.last_post("U0ANNA") is None
 
 
+async def test_a_reply_sent_while_a_follow_up_is_planned_keeps_the_follow_up(
+    bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    """Anna plans a follow-up, then answers the customer: the check still comes (the reply
+    took the case out of its follow-up, and the question was dropped when due)."""
+    from tests.cases.test_drafts import _submit
+
+    await _schedule(bot, slack)
+    await _click(bot, slack, "case_draft_reply", ANNA)
+    await _submit(bot, slack, "We hebben het opgelost!")
+    thread = slack.thread("CWEBCARE1", _card(slack)["ts"])
+    draft = [m for m in thread if m["text"].startswith("Draft reply by")][-1]
+    await _click(bot, slack, "draft_mark_sent", ANNA, card=draft)
+    link = {"url": {"url": {"type": "url_text_input", "value": "https://x.com/acme/status/1"}}}
+    view = {**slack.views[-1], "state": {"values": link}}
+    assert await bot.submit_view(view, user=ANNA[0], name=ANNA[1]) == {}
+    async with bot.runtime.engine.connect() as conn:
+        case = (await conn.execute(select(Case))).one()
+    assert (case.status, case.first_response_at is not None) == ("follow_up", True)
+    dm = await _dm(bot, slack)
+    assert dm["text"] == "Is @anna's problem solved?"
+
+
 async def test_the_modal_refuses_a_missing_or_past_time(
     bot: BotUnderTest, slack: FakeSlack
 ) -> None:

@@ -119,7 +119,8 @@ async def test_mine_counts_every_case_and_shows_whole_lines_only(
     assert answer["text"] == "Your open cases (45):" and lines[0] == answer["text"]
     listed = lines[1:-1]
     assert len(text) <= 3000 and all(line.endswith("> · claimed") for line in listed)
-    assert 20 < len(listed) < 45 and lines[-1] == f"and {45 - len(listed)} more"
+    # Fewer than the 30 read: the list ends where Slack's limit does, at a whole line.
+    assert 20 < len(listed) < 30 and lines[-1] == f"and {45 - len(listed)} more"
 
 
 async def test_the_app_home_shows_my_cases_the_queue_and_the_reply_time(

@@ -175,7 +175,7 @@ async def test_a_feed_that_gains_items_while_the_bot_is_down_is_caught_up_after_
     feeds.bodies["reviews"] = rss(
         [("a", "Eerste", NOW - timedelta(hours=2)), ("b", "Tweede", NOW - timedelta(hours=1))]
     )
-    restarted = Runtime(make_settings(slack), config, engine=bot.runtime.engine)
+    restarted = Runtime(make_settings(slack), config, engine=bot.runtime.engine, clock=bot.clock)
     try:
         assert (await restarted.poller.poll(_feed(bot, "reviews"))).stored == 1
     finally:
@@ -279,23 +279,28 @@ async def test_an_entry_dated_in_the_future_does_not_silence_the_feed(
 async def test_reviews_without_ids_that_link_to_one_page_are_each_a_mention(
     bot: BotUnderTest, feeds: FeedServer
 ) -> None:
-    """A review site whose items have no guid and all link to the company's page."""
+    """A review site whose items have no guid and all link to the company's page; one with a
+    page of its own keeps that page as its id, as before (it is not taken in again)."""
     feed = _feed(bot, "reviews")
     reviews = rss(
         [
-            ("kim", "Kim: trage app", NOW - timedelta(hours=2)),
-            ("lee", "Lee: pas geblokkeerd", NOW - timedelta(hours=1)),
+            ("kim", "Kim: trage app", NOW - timedelta(hours=3)),
+            ("lee", "Lee: pas geblokkeerd", NOW - timedelta(hours=2)),
+            ("own", "Eigen pagina", NOW - timedelta(hours=1)),
         ]
     )
     feeds.bodies["reviews"] = re.sub(r"/r/(kim|lee)</link>", "/acme-bank</link>", reviews)
     assert "/r/kim" not in feeds.bodies["reviews"]
-    assert (await bot.runtime.poller.poll(feed)).stored == 2
+    assert (await bot.runtime.poller.poll(feed)).stored == 3
     feeds.bodies["reviews"] += " "  # a new ETag: read again, and nothing is new
     assert (await bot.runtime.poller.poll(feed)).stored == 0
-    assert [m.text for m in await _mentions(bot)] == [
+    ids = {m.text: m.external_id for m in await _mentions(bot)}
+    assert sorted(ids) == [
+        "Eigen pagina & meer",
         "Kim: trage app & meer",
         "Lee: pas geblokkeerd & meer",
     ]
+    assert ids["Eigen pagina & meer"] == "reviews:https://reviews.example.com/r/own"
 
 
 async def test_an_entry_dated_1970_is_stored_as_fetched(

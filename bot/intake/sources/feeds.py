@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import calendar
 import hashlib
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -70,6 +71,9 @@ def parse_feed(body: bytes, *, feed: FeedSource, fetched_at: datetime) -> list[S
     if parsed.bozo and not parsed.entries:
         raise FeedError(f"not a readable feed: {parsed.get('bozo_exception')!r}"[:300])
     site = urlparse(str(feed.url)).netloc
+    # Links that more than one entry without an id of its own points to (a review site linking
+    # every review to the company's page): those entries are told apart by their content.
+    links = Counter(real_url(e.get("link") or "") for e in parsed.entries if not e.get("id"))
     items = []
     for entry in parsed.entries:
         link = real_url(entry.get("link") or "")
@@ -85,12 +89,13 @@ def parse_feed(body: bytes, *, feed: FeedSource, fetched_at: datetime) -> list[S
             continue
         stamp = entry.get("published_parsed") or entry.get("updated_parsed")
         published = _believable(stamp, fetched_at)
-        # Without an id of its own an entry is its link and its content: a review site links
-        # every review to the same company page.
-        written = calendar.timegm(stamp) if stamp else ""
-        ident = entry.get("id") or "#".join(
-            filter(None, [link, _digest(f"{title}\n{written}\n{text}")])
-        )
+        # Without an id of its own an entry is its link (as before: an entry stored under it is
+        # not taken in again, and an edited one stays one mention), or, where entries share a
+        # link or have none, its link and its content.
+        ident = entry.get("id") or (link if link and links[link] == 1 else None)
+        if not ident:
+            written = calendar.timegm(stamp) if stamp else ""
+            ident = "#".join(filter(None, [link, _digest(f"{title}\n{written}\n{text}")]))
         url = shaping.web_url(link)
         # The customer is the item's author when the feed names one (a forum poster, a
         # reviewer). An unsigned item (a news article) is not a conversation: it is shown
