@@ -24,11 +24,12 @@ from handlers.payloads import (
     Clicker,
     actor_of,
     clicked_message,
+    modal_metadata,
     on_its_card,
     payload_id,
+    sealed_modal,
     tell,
 )
-from handlers.sealed import seal, unseal
 from handlers.services import Services
 from storage.cases import customer_language, get_case, latest_mention
 
@@ -82,8 +83,7 @@ async def _modal(
     )
     # Sealed for the person it is opened for: a submission naming another case (or draft), or
     # sent by someone else, is refused (handlers.sealed).
-    view.private_metadata = seal(view.private_metadata, user=user, key=services.modal_key)
-    return view
+    return sealed_modal(view, user=user, services=services)
 
 
 async def open_new_draft(
@@ -134,7 +134,7 @@ async def apply_template(
     """A template was picked in the modal: fill it in for this customer and agent."""
     await ack()
     view = body["view"]
-    meta = _draft_metadata(view.get("private_metadata"), body, services)
+    meta = _draft_metadata(view, body, services)
     key = body["actions"][0]["selected_option"]["value"]
     async with services.engine.connect() as conn:
         case = await get_case(conn, case_id=meta["case_id"])
@@ -163,7 +163,7 @@ async def apply_template(
 async def save_draft(
     ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], services: Services, lang: Lang
 ) -> None:
-    meta = _draft_metadata(view.get("private_metadata"), body, services)
+    meta = _draft_metadata(view, body, services)
     text, public, override = views.read_draft_modal(view["state"]["values"])
     block = views.text_block(view["state"]["values"])
     if not text:
@@ -229,26 +229,17 @@ async def open_sent_modal(
 ) -> None:
     await ack()
     view = views.sent_modal(draft_id=payload_id(body["actions"][0]["value"]), lang=lang)
-    view.private_metadata = seal(
-        view.private_metadata, user=body["user"]["id"], key=services.modal_key
-    )
+    view = sealed_modal(view, user=body["user"]["id"], services=services)
     await client.views_open(trigger_id=body["trigger_id"], view=view)
 
 
-def _unsealed(raw: Any, body: dict[str, Any], services: Services) -> str:
-    """A draft modal's metadata as we sealed it for the person submitting; BadPayload if not."""
-    user = (body.get("user") or {}).get("id", "")
-    value = unseal(raw, user=user, key=services.modal_key)
-    if value is None:
-        raise BadPayload("a modal's metadata that we did not seal for this person")
-    return value
-
-
-def _draft_metadata(raw: Any, body: dict[str, Any], services: Services) -> dict[str, Any]:
+def _draft_metadata(
+    view: dict[str, Any], body: dict[str, Any], services: Services
+) -> dict[str, Any]:
     """The draft modal's private_metadata: {"case_id": int, "draft_id": int | None}."""
-    sealed = _unsealed(raw, body, services)
+    raw = modal_metadata(view, body, services)
     try:
-        meta = json.loads(sealed)
+        meta = json.loads(raw)
         draft_id = meta.get("draft_id")
         return {
             "case_id": payload_id(meta.get("case_id")),
@@ -270,7 +261,7 @@ async def record_sent(
         )
         return
     with refusal_shown_at(views.URL):
-        draft_id = payload_id(_unsealed(view.get("private_metadata"), body, services))
+        draft_id = payload_id(modal_metadata(view, body, services))
         draft = await drafts.get_draft(services.engine, draft_id=draft_id)
         _case, department = await _department(services, draft)
         await _mark_sent(services, body, draft, url, department)

@@ -74,17 +74,29 @@ async def on_its_card(
 
 def sealed_case_modal(view: Any, *, case_id: int, user: str, services: Services) -> Any:
     """The modal with its case id sealed for `user` (see handlers.sealed)."""
-    view.private_metadata = seal(str(case_id), user=user, key=services.modal_key)
+    view.private_metadata = str(case_id)
+    return sealed_modal(view, user=user, services=services)
+
+
+def sealed_modal(view: Any, *, user: str, services: Services) -> Any:
+    """The modal with its private_metadata sealed for `user` (see handlers.sealed)."""
+    view.private_metadata = seal(view.private_metadata, user=user, key=services.modal_key)
     return view
 
 
-def case_of_modal(view: dict[str, Any], body: dict[str, Any], services: Services) -> int:
-    """The case a submitted modal was opened for, by this person; BadPayload otherwise."""
+def modal_metadata(view: dict[str, Any], body: dict[str, Any], services: Services) -> str:
+    """A submitted modal's private_metadata as we sealed it for the person submitting;
+    BadPayload otherwise."""
     user = (body.get("user") or {}).get("id", "")
     value = unseal(view.get("private_metadata"), user=user, key=services.modal_key)
     if value is None:
         raise BadPayload("a modal's metadata that we did not seal for this person")
-    return payload_id(value)
+    return value
+
+
+def case_of_modal(view: dict[str, Any], body: dict[str, Any], services: Services) -> int:
+    """The case a submitted modal was opened for, by this person; BadPayload otherwise."""
+    return payload_id(modal_metadata(view, body, services))
 
 
 def actor_of(body: dict[str, Any]) -> Actor:

@@ -53,6 +53,11 @@ async def _billing_case_with_anna(bot: BotUnderTest, slack: FakeSlack) -> None:
 
 async def _forward_to_petra(bot: BotUnderTest, slack: FakeSlack) -> dict[str, Any]:
     await _billing_case_with_anna(bot, slack)
+    return await _anna_forwards_to_petra(bot, slack)
+
+
+async def _anna_forwards_to_petra(bot: BotUnderTest, slack: FakeSlack) -> dict[str, Any]:
+    """Anna forwards her billing case to Petra; returns Petra's DM."""
     await _click(bot, slack, "case_forward", ANNA, card=_card(slack))
     modal = slack.views[-1]
     person = next(b for b in modal["blocks"] if b.get("block_id") == "person")
@@ -219,16 +224,7 @@ async def test_a_claim_from_an_outdated_card_does_not_take_a_forwarded_case(
     await bot.deliver()
     outdated = _card(slack)  # as Bram's screen still shows it: with Claim
     await _click(bot, slack, "case_claim", ANNA, card=outdated)
-    await _click(bot, slack, "case_forward", ANNA, card=_card(slack))
-    answer = await bot.submit_view(
-        _submission(slack, mode="person", person=PETRA[0], note="Klopt dit?"),
-        user=ANNA[0],
-        name=ANNA[1],
-    )
-    assert answer == {}
-    await bot.deliver()
-    dm = slack.last_post("UBILLING1")
-    assert dm is not None
+    dm = await _anna_forwards_to_petra(bot, slack)
 
     await _click(bot, slack, "case_claim", BRAM, card=outdated)
     assert slack.ephemerals[-1]["text"].startswith("<@U0ANNA> already has this case.")
