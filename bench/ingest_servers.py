@@ -13,14 +13,16 @@ import logging
 import os
 import re
 import signal
+import sqlite3
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import asyncpg
 from aiohttp import web
 
 from bench._common import (
@@ -69,6 +71,8 @@ async def serve(kind: str, db: str, slack_url: str) -> None:
         # As deployed: the outbox posts to Slack (bench.ingest_stages also measures without).
         await runtime.start(run_worker=stage in (None, "deployed"))
         port, cleanup = runtime.port, runtime.stop
+    elif kind == "stored_floor":
+        port, cleanup = await serve_floor(store=await stored_bodies(db))
     else:
         port, cleanup = await serve_floor()
     print(port, flush=True)
@@ -105,8 +109,9 @@ def cut_short(stage: str) -> None:
         Ingestor._store = stored  # type: ignore[method-assign]
 
 
-async def serve_floor() -> tuple[int, Any]:
-    """The contract's minimum: a signed, fresh request with a JSON body gets its 202."""
+async def serve_floor(store: Store | None = None) -> tuple[int, Any]:
+    """The contract's minimum: a signed, fresh request with a JSON body gets its 202; with
+    `store`, only once the body is committed (the stored floor, see `stored_bodies`)."""
     key = WEBHOOK_SECRET.encode()
 
     async def handle(request: web.Request) -> web.Response:
@@ -119,6 +124,8 @@ async def serve_floor() -> tuple[int, Any]:
             return web.json_response({"error": "bad signature"}, status=401)
         payload = json.loads(body)
         count = len(payload) if isinstance(payload, list) else 1
+        if store is not None:
+            await store(body)
         return web.json_response(
             {"accepted": count, "duplicates": 0, "case_ids": list(range(count))}, status=202
         )
@@ -129,6 +136,61 @@ async def serve_floor() -> tuple[int, Any]:
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
     return runner.addresses[0][1], runner.cleanup
+
+
+Store = Callable[[bytes], Awaitable[None]]
+
+
+async def stored_bodies(db: str) -> Store:
+    """What storing a mention before the 202 costs at the least, in the bot's database: each
+    body as one row of a table with nothing but its primary key, the requests that arrive
+    while a commit runs sharing the next one (group commit, as the bot does). No routing, no
+    case, no card, no index to keep: any design that answers only once a mention is stored
+    (DESIGN.md) pays at least this; bench.ingest_stages puts it beside the floor."""
+    queue: list[tuple[bytes, asyncio.Future[None]]] = []
+    writing: list[asyncio.Task[None]] = []
+    if db.startswith("sqlite"):
+        conn = sqlite3.connect(db.split("///", 1)[1], isolation_level=None)
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL"):  # as storage.db sets them
+            conn.execute(f"PRAGMA {pragma}")
+        conn.execute("CREATE TABLE IF NOT EXISTS floor_bodies (id INTEGER PRIMARY KEY, body BLOB)")
+
+        async def commit(bodies: list[bytes]) -> None:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany("INSERT INTO floor_bodies (body) VALUES (?)", [(b,) for b in bodies])
+            conn.execute("COMMIT")
+    else:
+        pg = await asyncpg.connect(db.replace("postgresql+asyncpg", "postgresql"))
+        await pg.execute(
+            "CREATE TABLE IF NOT EXISTS floor_bodies (id serial PRIMARY KEY, body bytea)"
+        )
+
+        async def commit(bodies: list[bytes]) -> None:  # one statement: its own transaction
+            await pg.execute("INSERT INTO floor_bodies (body) SELECT unnest($1::bytea[])", bodies)
+
+    async def write() -> None:
+        while queue:
+            await asyncio.sleep(0)  # let the requests that have arrived join
+            batch = queue[:]
+            del queue[:]
+            try:
+                await commit([body for body, _ in batch])
+            except Exception as exc:
+                for _, done in batch:
+                    done.set_exception(exc)
+                continue
+            for _, done in batch:
+                done.set_result(None)
+        writing.clear()
+
+    async def store(body: bytes) -> None:
+        done = asyncio.get_running_loop().create_future()
+        queue.append((body, done))
+        if not writing:
+            writing.append(asyncio.create_task(write()))
+        await done
+
+    return store
 
 
 def _child(pid: int) -> int:

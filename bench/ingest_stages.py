@@ -11,6 +11,11 @@ Stages, each adding one step to the one before:
   is `database_cpu_ms_per_request`), without the outbox worker;
 - `deployed`: as `webcare serve` runs, outbox worker posting cards and digests to a fake Slack.
 
+Beside them, `stored_floor`: the floor that also stores each body before its 202, at the least
+(one row, no index but its key, group commit; bench.ingest_servers.stored_bodies). What any
+design that answers only once a mention is stored costs on this machine: the part of the gap
+between the bot and the floor that no change to the bot can close.
+
 Each stage is a bot process of its own (`bench.ingest --serve stage:NAME`), cut short there by
 replacing the next step in that process only; the code the bot runs is otherwise unchanged.
 `added_ms` is what a stage costs beyond the one before: the cost model behind the CPU target.
@@ -41,6 +46,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     bodies = Bodies()
     floor: list[Phase] = []
     stages: dict[str, list[Phase]] = {}
+    stored_rounds: list[Phase] = []
     with tempfile.TemporaryDirectory(prefix="webcare-stages-") as tmp:
         async with slack, bench_database(args.postgres, Path(tmp)) as db:
             baseline = await Server.start("baseline", db, slack.api_url)
@@ -57,6 +63,14 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                         log.info("%s: %.4f ms/request", stage, _cpu_ms(stages[stage]))
                     finally:
                         await server.stop()
+                stored = await Server.start("stored_floor", db, slack.api_url)
+                try:
+                    await run_phase(stored, bodies.make(args.warmup, 1), 1, args.concurrency, 60)
+                    for _ in range(args.rounds):
+                        floor.append(await _round(baseline, bodies, args))
+                        stored_rounds.append(await _round(stored, bodies, args))
+                finally:
+                    await stored.stop()
             finally:
                 await baseline.stop()
     floor_ms = _cpu_ms(floor)
@@ -81,6 +95,19 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         "floor_cpu_ms_per_request": round(floor_ms, 4),
         "floor_rps_median": round(statistics.median(p.rps for p in floor), 1),
         "stages": rows,
+        # The floor plus storing each body, at the least (bench.ingest_servers.stored_bodies):
+        # what any design that answers only once a mention is stored costs here.
+        "stored_floor": {
+            "cpu_ms_per_request": round(_cpu_ms(stored_rounds), 4),
+            "vs_floor": round(_cpu_ms(stored_rounds) / floor_ms, 2),
+            "database_cpu_ms_per_request": round(_db_ms(stored_rounds), 4),
+            "rps_median": round(statistics.median(p.rps for p in stored_rounds), 1),
+            "ratio_to_floor": round(
+                statistics.median(p.rps for p in stored_rounds)
+                / statistics.median(p.rps for p in floor),
+                3,
+            ),
+        },
         "rounds": args.rounds,
         **environment(),
     }
