@@ -364,3 +364,71 @@ async def test_a_search_hit_that_names_or_answers_the_brand_is_addressed(
         "joop.bsky.social": True,  # a reply to the brand's post
         "els.bsky.social": False,
     }
+
+
+async def test_replies_with_only_a_photo_a_video_or_a_link_are_mentions_with_what_they_hold(
+    bot: BotUnderTest, bluesky: FakeBluesky, slack: FakeSlack
+) -> None:
+    """A customer answers the brand with a photo of the broken card and no words: a case,
+    its card saying what came and the description the customer gave it (it was dropped)."""
+    ours = bluesky.post("Storing voorbij!", handle=bluesky.HANDLE, at=NOW - timedelta(hours=1))
+    photo = {
+        "$type": "app.bsky.embed.images",
+        "images": [
+            {"alt": "Foto van een <!channel> kapotte pas", "image": {}},
+            {"alt": "", "image": {}},
+        ],
+    }
+    video = {"$type": "app.bsky.embed.video", "video": {}, "alt": "Filmpje van de app"}
+    link = {
+        "$type": "app.bsky.embed.external",
+        "external": {
+            "uri": "https://status.example/acme",
+            "title": "Acme: storing",
+            "description": "",
+        },
+    }
+    quote = {"$type": "app.bsky.embed.record", "record": {"uri": ours["uri"], "cid": ours["cid"]}}
+    for n, embed in enumerate((photo, video, link, quote)):
+        post = bluesky.post(
+            " ", handle=f"k{n}.bsky.social", at=NOW - timedelta(minutes=9 - n), reply_to=ours
+        )
+        post["record"]["embed"] = embed
+        bluesky.notify(post, "reply")
+
+    assert (await bot.runtime.poller.poll("bsky")).stored == 3  # the bare quote says nothing
+    shown = [(m.author_handle, m.text, m.addressed) for m in await _mentions(bot)]
+    assert shown == [
+        ("k0.bsky.social", "[2 attachment(s), no text: Foto van een <!channel> kapotte pas]", True),
+        ("k1.bsky.social", "[1 attachment(s), no text: Filmpje van de app]", True),
+        ("k2.bsky.social", "[a link, no text: Acme: storing] https://status.example/acme", True),
+    ]
+    await bot.deliver()
+    card = next(m for m in slack.posts("CWEBCARE1") if "k0.bsky.social" in str(m["blocks"]))
+    assert all("<!channel>" not in text for text in texts(card))
+
+
+async def test_a_post_its_app_dated_impossibly_is_stored_as_bluesky_saw_it(
+    bot: BotUnderTest, bluesky: FakeBluesky
+) -> None:
+    """Apps set createdAt themselves: year 1, a year ahead, or no date at all. Each post is
+    stored at the time Bluesky indexed it (a year 1 date failed validation: the mention was
+    lost); an ordinary earlier createdAt is kept."""
+    dates = {
+        "k0": "0001-01-01T00:00:00.000Z",
+        "k1": (NOW + timedelta(days=365)).isoformat(),
+        "k2": "gisteren",
+        "k3": (NOW - timedelta(hours=3)).isoformat(),
+    }
+    for n, (name, created) in enumerate(dates.items()):
+        post = bluesky.post(
+            f"Vraag {n}", handle=f"{name}.bsky.social", at=NOW - timedelta(minutes=10 - n)
+        )
+        post["record"]["createdAt"] = created
+        bluesky.notify(post, "mention")
+
+    assert (await bot.runtime.poller.poll("bsky")).stored == 4
+    stored = {m.author_handle: m.created_at for m in await _mentions(bot)}
+    indexed = [NOW - timedelta(minutes=10 - n) + timedelta(seconds=1) for n in range(3)]
+    assert [stored[f"k{n}.bsky.social"] for n in range(3)] == indexed
+    assert stored["k3.bsky.social"] == NOW - timedelta(hours=3)

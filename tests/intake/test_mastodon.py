@@ -532,3 +532,19 @@ async def test_a_backfilled_mention_is_not_breached_when_its_card_appears(
     card = slack.last_post("CWEBCARE1")
     assert card is not None and "Posted 5 h before it reached us" in str(card["blocks"])
     assert ":red_circle:" not in str(card["blocks"])
+
+
+async def test_a_photo_without_words_says_what_its_author_described(
+    bot: BotUnderTest, mastodon: FakeMastodon
+) -> None:
+    """Only a photo, no text: a case whose text counts the attachments and gives the
+    descriptions written for those who cannot see them (the count alone said nothing)."""
+    photo = mastodon.status("", account=_customer(mastodon), at=NOW - timedelta(minutes=5))
+    photo["media_attachments"] = [
+        {"type": "image", "description": "Foto: pinautomaat\nmet foutmelding 43"},
+        {"type": "image", "description": None},
+    ]
+    mastodon.mention(photo)
+    assert (await bot.runtime.poller.poll("mastodon")).stored == 1
+    (stored,) = await _mentions(bot)
+    assert stored.text == "[2 attachment(s), no text: Foto: pinautomaat met foutmelding 43]"

@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 import aiohttp
 
 from bot.core.config.sources import BlueskySource
-from bot.intake.mentions import fitted_id
+from bot.intake.mentions import fitted_id, plausible
 from bot.intake.sources import shaping
 from bot.intake.sources.base import (
     USER_AGENT,
@@ -360,6 +360,26 @@ def _addresses(record: dict[str, Any], brand: str | None) -> bool:
     )
 
 
+def _without_text(embed: object) -> str | None:
+    """What a post without text holds, for its card: its images or video (with the
+    descriptions their author gave them) or the link it shares; None for anything else (a
+    quote of another post with nothing added is no message to answer)."""
+    if not isinstance(embed, dict):
+        return None
+    media = embed.get("media") if isinstance(embed.get("media"), dict) else embed
+    kind = str(media.get("$type", ""))
+    if kind.startswith("app.bsky.embed.images") and isinstance(media.get("images"), list):
+        images = [image for image in media["images"] if isinstance(image, dict)]
+        return shaping.without_text(len(images), [i.get("alt") for i in images]) if images else None
+    if kind.startswith("app.bsky.embed.video"):
+        return shaping.without_text(1, [media.get("alt")])
+    external = media.get("external") if kind.startswith("app.bsky.embed.external") else None
+    if isinstance(external, dict) and (link := shaping.web_url(external.get("uri"))):
+        title = shaping.line(external.get("title"), 300)
+        return f"[a link, no text{f': {title}' if title else ''}] {link}"
+    return None
+
+
 def _item(
     entry: dict[str, Any], *, addressed: bool, published: datetime, brand: str | None = None
 ) -> SourceItem | None:
@@ -372,10 +392,17 @@ def _item(
     if not (isinstance(uri, str) and uri.startswith("at://") and isinstance(cid, str) and cid):
         return None
     body = record.get("text")
+    if not isinstance(body, str) or not body.strip():
+        body = _without_text(record.get("embed"))  # a photo of the broken card, say
     handle = shaping.line(author.get("handle")) or shaping.line(author.get("did"))
-    if not isinstance(body, str) or not body.strip() or handle is None or " " in handle:
+    if not body or handle is None or " " in handle:
         return None
-    created = shaping.moment(record.get("createdAt")) or published
+    # createdAt is what the app says (any year: apps set it); indexedAt is when Bluesky saw
+    # the post. As Bluesky sorts them: the earlier of the two, indexedAt when createdAt
+    # cannot be when somebody wrote (such a date would cost the mention its validation).
+    created = shaping.moment(record.get("createdAt"))
+    if created is None or not plausible(created) or created > published:
+        created = published
     mention: dict[str, Any] = {
         "source": "bluesky",
         "external_id": fitted_id(uri),

@@ -286,7 +286,8 @@ class Mastodon(MastodonReplies, PolledSource):
             body = f"[CW: {plain_text(warning)}] {body}".strip()
         media = status.get("media_attachments")
         if not body and isinstance(media, list) and media:
-            body = f"[{len(media)} attachment(s), no text]"
+            described = [m.get("description") for m in media if isinstance(m, dict)]
+            body = shaping.without_text(len(media), described)
         if not body:
             return None
         visibility = str(status.get("visibility") or "public")

@@ -5,6 +5,7 @@ must never cost the whole mention, so each helper gives a clean value or None.""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,6 +29,14 @@ def line(value: object, limit: int = 200) -> str | None:
 def text(value: str) -> str:
     """A post's text, within what a mention holds."""
     return _SURROGATES.sub("\ufffd", value).strip()[:MAX_TEXT]
+
+
+def without_text(attachments: int, descriptions: Sequence[object] = ()) -> str:
+    """What a post with attachments and no text says on its card: how many, and the
+    descriptions people wrote for those who cannot see them ("a broken card")."""
+    said = [shown for d in descriptions if (shown := line(d, 300))]
+    described = f": {'; '.join(said)}" if said else ""
+    return f"[{attachments} attachment(s), no text{described}]"
 
 
 def count(value: object) -> int | None:
