@@ -20,6 +20,7 @@ from storage import cursors
 from storage.models import Mention
 from tests.conftest import CONFIG, HEALTH_DETAIL, TEST_START, BotUnderTest
 from tests.fake_slack import FakeSlack
+from tests.shown import quoted, texts
 
 NOW = TEST_START
 
@@ -458,3 +459,36 @@ async def test_news_articles_from_one_site_are_a_case_each_a_named_poster_is_one
     cases = await _case_rows(bot)
     assert len(cases) == 5 and cases[-1].author_handle == "jan jansen"
     assert cases[-1].mention_count == 2  # the poster wrote again: one customer, one case
+
+
+async def test_plain_text_titles_keep_what_looks_like_a_tag(
+    bot: BotUnderTest, feeds: FeedServer, slack: FakeSlack
+) -> None:
+    """A title the feed marks as plain text is text: "<Plus>" is the name of an account, not a
+    tag to strip (read as HTML the question lost its subject); an HTML title is still made
+    readable, and either is shown literally on the card."""
+    entries = [
+        ("plain", "text", "Waarom kost &lt;Plus&gt; nu €5? &lt;!channel&gt;"),
+        ("html", "html", "Waarom kost &lt;b&gt;Plus&lt;/b&gt; nu &amp;euro;5?"),
+    ]
+    feeds.bodies["alerts"] = (
+        f"""<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><id>urn:forum</id><title>Forum</title>
+<updated>{_rfc3339(NOW)}</updated>"""
+        + "".join(
+            f"""<entry><id>urn:forum:{ident}</id><title type="{kind}">{title}</title>
+        <link href="https://forum.example.nl/t/{ident}"/><updated>{_rfc3339(NOW)}</updated>
+        </entry>"""
+            for ident, kind, title in entries
+        )
+        + "</feed>"
+    )
+    assert (await bot.runtime.poller.poll(_feed(bot, "alerts"))).stored == 2
+    assert [m.text for m in await _mentions(bot)] == [
+        "Waarom kost <Plus> nu €5? <!channel>",
+        "Waarom kost Plus nu €5?",
+    ]
+    await bot.deliver()
+    card = next(p for p in slack.posts("CWEBCARE1") if "/t/plain" in str(p["blocks"]))
+    assert quoted(card) == "Waarom kost <Plus> nu €5? <!channel>"  # shown literally
+    assert all("<!channel>" not in text for text in texts(card))

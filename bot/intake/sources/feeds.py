@@ -65,6 +65,15 @@ def _believable(stamp: Any, fetched_at: datetime) -> datetime | None:
     return published if plausible(published) and published <= fetched_at + FUTURE_SKEW else None
 
 
+def _text(value: object, detail: object) -> str:
+    """An entry's title or summary as text. The feed says which it sent: HTML is made
+    readable; plain text is kept as written ("Fout <404> bij inloggen" holds no tag, and
+    read as HTML it lost "<404>")."""
+    if isinstance(detail, dict) and detail.get("type") == "text/plain":
+        return " ".join(str(value or "").split())
+    return plain_text(str(value or ""))
+
+
 def parse_feed(body: bytes, *, feed: FeedSource, fetched_at: datetime) -> list[SourceItem]:
     """The feed's entries as mention objects, oldest first."""
     parsed = feedparser.parse(body)
@@ -77,8 +86,8 @@ def parse_feed(body: bytes, *, feed: FeedSource, fetched_at: datetime) -> list[S
     items = []
     for entry in parsed.entries:
         link = real_url(entry.get("link") or "")
-        title = plain_text(entry.get("title") or "")
-        summary = plain_text(entry.get("summary") or entry.get("description") or "")
+        title = _text(entry.get("title"), entry.get("title_detail"))
+        summary = _text(entry.get("summary"), entry.get("summary_detail"))
         if not summary or summary == title:
             text = title
         elif summary.startswith(title):  # feeds often repeat the title at the start
