@@ -11,6 +11,7 @@ Well-formed mentions never come here: the webhook validates them in one step fir
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 from dataclasses import dataclass
@@ -122,12 +123,28 @@ def _id(value: Any, field: str, note: Any) -> Any:
     return value
 
 
-def _moment(value: Any, note: Any, now: datetime) -> Any:
+# Unix times by their size: a date between 1990 and 2200 counted in seconds is below 10**11,
+# in milliseconds (JavaScript's Date.now()) below 10**14, in microseconds below 10**17.
+_UNITS = ((10**11, 1, "seconds"), (10**14, 10**3, "milliseconds"), (10**17, 10**6, "microseconds"))
+# A zone written as a word after the time ("2026-12-06 10:00:00 UTC"), as logs and exports do.
+_UTC_WORD = re.compile(r"\s*(?:UTC|GMT|Z)$", re.IGNORECASE)
+
+
+def _moment(given: Any, note: Any, now: datetime) -> Any:
+    value = given
+    if isinstance(value, str) and re.fullmatch(r"\s*\d{9,17}(?:\.\d+)?\s*", value):
+        value = float(value)  # a unix time sent as a string
     if isinstance(value, str):
         text = value.strip()
         try:
             moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
+            moment = None
+        if moment is None and _UTC_WORD.search(text):
+            with contextlib.suppress(ValueError):
+                moment = datetime.fromisoformat(_UTC_WORD.sub("+00:00", text))
+                note("created_at", "the zone written as a word: read as UTC")
+        if moment is None:
             try:
                 moment = parsedate_to_datetime(text)  # RFC 2822: mail and RSS
                 note("created_at", "read as an RFC 2822 date")
@@ -136,16 +153,19 @@ def _moment(value: Any, note: Any, now: datetime) -> Any:
         if moment is not None and plausible(moment):
             return moment.isoformat()
     elif isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        _, per_second, unit = next(
+            (unit for unit in _UNITS if abs(value) < unit[0]), (math.inf, 1, "seconds")
+        )
         try:
-            moment = datetime.fromtimestamp(value, UTC)
+            moment = datetime.fromtimestamp(value / per_second, UTC)
         except (OverflowError, OSError, ValueError):
             moment = None
         if moment is not None and plausible(moment):
-            note("created_at", "a unix timestamp: read as seconds since 1970")
+            note("created_at", f"a unix timestamp: read as {unit} since 1970")
             return moment.isoformat()
     # No usable date: the moment it reached us is the best there is (Ingestor.plan caps a
     # mention's time at "now" anyway).
-    note("created_at", f"{_show(value)} is not a usable date: the time it arrived is used")
+    note("created_at", f"{_show(given)} is not a usable date: the time it arrived is used")
     return now.isoformat()
 
 

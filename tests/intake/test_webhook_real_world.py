@@ -7,7 +7,7 @@ import asyncio
 import gzip
 import json
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -178,6 +178,35 @@ async def test_dates_counts_and_codes_as_mail_rss_and_scrapers_send_them(bot: Bo
     assert [(await _stored(bot, n))[1].author_followers for n in "235"] == [1200, None, None]
     row, case = await _stored(bot, "4")
     assert len(case.author_handle) == 200 and len(case.author_name) == 200
+
+
+async def test_unix_times_in_any_unit_and_zones_written_as_words_are_read_as_meant(
+    bot: BotUnderTest,
+) -> None:
+    """Exports send dates as they have them: JavaScript's milliseconds (as a number or a
+    string), microseconds, "… UTC". Each is read as the moment it names, with a note (each
+    was "not a usable date", and the mention was dated when it arrived)."""
+    written = bot.clock.now().replace(microsecond=0) - timedelta(hours=5)
+    seconds = int(written.timestamp())
+    dates = {
+        "ms": seconds * 1000,
+        "ms-text": str(seconds * 1000),
+        "us": seconds * 1_000_000,
+        "words": written.strftime("%Y-%m-%d %H:%M:%S UTC"),
+    }
+    status, body = await bot.post_webhook(
+        [mention(name, created_at=date) for name, date in dates.items()]
+    )
+    assert status == 202 and body["accepted"] == 4
+    assert [n["change"] for n in body["normalised"]] == [
+        "a unix timestamp: read as milliseconds since 1970",
+        "a unix timestamp: read as milliseconds since 1970",
+        "a unix timestamp: read as microseconds since 1970",
+        "the zone written as a word: read as UTC",
+    ]
+    for name in dates:
+        row, _case = await _stored(bot, name)
+        assert row.created_at == written, name
 
 
 @pytest.mark.parametrize("year", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
