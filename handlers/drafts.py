@@ -113,9 +113,7 @@ async def open_draft_for_edit(
     ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, services: Services, lang: Lang
 ) -> None:
     await ack()
-    draft = await drafts.get_draft(
-        services.engine, draft_id=payload_id(body["actions"][0]["value"])
-    )
+    draft, _case, _department = await _clicked_draft(body, body["actions"][0]["value"], services)
     view = await _modal(
         services,
         lang=lang,
@@ -205,14 +203,28 @@ async def _department(services: Services, draft: Any) -> Any:
     return case, services.config.department(case.department)
 
 
+async def _clicked_draft(
+    body: dict[str, Any], value: object, services: Services
+) -> tuple[Any, Any, Any]:
+    """The draft a button on a draft message names (`value`), its case and department: when
+    the button was clicked on that draft's own message. A value naming another draft (forged
+    or garbled), or a draft's old message (its case moved, and the draft was posted again in
+    the new card's thread), changes nothing: the clicker is told where to look."""
+    draft = await drafts.get_draft(services.engine, draft_id=payload_id(value))
+    case, department = await _department(services, draft)
+    if draft.slack_ts is None or clicked_message(body) != (case.slack_channel, draft.slack_ts):
+        log.warning("draft %s's button clicked on another message: refused", draft.id)
+        raise InvalidTransition("not_this_draft", status=draft.status)
+    return draft, case, department
+
+
 async def approve(
     ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, services: Services, lang: Lang
 ) -> None:
     await ack()
     # "12@1764230400123": the draft and the version the approver was shown.
     draft_id, _, seen_version = body["actions"][0]["value"].partition("@")
-    draft = await drafts.get_draft(services.engine, draft_id=payload_id(draft_id))
-    _case, department = await _department(services, draft)
+    draft, _case, department = await _clicked_draft(body, draft_id, services)
     await drafts.approve_draft(
         services.engine,
         draft_id=draft.id,
@@ -228,7 +240,8 @@ async def open_sent_modal(
     ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, services: Services, lang: Lang
 ) -> None:
     await ack()
-    view = views.sent_modal(draft_id=payload_id(body["actions"][0]["value"]), lang=lang)
+    draft, _case, _department = await _clicked_draft(body, body["actions"][0]["value"], services)
+    view = views.sent_modal(draft_id=draft.id, lang=lang)
     view = sealed_modal(view, user=body["user"]["id"], services=services)
     await client.views_open(trigger_id=body["trigger_id"], view=view)
 
@@ -274,10 +287,7 @@ async def send(
 ) -> None:
     """Publish the reply on its platform (or through the reply webhook), then record it as sent."""
     await ack()
-    draft = await drafts.get_draft(
-        services.engine, draft_id=payload_id(body["actions"][0]["value"])
-    )
-    case, department = await _department(services, draft)
+    draft, case, department = await _clicked_draft(body, body["actions"][0]["value"], services)
     before, draft = await drafts.begin_sending(
         services.engine, draft_id=draft.id, department=department
     )

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -22,8 +22,9 @@ from bot.core.config import WebcareConfig
 from storage import schedule
 from storage.case_row import CaseRow
 from storage.db import unit_of_work
-from storage.statuses import TaskKind
-from storage.tables import DRAFTS
+from storage.outbox import enqueue
+from storage.statuses import DraftStatus, JobKind, JobStatus, TaskKind
+from storage.tables import DRAFTS, OUTBOX
 from storage.transitions.core import lock_case
 
 FORWARD_TASKS = (TaskKind.FORWARD_REMINDER, TaskKind.FORWARD_DEADLINE)
@@ -112,6 +113,43 @@ async def answer_forward(
     return await unit_of_work(engine).run(work)
 
 
+def _repost_drafts(conn: Connection, *, case_id: int, channel: str, now: datetime) -> None:
+    """A moved case's drafts still to send, posted again in the new card's thread (after the
+    card: a channel's jobs go out in order), where the new department can approve and send
+    them. Their messages in the old thread are then out of date: their buttons are refused
+    (handlers.drafts), and an edit goes to the new message, not by a ts the old channel had."""
+    open_drafts = conn.execute(
+        select(DRAFTS.c.id).where(
+            DRAFTS.c.case_id == case_id,
+            DRAFTS.c.slack_ts.is_not(None),
+            DRAFTS.c.status.in_([DraftStatus.DRAFT, DraftStatus.APPROVED]),
+        )
+    ).scalars()
+    # One already waiting to be posted (an edit, taken along to the new channel) is enough.
+    waiting = {
+        (job.payload or {}).get("draft_id")
+        for job in conn.execute(
+            select(OUTBOX.c.payload).where(
+                OUTBOX.c.case_id == case_id,
+                OUTBOX.c.status == JobStatus.PENDING,
+                OUTBOX.c.kind == JobKind.POST_DRAFT,
+            )
+        )
+    }
+    reposted = [draft_id for draft_id in open_drafts if draft_id not in waiting]
+    conn.execute(update(DRAFTS).where(DRAFTS.c.case_id == case_id).values(slack_ts=None))
+    for draft_id in reposted:
+        payload = {"draft_id": draft_id}
+        enqueue(
+            conn,
+            kind=JobKind.POST_DRAFT,
+            channel=channel,
+            case_id=case_id,
+            payload=payload,
+            now=now,
+        )
+
+
 async def move_to_department(
     engine: AsyncEngine,
     *,
@@ -143,9 +181,7 @@ async def move_to_department(
         # owner it no longer has.
         for kind in (*FORWARD_TASKS, TaskKind.FOLLOW_UP):
             schedule.cancel_tasks(conn, case_id=case_id, kind=kind)
-        # Draft messages stay in the old channel's thread: an edit is posted anew in the new
-        # card's thread, not chat.update'd by a ts that channel never had.
-        conn.execute(update(DRAFTS).where(DRAFTS.c.case_id == case_id).values(slack_ts=None))
+        _repost_drafts(conn, case_id=case_id, channel=target.channel, now=now)
         return moved
 
     return await unit_of_work(engine).run(work)

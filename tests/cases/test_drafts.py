@@ -531,24 +531,97 @@ async def test_a_draft_edited_after_its_case_moved_is_shown_in_the_new_channel(
 ) -> None:
     await _open_draft(bot, slack, "Mijn factuur klopt niet", "CBILLING1")
     await _submit(bot, slack, "We kijken ernaar.")
-    draft = _draft_message(slack, "CBILLING1")
     await _click(bot, slack, "case_forward", ANNA, card=_card(slack, "CBILLING1"))
-    moved = {
-        "mode": {"mode": {"type": "radio_buttons", "selected_option": {"value": "department"}}},
-        "person": {"person": {"type": "users_select", "selected_user": None}},
-        "note": {"note": {"type": "plain_text_input", "value": None}},
-        "department": {
-            "department": {"type": "static_select", "selected_option": {"value": "outages"}}
-        },
-    }
     await bot.submit_view(
-        {**slack.views[-1], "state": {"values": moved}}, user=ANNA[0], name=ANNA[1]
+        _submission(slack, mode="department", department="outages"), user=ANNA[0], name=ANNA[1]
     )
     await bot.deliver()
-    await _click(bot, slack, "draft_edit", ANNA, card=draft)
+    await _click(bot, slack, "draft_edit", ANNA, card=_draft_message(slack, "COUTAGES1"))
     await _submit(bot, slack, "We kijken ernaar, excuses voor het wachten.")
     async with bot.runtime.engine.connect() as conn:
         dead = (await conn.execute(select(OutboxJob.kind).where(OutboxJob.status == "dead"))).all()
     assert dead == []
-    shown = _draft_message(slack, "COUTAGES1")
+    # The edit updates the draft's message in the new thread: no second one.
+    (shown,) = [m for m in slack.posts("COUTAGES1") if m["text"].startswith("Draft reply by")]
     assert "excuses voor het wachten" in json.dumps(shown["blocks"])
+
+
+def _naming(message: dict[str, Any], draft_id: int) -> dict[str, Any]:
+    """`message` as a forged payload would show it: every draft button naming `draft_id`."""
+    forged = json.loads(json.dumps(message))
+    for block in forged["blocks"]:
+        for element in block.get("elements", []):
+            if str(element.get("action_id", "")).startswith("draft_"):
+                _id, at, version = element["value"].partition("@")
+                element["value"] = f"{draft_id}{at}{version}"
+    return forged
+
+
+def _message_of_draft(slack: FakeSlack, text: str, channel: str = "COUTAGES1") -> dict[str, Any]:
+    """The newest draft message in `channel` whose draft says `text`."""
+    return [
+        m
+        for m in slack.posts(channel)
+        if m["text"].startswith("Draft reply by") and text in json.dumps(m["blocks"])
+    ][-1]
+
+
+async def test_a_draft_button_naming_another_draft_changes_nothing(
+    bot: BotUnderTest, slack: FakeSlack, receiver: ReplyReceiver
+) -> None:
+    """Kim's draft message, its buttons naming Lars's draft (a forged or garbled payload):
+    Send, Approve and Edit leave Lars's draft as it is, and the clicker is told."""
+    for n, who in ((1, "kim"), (2, "lars")):
+        author = {"handle": who, "name": who.capitalize()}
+        await bot.post_webhook(mention(str(n), text="Storing bij het inloggen", author=author))
+        await bot.deliver()
+        await _click(bot, slack, "case_draft_reply", ANNA, card=_card(slack, "COUTAGES1"))
+        await _submit(bot, slack, f"Sorry {who}, we zoeken het uit!")
+    kims = _message_of_draft(slack, "Sorry kim")
+    views_before = len(slack.views)
+    for action in ("draft_approve", "draft_edit"):
+        await _click(bot, slack, action, BRAM, card=_naming(kims, 2))
+        assert slack.ephemerals[-1]["text"] == (
+            "This is not this draft's message (any more): use the draft in the case's thread."
+            " Nothing was changed."
+        )
+    assert len(slack.views) == views_before  # no modal opened on Lars's draft
+    async with bot.runtime.engine.connect() as conn:
+        statuses = dict((await conn.execute(select(Draft.id, Draft.status))).all())
+    assert statuses == {1: "draft", 2: "draft"}
+    # Kim's own message still works.
+    await _click(bot, slack, "draft_approve", BRAM, card=kims)
+    async with bot.runtime.engine.connect() as conn:
+        statuses = dict((await conn.execute(select(Draft.id, Draft.status))).all())
+    assert statuses == {1: "approved", 2: "draft"}
+    approved = _message_of_draft(slack, "Sorry kim")
+    await _click(bot, slack, "draft_send", ANNA, card=_naming(approved, 2))
+    assert receiver.received == []
+
+
+async def test_a_moved_cases_draft_is_posted_again_in_its_new_thread_and_the_old_one_refused(
+    bot: BotUnderTest, slack: FakeSlack, receiver: ReplyReceiver
+) -> None:
+    """Anna's draft on a billing case; the case moves to outages. The draft appears in the new
+    card's thread, where outages approves it; its old message in billing changes nothing (it
+    was the only way to the draft, and sent it past the new department's approval)."""
+    await _open_draft(bot, slack, "Mijn factuur klopt niet", "CBILLING1")
+    await _submit(bot, slack, "Opgelost, sorry!")
+    old = _message_of_draft(slack, "Opgelost, sorry!", "CBILLING1")
+    await _click(bot, slack, "case_forward", ANNA, card=_card(slack, "CBILLING1"))
+    answer = await bot.submit_view(
+        _submission(slack, mode="department", department="outages"), user=ANNA[0], name=ANNA[1]
+    )
+    assert answer == {}
+    await bot.deliver()
+
+    new = _message_of_draft(slack, "Opgelost, sorry!")
+    assert new["thread_ts"] == _card(slack, "COUTAGES1")["ts"]
+    assert _buttons(new) == ["draft_edit", "draft_approve"]  # outages wants approval
+    await _click(bot, slack, "draft_send", ANNA, card=old)
+    assert slack.ephemerals[-1]["text"].startswith("This is not this draft's message")
+    assert receiver.received == []
+    await _click(bot, slack, "draft_approve", BRAM, card=new)
+    approved = _message_of_draft(slack, "Opgelost, sorry!")
+    assert _buttons(approved) == ["draft_edit", "draft_mark_sent", "draft_send"]
+    assert len([m for m in slack.posts() if m["text"].startswith("Draft reply by")]) == 2
