@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.outbox import enqueue
-from storage.statuses import JobKind, TaskStatus
+from storage.statuses import JobKind, TaskKind, TaskStatus
 from storage.tables import TASKS
 
 
@@ -47,7 +47,8 @@ def add_task(
 
 
 def cancel_tasks(conn: Connection, *, case_id: int, kind: str | None = None) -> None:
-    condition = (TASKS.c.case_id == case_id) & (TASKS.c.status == TaskStatus.PENDING)
+    waiting = (TaskStatus.PENDING, TaskStatus.HELD)
+    condition = (TASKS.c.case_id == case_id) & TASKS.c.status.in_(waiting)
     if kind is not None:
         condition &= TASKS.c.kind == kind
     conn.execute(update(TASKS).where(condition).values(status=TaskStatus.CANCELLED))
@@ -74,6 +75,37 @@ def take_due_task(conn: Connection, *, now: datetime) -> Row[Any] | None:
         .returning(*TASKS.c)
     )
     return fired.first()
+
+
+def hold(conn: Connection, *, task_id: int) -> None:
+    """Keep a fired follow-up for later: its case is forwarded (see release_held)."""
+    conn.execute(update(TASKS).where(TASKS.c.id == task_id).values(status=TaskStatus.HELD))
+
+
+def follow_up_planned(conn: Connection, *, case_id: int) -> bool:
+    """Whether the case has a follow-up to come, or one that came due while it was forwarded."""
+    waiting = (TaskStatus.PENDING, TaskStatus.HELD)
+    return (
+        conn.scalar(
+            select(TASKS.c.id)
+            .where(
+                TASKS.c.case_id == case_id,
+                TASKS.c.kind == TaskKind.FOLLOW_UP,
+                TASKS.c.status.in_(waiting),
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def release_held(conn: Connection, *, case_id: int, now: datetime) -> None:
+    """The forward is answered: a follow-up held meanwhile is due now (asked at once)."""
+    conn.execute(
+        update(TASKS)
+        .where(TASKS.c.case_id == case_id, TASKS.c.status == TaskStatus.HELD)
+        .values(status=TaskStatus.PENDING, due_at=now, fired_at=None)
+    )
 
 
 async def next_task_due(conn: AsyncConnection) -> datetime | None:

@@ -115,6 +115,9 @@ class TaskStatus(StrEnum):
     PENDING = "pending"
     FIRED = "fired"
     CANCELLED = "cancelled"
+    # A follow-up that came due while its case was forwarded: asked once the forward is
+    # answered (storage.schedule.release_held).
+    HELD = "held"
 
 
 class TaskKind(StrEnum):

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from storage import schedule
 from storage.case_row import CaseRow
 from storage.intake.rows import Deadline, Event, Existing, Reopening
 from storage.statuses import OPEN_STATUSES
@@ -84,6 +85,9 @@ TRANSITIONS |= {
     # A reply published while someone resolved the case is still recorded.
     (Action.REPLY_SENT, S.RESOLVED): None,
 }
+# Ways out of "forwarded" that leave the case with its owner, still to be checked with the
+# customer: a follow-up planned before the forward goes on (see transition).
+_RESUME_FOLLOW_UP = (Action.TAKE_FORWARDED, Action.SEND_BACK, Action.REPLY_SENT)
 FOLLOW_UP_OUTCOMES = (
     Action.FOLLOW_UP_SOLVED,
     Action.FOLLOW_UP_STILL_OPEN,
@@ -177,11 +181,14 @@ def decide(
     expected_owner: str | None = None,
     note: Mapping[str, Any] | None = None,
     deadline: tuple[datetime, datetime] | None = None,
+    follow_up_planned: bool = False,
 ) -> Change:
     """Check `action` against the case as it is now and decide the case's new values.
 
     Raises InvalidTransition when it does not fit. `note` adds to the thread line, `deadline`
     is the (due, warn) of a transition that gives a fresh one (None: no deadline).
+    `follow_up_planned`: a forwarded case whose follow-up is still to come goes back to
+    waiting for it when the forward is answered or a reply is sent.
     """
     if case is None:
         raise InvalidTransition("not_found")
@@ -196,6 +203,8 @@ def decide(
     elif effects.owner is Owner.CLEAR:
         values |= {"owner_id": None, "owner_name": None, "claimed_at": None}
         owner = None
+    if follow_up_planned and action in _RESUME_FOLLOW_UP and owner is not None:
+        to = S.FOLLOW_UP
     if to is S.CLAIMED and owner is None:  # claimed by nobody: it waits in the queue
         to = S.NEW
     values["status"] = to
@@ -232,9 +241,27 @@ def transition(
     """Decide and write a transition of a locked case: its values (with `also`, the action's own
     columns such as a forward's person), the audit event, the card refresh and the thread line.
     """
-    change = decide(action, case, actor, now=now, expected_owner=expected_owner, note=note)
+    # A forward answered (or a reply sent) while a follow-up is planned: the case goes back to
+    # waiting for it, and one that came due meanwhile is asked now.
+    resumes = (
+        case is not None
+        and S(case.status) is S.FORWARDED
+        and action in _RESUME_FOLLOW_UP
+        and schedule.follow_up_planned(conn, case_id=case.id)
+    )
+    change = decide(
+        action,
+        case,
+        actor,
+        now=now,
+        expected_owner=expected_owner,
+        note=note,
+        follow_up_planned=resumes,
+    )
     if also and "status" in also:
         raise ValueError("a case's status is decided by the state machine, not passed in")
+    if resumes:
+        schedule.release_held(conn, case_id=case.id, now=now)
     return apply_change(
         conn,
         case=case,

@@ -150,7 +150,11 @@ class Scheduler:
             case = conn.execute(
                 select(CASES.c.status, CASES.c.owner_id).where(CASES.c.id == task.case_id)
             ).first()
-            if case is not None and case.status == CaseStatus.FOLLOW_UP:
+            if case is not None and case.status == CaseStatus.FORWARDED:
+                # A colleague was asked something meanwhile: the question waits for their
+                # answer (bot.cases.state_machine.transition releases it).
+                schedule.hold(conn, task_id=task.id)
+            elif case is not None and case.status == CaseStatus.FOLLOW_UP:
                 schedule.enqueue_dm(
                     conn,
                     user=case.owner_id or task.notify,

@@ -18,7 +18,7 @@ from bot.core.config import WebcareConfig
 from bot.core.config.hours import BusinessHours
 from storage.models import Case, CaseEvent
 from tests.cases.test_claim import ANNA, BRAM, _buttons, _card, _click, _notes
-from tests.cases.test_forward import _submission
+from tests.cases.test_forward import PETRA, _submission
 from tests.conftest import BotUnderTest, make_settings, mention
 from tests.fake_slack import FakeSlack
 from tests.shown import shown
@@ -245,3 +245,55 @@ async def test_a_follow_up_due_while_the_bot_was_down_fires_once_after_restart(
     assert await restarted[1].scheduler.fire_due() == 0
     await restarted[1].stop()
     bot.runtime = restarted[0]  # the fixture stops this one
+
+
+async def _ask_petra(bot: BotUnderTest, slack: FakeSlack) -> dict[str, Any]:
+    """Anna forwards her case to Petra with a question; returns Petra's DM."""
+    await _click(bot, slack, "case_forward", ANNA)
+    ask = _submission(slack, mode="person", person=PETRA[0], note="Klopt dit bedrag?")
+    assert await bot.submit_view(ask, user=ANNA[0], name=ANNA[1]) == {}
+    await bot.deliver()
+    dm = slack.last_post(PETRA[0])
+    assert dm is not None
+    return dm
+
+
+async def _status(bot: BotUnderTest) -> str:
+    async with bot.runtime.engine.connect() as conn:
+        return str((await conn.execute(select(Case.status))).scalar_one())
+
+
+async def test_a_follow_up_due_while_a_colleague_is_asked_comes_once_they_answer(
+    bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    """Anna plans a follow-up, then asks Petra something. The follow-up comes due before
+    Petra answers: it waits, and once she sends the case back Anna is asked (the forward
+    dropped the follow-up, and nobody was asked)."""
+    await _schedule(bot, slack)
+    petra_dm = await _ask_petra(bot, slack)
+    bot.clock.advance(days=5)
+    await bot.runtime.scheduler.fire_due()
+    await bot.deliver()
+    question = "Is @anna's problem solved?"
+    assert [p["text"] for p in slack.posts("U0ANNA")].count(question) == 0
+
+    await _click(bot, slack, "forward_send_back", PETRA, card=petra_dm)
+    assert await _status(bot) == "follow_up"
+    assert await bot.runtime.scheduler.fire_due() == 1
+    await bot.deliver()
+    assert [p["text"] for p in slack.posts("U0ANNA")].count(question) == 1
+
+
+async def test_a_forward_answered_before_the_follow_up_leaves_it_planned(
+    bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    await _schedule(bot, slack)
+    petra_dm = await _ask_petra(bot, slack)
+    await _click(bot, slack, "forward_take", PETRA, card=petra_dm)
+    assert await _status(bot) == "follow_up"
+    assert ":alarm_clock: Follow-up" in shown(_card(slack))
+    # Petra took the case: the question is hers when it comes.
+    bot.clock.advance(days=5)
+    assert await bot.runtime.scheduler.fire_due() == 1
+    await bot.deliver()
+    assert (slack.last_post(PETRA[0]) or {}).get("text") == "Is @anna's problem solved?"
