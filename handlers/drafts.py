@@ -303,12 +303,18 @@ async def send(
         await drafts.abort_sending(services.engine, draft_id=draft.id, back_to=before)
         await tell(client, body, t("error.failed", lang))
         return
-    await _mark_sent(services, body, draft, url, department)
+    await _mark_sent(services, body, draft, url, department, sent_by_us=True)
     services.wake_outbox()
 
 
 async def _mark_sent(
-    services: Services, body: dict[str, Any], draft: Any, url: str | None, department: Any
+    services: Services,
+    body: dict[str, Any],
+    draft: Any,
+    url: str | None,
+    department: Any,
+    *,
+    sent_by_us: bool = False,
 ) -> None:
     await drafts.mark_sent(
         services.engine,
@@ -317,4 +323,5 @@ async def _mark_sent(
         url=url,
         department=department,
         now=services.clock.now(),
+        sent_by_us=sent_by_us,
     )

@@ -217,13 +217,19 @@ async def mark_sent(
     url: str | None,
     department: Department,
     now: datetime,
+    sent_by_us: bool = False,
 ) -> Row[Any]:
-    """Record that the reply is out: the case is answered, its first response time is set."""
+    """Record that the reply is out: the case is answered, its first response time is set.
+    `sent_by_us`: Send published it (the draft was taken for sending, see begin_sending);
+    otherwise someone says they posted it by hand, which waits while Send is under way (the
+    customer would get the reply twice, and the record would name the wrong link)."""
 
     def work(conn: Connection) -> Any:
         draft = _draft(conn, draft_id)
         if draft.status == DraftStatus.SENT:
             raise InvalidTransition("draft_sent")
+        if draft.status == DraftStatus.SENDING and not sent_by_us:
+            raise InvalidTransition("draft_sending")
         was_approved = draft.status in (DraftStatus.APPROVED, DraftStatus.SENDING)
         if department.requires_approval and not was_approved:
             raise InvalidTransition("needs_approval")

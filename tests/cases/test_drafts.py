@@ -625,3 +625,38 @@ async def test_a_moved_cases_draft_is_posted_again_in_its_new_thread_and_the_old
     approved = _message_of_draft(slack, "Opgelost, sorry!")
     assert _buttons(approved) == ["draft_edit", "draft_mark_sent", "draft_send"]
     assert len([m for m in slack.posts() if m["text"].startswith("Draft reply by")]) == 2
+
+
+async def test_marking_a_draft_sent_by_hand_waits_while_send_publishes_it(
+    bot: BotUnderTest, slack: FakeSlack, receiver: ReplyReceiver
+) -> None:
+    """While Send publishes Anna's reply, Bram says he posted it by hand: refused (it was
+    recorded as his, and the platform's link was lost to his)."""
+    await _open_draft(bot, slack, "Storing bij het inloggen", "COUTAGES1")
+    await _submit(bot, slack, "We zoeken het uit!")
+    await _click(bot, slack, "draft_approve", BRAM, card=_draft_message(slack, "COUTAGES1"))
+    approved = _draft_message(slack, "COUTAGES1")
+    receiver.answer.clear()  # the platform takes a moment to publish
+    sending = asyncio.create_task(bot.click(approved, "draft_send", user=ANNA[0], name=ANNA[1]))
+    await asyncio.wait_for(receiver.arrived.wait(), 10)
+
+    await _click(bot, slack, "draft_mark_sent", BRAM, card=approved)
+    link = {"url": {"url": {"type": "url_text_input", "value": "https://x.com/bram/status/9"}}}
+    answer = await bot.submit_view(
+        {**slack.views[-1], "state": {"values": link}}, user=BRAM[0], name=BRAM[1]
+    )
+    receiver.answer.set()
+    assert await sending == 200
+    await bot.deliver()
+
+    assert answer == {
+        "response_action": "errors",
+        "errors": {"url": "This draft is being sent right now."},
+    }
+    async with bot.runtime.engine.connect() as conn:
+        draft = (await conn.execute(select(Draft))).one()
+        sent = (
+            await conn.execute(select(CaseEvent.actor).where(CaseEvent.kind == "reply_sent"))
+        ).all()
+    assert draft.status == "sent" and draft.sent_url != "https://x.com/bram/status/9"
+    assert [actor for (actor,) in sent] == [ANNA[0]]
