@@ -14,7 +14,7 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.cases.state_machine import InvalidTransition
-from bot.core.i18n import Lang
+from bot.core.i18n import Lang, t
 from handlers.payloads import BadPayload, refusal_text, tell
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,15 @@ async def on_error(
         # Not from a card or modal of ours: nothing was changed; one line, no traceback, and
         # no 500 (Slack would show the clicker an error and retry).
         log.warning("ignored a %s payload: %s", kind, error)
-        return BoltResponse(status=200, body="") if response is not None else None
+        if response is None:
+            return None
+        if kind == "view_submission" and isinstance(body.get("view"), dict):
+            # A modal we cannot read (opened before an upgrade, or not ours): it stays open
+            # with what was typed in it, and says why, instead of closing and losing the text.
+            text = t("error.modal_out_of_date", context.get("lang", "en"))
+            errors = {_first_input(body["view"]): text}
+            return BoltResponse(status=200, body={"response_action": "errors", "errors": errors})
+        return BoltResponse(status=200, body="")
     log.error("listener failed on a %s payload", kind, exc_info=error)
     return None
 

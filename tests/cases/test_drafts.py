@@ -21,6 +21,10 @@ from tests.conftest import CONFIG, BotUnderTest, mention
 from tests.fake_slack import FakeSlack
 
 BRAM = ("U0BRAM", "Bram")
+OUT_OF_DATE = (
+    "This form is out of date: copy what you typed, close it and open it again from the card."
+    " Nothing was saved."
+)
 HOOK_SECRET = "reply-hook-secret-123456"
 
 
@@ -438,7 +442,8 @@ async def test_what_no_modal_of_ours_sends_is_refused_and_nothing_is_stored(
         "private_metadata": "{not json",
         "state": {"values": _values("Hoi")},
     }
-    assert await bot.submit_view(forged, user=ANNA[0], name=ANNA[1]) == {}
+    answer = await bot.submit_view(forged, user=ANNA[0], name=ANNA[1])
+    assert list(answer["errors"].values()) == [OUT_OF_DATE]  # open, with the text kept
     await _submit(bot, slack, "We hebben het aangepast!")
     await _click(bot, slack, "draft_mark_sent", ANNA, card=_draft_message(slack, "CBILLING1"))
     for link in ("javascript:alert(1)", "data:text/html,hi", "x.com/acme/status/1"):
@@ -472,7 +477,8 @@ async def test_a_draft_modal_naming_another_case_or_sent_by_someone_else_is_refu
         (sealed, BRAM),  # the right modal, submitted by someone else
     ):
         view = {**modal, "private_metadata": forged, "state": {"values": _values("Hoi")}}
-        assert await bot.submit_view(view, user=who[0], name=who[1]) == {}
+        answer = await bot.submit_view(view, user=who[0], name=who[1])
+        assert list(answer["errors"].values()) == [OUT_OF_DATE]
     async with bot.runtime.engine.connect() as conn:
         assert list(await conn.execute(select(Draft))) == []
 
@@ -483,7 +489,8 @@ async def test_a_draft_modal_naming_another_case_or_sent_by_someone_else_is_refu
     link = {"url": {"url": {"type": "url_text_input", "value": "https://x.com/acme/status/1"}}}
     for forged, who in (("2", ANNA), (sent_modal["private_metadata"], BRAM)):
         view = {**sent_modal, "private_metadata": forged, "state": {"values": link}}
-        assert await bot.submit_view(view, user=who[0], name=who[1]) == {}
+        answer = await bot.submit_view(view, user=who[0], name=who[1])
+        assert list(answer["errors"].values()) == [OUT_OF_DATE]
     async with bot.runtime.engine.connect() as conn:
         drafts = list(await conn.execute(select(Draft)))
     assert [(d.case_id, d.status) for d in drafts] == [(1, "draft")]

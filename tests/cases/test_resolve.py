@@ -98,7 +98,8 @@ async def test_a_resolve_modal_closes_only_its_own_case_and_only_for_its_opener(
         (sealed, BRAM),  # the right modal, submitted by someone else
     ):
         view = {**modal, "private_metadata": forged, "state": {"values": values}}
-        assert await bot.submit_view(view, user=who[0], name=who[1]) == {}
+        answer = await bot.submit_view(view, user=who[0], name=who[1])
+        assert answer["errors"]["closing_note"].startswith("This form is out of date")
     async with bot.runtime.engine.connect() as conn:
         assert list((await conn.execute(select(Case.status).order_by(Case.id))).scalars()) == [
             "new",
