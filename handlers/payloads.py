@@ -80,7 +80,10 @@ def sealed_case_modal(view: Any, *, case_id: int, user: str, services: Services)
 
 def sealed_modal(view: Any, *, user: str, services: Services) -> Any:
     """The modal with its private_metadata sealed for `user` (see handlers.sealed)."""
-    view.private_metadata = seal(view.private_metadata, user=user, key=services.modal_key)
+    purpose = view.callback_id or ""
+    view.private_metadata = seal(
+        view.private_metadata, user=user, purpose=purpose, key=services.modal_key
+    )
     return view
 
 
@@ -88,7 +91,8 @@ def modal_metadata(view: dict[str, Any], body: dict[str, Any], services: Service
     """A submitted modal's private_metadata as we sealed it for the person submitting;
     BadPayload otherwise."""
     user = (body.get("user") or {}).get("id", "")
-    value = unseal(view.get("private_metadata"), user=user, key=services.modal_key)
+    purpose = str(view.get("callback_id") or "")
+    value = unseal(view.get("private_metadata"), user=user, purpose=purpose, key=services.modal_key)
     if value is None:
         raise BadPayload("a modal's metadata that we did not seal for this person")
     return value

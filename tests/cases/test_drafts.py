@@ -486,8 +486,16 @@ async def test_a_draft_modal_naming_another_case_or_sent_by_someone_else_is_refu
     await _submit(bot, slack, "We hebben het aangepast!")
     await _click(bot, slack, "draft_mark_sent", ANNA, card=_draft_message(slack, "CBILLING1"))
     sent_modal = slack.views[-1]
+    # Anna's resolve modal of case 1 carries "1" sealed for her: a case id, not draft 1's.
+    await _click(bot, slack, "case_resolve", ANNA, card=_card(slack, "CBILLING1"))
+    resolve_seal = slack.views[-1]["private_metadata"]
+    assert resolve_seal.startswith("1|")
     link = {"url": {"url": {"type": "url_text_input", "value": "https://x.com/acme/status/1"}}}
-    for forged, who in (("2", ANNA), (sent_modal["private_metadata"], BRAM)):
+    for forged, who in (
+        ("2", ANNA),
+        (sent_modal["private_metadata"], BRAM),
+        (resolve_seal, ANNA),
+    ):
         view = {**sent_modal, "private_metadata": forged, "state": {"values": link}}
         answer = await bot.submit_view(view, user=who[0], name=who[1])
         assert list(answer["errors"].values()) == [OUT_OF_DATE]
