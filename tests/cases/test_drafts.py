@@ -379,9 +379,11 @@ async def test_send_posts_the_reply_to_the_sources_webhook_and_records_its_url(
     assert case.first_response_at is not None
 
 
-async def test_a_draft_being_sent_cannot_be_edited_and_is_recorded_as_published(
+async def _sending(
     bot: BotUnderTest, slack: FakeSlack, receiver: ReplyReceiver
-) -> None:
+) -> tuple[dict[str, Any], asyncio.Task[int]]:
+    """Anna's outages draft, approved by Bram, while Anna's Send waits for the platform to
+    publish it: the approved message, and the click still under way."""
     await _open_draft(bot, slack, "Storing bij het inloggen", "COUTAGES1")
     await _submit(bot, slack, "We zoeken het uit!")
     await _click(bot, slack, "draft_approve", BRAM, card=_draft_message(slack, "COUTAGES1"))
@@ -389,6 +391,13 @@ async def test_a_draft_being_sent_cannot_be_edited_and_is_recorded_as_published(
     receiver.answer.clear()  # the platform takes a moment to publish
     sending = asyncio.create_task(bot.click(approved, "draft_send", user=ANNA[0], name=ANNA[1]))
     await asyncio.wait_for(receiver.arrived.wait(), 10)
+    return approved, sending
+
+
+async def test_a_draft_being_sent_cannot_be_edited_and_is_recorded_as_published(
+    bot: BotUnderTest, slack: FakeSlack, receiver: ReplyReceiver
+) -> None:
+    approved, sending = await _sending(bot, slack, receiver)
 
     # Meanwhile Bram fixes a typo through the Edit button still on the message.
     await _click(bot, slack, "draft_edit", BRAM, card=approved)
@@ -647,13 +656,7 @@ async def test_marking_a_draft_sent_by_hand_waits_while_send_publishes_it(
 ) -> None:
     """While Send publishes Anna's reply, Bram says he posted it by hand: refused (it was
     recorded as his, and the platform's link was lost to his)."""
-    await _open_draft(bot, slack, "Storing bij het inloggen", "COUTAGES1")
-    await _submit(bot, slack, "We zoeken het uit!")
-    await _click(bot, slack, "draft_approve", BRAM, card=_draft_message(slack, "COUTAGES1"))
-    approved = _draft_message(slack, "COUTAGES1")
-    receiver.answer.clear()  # the platform takes a moment to publish
-    sending = asyncio.create_task(bot.click(approved, "draft_send", user=ANNA[0], name=ANNA[1]))
-    await asyncio.wait_for(receiver.arrived.wait(), 10)
+    approved, sending = await _sending(bot, slack, receiver)
 
     await _click(bot, slack, "draft_mark_sent", BRAM, card=approved)
     link = {"url": {"url": {"type": "url_text_input", "value": "https://x.com/bram/status/9"}}}
