@@ -12,7 +12,7 @@ from bot.core.config.hours import BusinessHours
 
 # A deadline further out than this many days means the calendar has no opening hours at all.
 _MAX_DAYS = 366
-# The first day business minutes are counted from (cases are never older).
+# The day business minutes are counted from (earlier days count backwards from it).
 _ANCHOR = date(2020, 1, 1)
 
 
@@ -25,24 +25,28 @@ class BusinessCalendar:
         self.holidays = holidays.country_holidays(hours.holidays) if hours.holidays else {}
         self._openings: dict[date, tuple[datetime, datetime] | None] = {}
         self._cumulative: list[float] = [0.0]  # business minutes before _ANCHOR + index days
+        self._backwards: list[float] = [0.0]  # business minutes from _ANCHOR - index days on
         if not any(hours.hours.values()) and not hours.clock_runs_outside_hours:
             raise ValueError("business hours must open on at least one weekday")
 
     def _opening(self, day: date) -> tuple[datetime, datetime] | None:
-        """The day's opening interval in local time, or None when closed all day."""
+        """The day's opening interval (its local opening hours, in UTC), or None when closed
+        all day. In UTC because arithmetic on two times of one zone is done on the wall
+        clock: the night clocks go forward would count an hour that never was."""
         if day in self._openings:
             return self._openings[day]
         span = self.hours.hours.get(WEEKDAYS[day.weekday()])
         opening = None
         if span is not None and day not in self.holidays:
             opening = (
-                datetime.combine(day, span.opens, tzinfo=self.zone),
-                datetime.combine(day, span.closes, tzinfo=self.zone),
+                datetime.combine(day, span.opens, tzinfo=self.zone).astimezone(UTC),
+                datetime.combine(day, span.closes, tzinfo=self.zone).astimezone(UTC),
             )
         self._openings[day] = opening
         return opening
 
     def _intervals_from(self, start: datetime):  # type: ignore[no-untyped-def]
+        start = start.astimezone(UTC)
         day = start.astimezone(self.zone).date()
         for offset in range(_MAX_DAYS):
             interval = self._opening(day + timedelta(days=offset))
@@ -52,7 +56,7 @@ class BusinessCalendar:
     def add(self, start: datetime, minutes: float) -> datetime:
         """The moment `minutes` of business time after `start`."""
         if self.hours.clock_runs_outside_hours:
-            return start + timedelta(minutes=minutes)
+            return start.astimezone(UTC) + timedelta(minutes=minutes)
         left = timedelta(minutes=minutes)
         for opens, closes in self._intervals_from(start):
             if opens + left <= closes:
@@ -65,7 +69,7 @@ class BusinessCalendar:
         if end <= start:
             return 0.0
         if self.hours.clock_runs_outside_hours:
-            return (end - start).total_seconds() / 60
+            return (end.astimezone(UTC) - start.astimezone(UTC)).total_seconds() / 60
         return max(0.0, self._position(end) - self._position(start))
 
     def _position(self, moment: datetime) -> float:
@@ -74,27 +78,33 @@ class BusinessCalendar:
         Reports ask this for every case of a period; cumulative day totals make each answer a
         lookup instead of a walk over the days in between.
         """
-        local = moment.astimezone(self.zone)
-        day = local.date()
+        moment = moment.astimezone(UTC)
+        day = moment.astimezone(self.zone).date()
         before = self._minutes_before(day)
         interval = self._opening(day)
         if interval is None:
             return before
         opens, closes = interval
-        inside = min(max(local, opens), closes) - opens
+        inside = min(max(moment, opens), closes) - opens
         return before + inside.total_seconds() / 60
 
     def _minutes_before(self, day: date) -> float:
-        """Business minutes on the days from the anchor up to (not including) `day`."""
+        """Business minutes on the days from the anchor up to (not including) `day`; for a
+        day before the anchor (an old thread taken in), minus those from `day` to it."""
         index = (day - _ANCHOR).days
         if index < 0:
-            raise ValueError(f"{day} is before {_ANCHOR}, the first day the calendar counts")
+            while len(self._backwards) <= -index:
+                first = _ANCHOR - timedelta(days=len(self._backwards))
+                self._backwards.append(self._backwards[-1] + self._length(first))
+            return -self._backwards[-index]
         while len(self._cumulative) <= index:
             last = _ANCHOR + timedelta(days=len(self._cumulative) - 1)
-            interval = self._opening(last)
-            length = (interval[1] - interval[0]).total_seconds() / 60 if interval else 0.0
-            self._cumulative.append(self._cumulative[-1] + length)
+            self._cumulative.append(self._cumulative[-1] + self._length(last))
         return self._cumulative[index]
+
+    def _length(self, day: date) -> float:
+        interval = self._opening(day)
+        return (interval[1] - interval[0]).total_seconds() / 60 if interval else 0.0
 
     def next_open(self, moment: datetime) -> datetime:
         """`moment` itself when open, else the next opening."""

@@ -55,3 +55,34 @@ def test_daylight_saving_time_does_not_shift_opening_hours() -> None:
     due = _calendar().add(_at(2026, 10, 23, 16, 30), 60)
     assert due.astimezone(AMS).hour == 9 and due.astimezone(AMS).minute == 30
     assert due.astimezone(AMS).utcoffset().total_seconds() == 3600  # type: ignore[union-attr]
+
+
+ROUND_THE_CLOCK = {day: "00:00-23:59" for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+
+
+@pytest.mark.parametrize(
+    ("opened", "answered", "minutes"),
+    [
+        # Clocks go forward at 02:00 on 29 March 2026: 00:30 to 03:30 is two real hours.
+        (_at(2026, 3, 29, 0, 30), _at(2026, 3, 29, 3, 30), 120),
+        # And back at 03:00 on 25 October 2026: 01:30 to 03:30 is three.
+        (_at(2026, 10, 25, 1, 30), _at(2026, 10, 25, 3, 30), 180),
+    ],
+)
+def test_business_minutes_are_real_minutes_on_the_nights_the_clocks_change(
+    opened: datetime, answered: datetime, minutes: int
+) -> None:
+    """A team open round the clock answered in 2 hours, not 3 (the wall clock was counted)."""
+    calendar = _calendar(hours=ROUND_THE_CLOCK, holidays=None)
+    assert calendar.minutes_between(opened, answered) == minutes
+    assert calendar.add(opened, minutes) == answered
+
+
+def test_a_case_opened_before_2020_is_counted_not_refused() -> None:
+    """An old thread taken in (dated 2019) answered on a Monday morning: its business minutes
+    are counted (the calendar refused days before 2020, and took status and reports down)."""
+    calendar = _calendar(holidays=None)
+    opened, answered = _at(2019, 12, 27, 16, 0), _at(2020, 1, 3, 10, 0)
+    # Friday 27 Dec 16-17, the four weekdays 30 Dec to 2 Jan, Friday 3 Jan 9-10.
+    assert calendar.minutes_between(opened, answered) == 60 + 4 * 8 * 60 + 60
+    assert calendar.minutes_between(_at(2019, 6, 3, 9, 0), _at(2019, 6, 3, 12, 0)) == 180

@@ -177,3 +177,24 @@ async def test_the_expected_reply_time_is_published(bot: BotUnderTest) -> None:
         await conn.execute(update(Case).values(first_response_at=monday + timedelta(minutes=50)))
     async with bot.session.get(f"{bot.url}/public/expected-reply-time") as response:
         assert (await response.json())["expected_reply_minutes"] == 25
+
+
+async def test_an_answered_case_opened_years_ago_leaves_status_home_and_reports_working(
+    bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    """An old thread taken in (written in 2019), answered and closed today: status, the App
+    Home, the report and the public reply time still answer (the business calendar refused
+    days before 2020, and each of them failed until 20 or 200 newer answers came)."""
+    status, _ = await bot.post_webhook(mention("old", created_at="2019-06-03T10:00:00+00:00"))
+    assert status == 202
+    now = bot.clock.now()
+    async with bot.runtime.engine.begin() as conn:
+        answered = {"first_response_at": now, "resolved_at": now, "status": "resolved"}
+        await conn.execute(update(Case).values(**answered))
+    assert "Webcare" in _text(await _command(bot, "status"))
+    assert (await open_home(bot, slack, "U0ANNA"))["type"] == "home"
+    await _command(bot, "report today", response_url=slack.response_url())
+    await slack.wait_for(lambda: bool(slack.responses))
+    assert "mentions" in json.dumps(slack.responses[-1]["blocks"])
+    async with bot.session.get(f"{bot.url}/public/expected-reply-time") as response:
+        assert response.status == 200
