@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
@@ -18,6 +19,8 @@ from bot.render.reports import busiest_hours_png, report_blocks
 from bot.render.status import mine_blocks, status_blocks
 from handlers.services import Services
 from storage import outbox_report, stats
+
+log = logging.getLogger(__name__)
 
 
 def register(app: AsyncApp) -> None:
@@ -118,14 +121,19 @@ async def _report(
     await ack(text=t("report.building", lang), response_type="ephemeral")
     timezone = config.business_hours.timezone
     since, until = period_bounds(period, now=services.clock.now(), timezone=timezone)
-    report = await build_report(
-        services.engine,
-        config=config,
-        since=since,
-        until=until,
-        department=department.key if department else None,
-    )
-    blocks = report_blocks(report, period=period, timezone=timezone, lang=lang)
+    try:
+        report = await build_report(
+            services.engine,
+            config=config,
+            since=since,
+            until=until,
+            department=department.key if department else None,
+        )
+        blocks = report_blocks(report, period=period, timezone=timezone, lang=lang)
+    except Exception:  # the "building" line must not stay up as if the figures were coming
+        log.exception("building the %s report failed", period)
+        await respond(text=t("error.failed", lang), replace_original=True)
+        return
     await respond(
         text=t(f"report.title.{period}", lang),
         blocks=as_dicts(blocks),

@@ -62,9 +62,14 @@ def _utc_hour(value: Any) -> datetime:
 async def answer_times(
     conn: AsyncConnection, *, since: datetime, until: datetime, department: str | None
 ) -> list[Row[Any]]:
-    """(department, opened, deadline, first answer) of the cases opened in the period."""
+    """(department, opened, deadline, first answer, resolved) of the cases opened in the
+    period."""
     query = select(
-        CASES.c.department, CASES.c.opened_at, CASES.c.sla_due_at, CASES.c.first_response_at
+        CASES.c.department,
+        CASES.c.opened_at,
+        CASES.c.sla_due_at,
+        CASES.c.first_response_at,
+        CASES.c.resolved_at,
     ).where(_in(CASES.c.opened_at, since, until))
     if department:
         query = query.where(CASES.c.department == department)

@@ -125,7 +125,7 @@ def _summarise(
     resolved: list[Row[Any]],
     events: list[tuple[str, str | None, bool | None, int]],
 ) -> Report:
-    calendars = {d.key: BusinessCalendar(config.hours_for(d)) for d in config.departments}
+    calendars = _Calendars(config)
     zone = ZoneInfo(config.business_hours.timezone)
     report = Report(since=since, until=until, department=department)
 
@@ -157,12 +157,7 @@ def _summarise(
         c.first_response_at is not None and c.first_response_at <= c.sla_due_at
         for c in with_deadline
     )
-    late = sum(
-        c.first_response_at > c.sla_due_at
-        if c.first_response_at is not None
-        else c.sla_due_at <= until
-        for c in with_deadline
-    )
+    late = sum(_late(c, until) for c in with_deadline)
     report.answered_within_sla = on_time / (on_time + late) if on_time + late else None
 
     report.resolved = len(resolved)
@@ -178,6 +173,30 @@ def _summarise(
         elif kind == "resolve" and public_close is False:
             report.resolved_without_public_close += count
     return report
+
+
+def _late(case: Row[Any], until: datetime) -> bool:
+    """Whether a case with a deadline missed it: answered after it, or still waiting for an
+    answer when it passed. A case closed before its deadline without a public answer (sorted
+    out by phone) was not late, as the SLA sweep never called it breached."""
+    if case.first_response_at is not None:
+        return bool(case.first_response_at > case.sla_due_at)
+    waited_until = case.resolved_at if case.resolved_at is not None else until
+    return bool(case.sla_due_at <= waited_until)
+
+
+class _Calendars(dict[str, BusinessCalendar]):
+    """Each department's business calendar by key. A key no longer in the config (a department
+    removed while it had cases) gets the calendar of the department its cases now fall to."""
+
+    def __init__(self, config: WebcareConfig) -> None:
+        super().__init__()
+        self._config = config
+
+    def __missing__(self, key: str) -> BusinessCalendar:
+        department = self._config.department(key)
+        calendar = self[key] = BusinessCalendar(self._config.hours_for(department))
+        return calendar
 
 
 async def cases_csv(
@@ -197,7 +216,7 @@ async def cases_csv(
 
 
 def _csv(config: WebcareConfig, opened: list[Row[Any]]) -> str:
-    calendars = {d.key: BusinessCalendar(config.hours_for(d)) for d in config.departments}
+    calendars = _Calendars(config)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(

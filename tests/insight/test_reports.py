@@ -256,3 +256,57 @@ async def test_the_slash_command_answers_with_figures_and_sends_a_chart(
 
     bad = await _command(bot, "report yesterday")
     assert bad["text"] == "Use `/webcare report [today|week|month] [department]`."
+
+
+async def test_a_department_removed_from_the_config_still_has_its_cases_reported(
+    bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    """Billing is taken out of the config while it has an answered case: the report still
+    comes, counting it on the calendar its cases now fall to (the report never came: the
+    'Building the report…' line stayed up)."""
+    from bot.core.config import parse_config
+    from tests.conftest import CONFIG, make_settings, running_bot
+
+    now = bot.clock.now().astimezone(AMS)
+    written = (now - timedelta(minutes=5)).isoformat()
+    await bot.post_webhook(mention("1", text="Mijn factuur klopt niet", created_at=written))
+    async with bot.runtime.engine.begin() as conn:
+        await conn.execute(update(Case).values(first_response_at=bot.clock.now()))
+    without_billing = parse_config(
+        {
+            **CONFIG,
+            "departments": [d for d in CONFIG["departments"] if d["key"] != "billing"],
+            "rules": [r for r in CONFIG["rules"] if r["department"] != "billing"],
+        },
+        source="test.yml",
+    )
+    await bot.runtime.stop()
+    async with running_bot(
+        make_settings(slack), without_billing, bot.runtime.engine, bot.clock
+    ) as again:
+        await _command(again, "report today", response_url=slack.response_url())
+        await slack.wait_for(lambda: bool(slack.responses))
+    (figures,) = slack.responses
+    assert figures["blocks"][2]["text"]["text"].startswith("*1* mentions in *1* new cases")
+
+
+async def test_a_case_closed_before_its_deadline_without_a_public_answer_was_not_late(
+    bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    """Sorted out by phone: claimed and resolved a minute after it came, no reply posted. The
+    SLA sweep never called it breached, and the report does not count it late (it said 0%
+    answered within the SLA)."""
+    from tests.cases.test_claim import ANNA, _click, _resolve
+    from tests.conftest import cases_breached
+
+    await bot.post_webhook(mention("1"))
+    await bot.deliver()
+    await _click(bot, slack, "case_claim", ANNA)
+    await _resolve(bot, slack, ANNA, note="Telefonisch opgelost")
+    bot.clock.advance(hours=3)  # well past the deadline
+    await bot.runtime.scheduler.fire_due()
+    assert await cases_breached(bot.runtime.engine) == 0
+    await _command(bot, "report today", response_url=slack.response_url())
+    await slack.wait_for(lambda: bool(slack.responses))
+    figures = slack.responses[-1]["blocks"][2]["text"]["text"]
+    assert "Answered within the SLA: —" in figures, figures  # none answered late
