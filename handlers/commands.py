@@ -35,7 +35,7 @@ async def webcare_command(
     services: Services,
     lang: Lang,
 ) -> None:
-    words = (command.get("text") or "").split()
+    words = _typed(command.get("text") or "").split()
     sub = words[0].lower() if words else "help"
     # Answers go only to the person who asked ("ephemeral"), as JSON so they can carry blocks.
     if sub == "help":
@@ -60,6 +60,12 @@ async def webcare_command(
         await _report(ack, respond, services, command, words[1:], client, lang)
     else:
         await ack(text=t("command.unknown", lang, sub=escape(sub[:40])), response_type="ephemeral")
+
+
+def _typed(text: str) -> str:
+    """The command's text as it was typed: Slack sends "&", "<" and ">" escaped ("Outages &
+    incidents" arrives as "Outages &amp; incidents"), and only those three."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def _team_url(services: Services, command: dict[str, Any]) -> str | None:

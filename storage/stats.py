@@ -64,23 +64,44 @@ async def oldest_unclaimed(
 
 
 async def due_before(
-    conn: AsyncConnection, *, departments: Sequence[str], moment: datetime, limit: int = 50
-) -> list[Row[Any]]:
+    conn: AsyncConnection,
+    *,
+    departments: Sequence[str],
+    now: datetime,
+    moment: datetime,
+    per_department: int = 5,
+) -> tuple[list[Row[Any]], dict[tuple[str, bool], int]]:
     """Cases still waiting for a first answer whose deadline falls before `moment` (a
-    proactive case without a deadline is never overdue)."""
-    result = await conn.execute(
-        select(*_CARD)
-        .where(
-            CASES.c.status.in_(AWAITING_FIRST_ANSWER),
-            CASES.c.sla_due_at.is_not(None),
-            CASES.c.sla_due_at <= moment,
-            CASES.c.first_response_at.is_(None),
-            CASES.c.department.in_(departments),
-        )
-        .order_by(CASES.c.sla_due_at)
-        .limit(limit)
+    proactive case without a deadline is never overdue): the first `per_department` of each
+    department, overdue (deadline before `now`) and not yet, soonest first; and how many
+    there are of each, by (department, overdue). In a storm one department's hundreds must
+    not hide another's few."""
+    waiting = (
+        CASES.c.status.in_(AWAITING_FIRST_ANSWER),
+        CASES.c.sla_due_at.is_not(None),
+        CASES.c.sla_due_at <= moment,
+        CASES.c.first_response_at.is_(None),
+        CASES.c.department.in_(departments),
     )
-    return list(result)
+    overdue = CASES.c.sla_due_at <= now
+    counted = await conn.execute(
+        select(CASES.c.department, overdue.label("overdue"), func.count())
+        .where(*waiting)
+        .group_by(CASES.c.department, overdue)
+    )
+    counts = {(department, bool(late)): count for department, late, count in counted}
+    place = (
+        func.row_number()
+        .over(partition_by=(CASES.c.department, overdue), order_by=(CASES.c.sla_due_at, CASES.c.id))
+        .label("place")
+    )
+    ranked = select(*_CARD, place).where(*waiting).subquery()
+    result = await conn.execute(
+        select(*(ranked.c[column.name] for column in _CARD))
+        .where(ranked.c.place <= per_department)
+        .order_by(ranked.c.sla_due_at, ranked.c.id)
+    )
+    return list(result), counts
 
 
 async def follow_ups_due(

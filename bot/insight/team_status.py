@@ -20,6 +20,7 @@ from storage import stats
 # A deadline this close counts as "near" on the status overview.
 NEAR = timedelta(minutes=30)
 SAMPLE = 20  # first responses the expected reply time is the median of
+LISTED = 5  # (nearly) overdue cases named per department; the rest are counted
 
 
 @dataclass
@@ -27,8 +28,10 @@ class DepartmentStatus:
     department: Department
     counts: dict[str, int]
     oldest_unclaimed: datetime | None
-    overdue: list[Row[Any]] = field(default_factory=list)
+    overdue: list[Row[Any]] = field(default_factory=list)  # the first few, soonest first
     near: list[Row[Any]] = field(default_factory=list)
+    overdue_count: int = 0  # all of them
+    near_count: int = 0
     follow_ups_today: int = 0
     expected_reply_minutes: float | None = None
 
@@ -51,9 +54,16 @@ async def team_status(
     async with engine.connect() as conn:
         counts = await stats.open_counts(conn, departments=keys)
         oldest = await stats.oldest_unclaimed(conn, departments=keys)
-        due = await stats.due_before(conn, departments=keys, moment=now + NEAR)
+        due, due_counts = await stats.due_before(
+            conn, departments=keys, now=now, moment=now + NEAR, per_department=LISTED
+        )
         follow_ups = await stats.follow_ups_due(conn, departments=keys, until=end_of_day)
-        answered = await stats.latest_first_responses(conn, department=None, limit=SAMPLE * 10)
+        # Each department's own latest answers: a quiet department's reply time is not
+        # crowded out by a busy one's.
+        answered = {
+            key: await stats.latest_first_responses(conn, department=key, limit=SAMPLE)
+            for key in keys
+        }
     result = []
     for department in departments:
         status = DepartmentStatus(
@@ -61,9 +71,9 @@ async def team_status(
             counts=counts[department.key],
             oldest_unclaimed=oldest.get(department.key),
             follow_ups_today=follow_ups.get(department.key, 0),
-            expected_reply_minutes=_median_reply(
-                [a for a in answered if a[0] == department.key][:SAMPLE], config
-            ),
+            expected_reply_minutes=_median_reply(answered[department.key], config),
+            overdue_count=due_counts.get((department.key, True), 0),
+            near_count=due_counts.get((department.key, False), 0),
         )
         for case in due:
             if case.department == department.key:

@@ -20,7 +20,7 @@ from bot.core.i18n import Lang, t, tn
 from bot.insight.backlog import age_seconds
 from bot.insight.team_status import DepartmentStatus
 from bot.intake.sources.health import Down
-from bot.render.mrkdwn import escape, slack_date
+from bot.render.mrkdwn import escape, escape_within, slack_date
 from storage.outbox_report import Backlog
 
 SHOWN = 5  # cases listed per kind before "and N more"
@@ -28,9 +28,13 @@ SECTION_TEXT_MAX = 3000  # Block Kit: a section's text
 STATUS_ORDER = ("new", "reopened", "claimed", "forwarded", "replied", "follow_up")
 
 
+# A handle may be 200 characters, four times that once escaped: a link's label keeps its start.
+HANDLE_SHOWN = 60
+
+
 def card_link(case: Any, team_url: str | None) -> str:
     """`#12 @anna`, linked to the card when we know the workspace's address."""
-    label = f"#{case.id} {escape('@' + case.author_handle)}"
+    label = f"#{case.id} {escape_within('@' + case.author_handle, HANDLE_SHOWN)}"
     channel, ts = case.slack_channel, case.slack_ts
     if not ts:  # in a storm, a row of a digest until its card is posted
         channel, ts = getattr(case, "digest_channel", None), getattr(case, "digest_ts", None)
@@ -39,11 +43,13 @@ def card_link(case: Any, team_url: str | None) -> str:
     return label
 
 
-def _cases(cases: list[Any], team_url: str | None, lang: Lang) -> str:
-    shown = ", ".join(card_link(c, team_url) for c in cases[:SHOWN])
-    if len(cases) > SHOWN:
-        shown += " " + t("status.more", lang, count=len(cases) - SHOWN)
-    return shown
+def _cases(cases: list[Any], total: int, team_url: str | None, lang: Lang) -> str:
+    """The first few cases' links, and how many more of `total` there are."""
+    shown = cases[:SHOWN]
+    text = ", ".join(card_link(c, team_url) for c in shown)
+    if total > len(shown):
+        text += " " + t("status.more", lang, count=total - len(shown))
+    return text
 
 
 def minutes_text(minutes: float, lang: Lang) -> str:
@@ -64,15 +70,17 @@ def department_block(
     if status.oldest_unclaimed:
         age = (now - status.oldest_unclaimed).total_seconds() / 60
         lines.append(t("status.oldest", lang, age=minutes_text(age, lang)))
+    total = max(status.overdue_count, len(status.overdue))
+    near = max(status.near_count, len(status.near))
     if status.overdue:
         lines.append(
             ":red_circle: "
-            + t("status.overdue", lang, cases=_cases(status.overdue, team_url, lang))
+            + t("status.overdue", lang, cases=_cases(status.overdue, total, team_url, lang))
         )
     if status.near:
         lines.append(
             ":large_orange_circle: "
-            + t("status.near", lang, cases=_cases(status.near, team_url, lang))
+            + t("status.near", lang, cases=_cases(status.near, near, team_url, lang))
         )
     if status.follow_ups_today:
         lines.append(":alarm_clock: " + tn("status.follow_ups", status.follow_ups_today, lang))

@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.models import Case
 from tests.cases.test_claim import ANNA, _click
@@ -198,3 +199,90 @@ async def test_an_answered_case_opened_years_ago_leaves_status_home_and_reports_
     assert "mentions" in json.dumps(slack.responses[-1]["blocks"])
     async with bot.session.get(f"{bot.url}/public/expected-reply-time") as response:
         assert response.status == 200
+
+
+def _section(text: str, name: str) -> str:
+    """The part of the status text about department `name`."""
+    return next(part for part in text.split("\n*") if part.lstrip("*").startswith(name))
+
+
+async def test_in_a_storm_every_departments_overdue_cases_are_listed_and_all_counted(
+    bot: BotUnderTest,
+) -> None:
+    """60 webcare cases and one billing case past their deadline: billing's still shows (it
+    vanished behind webcare's first 50), and webcare counts all 60 (it said 5 and 45 more)."""
+    await bot.post_webhook(
+        [mention(str(n), author={"handle": f"w{n}"}) for n in range(60)]
+        + [mention("b", text="Mijn factuur klopt niet", author={"handle": "bill"})]
+    )
+    now = bot.clock.now()
+    async with bot.runtime.engine.begin() as conn:
+        await conn.execute(update(Case).values(sla_due_at=now - timedelta(hours=2)))
+        await conn.execute(
+            update(Case)
+            .where(Case.department == "billing")
+            .values(sla_due_at=now - timedelta(minutes=5))
+        )
+    text = _text(await _command(bot, "status"))
+    assert "Past the deadline" in _section(text, "Billing")
+    assert "and 55 more" in _section(text, "Webcare")
+
+
+async def test_a_quiet_departments_reply_time_is_its_own_among_a_busy_ones_answers(
+    bot: BotUnderTest,
+) -> None:
+    """Billing answered in 20 minutes, while webcare gave 210 later answers: billing's
+    expected reply time still shows (it was read from the latest 200 answers of all)."""
+    await bot.post_webhook(
+        [mention(str(n), author={"handle": f"w{n}"}) for n in range(210)]
+        + [mention("b", text="Mijn factuur klopt niet", author={"handle": "bill"})]
+    )
+    monday = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+    async with bot.runtime.engine.begin() as conn:
+        for department, minutes in (("billing", 20), ("webcare", 40)):
+            answered = monday + timedelta(minutes=minutes, seconds=minutes)
+            await conn.execute(
+                update(Case)
+                .where(Case.department == department)
+                .values(opened_at=monday, first_response_at=answered)
+            )
+    assert "Expected reply time: ~20 minutes" in _text(await _command(bot, "status billing"))
+
+
+async def test_a_department_with_an_ampersand_in_its_name_can_be_asked_for(
+    engine: AsyncEngine, slack: FakeSlack
+) -> None:
+    """Slack sends "&" as "&amp;" in a command's text: "Outages & incidents" is found, and a
+    name it does not know is echoed as typed (it showed "&amp;amp;")."""
+    from bot.core.config import parse_config
+    from tests.conftest import CONFIG, make_settings, running_bot
+
+    renamed = [
+        {**d, "name": "Outages & incidents"} if d["key"] == "outages" else d
+        for d in CONFIG["departments"]
+    ]
+    config = parse_config({**CONFIG, "departments": renamed}, source="test.yml")
+    async with running_bot(make_settings(slack), config, engine) as bot:
+        answer = await _command(bot, "status Outages &amp; incidents")
+        assert _text(answer).startswith("*Outages &amp; incidents*")
+        unknown = await _command(bot, "status Sales &amp; &lt;marketing&gt;")
+        assert "“Sales &amp; &lt;marketing&gt;”" in unknown["text"]
+
+
+async def test_long_handles_leave_the_status_section_whole(bot: BotUnderTest) -> None:
+    """Five overdue cases of forum handles of 200 characters, escaped to four times that:
+    every link is whole and the lines after them are shown (the section was cut at 3,000
+    characters inside a link)."""
+    await bot.post_webhook(
+        [mention(str(n), source="forum", author={"handle": f"{n}" + "<>" * 99}) for n in range(5)]
+    )
+    await bot.deliver()
+    now = bot.clock.now()
+    async with bot.runtime.engine.begin() as conn:
+        await conn.execute(update(Case).values(sla_due_at=now - timedelta(minutes=5)))
+        await conn.execute(
+            update(Case).where(Case.id == 1).values(sla_due_at=now + timedelta(minutes=10))
+        )
+    section = _section(_text(await _command(bot, "status webcare")), "Webcare")
+    assert section.count("<https://") == section.count("|#") == 5
+    assert "Deadline within 30 min: " in section  # the line after the overdue ones
