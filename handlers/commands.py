@@ -117,6 +117,8 @@ async def _report(
 ) -> None:
     """`/webcare report [today|week|month] [department]`: figures now, the chart in a DM."""
     config = services.config
+    if args and args[0].lower() not in PERIODS:
+        args = ["week", *args]  # `/webcare report billing`: the week, as without a period
     period = args[0].lower() if args else "week"
     department = find_department(config, " ".join(args[1:])) if args[1:] else None
     if period not in PERIODS or (args[1:] and department is None):

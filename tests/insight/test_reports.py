@@ -256,6 +256,11 @@ async def test_the_slash_command_answers_with_figures_and_sends_a_chart(
 
     bad = await _command(bot, "report yesterday")
     assert bad["text"] == "Use `/webcare report [today|week|month] [department]`."
+    # A department without a period: its week (it was refused as a wrong period).
+    await _command(bot, "report Webcare", response_url=slack.response_url())
+    await slack.wait_for(lambda: len(slack.responses) == 2)
+    assert slack.responses[-1]["blocks"][0]["text"]["text"] == "Report: this week"
+    assert slack.responses[-1]["blocks"][2]["text"]["text"].startswith("*1* mentions")
 
 
 async def test_a_department_removed_from_the_config_still_has_its_cases_reported(
