@@ -47,7 +47,7 @@ class DigestRow:
     author_handle: str
     text: str
     url: str | None
-    sla_due_at: datetime
+    sla_due_at: datetime | None  # None: a proactive hit nobody waits for an answer on
     mention_count: int
     status: str
     owner_id: str | None
@@ -84,14 +84,21 @@ def _light(row: DigestRow) -> str:
     return ":large_orange_circle:" if row.sla_warned else ":large_green_circle:"
 
 
+def _deadline(row: DigestRow, lang: Lang) -> str:
+    """The row's SLA clock, as on a card; none for a proactive hit without a deadline."""
+    if row.sla_due_at is None:
+        return ":white_circle: " + t("card.no_deadline", lang)
+    shown = format_when(row.sla_due_at, lang=lang, timezone=row.timezone)
+    return _light(row) + " " + t("card.sla_due", lang, when=slack_date(row.sla_due_at, shown))
+
+
 def _row(row: DigestRow, lang: Lang) -> list[Block]:
-    when = slack_date(row.sla_due_at, format_when(row.sla_due_at, lang=lang, timezone=row.timezone))
     facts = [
         f"{PRIORITY_EMOJI.get(row.priority, '')} {SOURCE_EMOJI.get(row.source, '')} "
         f"*{escape('@' + shorten(row.author_handle, 80))}*",
         t("digest.case", lang, id=row.case_id),
         tn("card.mentions", row.mention_count, lang),
-        _light(row) + " " + t("card.sla_due", lang, when=when),
+        _deadline(row, lang),
     ]
     if row.url:
         facts.append(f"<{safe_url(row.url)}|{t('card.open_original', lang)}>")

@@ -119,6 +119,23 @@ async def test_a_flood_arrives_in_digests_with_every_case_once_and_claimable(
         assert await conn.scalar(select(func.count()).select_from(CASES)) == 30
 
 
+async def test_a_proactive_hit_in_a_flood_is_a_row_without_a_deadline_not_a_lost_digest(
+    storm_bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    """One of the flood is a search hit nobody waits an answer on (no deadline): its row says
+    so, and the digest with it is posted (its rendering failed, the job died, and the twenty
+    cases in it never showed in Slack)."""
+    flood = _flood(12)
+    flood[3] = {**flood[3], "addressed": False}
+    await storm_bot.post_webhook(flood)
+    await storm_bot.deliver()
+    shown = sorted(case_id for d in _digests(slack) for case_id in _rows(d))
+    assert shown == list(range(1, 13))
+    (row,) = [_rows(d)[4] for d in _digests(slack) if 4 in _rows(d)]
+    assert "No response deadline" in row["text"]["text"]
+    assert slack.block_errors == []
+
+
 async def test_claiming_a_case_from_a_digest_posts_its_card_and_the_row_points_there(
     storm_bot: BotUnderTest, slack: FakeSlack
 ) -> None:
