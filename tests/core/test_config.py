@@ -80,6 +80,9 @@ def test_a_rule_for_an_unknown_department_is_named() -> None:
         ({"business_hours": {"hours": {"mon": "18:00-09:00"}}}, "close before they open"),
         ({"business_hours": {"hours": {"monday": "09:00-17:00"}}}, "unknown weekday 'monday'"),
         ({"business_hours": {"holidays": "XX"}}, "no public-holiday calendar"),
+        # `webcare check` said ok, and `webcare serve` died building the calendar.
+        ({"business_hours": {"hours": {}}}, "business_hours: no opening hours on any weekday"),
+        ({"business_hours": {"hours": {"mon": None}}}, "no opening hours on any weekday"),
         ({"surprise": 1}, "surprise: Extra inputs are not permitted"),
     ],
 )

@@ -10,6 +10,7 @@ import holidays
 from pydantic import (
     Field,
     field_validator,
+    model_validator,
 )
 
 from bot.core.config.base import (
@@ -66,6 +67,16 @@ class BusinessHours(Strict):
         if country is not None and country not in holidays.list_supported_countries():
             raise ValueError(f"no public-holiday calendar for country {country!r}")
         return country
+
+    @model_validator(mode="after")
+    def _opens_some_day(self) -> BusinessHours:
+        # Said by `webcare check`, not found by `webcare serve` when it builds the calendar.
+        if not any(self.hours.values()) and not self.clock_runs_outside_hours:
+            raise ValueError(
+                "no opening hours on any weekday: give some (mon: 09:00-17:00), or set"
+                " clock_runs_outside_hours: true for a team that counts every hour"
+            )
+        return self
 
 
 def _parse_span(span: str) -> OpeningHours:
