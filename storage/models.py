@@ -118,6 +118,9 @@ class Case(SQLModel, table=True):
     forwarded_to: str | None = Field(default=None, max_length=32)
     forward_due_at: datetime | None = _utc(nullable=True)
     first_response_at: datetime | None = _utc(nullable=True)
+    # The latest answer to the customer's wait; empty while they wait (again: a case the
+    # customer reopened after an answer). The SLA sweep watches the cases without one.
+    answered_at: datetime | None = _utc(nullable=True)
     sla_warn_at: datetime | None = _utc(nullable=True)
     sla_warned_at: datetime | None = _utc(nullable=True)
     sla_breached_at: datetime | None = _utc(nullable=True)

@@ -42,7 +42,7 @@ def take_warnings(conn: Connection, *, now: datetime, limit: int) -> list[Row[An
             CASES.c.sla_warn_at.is_not(None),  # a proactive case without a deadline: never
             CASES.c.sla_warn_at <= now,
             CASES.c.sla_warned_at.is_(None),
-            CASES.c.first_response_at.is_(None),
+            CASES.c.answered_at.is_(None),  # waiting for an answer (again)
             _SHOWN,
         )
         .limit(limit)
@@ -65,7 +65,7 @@ def take_breaches(conn: Connection, *, now: datetime, limit: int) -> list[Row[An
             CASES.c.status.in_(AWAITING_FIRST_ANSWER),
             CASES.c.sla_due_at.is_not(None),  # a proactive case without a deadline: never
             CASES.c.sla_due_at <= now,
-            CASES.c.first_response_at.is_(None),
+            CASES.c.answered_at.is_(None),  # waiting for an answer (again)
             CASES.c.sla_breached_at.is_(None),
             _SHOWN,
         )

@@ -80,7 +80,7 @@ async def due_before(
         CASES.c.status.in_(AWAITING_FIRST_ANSWER),
         CASES.c.sla_due_at.is_not(None),
         CASES.c.sla_due_at <= moment,
-        CASES.c.first_response_at.is_(None),
+        CASES.c.answered_at.is_(None),
         CASES.c.department.in_(departments),
     )
     overdue = CASES.c.sla_due_at <= now

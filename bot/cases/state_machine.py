@@ -214,12 +214,15 @@ def decide(
     # its deadline with it.
     if effects.clears_forward or (S(case.status) is S.FORWARDED and to is not S.FORWARDED):
         values |= {"forwarded_to": None, "forward_due_at": None}
-    if effects.first_response and case.first_response_at is None:
-        values["first_response_at"] = now
+    if effects.first_response:
+        values["answered_at"] = now
+        if case.first_response_at is None:
+            values["first_response_at"] = now
     if effects.new_deadline:
         due, warn = deadline or (None, None)
         values |= {"sla_due_at": due, "sla_warn_at": warn}
-        values |= {"sla_warned_at": None, "sla_breached_at": None}
+        # The customer waits for an answer again: the new deadline is watched.
+        values |= {"sla_warned_at": None, "sla_breached_at": None, "answered_at": None}
     line: dict[str, Any] = {"action": action.value, "actor": actor.name, "at": now.isoformat()}
     if action is Action.TAKE_OVER:
         line["previous_owner"] = case.owner_name or case.owner_id

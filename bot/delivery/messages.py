@@ -302,6 +302,7 @@ def _card_view(
         forwarded_to=case.forwarded_to,
         forward_due_at=case.forward_due_at,
         first_response_at=case.first_response_at,
+        answered_at=case.answered_at,
         sla_warned=case.sla_warned_at is not None,
         sla_breached=case.sla_breached_at is not None,
     )

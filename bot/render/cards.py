@@ -101,6 +101,7 @@ class CardView:
     last_received_at: datetime | None = None  # when the latest message reached us
     follow_up_at: datetime | None = None
     first_response_at: datetime | None = None
+    answered_at: datetime | None = None  # None while the customer waits (again)
     sla_warned: bool = False
     sla_breached: bool = False
     forwarded_to: str | None = None
@@ -217,7 +218,7 @@ def _late_fact(card: CardView, lang: Lang) -> list[str]:
 def _sla_fact(card: CardView, lang: Lang) -> str:
     """The SLA clock: green, orange once warned, red once breached, or how fast we answered;
     none for a proactive case no rule gave a deadline."""
-    if card.first_response_at:
+    if card.first_response_at and card.answered_at:  # not waiting again since
         minutes = (card.first_response_at - card.opened_at).total_seconds() / 60
         return ":white_check_mark: " + t("card.answered", lang, minutes=max(0, round(minutes)))
     if card.sla_due_at is None:  # a news hit, a hashtag hit: nobody is waiting for an answer

@@ -125,6 +125,55 @@ async def test_a_case_answered_in_time_is_never_warned(bot: BotUnderTest, slack:
     assert _notes(slack) == []
 
 
+async def test_a_case_the_customer_reopens_after_an_answer_is_watched_again(
+    bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    """Anna answers and resolves; the next day the customer writes again. The reopened case's
+    new deadline turns the card's clock back on, and passes to the leads when nobody answers
+    (the card kept saying 'answered', and the sweep skipped the case for good)."""
+    from tests.cases.test_claim import ANNA, _click
+    from tests.cases.test_drafts import _submit
+
+    wednesday = datetime(2026, 11, 25, 10, 0, tzinfo=AMS)
+    bot.clock.set(wednesday)
+    await bot.post_webhook(mention("1", text="factuur?", created_at=wednesday.isoformat()))
+    await bot.deliver()
+    await _click(bot, slack, "case_draft_reply", ANNA, card=_card(slack))
+    await _submit(bot, slack, "We passen de factuur aan.")
+    draft = [m for m in _notes_messages(slack) if m["text"].startswith("Draft reply by")][-1]
+    await _click(bot, slack, "draft_mark_sent", ANNA, card=draft)
+    link = {"url": {"url": {"type": "url_text_input", "value": "https://x.com/acme/status/9"}}}
+    view = {**slack.views[-1], "state": {"values": link}}
+    assert await bot.submit_view(view, user=ANNA[0], name=ANNA[1]) == {}
+    await _click(bot, slack, "case_resolve", ANNA, card=_card(slack))
+    note = {"closing_note": {"closing_note": {"type": "plain_text_input", "value": None}}}
+    resolve = {**slack.views[-1], "state": {"values": note}}
+    assert await bot.submit_view(resolve, user=ANNA[0], name=ANNA[1]) == {}
+    await bot.deliver()
+    assert ":white_check_mark: First answer after" in shown(_card(slack))
+
+    thursday = datetime(2026, 11, 26, 10, 0, tzinfo=AMS)
+    bot.clock.set(thursday)
+    await bot.post_webhook(
+        mention("2", text="De factuur klopt nog steeds niet", created_at=thursday.isoformat())
+    )
+    await bot.deliver()
+    assert ":large_green_circle: Answer by" in shown(_card(slack))
+    bot.clock.set(thursday + timedelta(hours=2))
+    await bot.runtime.scheduler.fire_due()
+    await bot.deliver()
+    assert ":red_circle: Answer by" in shown(_card(slack))
+    assert await cases_breached(bot.runtime.engine) == 1
+    assert slack.last_post("C0LEADS01") is not None
+    async with bot.runtime.engine.connect() as conn:  # the report keeps the first answer
+        case = (await conn.execute(select(Case))).one()
+    assert case.first_response_at is not None and case.answered_at is None
+
+
+def _notes_messages(slack: FakeSlack) -> list[dict[str, Any]]:
+    return slack.thread("CBILLING1", _card(slack)["ts"])
+
+
 async def test_a_mention_that_reaches_us_late_counts_from_its_arrival_and_says_how_old(
     bot: BotUnderTest, slack: FakeSlack
 ) -> None:
