@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Row, or_, select, update
 from sqlalchemy.engine import Connection
 
-from storage.statuses import AWAITING_FIRST_ANSWER
+from storage.statuses import OPEN_STATUSES
 from storage.tables import CASES
 
 _RETURNED = (
@@ -38,7 +38,7 @@ def take_warnings(conn: Connection, *, now: datetime, limit: int) -> list[Row[An
     due = (
         select(CASES.c.id)
         .where(
-            CASES.c.status.in_(AWAITING_FIRST_ANSWER),
+            CASES.c.status.in_(OPEN_STATUSES),  # replied too: the customer may wait again
             CASES.c.sla_warn_at.is_not(None),  # a proactive case without a deadline: never
             CASES.c.sla_warn_at <= now,
             CASES.c.sla_warned_at.is_(None),
@@ -62,7 +62,7 @@ def take_breaches(conn: Connection, *, now: datetime, limit: int) -> list[Row[An
     due = (
         select(CASES.c.id)
         .where(
-            CASES.c.status.in_(AWAITING_FIRST_ANSWER),
+            CASES.c.status.in_(OPEN_STATUSES),  # replied too: the customer may wait again
             CASES.c.sla_due_at.is_not(None),  # a proactive case without a deadline: never
             CASES.c.sla_due_at <= now,
             CASES.c.answered_at.is_(None),  # waiting for an answer (again)

@@ -14,7 +14,6 @@ from sqlalchemy import Row, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.statuses import (
-    AWAITING_FIRST_ANSWER,
     OPEN_STATUSES,
     UNCLAIMED_STATUSES,
     TaskKind,
@@ -77,7 +76,7 @@ async def due_before(
     there are of each, by (department, overdue). In a storm one department's hundreds must
     not hide another's few."""
     waiting = (
-        CASES.c.status.in_(AWAITING_FIRST_ANSWER),
+        CASES.c.status.in_(OPEN_STATUSES),  # answered, then written to again: too
         CASES.c.sla_due_at.is_not(None),
         CASES.c.sla_due_at <= moment,
         CASES.c.answered_at.is_(None),

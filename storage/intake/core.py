@@ -15,6 +15,8 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    null,
+    or_,
     select,
     text,
     union_all,
@@ -35,8 +37,7 @@ from storage.intake.rows import (
     join_rows,
 )
 from storage.outbox import enqueue_card_update
-from storage.sla import AWAITING_FIRST_ANSWER
-from storage.statuses import INITIAL_STATUS, OPEN_SQL, RESOLVED_SQL
+from storage.statuses import AWAITING_FIRST_ANSWER, INITIAL_STATUS, OPEN_SQL, RESOLVED_SQL
 from storage.tables import CASES, EVENTS, MENTIONS, OUTBOX
 
 # Hot-path statements are built once: building and cache-keying a statement costs more than
@@ -86,13 +87,24 @@ _WITHOUT_DEADLINE = and_(
 )
 
 
-def _deadline_if_none(deadline: Deadline) -> dict[str, Any]:
-    """Values giving `deadline` to a case without one that awaits its first answer."""
+# A case we answered: a message addressed to us now means the customer waits again.
+_ANSWERED = CASES.c.answered_at.is_not(None)
+
+
+def _deadline_if_none(deadline: Deadline, *, addressed: bool) -> dict[str, Any]:
+    """Values giving `deadline` to a case without one that awaits its first answer, and, for a
+    message `addressed` to us, to a case we answered: the customer waits again, from it."""
     due, warn = CASES.c.sla_due_at, CASES.c.sla_warn_at
-    return {
-        "sla_due_at": case((_WITHOUT_DEADLINE, literal(deadline.due, due.type)), else_=due),
-        "sla_warn_at": case((_WITHOUT_DEADLINE, literal(deadline.warn, warn.type)), else_=warn),
+    gets = or_(_WITHOUT_DEADLINE, _ANSWERED) if addressed else _WITHOUT_DEADLINE
+    values: dict[str, Any] = {
+        "sla_due_at": case((gets, literal(deadline.due, due.type)), else_=due),
+        "sla_warn_at": case((gets, literal(deadline.warn, warn.type)), else_=warn),
     }
+    if addressed:
+        for name in ("sla_warned_at", "sla_breached_at"):
+            values[name] = case((_ANSWERED, null()), else_=CASES.c[name])
+        values["answered_at"] = null()
+    return values
 
 
 class CoreWriter:
@@ -122,8 +134,8 @@ class CoreWriter:
             )
             changed: dict[str, Any] = {"reactive": True} if u.addressed else {}
             changed |= {"private": True} if u.private else {}
-            if u.deadline is not None:
-                changed |= _deadline_if_none(u.deadline)
+            if u.deadline is not None:  # the same message seen again: no new wait
+                changed |= _deadline_if_none(u.deadline, addressed=False)
             channel = self.conn.execute(
                 update(CASES)
                 .where(CASES.c.id == u.case_id)
@@ -217,7 +229,7 @@ class CoreWriter:
             if change.reopen:
                 values |= change.reopen
             elif change.deadline is not None:
-                values |= _deadline_if_none(change.deadline)
+                values |= _deadline_if_none(change.deadline, addressed=change.addressed)
             conn.execute(update(CASES).where(CASES.c.id == change.case_id).values(**values))
             if change.card_channel is not None:
                 enqueue_card_update(

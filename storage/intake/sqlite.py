@@ -27,10 +27,16 @@ from storage.intake.rows import (
     by_source,
     join_rows,
 )
-from storage.sla import AWAITING_FIRST_ANSWER
 from storage.sqlite_codec import case_params, encode_json, sqlite_datetime
 from storage.sqlite_codec import json_text as _json
-from storage.statuses import INITIAL_STATUS, OPEN_SQL, RESOLVED_SQL, JobKind, sql_in
+from storage.statuses import (
+    AWAITING_FIRST_ANSWER,
+    INITIAL_STATUS,
+    OPEN_SQL,
+    RESOLVED_SQL,
+    JobKind,
+    sql_in,
+)
 from storage.tables import CASES
 
 _INITIAL = str(INITIAL_STATUS)
@@ -91,6 +97,18 @@ _UPGRADE_CASE = (
 _UPGRADE_CASE_DEADLINE = (
     "UPDATE cases SET reactive = max(reactive, ?), private = max(private, ?),"
     f" {_DEADLINE_IF_NONE} WHERE id = ? RETURNING slack_channel"
+)
+# Addressed to us: also, on a case we answered, the customer waits again, from this message.
+_ANSWERED = "answered_at IS NOT NULL"
+_ADD_AGAIN = (
+    "UPDATE cases SET mention_count = mention_count + ?,"
+    " last_mention_at = max(last_mention_at, ?), last_received_at = ?,"
+    " reactive = max(reactive, ?),"
+    f" sla_due_at = CASE WHEN ({_WITHOUT_DEADLINE}) OR {_ANSWERED} THEN ? ELSE sla_due_at END,"
+    f" sla_warn_at = CASE WHEN ({_WITHOUT_DEADLINE}) OR {_ANSWERED} THEN ? ELSE sla_warn_at END,"
+    f" sla_warned_at = CASE WHEN {_ANSWERED} THEN NULL ELSE sla_warned_at END,"
+    f" sla_breached_at = CASE WHEN {_ANSWERED} THEN NULL ELSE sla_breached_at END,"
+    " answered_at = NULL WHERE id = ?"
 )
 # The customer is back: mentions added, and the values the state machine decided.
 _ADD_AND_REOPEN = (
@@ -305,7 +323,8 @@ class SqliteWriter:
                 cursor.execute(_reopen_sql(tuple(reopen)), (*params, change.case_id))
             elif change.addressed or deadline is not None:
                 params = (change.added, latest, at, change.addressed, due, warn, change.case_id)
-                cursor.execute(_ADD_ADDRESSED, params)
+                again = change.addressed and deadline is not None
+                cursor.execute(_ADD_AGAIN if again else _ADD_ADDRESSED, params)
             else:
                 cursor.execute(_ADD_MENTIONS, (change.added, latest, at, change.case_id))
             if change.card_channel is not None:

@@ -116,7 +116,9 @@ async def test_a_case_answered_in_time_is_never_warned(bot: BotUnderTest, slack:
     async with bot.runtime.engine.begin() as conn:
         await conn.execute(
             update(Case).values(
-                status="replied", first_response_at=datetime(2026, 11, 25, 9, 10, tzinfo=UTC)
+                status="replied",
+                first_response_at=datetime(2026, 11, 25, 9, 10, tzinfo=UTC),
+                answered_at=datetime(2026, 11, 25, 9, 10, tzinfo=UTC),
             )
         )
     bot.clock.set(datetime(2026, 11, 26, 10, 0, tzinfo=AMS))
@@ -168,6 +170,43 @@ async def test_a_case_the_customer_reopens_after_an_answer_is_watched_again(
     async with bot.runtime.engine.connect() as conn:  # the report keeps the first answer
         case = (await conn.execute(select(Case))).one()
     assert case.first_response_at is not None and case.answered_at is None
+
+
+async def test_a_customer_writing_again_after_our_answer_waits_again(
+    bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    """Anna answered; an hour later the customer writes "klopt nog steeds niet". The case gets
+    a new deadline from that message, turns red when nobody answers, and reaches the leads
+    (no clock ran: nobody would have been warned if Anna was away)."""
+    from tests.cases.test_claim import ANNA, _click
+    from tests.cases.test_drafts import _submit
+
+    wednesday = datetime(2026, 11, 25, 10, 0, tzinfo=AMS)
+    bot.clock.set(wednesday)
+    await bot.post_webhook(mention("1", text="factuur?", created_at=wednesday.isoformat()))
+    await bot.deliver()
+    await _click(bot, slack, "case_draft_reply", ANNA, card=_card(slack))
+    await _submit(bot, slack, "We passen de factuur aan.")
+    draft = [m for m in _notes_messages(slack) if m["text"].startswith("Draft reply by")][-1]
+    await _click(bot, slack, "draft_mark_sent", ANNA, card=draft)
+    link = {"url": {"url": {"type": "url_text_input", "value": "https://x.com/acme/status/9"}}}
+    view = {**slack.views[-1], "state": {"values": link}}
+    assert await bot.submit_view(view, user=ANNA[0], name=ANNA[1]) == {}
+
+    later = wednesday + timedelta(hours=1)
+    bot.clock.set(later)
+    again = mention("2", text="Mijn factuur klopt nog steeds niet", created_at=later.isoformat())
+    await bot.post_webhook(again)
+    await bot.deliver()
+    async with bot.runtime.engine.connect() as conn:
+        case = (await conn.execute(select(Case))).one()
+    assert (case.status, case.sla_due_at) == ("replied", later + timedelta(minutes=30))
+    assert ":large_green_circle: Answer by" in shown(_card(slack))
+    bot.clock.set(later + timedelta(hours=1))
+    await bot.runtime.scheduler.fire_due()
+    await bot.deliver()
+    assert ":red_circle: Answer by" in shown(_card(slack))
+    assert slack.last_post("C0LEADS01") is not None
 
 
 def _notes_messages(slack: FakeSlack) -> list[dict[str, Any]]:
