@@ -289,7 +289,7 @@ async def send(
     await ack()
     draft, case, department = await _clicked_draft(body, body["actions"][0]["value"], services)
     before, draft = await drafts.begin_sending(
-        services.engine, draft_id=draft.id, department=department
+        services.engine, draft_id=draft.id, department=department, now=services.clock.now()
     )
     try:
         assert services.replies is not None

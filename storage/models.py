@@ -121,6 +121,8 @@ class Case(SQLModel, table=True):
     # The latest answer to the customer's wait; empty while they wait (again: a case the
     # customer reopened after an answer). The SLA sweep watches the cases without one.
     answered_at: datetime | None = _utc(nullable=True)
+    # The deadline the first answer was judged against (a later wait gets one of its own).
+    first_response_due_at: datetime | None = _utc(nullable=True)
     sla_warn_at: datetime | None = _utc(nullable=True)
     sla_warned_at: datetime | None = _utc(nullable=True)
     sla_breached_at: datetime | None = _utc(nullable=True)

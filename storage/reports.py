@@ -69,6 +69,7 @@ async def answer_times(
         CASES.c.opened_at,
         CASES.c.sla_due_at,
         CASES.c.first_response_at,
+        CASES.c.first_response_due_at,
         CASES.c.resolved_at,
     ).where(_in(CASES.c.opened_at, since, until))
     if department:
@@ -90,6 +91,7 @@ async def cases_opened_between(
         CASES.c.opened_at,
         CASES.c.sla_due_at,
         CASES.c.first_response_at,
+        CASES.c.first_response_due_at,
         CASES.c.resolved_at,
         CASES.c.mention_count,
     ).where(_in(CASES.c.opened_at, since, until))

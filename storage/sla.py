@@ -8,10 +8,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, or_, select, update
+from sqlalchemy import Row, and_, or_, select, update
 from sqlalchemy.engine import Connection
 
-from storage.statuses import OPEN_STATUSES
+from storage.statuses import AWAITING_FIRST_ANSWER, OPEN_STATUSES
 from storage.tables import CASES
 
 _RETURNED = (
@@ -27,6 +27,12 @@ _RETURNED = (
 # The case is on show in Slack: its own card, or a row in a posted storm or crisis digest (the
 # row's light turns orange, then red, as a card's does; the worker refreshes the digest).
 _SHOWN = or_(CASES.c.slack_ts.is_not(None), CASES.c.digest_ts.is_not(None))
+# Waiting for a first answer, or, answered once, written to again (answered_at is cleared then):
+# not a case put on follow-up or marked replied without a public answer.
+WAITING = and_(
+    CASES.c.status.in_(OPEN_STATUSES),
+    or_(CASES.c.status.in_(AWAITING_FIRST_ANSWER), CASES.c.first_response_at.is_not(None)),
+)
 
 
 def take_warnings(conn: Connection, *, now: datetime, limit: int) -> list[Row[Any]]:
@@ -38,7 +44,7 @@ def take_warnings(conn: Connection, *, now: datetime, limit: int) -> list[Row[An
     due = (
         select(CASES.c.id)
         .where(
-            CASES.c.status.in_(OPEN_STATUSES),  # replied too: the customer may wait again
+            WAITING,
             CASES.c.sla_warn_at.is_not(None),  # a proactive case without a deadline: never
             CASES.c.sla_warn_at <= now,
             CASES.c.sla_warned_at.is_(None),
@@ -62,7 +68,7 @@ def take_breaches(conn: Connection, *, now: datetime, limit: int) -> list[Row[An
     due = (
         select(CASES.c.id)
         .where(
-            CASES.c.status.in_(OPEN_STATUSES),  # replied too: the customer may wait again
+            WAITING,
             CASES.c.sla_due_at.is_not(None),  # a proactive case without a deadline: never
             CASES.c.sla_due_at <= now,
             CASES.c.answered_at.is_(None),  # waiting for an answer (again)

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Row, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from storage.sla import WAITING
 from storage.statuses import (
     OPEN_STATUSES,
     UNCLAIMED_STATUSES,
@@ -76,7 +77,7 @@ async def due_before(
     there are of each, by (department, overdue). In a storm one department's hundreds must
     not hide another's few."""
     waiting = (
-        CASES.c.status.in_(OPEN_STATUSES),  # answered, then written to again: too
+        WAITING,
         CASES.c.sla_due_at.is_not(None),
         CASES.c.sla_due_at <= moment,
         CASES.c.answered_at.is_(None),

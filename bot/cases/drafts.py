@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
@@ -39,6 +39,10 @@ PLATFORM_LIMITS: dict[str, int | None] = {
     "email": None,
     "other": None,
 }
+
+# A Send still under way after this long died with its process (a platform answers within
+# seconds): the draft may then be marked as sent by hand.
+STUCK = timedelta(minutes=5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,7 +232,8 @@ async def mark_sent(
         draft = _draft(conn, draft_id)
         if draft.status == DraftStatus.SENT:
             raise InvalidTransition("draft_sent")
-        if draft.status == DraftStatus.SENDING and not sent_by_us:
+        sending_since = draft.sent_at or draft.updated_at
+        if draft.status == DraftStatus.SENDING and not sent_by_us and now - sending_since < STUCK:
             raise InvalidTransition("draft_sending")
         was_approved = draft.status in (DraftStatus.APPROVED, DraftStatus.SENDING)
         if department.requires_approval and not was_approved:
@@ -257,7 +262,7 @@ async def mark_sent(
 
 
 async def begin_sending(
-    engine: AsyncEngine, *, draft_id: int, department: Department
+    engine: AsyncEngine, *, draft_id: int, department: Department, now: datetime
 ) -> tuple[str, Row[Any]]:
     """Take the draft for sending (two clicks on Send: one wins); returns its status before
     and the draft as taken: that text is what goes out (an edit saved just before is in it,
@@ -273,7 +278,9 @@ async def begin_sending(
         taken = conn.execute(
             update(DRAFTS)
             .where(DRAFTS.c.id == draft_id, DRAFTS.c.status.in_(ready))
-            .values(status=DraftStatus.SENDING)
+            # sent_at holds when the send began until it is recorded (its text and version,
+            # updated_at, stay: a retried send looks for what went out since then).
+            .values(status=DraftStatus.SENDING, sent_at=now)
         )
         if not taken.rowcount:
             # Read again: a concurrent Send may have taken it after our first read.
@@ -293,7 +300,7 @@ async def abort_sending(engine: AsyncEngine, *, draft_id: int, back_to: str) -> 
         conn.execute(
             update(DRAFTS)
             .where(DRAFTS.c.id == draft_id, DRAFTS.c.status == DraftStatus.SENDING)
-            .values(status=back_to)
+            .values(status=back_to, sent_at=None)
         )
 
     await unit_of_work(engine).run(work)

@@ -138,6 +138,12 @@ def _repost_drafts(conn: Connection, *, case_id: int, channel: str, now: datetim
     }
     reposted = [draft_id for draft_id in open_drafts if draft_id not in waiting]
     conn.execute(update(DRAFTS).where(DRAFTS.c.case_id == case_id).values(slack_ts=None))
+    # Approved in the old department: the new one approves for itself (its rules may differ).
+    conn.execute(
+        update(DRAFTS)
+        .where(DRAFTS.c.case_id == case_id, DRAFTS.c.status == DraftStatus.APPROVED)
+        .values(status=DraftStatus.DRAFT, approved_by=None)
+    )
     for draft_id in reposted:
         payload = {"draft_id": draft_id}
         enqueue(

@@ -218,6 +218,7 @@ def decide(
         values["answered_at"] = now
         if case.first_response_at is None:
             values["first_response_at"] = now
+            values["first_response_due_at"] = case.sla_due_at
     if effects.new_deadline:
         due, warn = deadline or (None, None)
         values |= {"sla_due_at": due, "sla_warn_at": warn}

@@ -154,7 +154,7 @@ def _summarise(
     with_deadline = [c for c in opened if c.sla_due_at is not None]
     report.cases_without_deadline = len(opened) - len(with_deadline)
     on_time = sum(
-        c.first_response_at is not None and c.first_response_at <= c.sla_due_at
+        c.first_response_at is not None and c.first_response_at <= _first_due(c)
         for c in with_deadline
     )
     late = sum(_late(c, until) for c in with_deadline)
@@ -180,9 +180,15 @@ def _late(case: Row[Any], until: datetime) -> bool:
     answer when it passed. A case closed before its deadline without a public answer (sorted
     out by phone) was not late, as the SLA sweep never called it breached."""
     if case.first_response_at is not None:
-        return bool(case.first_response_at > case.sla_due_at)
+        return bool(case.first_response_at > _first_due(case))
     waited_until = case.resolved_at if case.resolved_at is not None else until
     return bool(case.sla_due_at <= waited_until)
+
+
+def _first_due(case: Row[Any]) -> datetime:
+    """The deadline the first answer was judged against: a later wait (the customer wrote
+    again) has a deadline of its own in sla_due_at."""
+    return case.first_response_due_at or case.sla_due_at
 
 
 class _Calendars(dict[str, BusinessCalendar]):
@@ -246,7 +252,7 @@ def _csv(config: WebcareConfig, opened: list[Row[Any]]) -> str:
         within = (
             ""
             if c.first_response_at is None or c.sla_due_at is None
-            else c.first_response_at <= c.sla_due_at
+            else c.first_response_at <= _first_due(c)
         )
         writer.writerow(
             map(

@@ -678,3 +678,23 @@ async def test_marking_a_draft_sent_by_hand_waits_while_send_publishes_it(
         ).all()
     assert draft.status == "sent" and draft.sent_url != "https://x.com/bram/status/9"
     assert [actor for (actor,) in sent] == [ANNA[0]]
+
+
+async def test_a_draft_left_sending_by_a_send_that_died_can_be_marked_sent_by_hand(
+    bot: BotUnderTest, slack: FakeSlack, receiver: ReplyReceiver
+) -> None:
+    """Send took the draft and never came back (the process died): after five minutes the
+    reply can be marked as sent by hand (otherwise it could never leave "sending")."""
+    approved, sending = await _sending(bot, slack, receiver)
+    sending.cancel()  # the Send that never comes back
+    bot.clock.advance(minutes=6)
+    await _click(bot, slack, "draft_mark_sent", BRAM, card=approved)
+    link = {"url": {"url": {"type": "url_text_input", "value": "https://x.com/bram/status/9"}}}
+    answer = await bot.submit_view(
+        {**slack.views[-1], "state": {"values": link}}, user=BRAM[0], name=BRAM[1]
+    )
+    receiver.answer.set()
+    assert answer == {}
+    async with bot.runtime.engine.connect() as conn:
+        draft = (await conn.execute(select(Draft))).one()
+    assert (draft.status, draft.sent_url) == ("sent", "https://x.com/bram/status/9")

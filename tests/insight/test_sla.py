@@ -134,19 +134,12 @@ async def test_a_case_the_customer_reopens_after_an_answer_is_watched_again(
     new deadline turns the card's clock back on, and passes to the leads when nobody answers
     (the card kept saying 'answered', and the sweep skipped the case for good)."""
     from tests.cases.test_claim import ANNA, _click
-    from tests.cases.test_drafts import _submit
 
     wednesday = datetime(2026, 11, 25, 10, 0, tzinfo=AMS)
     bot.clock.set(wednesday)
     await bot.post_webhook(mention("1", text="factuur?", created_at=wednesday.isoformat()))
     await bot.deliver()
-    await _click(bot, slack, "case_draft_reply", ANNA, card=_card(slack))
-    await _submit(bot, slack, "We passen de factuur aan.")
-    draft = [m for m in _notes_messages(slack) if m["text"].startswith("Draft reply by")][-1]
-    await _click(bot, slack, "draft_mark_sent", ANNA, card=draft)
-    link = {"url": {"url": {"type": "url_text_input", "value": "https://x.com/acme/status/9"}}}
-    view = {**slack.views[-1], "state": {"values": link}}
-    assert await bot.submit_view(view, user=ANNA[0], name=ANNA[1]) == {}
+    await _answer(bot, slack)
     await _click(bot, slack, "case_resolve", ANNA, card=_card(slack))
     note = {"closing_note": {"closing_note": {"type": "plain_text_input", "value": None}}}
     resolve = {**slack.views[-1], "state": {"values": note}}
@@ -178,20 +171,12 @@ async def test_a_customer_writing_again_after_our_answer_waits_again(
     """Anna answered; an hour later the customer writes "klopt nog steeds niet". The case gets
     a new deadline from that message, turns red when nobody answers, and reaches the leads
     (no clock ran: nobody would have been warned if Anna was away)."""
-    from tests.cases.test_claim import ANNA, _click
-    from tests.cases.test_drafts import _submit
 
     wednesday = datetime(2026, 11, 25, 10, 0, tzinfo=AMS)
     bot.clock.set(wednesday)
     await bot.post_webhook(mention("1", text="factuur?", created_at=wednesday.isoformat()))
     await bot.deliver()
-    await _click(bot, slack, "case_draft_reply", ANNA, card=_card(slack))
-    await _submit(bot, slack, "We passen de factuur aan.")
-    draft = [m for m in _notes_messages(slack) if m["text"].startswith("Draft reply by")][-1]
-    await _click(bot, slack, "draft_mark_sent", ANNA, card=draft)
-    link = {"url": {"url": {"type": "url_text_input", "value": "https://x.com/acme/status/9"}}}
-    view = {**slack.views[-1], "state": {"values": link}}
-    assert await bot.submit_view(view, user=ANNA[0], name=ANNA[1]) == {}
+    await _answer(bot, slack)
 
     later = wednesday + timedelta(hours=1)
     bot.clock.set(later)
@@ -207,6 +192,70 @@ async def test_a_customer_writing_again_after_our_answer_waits_again(
     await bot.deliver()
     assert ":red_circle: Answer by" in shown(_card(slack))
     assert slack.last_post("C0LEADS01") is not None
+
+
+async def test_a_late_first_answer_stays_late_when_the_customer_writes_again(
+    bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    """Answered an hour late, then "Bedankt!": the report keeps the first answer late (the
+    thanks gave the case a new deadline, and the report judged the first answer by it)."""
+    from bot.insight.reports import build_report
+
+    wednesday = datetime(2026, 11, 25, 10, 0, tzinfo=AMS)
+    bot.clock.set(wednesday)
+    await bot.post_webhook(mention("1", text="factuur?", created_at=wednesday.isoformat()))
+    await bot.deliver()
+    bot.clock.set(wednesday + timedelta(hours=1))  # the deadline was 10:30
+    await _answer(bot, slack)
+    since, until = wednesday - timedelta(hours=1), wednesday + timedelta(hours=8)
+    engine, config = bot.runtime.engine, bot.runtime.config
+    before = await build_report(engine, config=config, since=since, until=until)
+    later = wednesday + timedelta(hours=2)
+    bot.clock.set(later)
+    await bot.post_webhook(
+        mention("2", text="Bedankt voor de factuur!", created_at=later.isoformat())
+    )
+    after = await build_report(engine, config=config, since=since, until=until)
+    assert before.answered_within_sla == after.answered_within_sla == 0.0
+
+
+async def test_a_case_on_follow_up_without_a_public_answer_is_not_breached(
+    bot: BotUnderTest, slack: FakeSlack
+) -> None:
+    """Put on follow-up before any public answer (sorted out by phone): no red clock and no
+    escalation, as before answered_at (only a case written to after an answer waits again)."""
+    from bot.cases.follow_up import schedule_follow_up
+    from bot.cases.state_machine import Actor
+    from tests.cases.test_claim import ANNA
+
+    wednesday = datetime(2026, 11, 25, 10, 0, tzinfo=AMS)
+    bot.clock.set(wednesday)
+    await bot.post_webhook(mention("1", text="factuur?", created_at=wednesday.isoformat()))
+    await bot.deliver()
+    await schedule_follow_up(
+        bot.runtime.engine,
+        case_id=1,
+        actor=Actor(*ANNA),
+        due_at=wednesday + timedelta(days=2),
+        now=wednesday + timedelta(minutes=5),
+    )
+    bot.clock.set(wednesday + timedelta(hours=1))
+    await bot.runtime.scheduler.fire_due()
+    assert await cases_breached(bot.runtime.engine) == 0
+
+
+async def _answer(bot: BotUnderTest, slack: FakeSlack) -> None:
+    """Anna drafts a reply on the billing card and marks it as sent."""
+    from tests.cases.test_claim import ANNA, _click
+    from tests.cases.test_drafts import _submit
+
+    await _click(bot, slack, "case_draft_reply", ANNA, card=_card(slack))
+    await _submit(bot, slack, "We passen de factuur aan.")
+    draft = [m for m in _notes_messages(slack) if m["text"].startswith("Draft reply by")][-1]
+    await _click(bot, slack, "draft_mark_sent", ANNA, card=draft)
+    link = {"url": {"url": {"type": "url_text_input", "value": "https://x.com/acme/status/9"}}}
+    view = {**slack.views[-1], "state": {"values": link}}
+    assert await bot.submit_view(view, user=ANNA[0], name=ANNA[1]) == {}
 
 
 def _notes_messages(slack: FakeSlack) -> list[dict[str, Any]]:
