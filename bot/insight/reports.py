@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.core.business_time import BusinessCalendar
 from bot.core.config import WebcareConfig
+from bot.insight.team_status import calendar_for
 from storage import reports
 
 Period = Literal["today", "week", "month"]
@@ -125,7 +125,6 @@ def _summarise(
     resolved: list[Row[Any]],
     events: list[tuple[str, str | None, bool | None, int]],
 ) -> Report:
-    calendars = _Calendars(config)
     zone = ZoneInfo(config.business_hours.timezone)
     report = Report(since=since, until=until, department=department)
 
@@ -143,7 +142,7 @@ def _summarise(
     answered = [c for c in opened if c.first_response_at is not None]
     report.first_response_business = spread(
         [
-            calendars[c.department].minutes_between(c.opened_at, c.first_response_at)
+            calendar_for(config, c.department).minutes_between(c.opened_at, c.first_response_at)
             for c in answered
         ]
     )
@@ -161,7 +160,10 @@ def _summarise(
     report.answered_within_sla = on_time / (on_time + late) if on_time + late else None
 
     report.resolved = len(resolved)
-    times = [calendars[c.department].minutes_between(c.opened_at, c.resolved_at) for c in resolved]
+    times = [
+        calendar_for(config, c.department).minutes_between(c.opened_at, c.resolved_at)
+        for c in resolved
+    ]
     report.resolution_business_median = statistics.median(times) if times else None
 
     for kind, action, public_close, count in events:
@@ -191,20 +193,6 @@ def _first_due(case: Row[Any]) -> datetime:
     return case.first_response_due_at or case.sla_due_at
 
 
-class _Calendars(dict[str, BusinessCalendar]):
-    """Each department's business calendar by key. A key no longer in the config (a department
-    removed while it had cases) gets the calendar of the department its cases now fall to."""
-
-    def __init__(self, config: WebcareConfig) -> None:
-        super().__init__()
-        self._config = config
-
-    def __missing__(self, key: str) -> BusinessCalendar:
-        department = self._config.department(key)
-        calendar = self[key] = BusinessCalendar(self._config.hours_for(department))
-        return calendar
-
-
 async def cases_csv(
     engine: AsyncEngine,
     *,
@@ -222,7 +210,6 @@ async def cases_csv(
 
 
 def _csv(config: WebcareConfig, opened: list[Row[Any]]) -> str:
-    calendars = _Calendars(config)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(
@@ -245,7 +232,12 @@ def _csv(config: WebcareConfig, opened: list[Row[Any]]) -> str:
     )
     for c in opened:
         business = (
-            round(calendars[c.department].minutes_between(c.opened_at, c.first_response_at), 1)
+            round(
+                calendar_for(config, c.department).minutes_between(
+                    c.opened_at, c.first_response_at
+                ),
+                1,
+            )
             if c.first_response_at
             else ""
         )
